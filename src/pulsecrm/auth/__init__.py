@@ -1,0 +1,1 @@
+"""Who may call: API keys (hashed, scoped, revocable) and users."""

@@ -1,0 +1,131 @@
+"""API keys: created once (the secret is shown only then), stored as a hash, checked from a cache."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pulsecrm.auth.models import ApiKey
+from pulsecrm.db import utcnow
+from pulsecrm.errors import InvalidInput, NotFound
+
+SCOPES = ("ingest", "read", "segments", "campaigns")
+KEY_PREFIX = "pk_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an API key now; a signed-in user once the web app lands."""
+
+    kind: str
+    id: int
+    name: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: ApiKey
+    secret: str  # the whole key: shown once, never stored
+
+
+def hash_key(secret: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough; a slow one would only add latency.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def create_key(
+    session: AsyncSession, *, name: str, scopes: list[str] | None = None, user_id: int | None = None
+) -> NewKey:
+    chosen = sorted(set(scopes or SCOPES))
+    unknown = [s for s in chosen if s not in SCOPES]
+    if unknown:
+        raise InvalidInput(
+            f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(SCOPES)}",
+            details=[{"loc": ["scopes"], "message": "unknown scope"}],
+        )
+    if not name.strip():
+        raise InvalidInput("a key needs a name", details=[{"loc": ["name"], "message": "empty"}])
+    prefix = secrets.token_hex(4)
+    secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        name=name.strip(),
+        prefix=prefix,
+        key_hash=hash_key(secret),
+        scopes=chosen,
+        created_at=utcnow(),
+        created_by_user_id=user_id,
+    )
+    session.add(key)
+    await session.flush()
+    return NewKey(key, secret)
+
+
+async def list_keys(session: AsyncSession) -> list[ApiKey]:
+    return list(await session.scalars(sa.select(ApiKey).order_by(ApiKey.id.desc())))
+
+
+async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey:
+    key = await session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no API key with id {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    await session.flush()
+    return key
+
+
+class ApiKeyVerifier:
+    """Checks keys against the database at most once per `ttl` seconds per key.
+
+    A revoke made through this process takes effect at once (`forget`); one made elsewhere
+    within `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def verify(
+        self, session_factory: async_sessionmaker[AsyncSession], secret: str
+    ) -> Principal | None:
+        if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+            return None
+        digest = hash_key(secret)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with session_factory() as session:
+            key = await session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == digest))
+        principal = None
+        if key is not None and key.revoked_at is None:
+            principal = Principal("api_key", key.id, key.name, frozenset(key.scopes))
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + self.ttl, principal)
+        return principal
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+
+def key_summary(key: ApiKey) -> dict[str, object]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "prefix": f"{KEY_PREFIX}{key.prefix}_…",
+        "scopes": key.scopes,
+        "created_at": _iso(key.created_at),
+        "revoked_at": _iso(key.revoked_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,323 @@
+"""The `pulsecrm` command: serve, worker, run, migrate, apikey, user, import."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from pulsecrm.auth import service as auth_service
+from pulsecrm.config import Settings, get_settings
+from pulsecrm.db import Database
+from pulsecrm.db import migrate as run_migrations
+
+app = typer.Typer(help="Pulse CRM.", no_args_is_help=True, add_completion=False)
+apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+user_app = typer.Typer(help="Local user accounts.", no_args_is_help=True)
+import_app = typer.Typer(help="Import customers or orders from a CSV or NDJSON file.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(user_app, name="user")
+app.add_typer(import_app, name="import")
+console = Console()
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("PULSECRM_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _db(settings: Settings) -> Database:
+    return Database(settings.effective_database_url, pool_size=2)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    settings = get_settings()
+    run_migrations(settings.effective_database_url)
+    console.print("[green]database is up to date[/]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int, typer.Option(help="Web worker processes.")] = 1,
+) -> None:
+    """Run the web app and API (migrating first)."""
+    import uvicorn
+
+    settings = get_settings()
+    run_migrations(settings.effective_database_url)
+    uvicorn.run(
+        "pulsecrm.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run background work: the ingestion stream consumer (needs PULSECRM_REDIS_URL)."""
+    settings = get_settings()
+    if not settings.redis_url:
+        console.print(
+            "[red]pulsecrm worker needs PULSECRM_REDIS_URL.[/] Without Redis, "
+            "`pulsecrm serve` does the background work itself."
+        )
+        raise typer.Exit(2)
+    _logging()
+    asyncio.run(_worker(settings))
+
+
+async def _worker(settings: Settings) -> None:
+    from pulsecrm.services import Services
+
+    services = Services.start(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    consumer = services.ingestor.consumer()
+    logging.getLogger("pulsecrm.worker").info("worker %s consuming %s", consumer.name, consumer.stream)
+    try:
+        await consumer.run(stop)
+    finally:
+        await services.close()
+
+
+@app.command()
+def run(
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not load demo data.")] = False,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Everything in one process on the embedded defaults, demo data on first start."""
+    import uvicorn
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(settings.effective_database_url)
+    key = asyncio.run(_prepare_embedded(settings, demo=not no_demo))
+    url = f"http://{settings.host}:{port or settings.port}"
+    console.print(f"\n[bold]Pulse CRM[/] is running at [link={url}]{url}[/]")
+    console.print(f"  API docs:  {url}/docs")
+    console.print(f"  API key:   {key}")
+    console.print(f"  try:       curl -H 'Authorization: Bearer {key}' {url}/api/v1/customers?limit=3")
+    console.print(f"  data:      {settings.effective_database_url}")
+    console.print("  Stop with Ctrl+C.\n")
+    uvicorn.run(
+        "pulsecrm.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=port or settings.port,
+        log_level="warning",
+    )
+
+
+async def _prepare_embedded(settings: Settings, *, demo: bool) -> str:
+    from pulsecrm import demo as demo_data
+    from pulsecrm.customers.models import Customer
+
+    db = _db(settings)
+    try:
+        key_file = settings.data_dir / "demo-api-key"
+        if key_file.exists():
+            key = key_file.read_text().strip()
+        else:
+            async with db.sessions() as session:
+                key = (await auth_service.create_key(session, name="demo (pulsecrm run)")).secret
+                await session.commit()
+            key_file.write_text(key + "\n")
+            key_file.chmod(0o600)
+        async with db.sessions() as session:
+            empty = (await session.scalar(sa.select(sa.func.count()).select_from(Customer))) == 0
+        if demo and empty:
+            with console.status("loading demo data…"):
+                people, orders = await demo_data.load(db, currency=settings.default_currency)
+            console.print(f"loaded demo data: {people} customers, {orders} orders")
+        return key
+    finally:
+        await db.dispose()
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Repeatable; default all of: {', '.join(auth_service.SCOPES)}."),
+    ] = None,
+) -> None:
+    """Create a key and print it (this is the only time it is shown)."""
+
+    async def create() -> str:
+        db = _db(get_settings())
+        try:
+            async with db.sessions() as session:
+                new = await auth_service.create_key(session, name=name, scopes=scope)
+                await session.commit()
+                return new.secret
+        finally:
+            await db.dispose()
+
+    secret = asyncio.run(create())
+    console.print("[green]API key created.[/] Store it now; it will not be shown again:")
+    typer.echo(secret)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """List keys (never their secrets)."""
+
+    async def fetch() -> list[dict[str, object]]:
+        db = _db(get_settings())
+        try:
+            async with db.sessions() as session:
+                return [auth_service.key_summary(k) for k in await auth_service.list_keys(session)]
+        finally:
+            await db.dispose()
+
+    table = Table("id", "name", "prefix", "scopes", "created", "revoked")
+    for k in asyncio.run(fetch()):
+        table.add_row(
+            str(k["id"]),
+            str(k["name"]),
+            str(k["prefix"]),
+            ",".join(k["scopes"]),  # type: ignore[arg-type]
+            str(k["created_at"]),
+            str(k["revoked_at"] or "-"),
+        )
+    console.print(table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `apikey list`).")],
+) -> None:
+    """Revoke a key. Running servers refuse it within PULSECRM_API_KEY_CACHE_SECONDS."""
+
+    async def revoke() -> None:
+        db = _db(get_settings())
+        try:
+            async with db.sessions() as session:
+                await auth_service.revoke_key(session, key_id=key_id)
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(revoke())
+    except Exception as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"[green]revoked key {key_id}[/]")
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Create a local account (argon2-hashed password)."""
+    from argon2 import PasswordHasher
+
+    from pulsecrm.auth.models import User
+    from pulsecrm.db import utcnow
+
+    async def create() -> None:
+        db = _db(get_settings())
+        try:
+            async with db.sessions() as session:
+                session.add(
+                    User(
+                        email=email.strip().lower(),
+                        name=name,
+                        password_hash=PasswordHasher().hash(password),
+                        created_at=utcnow(),
+                    )
+                )
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    asyncio.run(create())
+    console.print(f"[green]created user {email}[/]")
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+def _import(kind: str, path: Path) -> None:
+    from pulsecrm.ingest.importer import import_file
+
+    settings = get_settings()
+    if not path.is_file():
+        console.print(f"[red]no such file: {path}[/]")
+        raise typer.Exit(2)
+
+    async def go(progress: Progress) -> object:
+        task = progress.add_task(f"importing {kind}", total=path.stat().st_size)
+        db = _db(settings)
+        try:
+            return await import_file(
+                db,
+                kind,
+                path,
+                default_currency=settings.default_currency,  # type: ignore[arg-type]
+                progress=lambda done: progress.update(task, completed=done),
+            )
+        finally:
+            await db.dispose()
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        try:
+            report = asyncio.run(go(progress))
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
+    console.print(f"rows read: {report.read}, written: {report.written}, rejected: {len(report.rejected)}")  # type: ignore[attr-defined]
+    for line, reason in report.rejected[:50]:  # type: ignore[attr-defined]
+        console.print(f"  line {line}: {reason}", markup=False)
+    if len(report.rejected) > 50:  # type: ignore[attr-defined]
+        console.print(f"  … and {len(report.rejected) - 50} more")  # type: ignore[attr-defined]
+    if report.rejected:  # type: ignore[attr-defined]
+        raise typer.Exit(1)
+
+
+@import_app.command("customers")
+def import_customers(file: Annotated[Path, typer.Argument(help="A .csv or .ndjson file.")]) -> None:
+    """Import customers from FILE."""
+    _import("customers", file)
+
+
+@import_app.command("orders")
+def import_orders(file: Annotated[Path, typer.Argument(help="A .csv or .ndjson file.")]) -> None:
+    """Import orders from FILE."""
+    _import("orders", file)

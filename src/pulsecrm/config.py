@@ -1,0 +1,75 @@
+"""Settings, read once from the environment (prefix PULSECRM_) and from `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PULSECRM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="Where the embedded mode keeps its SQLite file.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL. Empty = SQLite file under data_dir. "
+        "Production: postgresql+asyncpg://user:pass@host/db",
+    )
+    database_pool_size: int = Field(default=10, ge=1)
+    redis_url: str | None = Field(
+        default=None,
+        description="Set to use Redis Streams for ingestion (202); unset = write in-request (201).",
+    )
+    redis_prefix: str = Field(
+        default="pulsecrm:",
+        description="Prefix of every Redis key, so several installs share one Redis.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_currency: str = Field(default="INR", pattern=r"^[A-Z]{3}$")
+    max_batch_records: int = Field(default=10_000, ge=1, description="Records per request; more is 413.")
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a verified API key is trusted without asking the database; "
+        "a revoke reaches other processes within this time.",
+    )
+    # Stream consumer tuning.
+    ingest_entry_records: int = Field(
+        default=1000, ge=1, description="Records per stream entry (a request is split into these)."
+    )
+    ingest_batch_entries: int = Field(
+        default=5, ge=1, description="Stream entries a worker writes in one transaction."
+    )
+    ingest_reclaim_idle_ms: int = Field(
+        default=30_000,
+        ge=1,
+        description="An entry unacked this long is taken over by another worker.",
+    )
+    ingest_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Deliveries of a failing entry before its bad records are dead-lettered.",
+    )
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'pulsecrm.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

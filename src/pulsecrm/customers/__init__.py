@@ -1,0 +1,1 @@
+"""Customers and their orders: tables, ingestion writes, aggregates and reads."""

@@ -1,0 +1,56 @@
+"""Customer and order reads. Writes go through ingestion (pulsecrm.ingest.endpoints)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from pulsecrm.customers import service
+from pulsecrm.customers.schemas import CustomerDetail, CustomerOut, OrderOut
+from pulsecrm.deps import ReadScope, SessionDep
+from pulsecrm.pagination import Page
+
+router = APIRouter(prefix="/api/v1", tags=["customers"])
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
+Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the last page.")]
+
+
+@router.get("/customers", response_model=Page[CustomerOut])
+async def list_customers(
+    session: SessionDep,
+    _: ReadScope,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Name or e-mail contains, or exact external id."),
+    ] = None,
+    sort: service.CustomerSort = "-created_at",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[CustomerOut]:
+    rows, next_cursor = await service.list_customers(session, q=q, sort=sort, limit=limit, cursor=cursor)
+    return Page[CustomerOut](items=[CustomerOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/customers/{external_id}", response_model=CustomerDetail)
+async def get_customer(
+    session: SessionDep, _: ReadScope, external_id: Annotated[str, Path(max_length=128)]
+) -> CustomerDetail:
+    customer, orders = await service.get_customer(session, external_id)
+    return CustomerDetail(
+        **CustomerOut.model_validate(customer).model_dump(),
+        recent_orders=[OrderOut.model_validate(o) for o in orders],
+    )
+
+
+@router.get("/orders", response_model=Page[OrderOut])
+async def list_orders(
+    session: SessionDep,
+    _: ReadScope,
+    customer: Annotated[str | None, Query(max_length=128, description="A customer's external id.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[OrderOut]:
+    rows, next_cursor = await service.list_orders(session, customer=customer, limit=limit, cursor=cursor)
+    return Page[OrderOut](items=[OrderOut.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -1,0 +1,73 @@
+"""Customer and order tables. Aggregates are stored on the customer row, kept exact by the writer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pulsecrm.db import JSONType, Money, UTCDateTime
+from pulsecrm.models import Base, BigId
+
+EXTERNAL_ID_LENGTH = 128
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(sa.String(EXTERNAL_ID_LENGTH), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    city: Mapped[str | None] = mapped_column(sa.String(100))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Signup time as the retailer reports it; the earliest value seen wins.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The record's version: a write only lands if it is at least as new as what is stored.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    total_spend: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    order_count: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    avg_order_value: Mapped[Decimal | None] = mapped_column(Money)
+    first_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # What segments filter and lists sort on most; issue "Segments" measures the rest.
+        sa.Index("ix_customers_total_spend", "total_spend"),
+        sa.Index("ix_customers_last_order_at", "last_order_at"),
+        sa.Index("ix_customers_created_at", "created_at"),
+        sa.Index("ix_customers_city", "city"),
+    )
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(sa.String(EXTERNAL_ID_LENGTH), unique=True)
+    # No foreign key: an order may arrive before its customer and is kept until it does.
+    customer_external_id: Mapped[str] = mapped_column(sa.String(EXTERNAL_ID_LENGTH), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerLock(Base):
+    """One row per customer external id ever seen, locked by writers before touching aggregates.
+
+    On PostgreSQL two workers may write a customer and its orders at the same moment; a
+    customer row that does not exist yet cannot be locked, so writers lock this row instead,
+    which makes each aggregate recomputation see every order committed before it.
+    """
+
+    __tablename__ = "customer_locks"
+
+    external_id: Mapped[str] = mapped_column(sa.String(EXTERNAL_ID_LENGTH), primary_key=True)

@@ -1,0 +1,161 @@
+"""Queries for customers and orders: the set-based writes of ingestion, and the reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from pulsecrm.customers.models import Customer, CustomerLock, Order
+from pulsecrm.db import bulk_upsert
+
+customers_t: sa.Table = Customer.__table__  # type: ignore[assignment]
+orders_t: sa.Table = Order.__table__  # type: ignore[assignment]
+locks_t: sa.Table = CustomerLock.__table__  # type: ignore[assignment]
+
+_CUSTOMER_SET = {
+    "name": "excluded.name",
+    "email": "excluded.email",
+    "phone": "excluded.phone",
+    "city": "excluded.city",
+    "attributes": "excluded.attributes",
+    # Signup time: the earliest seen, so a record without one never moves it later.
+    "created_at": "CASE WHEN excluded.created_at < customers.created_at "
+    "THEN excluded.created_at ELSE customers.created_at END",
+    "updated_at": "excluded.updated_at",
+    "ingested_at": "excluded.ingested_at",
+}
+_ORDER_SET = {
+    "customer_external_id": "excluded.customer_external_id",
+    "amount": "excluded.amount",
+    "currency": "excluded.currency",
+    "ordered_at": "excluded.ordered_at",
+    "items": "excluded.items",
+    "updated_at": "excluded.updated_at",
+    "ingested_at": "excluded.ingested_at",
+}
+
+
+async def lock_customers(conn: AsyncConnection, external_ids: Iterable[str]) -> None:
+    """Serialise writers per customer (PostgreSQL; SQLite has one writer already).
+
+    Ids are locked in sorted order so two writers never wait on each other in a cycle.
+    """
+    if conn.dialect.name == "sqlite":
+        return
+    ids = sorted(set(external_ids))
+    if not ids:
+        return
+    await bulk_upsert(conn, locks_t, [{"external_id": i} for i in ids], key="external_id")
+    await conn.execute(
+        sa.select(locks_t.c.external_id)
+        .where(locks_t.c.external_id.in_(ids))
+        .order_by(locks_t.c.external_id)
+        .with_for_update()
+    )
+
+
+async def customers_of_orders(conn: AsyncConnection, order_ids: Sequence[str]) -> set[str]:
+    """The customers that stored orders belong to now (an amendment may move an order)."""
+    if not order_ids:
+        return set()
+    rows = await conn.execute(
+        sa.select(orders_t.c.customer_external_id).where(orders_t.c.external_id.in_(order_ids)).distinct()
+    )
+    return {r[0] for r in rows}
+
+
+async def upsert_customers(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await bulk_upsert(
+        conn,
+        customers_t,
+        rows,
+        key="external_id",
+        set_=_CUSTOMER_SET,
+        where="customers.updated_at <= excluded.updated_at",
+    )
+
+
+async def upsert_orders(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await bulk_upsert(
+        conn,
+        orders_t,
+        rows,
+        key="external_id",
+        set_=_ORDER_SET,
+        where="orders.updated_at <= excluded.updated_at",
+    )
+
+
+# Aggregates are recomputed from the orders table for every customer a batch touched: exact
+# under duplicates, replays, amendments and any arrival order, at the cost of one indexed
+# pass over those customers' orders. Rows whose aggregates did not change are not rewritten.
+_RECOMPUTE_PG = sa.text("""
+UPDATE customers AS c SET
+    total_spend = a.total,
+    order_count = a.n,
+    avg_order_value = CASE WHEN a.n > 0 THEN round(a.total / a.n, 2) END,
+    first_order_at = a.first_at,
+    last_order_at = a.last_at
+FROM (
+    SELECT k.id, coalesce(sum(o.amount), 0) AS total, count(o.id) AS n,
+           min(o.ordered_at) AS first_at, max(o.ordered_at) AS last_at
+    FROM unnest(CAST(:ids AS varchar[])) AS k(id)
+    LEFT JOIN orders AS o ON o.customer_external_id = k.id
+    GROUP BY k.id
+) AS a
+WHERE c.external_id = a.id
+  AND (c.total_spend, c.order_count, c.first_order_at, c.last_order_at)
+      IS DISTINCT FROM (a.total, a.n, a.first_at, a.last_at)
+""")
+
+# SQLite keeps money in cents; the average rounds half up like PostgreSQL's round().
+_RECOMPUTE_SQLITE = sa.text("""
+UPDATE customers SET
+    total_spend = a.total,
+    order_count = a.n,
+    avg_order_value = CASE WHEN a.n > 0 THEN (a.total * 2 + a.n) / (2 * a.n) END,
+    first_order_at = a.first_at,
+    last_order_at = a.last_at
+FROM (
+    SELECT k.value AS id, coalesce(sum(o.amount), 0) AS total, count(o.id) AS n,
+           min(o.ordered_at) AS first_at, max(o.ordered_at) AS last_at
+    FROM json_each(:ids) AS k
+    LEFT JOIN orders AS o ON o.customer_external_id = k.value
+    GROUP BY k.value
+) AS a
+WHERE customers.external_id = a.id
+  AND (customers.total_spend, customers.order_count,
+       coalesce(customers.first_order_at, ''), coalesce(customers.last_order_at, ''))
+      IS NOT (a.total, a.n, coalesce(a.first_at, ''), coalesce(a.last_at, ''))
+""")
+
+
+async def recompute_aggregates(conn: AsyncConnection, external_ids: Iterable[str]) -> None:
+    ids = sorted(set(external_ids))
+    if not ids:
+        return
+    if conn.dialect.name == "sqlite":
+        await conn.execute(_RECOMPUTE_SQLITE, {"ids": orjson.dumps(ids).decode()})
+    else:
+        await conn.execute(_RECOMPUTE_PG, {"ids": ids})
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+async def get_customer(session: AsyncSession, external_id: str) -> Customer | None:
+    return await session.scalar(sa.select(Customer).where(Customer.external_id == external_id))
+
+
+async def recent_orders(session: AsyncSession, customer_external_id: str, limit: int) -> list[Order]:
+    result = await session.scalars(
+        sa.select(Order)
+        .where(Order.customer_external_id == customer_external_id)
+        .order_by(Order.ordered_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
+    return list(result)

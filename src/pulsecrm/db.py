@@ -1,0 +1,262 @@
+"""Database plumbing: engine, metadata, portable column types and the write-transaction helper.
+
+The same code runs on SQLite (embedded) and PostgreSQL (production). Where the two differ --
+money, time zones, bulk statements, locking -- the difference is handled here or in a
+repository function that names the dialect, never in services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+T = TypeVar("T")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+MONEY_SCALE = 2
+
+
+class Money(sa.TypeDecorator[Decimal]):
+    """Exact money: NUMERIC(14,2) on PostgreSQL, integer minor units on SQLite.
+
+    SQLite has no decimal type; storing cents keeps sums and comparisons exact there.
+    """
+
+    impl = sa.Numeric(14, MONEY_SCALE)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.Numeric(14, MONEY_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+        if dialect.name == "sqlite":
+            return int(amount.scaleb(MONEY_SCALE).to_integral_value())
+        return amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-MONEY_SCALE)
+        return Decimal(value).quantize(Decimal(1).scaleb(-MONEY_SCALE))
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timestamps with time zone, always UTC. SQLite stores naive UTC text that sorts correctly."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected datetime, got {type(value).__name__}")
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: times must carry a UTC offset")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQL on SQLite (aggregates) hands back text
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def sqlite_datetime_text(value: datetime) -> str:
+    """The text form UTCDateTime stores on SQLite, for statements that bypass the type."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- engine ---------------------------------------------------------------------------------
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = _create_async_engine(url, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return _create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over BEGIN from the driver so a writer can ask for BEGIN IMMEDIATE: a deferred
+        # transaction that later writes can fail with "database is locked" instead of waiting.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        write = connection.get_execution_options().get("pulsecrm_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def is_sqlite(bind: AsyncEngine | AsyncConnection | AsyncSession | sa.Connection) -> bool:
+    engine = bind.bind if isinstance(bind, AsyncSession) else bind
+    return engine.dialect.name == "sqlite"
+
+
+class Database:
+    """One engine, a reader session factory and a serialised writer transaction helper."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size)
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_engine = self.engine.execution_options(pulsecrm_write=True)
+        # SQLite has one writer at a time; queueing writers here beats spinning on busy_timeout.
+        self._write_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]], *, attempts: int = 5) -> T:
+        """Run `work` in one write transaction, committed once, retried on deadlock.
+
+        The caller's function owns no transaction of its own: it runs statements and returns.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                if self.sqlite:
+                    async with self._write_lock, self._write_engine.begin() as conn:
+                        return await work(conn)
+                async with self.engine.begin() as conn:
+                    return await work(conn)
+            except DBAPIError as exc:
+                if attempt == attempts or not _is_retryable(exc):
+                    raise
+                await asyncio.sleep(0.01 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(
+        getattr(exc.orig, "__cause__", None), "sqlstate", None
+    )
+    return sqlstate in {"40P01", "40001"}
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["database_url"] = url
+    return config
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Apply migrations synchronously (Alembic drives its own event loop in env.py)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+# --- bulk writes ----------------------------------------------------------------------------
+
+
+def _pg_array_type(column: sa.Column[Any], dialect: Dialect) -> str:
+    return f"{column.type.compile(dialect=dialect)}[]"
+
+
+async def bulk_upsert(
+    conn: AsyncConnection,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    *,
+    key: str,
+    set_: dict[str, str] | None = None,
+    where: str | None = None,
+) -> None:
+    """Insert `rows`, or on a `key` conflict apply `set_` (SQL over `excluded.` and the table).
+
+    One statement on PostgreSQL (`unnest` of one array per column, the fastest upsert there);
+    one executemany on SQLite. Rows must be unique on `key` and share the same columns.
+    `set_` and `where` are fixed SQL written in this code base, never user input.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    conflict = f"ON CONFLICT ({key}) DO NOTHING"
+    if set_:
+        assignments = ", ".join(f"{col} = {expr}" for col, expr in set_.items())
+        conflict = f"ON CONFLICT ({key}) DO UPDATE SET {assignments}"
+        if where:
+            conflict += f" WHERE {where}"
+    if conn.dialect.name == "sqlite":
+        placeholders = ", ".join(f":{c}" for c in columns)
+        statement = sa.text(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders}) {conflict}"  # noqa: S608
+        ).bindparams(*(sa.bindparam(c, type_=table.c[c].type) for c in columns))
+        await conn.execute(statement, rows)
+        return
+    arrays = ", ".join(f"CAST(:{c} AS {_pg_array_type(table.c[c], conn.dialect)})" for c in columns)
+    params: dict[str, list[Any]] = {}
+    for c in columns:
+        values = [row[c] for row in rows]
+        if isinstance(table.c[c].type, (sa.JSON, JSONB)) or table.c[c].type is JSONType:
+            values = [None if v is None else orjson.dumps(v).decode() for v in values]
+        params[c] = values
+    statement = sa.text(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT * FROM unnest({arrays}) {conflict}"
+    )
+    await conn.execute(statement, params)

@@ -1,0 +1,145 @@
+"""Ingestion routes: POST customers and orders (object, array or NDJSON), status, dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+
+from pulsecrm.customers.schemas import CustomerIn, IngestAccepted, OrderIn
+from pulsecrm.deps import IngestScope, ReadScope, ServicesDep, SessionDep
+from pulsecrm.errors import PayloadTooLarge
+from pulsecrm.ingest import service
+from pulsecrm.ingest.writer import Kind
+
+router = APIRouter(prefix="/api/v1", tags=["ingestion"])
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"oneOf": [schema, {"type": "array", "items": schema, "maxItems": 10000}]}
+                },
+                "application/x-ndjson": {"schema": {"type": "string", "description": "one record per line"}},
+            },
+        },
+        "responses": {
+            "201": {"description": "Written (embedded mode, no Redis)."},
+            "202": {"description": "Queued on the durable stream (Redis mode)."},
+            "413": {"description": "More than 10,000 records, or body too large."},
+            "422": {"description": "One or more invalid records; nothing was written."},
+        },
+    }
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _ingest(kind: Kind, request: Request, response: Response, services: ServicesDep) -> IngestAccepted:
+    body = await read_body(request, services.settings.max_body_bytes)
+    records = service.parse_records(
+        kind,
+        body,
+        request.headers.get("content-type", ""),
+        max_records=services.settings.max_batch_records,
+    )
+    accepted = await services.ingestor.accept(kind, records)
+    response.status_code = 202 if accepted.status == "queued" else 201
+    return IngestAccepted(status=accepted.status, count=accepted.count)
+
+
+@router.post(
+    "/customers",
+    response_model=IngestAccepted,
+    status_code=201,
+    summary="Upsert customers (one, an array of up to 10,000, or NDJSON)",
+    openapi_extra=_body_doc(CustomerIn),
+)
+async def post_customers(
+    request: Request, response: Response, services: ServicesDep, _: IngestScope
+) -> IngestAccepted:
+    return await _ingest("customers", request, response, services)
+
+
+@router.post(
+    "/orders",
+    response_model=IngestAccepted,
+    status_code=201,
+    summary="Upsert orders (one, an array of up to 10,000, or NDJSON)",
+    openapi_extra=_body_doc(OrderIn),
+)
+async def post_orders(
+    request: Request, response: Response, services: ServicesDep, _: IngestScope
+) -> IngestAccepted:
+    return await _ingest("orders", request, response, services)
+
+
+class IngestStatus(BaseModel):
+    mode: str
+    backlog: int  # stream entries not yet written (each up to `ingest_entry_records` records)
+
+
+@router.get("/ingest/status", response_model=IngestStatus)
+async def ingest_status(services: ServicesDep, _: ReadScope) -> IngestStatus:
+    if services.redis is None:
+        return IngestStatus(mode="inline", backlog=0)
+    backlog = int(await services.redis.xlen(services.ingestor.stream))
+    return IngestStatus(mode="stream", backlog=backlog)
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    kind: str
+    external_id: str | None
+    record: Any
+    error: str
+    attempts: int
+    stream_entry_id: str | None
+    created_at: datetime
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterOut]
+    next_cursor: str | None
+
+
+@router.get("/ingest/dead-letters", response_model=DeadLetterPage)
+async def dead_letters(
+    session: SessionDep,
+    _: ReadScope,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
+) -> DeadLetterPage:
+    rows = await service.list_dead_letters(
+        session, limit=limit + 1, before_id=int(cursor) if cursor else None
+    )
+    items = [
+        DeadLetterOut(
+            id=r.id,
+            kind=r.kind,
+            external_id=r.external_id,
+            record=r.record,
+            error=r.error,
+            attempts=r.attempts,
+            stream_entry_id=r.stream_entry_id,
+            created_at=r.created_at,
+        )
+        for r in rows[:limit]
+    ]
+    return DeadLetterPage(items=items, next_cursor=str(rows[limit - 1].id) if len(rows) > limit else None)

@@ -1,0 +1,276 @@
+"""Ingestion service: parse and validate a request, then queue it or write it; consume the queue."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from pulsecrm import broker
+from pulsecrm.config import Settings
+from pulsecrm.customers.schemas import CustomerIn, OrderIn
+from pulsecrm.db import Database, utcnow
+from pulsecrm.errors import InvalidInput, MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from pulsecrm.ingest.models import DeadLetter
+from pulsecrm.ingest.writer import Entry, Kind, write_entries
+
+log = logging.getLogger(__name__)
+
+MODELS: dict[Kind, type[CustomerIn] | type[OrderIn]] = {"customers": CustomerIn, "orders": OrderIn}
+_LIST_ADAPTERS: dict[Kind, TypeAdapter[Any]] = {
+    kind: TypeAdapter(list[model])
+    for kind, model in MODELS.items()  # type: ignore[valid-type]
+}
+STREAM_GROUP = "writers"
+# Errors that a record itself causes: retrying will not help, so after N tries it is set aside.
+RECORD_ERRORS = (
+    ValidationError,
+    orjson.JSONDecodeError,
+    DataError,
+    IntegrityError,
+    ProgrammingError,
+    KeyError,
+    ValueError,
+)
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+
+def parse_records(kind: Kind, body: bytes, content_type: str, *, max_records: int) -> list[Any]:
+    """Decode a JSON object, a JSON array or NDJSON and validate every record, all or nothing."""
+    media = content_type.split(";")[0].strip().lower()
+    if media in {"application/x-ndjson", "application/ndjson", "application/jsonl"}:
+        raw = _parse_ndjson(body, max_records)
+    elif media in {"application/json", ""} or media.endswith("+json"):
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedBody(
+                f"body is not valid JSON: {exc}", details=[{"loc": [], "message": str(exc)}]
+            ) from None
+        if isinstance(document, dict):
+            raw = [document]
+        elif isinstance(document, list):
+            raw = document
+        else:
+            raise InvalidInput(
+                "body must be a JSON object or an array of objects",
+                details=[{"loc": [], "message": f"got {type(document).__name__}"}],
+            )
+    else:
+        raise UnsupportedMediaType(
+            f"unsupported content type {media!r}: send application/json or application/x-ndjson"
+        )
+    if not raw:
+        raise InvalidInput("no records in the body", details=[{"loc": [], "message": "empty"}])
+    if len(raw) > max_records:
+        raise PayloadTooLarge(
+            f"{len(raw)} records in one request; the limit is {max_records}",
+            details=[{"loc": [], "message": f"at most {max_records} records per request"}],
+        )
+    try:
+        return list(_LIST_ADAPTERS[kind].validate_python(raw))
+    except ValidationError as exc:
+        raise InvalidInput(
+            f"{_count_records(exc)} of {len(raw)} records are invalid; nothing was written",
+            details=[_detail(err) for err in exc.errors(include_url=False, include_context=False)],
+        ) from None
+
+
+def _parse_ndjson(body: bytes, max_records: int) -> list[Any]:
+    raw: list[Any] = []
+    errors: list[dict[str, Any]] = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if len(raw) >= max_records:
+            raise PayloadTooLarge(
+                f"more than {max_records} records in one request",
+                details=[{"loc": [], "message": f"at most {max_records} records per request"}],
+            )
+        try:
+            raw.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            errors.append({"loc": [len(raw)], "line": number, "message": f"invalid JSON: {exc}"})
+            raw.append(None)
+    if errors:
+        raise MalformedBody(f"{len(errors)} NDJSON lines are not valid JSON", details=errors)
+    return raw
+
+
+def _detail(err: Any) -> dict[str, Any]:
+    loc = list(err["loc"])
+    detail: dict[str, Any] = {"loc": loc, "message": err["msg"], "type": err["type"]}
+    if loc and isinstance(loc[0], int):
+        detail["index"] = loc[0]
+        detail["field"] = ".".join(str(p) for p in loc[1:]) or None
+    return detail
+
+
+def _count_records(exc: ValidationError) -> int:
+    return len({e["loc"][0] for e in exc.errors() if e["loc"] and isinstance(e["loc"][0], int)})
+
+
+# --- accepting ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accepted:
+    status: str  # "queued" or "written"
+    count: int
+
+
+class Ingestor:
+    """Takes validated records: onto the stream when Redis is configured, else into the database."""
+
+    def __init__(self, db: Database, redis: aioredis.Redis | None, settings: Settings) -> None:
+        self.db = db
+        self.redis = redis
+        self.settings = settings
+        self.stream = f"{settings.redis_prefix}ingest"
+
+    async def accept(self, kind: Kind, records: Sequence[BaseModel]) -> Accepted:
+        received_at = utcnow()
+        if self.redis is None:
+            entry = Entry(kind, received_at, records)  # type: ignore[arg-type]
+            count = await self.db.write(
+                lambda conn: write_entries(conn, [entry], default_currency=self.settings.default_currency)
+            )
+            return Accepted("written", count)
+        size = self.settings.ingest_entry_records
+        adapter = _LIST_ADAPTERS[kind]
+        entries = [
+            {
+                "v": b"1",
+                "kind": kind.encode(),
+                "received_at": received_at.isoformat().encode(),
+                "records": adapter.dump_json(list(records[i : i + size]), exclude_none=True),
+            }
+            for i in range(0, len(records), size)
+        ]
+        await broker.append(self.redis, self.stream, entries)  # type: ignore[arg-type]
+        return Accepted("queued", len(records))
+
+    # --- the stream side ------------------------------------------------------------------
+
+    def consumer(self, *, name: str | None = None, block_ms: int = 1000) -> broker.StreamConsumer:
+        assert self.redis is not None, "the stream consumer needs Redis"
+        return broker.StreamConsumer(
+            self.redis,
+            stream=self.stream,
+            group=STREAM_GROUP,
+            consume_batch=self.consume_batch,
+            batch_entries=self.settings.ingest_batch_entries,
+            reclaim_idle_ms=self.settings.ingest_reclaim_idle_ms,
+            block_ms=block_ms,
+            name=name,
+        )
+
+    async def consume_batch(self, messages: list[broker.StreamMessage]) -> list[str]:
+        """Write a batch of stream entries in one transaction; returns the ids to ack.
+
+        If the batch fails because of its content, each entry is tried alone; an entry that
+        still fails stays pending until it has been delivered `ingest_max_attempts` times,
+        then its good records are written and its bad ones dead-lettered, one by one.
+        """
+        currency = self.settings.default_currency
+        try:
+            entries = [decode_entry(m) for m in messages]
+            await self.db.write(lambda conn: write_entries(conn, entries, default_currency=currency))
+            return [m.id for m in messages]
+        except RECORD_ERRORS:
+            if len(messages) == 1 and messages[0].attempts < self.settings.ingest_max_attempts:
+                log.warning("stream entry %s failed (attempt %d)", messages[0].id, messages[0].attempts)
+                return []
+        done = []
+        for message in messages:
+            if len(messages) > 1:
+                try:
+                    entry = decode_entry(message)
+                    await self.db.write(
+                        lambda conn, e=entry: write_entries(conn, [e], default_currency=currency)  # type: ignore[misc]
+                    )
+                    done.append(message.id)
+                    continue
+                except RECORD_ERRORS:
+                    if message.attempts < self.settings.ingest_max_attempts:
+                        continue
+            await self._salvage(message)
+            done.append(message.id)
+        return done
+
+    async def _salvage(self, message: broker.StreamMessage) -> None:
+        """Write what can be written of a poisoned entry, record by record; dead-letter the rest."""
+        kind_raw = message.fields.get(b"kind", b"").decode(errors="replace")
+        kind: Kind | None = kind_raw if kind_raw in MODELS else None  # type: ignore[assignment]
+        currency = self.settings.default_currency
+        try:
+            received_at = datetime.fromisoformat(message.fields[b"received_at"].decode())
+            records = orjson.loads(message.fields[b"records"])
+            if kind is None or not isinstance(records, list):
+                raise ValueError(f"unknown entry kind {kind_raw!r} or records not a list")
+        except (KeyError, ValueError, orjson.JSONDecodeError) as exc:
+            await self._dead_letter(message, kind_raw or "unknown", None, _raw_fields(message), exc)
+            return
+        for raw in records:
+            external_id = raw.get("external_id") if isinstance(raw, dict) else None
+            try:
+                record = MODELS[kind].model_validate(raw)
+                entry = Entry(kind, received_at, [record])  # type: ignore[list-item]
+                await self.db.write(lambda conn, e=entry: write_entries(conn, [e], default_currency=currency))  # type: ignore[misc]
+            except RECORD_ERRORS as exc:
+                await self._dead_letter(message, kind, external_id, raw, exc)
+
+    async def _dead_letter(
+        self,
+        message: broker.StreamMessage,
+        kind: str,
+        external_id: Any,
+        record: Any,
+        exc: Exception,
+    ) -> None:
+        log.error("dead-lettering a %s record from %s: %s", kind, message.id, exc)
+        row = {
+            "kind": kind[:20],
+            "external_id": str(external_id)[:128] if external_id is not None else None,
+            "record": record,
+            "error": f"{type(exc).__name__}: {exc}"[:4000],
+            "attempts": message.attempts,
+            "stream_entry_id": message.id,
+            "created_at": utcnow(),
+        }
+
+        async def insert(conn: AsyncConnection) -> None:
+            await conn.execute(sa.insert(DeadLetter), [row])
+
+        await self.db.write(insert)
+
+
+def decode_entry(message: broker.StreamMessage) -> Entry:
+    fields = message.fields
+    kind = fields[b"kind"].decode()
+    if kind not in MODELS:
+        raise ValueError(f"unknown entry kind {kind!r}")
+    records = _LIST_ADAPTERS[kind].validate_json(fields[b"records"])  # type: ignore[index]
+    return Entry(kind, datetime.fromisoformat(fields[b"received_at"].decode()), records)  # type: ignore[arg-type]
+
+
+def _raw_fields(message: broker.StreamMessage) -> dict[str, str]:
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in message.fields.items()}
+
+
+async def list_dead_letters(session: AsyncSession, *, limit: int, before_id: int | None) -> list[DeadLetter]:
+    query = sa.select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(DeadLetter.id < before_id)
+    return list(await session.scalars(query))

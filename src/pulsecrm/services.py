@@ -1,0 +1,39 @@
+"""The long-lived objects a process holds: database, Redis, ingestor, key verifier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from pulsecrm import broker
+from pulsecrm.auth.service import ApiKeyVerifier
+from pulsecrm.config import Settings
+from pulsecrm.db import Database
+from pulsecrm.ingest.service import Ingestor
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    redis: aioredis.Redis | None
+    ingestor: Ingestor
+    api_keys: ApiKeyVerifier
+
+    @classmethod
+    def start(cls, settings: Settings) -> Services:
+        db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
+        redis = broker.connect(settings.redis_url) if settings.redis_url else None
+        return cls(
+            settings=settings,
+            db=db,
+            redis=redis,
+            ingestor=Ingestor(db, redis, settings),
+            api_keys=ApiKeyVerifier(settings.api_key_cache_seconds),
+        )
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.db.dispose()
