@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -204,10 +205,19 @@ def alembic_config(url: str) -> Any:
 
 
 def migrate(url: str, revision: str = "head") -> None:
-    """Apply migrations synchronously (Alembic drives its own event loop in env.py)."""
+    """Apply migrations synchronously (Alembic drives its own event loop in env.py).
+
+    Called from inside a running loop, it runs in a thread so the two loops never nest.
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(alembic_config(url), revision)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, alembic_config(url), revision).result()
 
 
 # --- bulk writes ----------------------------------------------------------------------------

@@ -1,0 +1,211 @@
+"""Test fixtures: real PostgreSQL and Redis when they answer, SQLite and inline mode always.
+
+In CI (CI=true, or PULSECRM_TEST_REQUIRE_SERVICES=1) a missing PostgreSQL or Redis fails the
+run instead of skipping, so the service suites cannot silently stop running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+import sqlalchemy as sa
+
+from pulsecrm.app import create_app
+from pulsecrm.auth import service as auth_service
+from pulsecrm.config import Settings
+from pulsecrm.db import Database, metadata, migrate
+from pulsecrm.services import Services
+
+PG_ADMIN_URL = os.environ.get("PULSECRM_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_TEST_DB = os.environ.get("PULSECRM_TEST_PG_DB", "pulsecrm_test")
+REDIS_URL = os.environ.get("PULSECRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or bool(
+    os.environ.get("PULSECRM_TEST_REQUIRE_SERVICES")
+)
+_service_status: dict[str, str] = {}
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = sa.engine.make_url(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _need(service: str, ok: bool, why: str) -> None:
+    if ok:
+        _service_status.setdefault(service, "ran")
+        return
+    _service_status[service] = f"SKIPPED ({why})"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{service} is required in CI but {why}")
+    pytest.skip(f"{service} not available: {why}")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_sep("-", "service suites")
+    for service in ("postgres", "redis"):
+        terminalreporter.write_line(f"{service}: {_service_status.get(service, 'not used')}")
+
+
+# --- databases --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    _need("postgres", _reachable(PG_ADMIN_URL, 5432), f"nothing answers at {PG_ADMIN_URL}")
+
+    async def recreate() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{PG_TEST_DB}"')
+        finally:
+            await conn.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # a test loop may be running
+        pool.submit(asyncio.run, recreate()).result()
+    url = sa.engine.make_url(PG_ADMIN_URL).set(drivername="postgresql+asyncpg", database=PG_TEST_DB)
+    rendered = url.render_as_string(hide_password=False)
+    migrate(rendered)
+    return rendered
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+_TABLES = ", ".join(t.name for t in metadata.sorted_tables)
+
+
+async def _truncate_pg(url: str) -> None:
+    db = Database(url, pool_size=1)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "pulsecrm.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("pg_url")
+    await _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+async def pg_database_url(pg_url: str) -> str:
+    await _truncate_pg(pg_url)
+    return pg_url
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "pulsecrm.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+# --- redis ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own, deleted afterwards."""
+    _need("redis", _reachable(REDIS_URL, 6379), f"nothing answers at {REDIS_URL}")
+    prefix = f"pulsecrm-test:{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    with redis.Redis.from_url(REDIS_URL) as client:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    services: Services
+    key: str
+
+    async def drain(self) -> int:
+        """Stream mode: write everything queued, as a worker would. Returns entries consumed."""
+        if self.services.redis is None:
+            return 0
+        consumer = self.services.ingestor.consumer(name="test-consumer", block_ms=1)
+        total = 0
+        while n := await consumer.read_once(block_ms=1):
+            total += n
+        return total
+
+
+@asynccontextmanager
+async def running_api(
+    database_url: str, redis_prefix: str | None = None, **overrides: Any
+) -> AsyncIterator[Api]:
+    settings = Settings(
+        database_url=database_url,
+        redis_url=REDIS_URL if redis_prefix else None,
+        redis_prefix=redis_prefix or "pulsecrm:",
+        **overrides,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        services: Services = app.state.services
+        async with services.db.sessions() as session:
+            key = (await auth_service.create_key(session, name="tests")).secret
+            await session.commit()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers={"Authorization": f"Bearer {key}"}
+        ) as client:
+            yield Api(client, services, key)
+
+
+@pytest.fixture(params=["inline", "stream"])
+async def api(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[Api]:
+    """The API in both ingestion modes, on both databases (stream mode needs Redis)."""
+    prefix = request.getfixturevalue("redis_prefix") if request.param == "stream" else None
+    async with running_api(database_url, prefix) as api:
+        yield api
+
+
+@pytest.fixture
+async def inline_api(database_url: str) -> AsyncIterator[Api]:
+    async with running_api(database_url) as api:
+        yield api
+
+
+@pytest.fixture
+def artifacts_dir() -> Iterator[Path]:
+    path = Path(os.environ.get("PULSECRM_TEST_ARTIFACTS", "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    yield path
