@@ -141,11 +141,16 @@ class StreamConsumer:
         messages = [
             StreamMessage(_str(mid), fields, counts.get(_str(mid), 0) + 1)
             for mid, fields in claimed
-            if fields is not None
+            if fields
         ]
+        # An id pending but gone from the stream has nothing left to write: ack it, or it
+        # would sit at the head of the pending list and starve the reclaim of the rest.
+        vanished = set(counts) - {m.id for m in messages}
+        if vanished:
+            await self.redis.xack(self.stream, self.group, *vanished)
         if messages:
             await self._consume(messages)
-        return len(messages)
+        return len(messages) + len(vanished)
 
     async def _consume(self, messages: list[StreamMessage]) -> None:
         done = list(await self.consume_batch(messages))
