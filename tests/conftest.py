@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import httpx
 import pytest
 import redis
 import sqlalchemy as sa
+from fastapi import FastAPI
 
 from pulsecrm.app import create_app
 from pulsecrm.auth import service as auth_service
@@ -30,7 +32,8 @@ from pulsecrm.db import Database, metadata, migrate
 from pulsecrm.services import Services
 
 PG_ADMIN_URL = os.environ.get("PULSECRM_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
-PG_TEST_DB = os.environ.get("PULSECRM_TEST_PG_DB", "pulsecrm_test")
+# One database per pytest process, so concurrent runs never drop each other's data.
+PG_TEST_DB = os.environ.get("PULSECRM_TEST_PG_DB", f"pulsecrm_test_{os.getpid()}")
 REDIS_URL = os.environ.get("PULSECRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or bool(
     os.environ.get("PULSECRM_TEST_REQUIRE_SERVICES")
@@ -66,26 +69,47 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 # --- databases --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> str:
-    _need("postgres", _reachable(PG_ADMIN_URL, 5432), f"nothing answers at {PG_ADMIN_URL}")
+def _pg_admin(sql: list[str]) -> list[str]:
+    """Run statements on the admin database from sync code (a test loop may be running)."""
 
-    async def recreate() -> None:
+    async def run() -> list[str]:
         import asyncpg
 
         conn = await asyncpg.connect(PG_ADMIN_URL)
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{PG_TEST_DB}"')
+            names = [r[0] for r in await conn.fetch("SELECT datname FROM pg_database")]
+            for statement in sql:
+                await conn.execute(statement)
+            return names
         finally:
             await conn.close()
 
-    with ThreadPoolExecutor(max_workers=1) as pool:  # a test loop may be running
-        pool.submit(asyncio.run, recreate()).result()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+def _stale_test_databases(names: list[str]) -> list[str]:
+    stale = []
+    for name in names:
+        match = re.fullmatch(r"pulsecrm_test_(\d+)", name)
+        if match and not Path(f"/proc/{match.group(1)}").exists():
+            stale.append(name)
+    return stale
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    _need("postgres", _reachable(PG_ADMIN_URL, 5432), f"nothing answers at {PG_ADMIN_URL}")
+    names = _pg_admin([])
+    drops = [
+        f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in [*_stale_test_databases(names), PG_TEST_DB]
+    ]
+    _pg_admin([*drops, f'CREATE DATABASE "{PG_TEST_DB}"'])
     url = sa.engine.make_url(PG_ADMIN_URL).set(drivername="postgresql+asyncpg", database=PG_TEST_DB)
     rendered = url.render_as_string(hide_password=False)
     migrate(rendered)
-    return rendered
+    yield rendered
+    _pg_admin([f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'])
 
 
 @pytest.fixture(scope="session")
@@ -155,6 +179,7 @@ class Api:
     client: httpx.AsyncClient
     services: Services
     key: str
+    app: FastAPI
 
     async def drain(self) -> int:
         """Stream mode: write everything queued, as a worker would. Returns entries consumed."""
@@ -187,7 +212,7 @@ async def running_api(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver", headers={"Authorization": f"Bearer {key}"}
         ) as client:
-            yield Api(client, services, key)
+            yield Api(client, services, key, app)
 
 
 @pytest.fixture(params=["inline", "stream"])
@@ -205,7 +230,7 @@ async def inline_api(database_url: str) -> AsyncIterator[Api]:
 
 
 @pytest.fixture
-def artifacts_dir() -> Iterator[Path]:
+def artifacts_dir() -> Path:
     path = Path(os.environ.get("PULSECRM_TEST_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
-    yield path
+    return path

@@ -16,6 +16,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -107,7 +108,7 @@ class StreamConsumer:
     async def read_once(self, block_ms: int | None = None) -> int:
         """Read and consume up to one batch of new entries; returns how many were read."""
         await self._ensure_group()
-        response = await self.redis.xreadgroup(
+        response: Any = await self.redis.xreadgroup(
             self.group,
             self.name,
             {self.stream: ">"},
@@ -124,7 +125,7 @@ class StreamConsumer:
     async def reclaim_once(self) -> int:
         """Take over entries idle longer than the reclaim time and consume them."""
         await self._ensure_group()
-        pending = await self.redis.xpending_range(
+        pending: Any = await self.redis.xpending_range(
             self.stream,
             self.group,
             min="-",
@@ -135,11 +136,11 @@ class StreamConsumer:
         if not pending:
             return 0
         counts = {_str(p["message_id"]): int(p["times_delivered"]) for p in pending}
-        claimed = await self.redis.xclaim(
+        claimed: Any = await self.redis.xclaim(
             self.stream, self.group, self.name, self.reclaim_idle_ms, list(counts)
         )
         messages = [
-            StreamMessage(_str(mid), fields, counts.get(_str(mid), 0) + 1)
+            StreamMessage(_str(mid), cast(dict[bytes, bytes], fields), counts.get(_str(mid), 0) + 1)
             for mid, fields in claimed
             if fields
         ]

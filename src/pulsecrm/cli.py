@@ -19,6 +19,7 @@ from pulsecrm.auth import service as auth_service
 from pulsecrm.config import Settings, get_settings
 from pulsecrm.db import Database
 from pulsecrm.db import migrate as run_migrations
+from pulsecrm.ingest.writer import Kind
 
 app = typer.Typer(help="Pulse CRM.", no_args_is_help=True, add_completion=False)
 apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -268,23 +269,25 @@ def user_create(
 # --- import -----------------------------------------------------------------------------------
 
 
-def _import(kind: str, path: Path) -> None:
-    from pulsecrm.ingest.importer import import_file
+def _import(kind: Kind, path: Path) -> None:
+    from pulsecrm.ingest.importer import ImportReport, import_file
 
     settings = get_settings()
     if not path.is_file():
         console.print(f"[red]no such file: {path}[/]")
         raise typer.Exit(2)
 
-    async def go(progress: Progress) -> object:
-        task = progress.add_task(f"importing {kind}", total=path.stat().st_size)
+    size = path.stat().st_size
+
+    async def go(progress: Progress) -> ImportReport:
+        task = progress.add_task(f"importing {kind}", total=size)
         db = _db(settings)
         try:
             return await import_file(
                 db,
                 kind,
                 path,
-                default_currency=settings.default_currency,  # type: ignore[arg-type]
+                default_currency=settings.default_currency,
                 progress=lambda done: progress.update(task, completed=done),
             )
         finally:
@@ -302,12 +305,12 @@ def _import(kind: str, path: Path) -> None:
         except ValueError as exc:
             console.print(f"[red]{exc}[/]")
             raise typer.Exit(2) from None
-    console.print(f"rows read: {report.read}, written: {report.written}, rejected: {len(report.rejected)}")  # type: ignore[attr-defined]
-    for line, reason in report.rejected[:50]:  # type: ignore[attr-defined]
+    console.print(f"rows read: {report.read}, written: {report.written}, rejected: {len(report.rejected)}")
+    for line, reason in report.rejected[:50]:
         console.print(f"  line {line}: {reason}", markup=False)
-    if len(report.rejected) > 50:  # type: ignore[attr-defined]
-        console.print(f"  … and {len(report.rejected) - 50} more")  # type: ignore[attr-defined]
-    if report.rejected:  # type: ignore[attr-defined]
+    if len(report.rejected) > 50:
+        console.print(f"  … and {len(report.rejected) - 50} more")
+    if report.rejected:
         raise typer.Exit(1)
 
 

@@ -89,16 +89,11 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):  # raw SQL on SQLite (aggregates) hands back text
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)  # type: ignore[no-any-return]
-
-
-def sqlite_datetime_text(value: datetime) -> str:
-    """The text form UTCDateTime stores on SQLite, for statements that bypass the type."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        # Raw SQL on SQLite hands back text.
+        moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
 
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -139,11 +134,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: sa.Connection) -> None:
         write = connection.get_execution_options().get("pulsecrm_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-def is_sqlite(bind: AsyncEngine | AsyncConnection | AsyncSession | sa.Connection) -> bool:
-    engine = bind.bind if isinstance(bind, AsyncSession) else bind
-    return engine.dialect.name == "sqlite"
 
 
 class Database:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from pulsecrm.customers.schemas import CustomerIn, OrderIn
 from pulsecrm.db import Database, utcnow
-from pulsecrm.ingest.writer import Entry, write_entries
+from pulsecrm.ingest.writer import Entry, write_batch
 
 FIRST = [
     "Aarav",
@@ -138,11 +138,14 @@ def generate(
                 minutes=rng.randint(0, max(int((now - joined).total_seconds() // 60), 1))
             )
             lines = rng.sample(SKUS, rng.randint(1, 3))
+            quantities = [rng.randint(1, 2) for _ in lines]
             items = [
-                {"sku": sku, "quantity": rng.randint(1, 2), "unit_price": Decimal(price)}
-                for sku, price in lines
+                {"sku": sku, "quantity": q, "unit_price": Decimal(price)}
+                for (sku, price), q in zip(lines, quantities, strict=True)
             ]
-            amount = sum(Decimal(i["unit_price"]) * i["quantity"] for i in items)  # type: ignore[misc]
+            amount = sum(
+                (Decimal(price) * q for (_, price), q in zip(lines, quantities, strict=True)), Decimal(0)
+            )
             orders.append(
                 OrderIn.model_validate(
                     {
@@ -162,8 +165,8 @@ async def load(db: Database, *, customers: int = 3000, currency: str = "INR") ->
     received = utcnow()
     for i in range(0, len(people), 2000):
         entry = Entry("customers", received, people[i : i + 2000])
-        await db.write(lambda conn, e=entry: write_entries(conn, [e], default_currency=currency))  # type: ignore[misc]
+        await write_batch(db, [entry], default_currency=currency)
     for i in range(0, len(orders), 2000):
         entry = Entry("orders", received, orders[i : i + 2000])
-        await db.write(lambda conn, e=entry: write_entries(conn, [e], default_currency=currency))  # type: ignore[misc]
+        await write_batch(db, [entry], default_currency=currency)
     return len(people), len(orders)

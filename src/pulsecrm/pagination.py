@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.orm import InstrumentedAttribute
 
 from pulsecrm.errors import InvalidInput
 
@@ -30,7 +31,7 @@ class Page(BaseModel, Generic[M]):
 
 @dataclass(frozen=True)
 class SortKey:
-    column: sa.ColumnElement[Any]
+    column: InstrumentedAttribute[Any]
     descending: bool
     kind: type  # Decimal, datetime, str or int: how a cursor value is read back
 
@@ -57,7 +58,7 @@ def decode_cursor(cursor: str, kind: type) -> tuple[Any, int]:
 
 
 def apply_keyset(
-    query: sa.Select[Any], key: SortKey, id_column: sa.ColumnElement[int], cursor: str | None
+    query: sa.Select[Any], key: SortKey, id_column: InstrumentedAttribute[int], cursor: str | None
 ) -> sa.Select[Any]:
     """Order by (key, id) with nulls last, and start after the cursor's position."""
     col = key.column

@@ -114,6 +114,23 @@ async def test_bad_email_is_refused(inline_api: Api, email: str) -> None:
     assert await _count(inline_api) == 0
 
 
+async def test_nul_characters_are_refused_not_a_500(api: Api) -> None:
+    body = [
+        customer(name="A\x00B"),
+        customer(external_id="c\x00"),
+        customer(city="\x00"),
+        customer(attributes={"note": "x\x00"}),
+    ]
+    r = await api.client.post("/api/v1/customers", json=body)
+    assert r.status_code == 422
+    locs = [d["loc"] for d in r.json()["error"]["details"]]
+    assert [loc for loc in locs if len(loc) == 2] == [[0, "name"], [1, "external_id"], [2, "city"]]
+    assert any(loc[:3] == [3, "attributes", "note"] for loc in locs)
+    r = await api.client.post("/api/v1/orders", json=[order(items=[{"sku": "A\x00"}])])
+    assert r.status_code == 422
+    assert await _count(api) == 0
+
+
 async def test_bad_attribute_key_and_value_are_refused(inline_api: Api) -> None:
     r = await inline_api.client.post(
         "/api/v1/customers",

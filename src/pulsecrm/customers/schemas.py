@@ -10,12 +10,23 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, Stri
 
 from pulsecrm.customers.models import EXTERNAL_ID_LENGTH
 
+# PostgreSQL text cannot hold NUL; refusing it here keeps it a 422 instead of a failed write.
+_NO_NUL = r"^[^\x00]*$"
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NO_NUL)]
+City = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NO_NUL)]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NO_NUL)]
+ItemName = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]
+AttributeText = Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)]
+
+
 ExternalId = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=EXTERNAL_ID_LENGTH),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=EXTERNAL_ID_LENGTH, pattern=_NO_NUL),
 ]
 AttributeKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-AttributeValue = Annotated[str, StringConstraints(max_length=500)] | int | float | bool | None
+AttributeValue = AttributeText | int | float | bool | None
 Amount = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
@@ -26,10 +37,10 @@ class _Strict(BaseModel):
 
 class CustomerIn(_Strict):
     external_id: ExternalId
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Name
     email: EmailStr | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()./-]{5,24}$")] | None = None
-    city: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    city: City | None = None
     attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict, max_length=50)
     created_at: AwareDatetime | None = Field(
         default=None, description="Signup time; defaults to when the record was first received."
@@ -42,8 +53,8 @@ class CustomerIn(_Strict):
 
 
 class OrderItem(_Strict):
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    sku: Sku
+    name: ItemName | None = None
     quantity: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     unit_price: Amount | None = None
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsecrm.customers import repository as customer_repo
 from pulsecrm.customers.schemas import CustomerIn, OrderIn
-from pulsecrm.db import utcnow
+from pulsecrm.db import Database, utcnow
 
 Kind = Literal["customers", "orders"]
 
@@ -27,7 +27,7 @@ Kind = Literal["customers", "orders"]
 class Entry:
     kind: Kind
     received_at: datetime
-    records: Sequence[CustomerIn] | Sequence[OrderIn]
+    records: Sequence[CustomerIn | OrderIn]
 
 
 def _newest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -40,56 +40,46 @@ def _newest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [best[k] for k in sorted(best)]
 
 
-def _customer_rows(entries: Sequence[Entry], now: datetime) -> list[dict[str, Any]]:
-    rows = []
-    for entry in entries:
-        if entry.kind != "customers":
-            continue
-        for c in entry.records:
-            assert isinstance(c, CustomerIn)
-            rows.append(
-                {
-                    "external_id": c.external_id,
-                    "name": c.name,
-                    "email": c.email,
-                    "phone": c.phone,
-                    "city": c.city,
-                    "attributes": c.attributes,
-                    "created_at": c.created_at or entry.received_at,
-                    "updated_at": c.updated_at or entry.received_at,
-                    "ingested_at": now,
-                }
-            )
-    return _newest(rows)
+def _customer_row(c: CustomerIn, received_at: datetime) -> dict[str, Any]:
+    return {
+        "external_id": c.external_id,
+        "name": c.name,
+        "email": c.email,
+        "phone": c.phone,
+        "city": c.city,
+        "attributes": c.attributes,
+        "created_at": c.created_at or received_at,
+        "updated_at": c.updated_at or received_at,
+    }
 
 
-def _order_rows(entries: Sequence[Entry], now: datetime, currency: str) -> list[dict[str, Any]]:
-    rows = []
+def _order_row(o: OrderIn, received_at: datetime, currency: str) -> dict[str, Any]:
+    return {
+        "external_id": o.external_id,
+        "customer_external_id": o.customer_external_id,
+        "amount": o.amount,
+        "currency": o.currency or currency,
+        "ordered_at": o.ordered_at,
+        "items": [i.model_dump(mode="json", exclude_none=True) for i in o.items],
+        "updated_at": o.updated_at or received_at,
+    }
+
+
+def _rows(entries: Sequence[Entry], now: datetime, currency: str) -> tuple[list[dict[str, Any]], ...]:
+    """The batch as table rows, newest version of each record only: (customers, orders)."""
+    customers, orders = [], []
     for entry in entries:
-        if entry.kind != "orders":
-            continue
-        for o in entry.records:
-            assert isinstance(o, OrderIn)
-            rows.append(
-                {
-                    "external_id": o.external_id,
-                    "customer_external_id": o.customer_external_id,
-                    "amount": o.amount,
-                    "currency": o.currency or currency,
-                    "ordered_at": o.ordered_at,
-                    "items": [i.model_dump(mode="json", exclude_none=True) for i in o.items],
-                    "updated_at": o.updated_at or entry.received_at,
-                    "ingested_at": now,
-                }
-            )
-    return _newest(rows)
+        for record in entry.records:
+            if isinstance(record, CustomerIn):
+                customers.append(_customer_row(record, entry.received_at) | {"ingested_at": now})
+            else:
+                orders.append(_order_row(record, entry.received_at, currency) | {"ingested_at": now})
+    return _newest(customers), _newest(orders)
 
 
 async def write_entries(conn: AsyncConnection, entries: Sequence[Entry], *, default_currency: str) -> int:
     """Write a batch inside the caller's transaction; returns the number of records taken."""
-    now = utcnow()
-    customers = _customer_rows(entries, now)
-    orders = _order_rows(entries, now, default_currency)
+    customers, orders = _rows(entries, utcnow(), default_currency)
     order_ids = [o["external_id"] for o in orders]
     touched = {c["external_id"] for c in customers} | {o["customer_external_id"] for o in orders}
 
@@ -107,3 +97,12 @@ async def write_entries(conn: AsyncConnection, entries: Sequence[Entry], *, defa
     await customer_repo.upsert_orders(conn, orders)
     await customer_repo.recompute_aggregates(conn, touched | previous)
     return sum(len(e.records) for e in entries)
+
+
+async def write_batch(db: Database, entries: Sequence[Entry], *, default_currency: str) -> int:
+    """Write a batch in a transaction of its own (the caller owns nothing else)."""
+
+    async def work(conn: AsyncConnection) -> int:
+        return await write_entries(conn, entries, default_currency=default_currency)
+
+    return await db.write(work)

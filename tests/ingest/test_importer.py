@@ -1,0 +1,56 @@
+"""`pulsecrm import customers|orders FILE`: CSV and NDJSON, row-level rejects with line numbers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+
+from tests.cli_helpers import pulsecrm
+from tests.conftest import running_api
+from tests.factories import order
+
+
+async def test_import_csv_customers_and_ndjson_orders(database_url: str, tmp_path: Path) -> None:
+    customers_csv = tmp_path / "customers.csv"
+    customers_csv.write_text(
+        "external_id,name,email,city,attributes.tier,attributes.visits,attributes.vip\n"
+        "c1,Asha Rao,asha@example.com,Pune,gold,12,true\n"
+        "c2,Bad Mail,not-an-email,Mumbai,silver,3,false\n"
+        '"c3","Chen, Li",,Delhi,,,\n'
+    )
+    result = pulsecrm("import", "customers", str(customers_csv), cwd=tmp_path, database_url=database_url)
+    assert result.returncode == 1, result.stdout + result.stderr  # some rows were rejected
+    assert "rows read: 3, written: 2, rejected: 1" in result.stdout
+    assert "line 3: email" in result.stdout
+
+    orders_file = tmp_path / "orders.ndjson"
+    lines = [
+        orjson.dumps(order(external_id=f"o{i}", customer_external_id="c1", amount="12.50")) for i in range(4)
+    ]
+    lines.insert(2, b'{"external_id": "broken",')
+    lines.append(orjson.dumps(order(external_id="neg", amount="-1")))
+    orders_file.write_bytes(b"\n".join(lines) + b"\n")
+    result = pulsecrm("import", "orders", str(orders_file), cwd=tmp_path, database_url=database_url)
+    assert "rows read: 6, written: 4, rejected: 2" in result.stdout, result.stdout + result.stderr
+    assert "line 3: invalid JSON" in result.stdout and "line 6: amount" in result.stdout
+
+    async with running_api(database_url) as api:
+        c1 = (await api.client.get("/api/v1/customers/c1")).json()
+        assert c1["attributes"] == {"tier": "gold", "visits": 12, "vip": True}
+        assert (c1["order_count"], Decimal(c1["total_spend"])) == (4, Decimal("50.00"))
+        c3 = (await api.client.get("/api/v1/customers/c3")).json()
+        assert (c3["name"], c3["email"], c3["attributes"]) == ("Chen, Li", None, {})
+        assert (await api.client.get("/api/v1/customers/c2")).status_code == 404
+
+
+async def test_import_refuses_unknown_formats_and_missing_files(sqlite_url: str, tmp_path: Path) -> None:
+    odd = tmp_path / "customers.xlsx"
+    odd.write_text("x")
+    result = pulsecrm("import", "customers", str(odd), cwd=tmp_path, database_url=sqlite_url)
+    assert result.returncode == 2 and "use .csv or .ndjson" in result.stdout
+    result = pulsecrm(
+        "import", "customers", str(tmp_path / "nope.csv"), cwd=tmp_path, database_url=sqlite_url
+    )
+    assert result.returncode == 2 and "no such file" in result.stdout

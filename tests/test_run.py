@@ -1,0 +1,55 @@
+"""`pulsecrm run`, the README's first command: one process, embedded defaults, demo data."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cli_helpers import PULSECRM, cli_env, free_port
+
+
+@pytest.mark.slow
+def test_run_starts_everything_and_prints_how_to_get_in(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [PULSECRM, "run", "--port", str(port)],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=cli_env(data_dir=str(tmp_path / "data")),
+        )
+    try:
+        deadline = time.monotonic() + 120
+        key = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            match = re.search(r"API key:\s+(pk_\S+)", log.read_text())
+            if match:
+                key = match.group(1)
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+            time.sleep(0.2)
+        output = log.read_text()
+        assert key, output
+        assert f"http://127.0.0.1:{port}" in output
+        headers = {"Authorization": f"Bearer {key}"}
+        customers = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/customers?sort=-total_spend&limit=5", headers=headers, timeout=10
+        ).json()["items"]
+        assert len(customers) == 5 and float(customers[0]["total_spend"]) > 0
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/customers", timeout=5).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert (tmp_path / "data" / "pulsecrm.db").exists()
+    assert "loaded demo data: 3000 customers" in output
