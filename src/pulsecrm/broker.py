@@ -36,6 +36,8 @@ class StreamMessage:
 
 
 ConsumeBatch = Callable[[list[StreamMessage]], Awaitable[Sequence[str]]]
+# How many entries to read next: fixed, or decided by the consumer from what it has seen.
+ReadCount = int | Callable[[], int]
 
 
 def consumer_name() -> str:
@@ -66,7 +68,7 @@ class StreamConsumer:
         stream: str,
         group: str,
         consume_batch: ConsumeBatch,
-        batch_entries: int,
+        batch_entries: ReadCount,
         reclaim_idle_ms: int,
         block_ms: int = 1000,
         name: str | None = None,
@@ -105,6 +107,9 @@ class StreamConsumer:
                 log.exception("stream %s: batch failed, retrying shortly", self.stream)
                 await asyncio.sleep(1)
 
+    def _count(self) -> int:
+        return self.batch_entries() if callable(self.batch_entries) else self.batch_entries
+
     async def read_once(self, block_ms: int | None = None) -> int:
         """Read and consume up to one batch of new entries; returns how many were read."""
         await self._ensure_group()
@@ -112,7 +117,7 @@ class StreamConsumer:
             self.group,
             self.name,
             {self.stream: ">"},
-            count=self.batch_entries,
+            count=self._count(),
             block=self.block_ms if block_ms is None else block_ms,
         )
         if not response:
@@ -130,7 +135,7 @@ class StreamConsumer:
             self.group,
             min="-",
             max="+",
-            count=self.batch_entries,
+            count=self._count(),
             idle=self.reclaim_idle_ms,
         )
         if not pending:

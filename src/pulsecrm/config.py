@@ -45,7 +45,13 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Records per stream entry (a request is split into these)."
     )
     ingest_batch_entries: int = Field(
-        default=5, ge=1, description="Stream entries a worker writes in one transaction."
+        default=500, ge=1, description="Most stream entries a worker reads at once."
+    )
+    ingest_batch_records: int = Field(
+        default=5000,
+        ge=1,
+        description="Records a worker writes per transaction; also sizes its reads, so a stream "
+        "of single-record entries is written thousands at a time.",
     )
     ingest_reclaim_idle_ms: int = Field(
         default=30_000,

@@ -8,7 +8,7 @@ repository function that names the dialect, never in services.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -211,6 +211,17 @@ def migrate(url: str, revision: str = "head") -> None:
 
 
 # --- bulk writes ----------------------------------------------------------------------------
+
+
+def one_of(
+    conn: AsyncConnection, column: sa.ColumnElement[Any], values: Sequence[Any]
+) -> sa.ColumnElement[bool]:
+    """`column IN values`. On PostgreSQL one array parameter (`= ANY($1)`) instead of one
+    parameter per value, so the statement text -- and its prepared plan -- is the same for any
+    number of values."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def _pg_array_type(column: sa.Column[Any], dialect: Dialect) -> str:

@@ -158,6 +158,7 @@ async def _truncate(api: Api) -> None:
     drain_points=st.lists(st.booleans(), min_size=10, max_size=10),
     redeliveries=st.lists(st.integers(0, 30), max_size=4),
     batch_entries=st.integers(1, 4),
+    batch_records=st.integers(1, 8),
 )
 async def test_aggregates_match_the_reference(
     database_url: str,
@@ -167,9 +168,12 @@ async def test_aggregates_match_the_reference(
     drain_points: list[bool],
     redeliveries: list[int],
     batch_entries: int,
+    batch_records: int,
 ) -> None:
     prefix = request.getfixturevalue("redis_prefix") if mode == "stream" else None
-    async with running_api(database_url, prefix, ingest_batch_entries=batch_entries) as api:
+    async with running_api(
+        database_url, prefix, ingest_batch_entries=batch_entries, ingest_batch_records=batch_records
+    ) as api:
         await _truncate(api)
         for step, req in enumerate(scenario):
             response = await api.client.post(f"/api/v1/{req.kind}", json=list(req.records))

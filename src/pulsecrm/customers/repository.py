@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pulsecrm.customers.models import Customer, CustomerLock, Order
-from pulsecrm.db import bulk_upsert
+from pulsecrm.db import bulk_upsert, one_of
 
 customers_t: sa.Table = Customer.__table__  # type: ignore[assignment]
 orders_t: sa.Table = Order.__table__  # type: ignore[assignment]
@@ -52,7 +52,7 @@ async def lock_customers(conn: AsyncConnection, external_ids: Iterable[str]) -> 
     await bulk_upsert(conn, locks_t, [{"external_id": i} for i in ids], key="external_id")
     await conn.execute(
         sa.select(locks_t.c.external_id)
-        .where(locks_t.c.external_id.in_(ids))
+        .where(one_of(conn, locks_t.c.external_id, ids))
         .order_by(locks_t.c.external_id)
         .with_for_update()
     )
@@ -63,7 +63,9 @@ async def customers_of_orders(conn: AsyncConnection, order_ids: Sequence[str]) -
     if not order_ids:
         return set()
     rows = await conn.execute(
-        sa.select(orders_t.c.customer_external_id).where(orders_t.c.external_id.in_(order_ids)).distinct()
+        sa.select(orders_t.c.customer_external_id)
+        .where(one_of(conn, orders_t.c.external_id, order_ids))
+        .distinct()
     )
     return {r[0] for r in rows}
 

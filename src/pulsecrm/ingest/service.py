@@ -138,6 +138,8 @@ class Ingestor:
         self.redis = redis
         self.settings = settings
         self.stream = f"{settings.redis_prefix}ingest"
+        # Running average of records per stream entry, to size reads (see read_count).
+        self._records_per_entry = float(settings.ingest_entry_records)
 
     async def _write(self, entries: Sequence[Entry]) -> int:
         return await write_batch(self.db, entries, default_currency=self.settings.default_currency)
@@ -153,6 +155,7 @@ class Ingestor:
                 "v": b"1",
                 "kind": kind.encode(),
                 "received_at": received_at.isoformat().encode(),
+                "n": str(len(records[i : i + size])).encode(),
                 "records": adapter.dump_json(list(records[i : i + size]), exclude_none=True),
             }
             for i in range(0, len(records), size)
@@ -169,14 +172,37 @@ class Ingestor:
             stream=self.stream,
             group=STREAM_GROUP,
             consume_batch=self.consume_batch,
-            batch_entries=self.settings.ingest_batch_entries,
+            batch_entries=self.read_count,
             reclaim_idle_ms=self.settings.ingest_reclaim_idle_ms,
             block_ms=block_ms,
             name=name,
         )
 
+    def read_count(self) -> int:
+        """Entries to read next: about `ingest_batch_records` records' worth."""
+        wanted = int(self.settings.ingest_batch_records / max(self._records_per_entry, 1.0))
+        return max(1, min(wanted, self.settings.ingest_batch_entries))
+
     async def consume_batch(self, messages: list[broker.StreamMessage]) -> list[str]:
-        """Write a batch of stream entries in one transaction; returns the ids to ack.
+        """Write entries in transactions of at most `ingest_batch_records` records; ids to ack."""
+        sizes = [_entry_size(m) for m in messages]
+        if sizes:
+            self._records_per_entry = 0.5 * self._records_per_entry + 0.5 * (sum(sizes) / len(sizes))
+        done: list[str] = []
+        chunk: list[broker.StreamMessage] = []
+        weight = 0
+        for message, size in zip(messages, sizes, strict=True):
+            if chunk and weight + size > self.settings.ingest_batch_records:
+                done += await self._consume_chunk(chunk)
+                chunk, weight = [], 0
+            chunk.append(message)
+            weight += size
+        if chunk:
+            done += await self._consume_chunk(chunk)
+        return done
+
+    async def _consume_chunk(self, messages: list[broker.StreamMessage]) -> list[str]:
+        """Write stream entries in one transaction; returns the ids to ack.
 
         If the batch fails because of its content, each entry is tried alone; an entry that
         still fails stays pending until it has been delivered `ingest_max_attempts` times,
@@ -256,6 +282,11 @@ def decode_entry(message: broker.StreamMessage) -> Entry:
         raise ValueError(f"unknown entry kind {fields[b'kind']!r}")
     records = _LIST_ADAPTERS[kind].validate_json(fields[b"records"])
     return Entry(kind, datetime.fromisoformat(fields[b"received_at"].decode()), records)
+
+
+def _entry_size(message: broker.StreamMessage) -> int:
+    raw = message.fields.get(b"n", b"1")
+    return int(raw) if raw.isdigit() else 1
 
 
 def _raw_fields(message: broker.StreamMessage) -> dict[str, str]:
