@@ -19,6 +19,7 @@ from pulsecrm.customers.endpoints import router as customers_router
 from pulsecrm.deps import ServicesDep
 from pulsecrm.errors import PulseError
 from pulsecrm.ingest.endpoints import router as ingest_router
+from pulsecrm.segments.endpoints import router as segments_router
 from pulsecrm.services import Services
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(ingest_router)
     app.include_router(customers_router)
+    app.include_router(segments_router)
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"])

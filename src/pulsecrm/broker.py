@@ -54,6 +54,9 @@ async def ensure_group(redis: aioredis.Redis, stream: str, group: str) -> None:
 
 async def append(redis: aioredis.Redis, stream: str, entries: Sequence[dict[str, bytes | str]]) -> None:
     """Append entries in one round trip, atomically: all of them land or none does."""
+    if len(entries) == 1:  # one XADD is atomic by itself; MULTI/EXEC would add two commands
+        await redis.xadd(stream, entries[0])  # type: ignore[arg-type]
+        return
     async with redis.pipeline(transaction=True) as pipe:
         for fields in entries:
             pipe.xadd(stream, fields)  # type: ignore[arg-type]

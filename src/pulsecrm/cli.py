@@ -68,6 +68,7 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level="warning",
+        access_log=False,
     )
 
 
@@ -126,6 +127,7 @@ def run(
         host=settings.host,
         port=port or settings.port,
         log_level="warning",
+        access_log=False,
     )
 
 

@@ -59,3 +59,4 @@ def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
 
 IngestScope = Annotated[Principal, Depends(require_scope("ingest"))]
 ReadScope = Annotated[Principal, Depends(require_scope("read"))]
+SegmentsScope = Annotated[Principal, Depends(require_scope("segments"))]

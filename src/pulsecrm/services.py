@@ -11,6 +11,7 @@ from pulsecrm.auth.service import ApiKeyVerifier
 from pulsecrm.config import Settings
 from pulsecrm.db import Database
 from pulsecrm.ingest.service import Ingestor
+from pulsecrm.segments.catalog import CatalogCache
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Services:
     redis: aioredis.Redis | None
     ingestor: Ingestor
     api_keys: ApiKeyVerifier
+    catalog: CatalogCache
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -31,6 +33,7 @@ class Services:
             redis=redis,
             ingestor=Ingestor(db, redis, settings),
             api_keys=ApiKeyVerifier(settings.api_key_cache_seconds),
+            catalog=CatalogCache(),
         )
 
     async def close(self) -> None:

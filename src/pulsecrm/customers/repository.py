@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pulsecrm.customers.models import Customer, CustomerLock, Order
 from pulsecrm.db import bulk_upsert, one_of
+from pulsecrm.segments.models import CustomerAttributeKey
 
 customers_t: sa.Table = Customer.__table__  # type: ignore[assignment]
 orders_t: sa.Table = Order.__table__  # type: ignore[assignment]
 locks_t: sa.Table = CustomerLock.__table__  # type: ignore[assignment]
+attribute_keys_t: sa.Table = CustomerAttributeKey.__table__  # type: ignore[assignment]
 
 _CUSTOMER_SET = {
     "name": "excluded.name",
@@ -79,6 +81,26 @@ async def upsert_customers(conn: AsyncConnection, rows: list[dict[str, Any]]) ->
         set_=_CUSTOMER_SET,
         where="customers.updated_at <= excluded.updated_at",
     )
+
+
+_JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string"}
+
+
+async def record_attribute_keys(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Note each (attribute, JSON type) seen, for the segment field catalog."""
+    seen = {
+        (key, _JSON_TYPES[type(value)])
+        for row in rows
+        for key, value in row["attributes"].items()
+        if type(value) in _JSON_TYPES
+    }
+    if seen:
+        await bulk_upsert(
+            conn,
+            attribute_keys_t,
+            [{"attribute": k, "value_type": t} for k, t in sorted(seen)],
+            key="attribute, value_type",
+        )
 
 
 async def upsert_orders(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:

@@ -94,6 +94,7 @@ async def write_entries(conn: AsyncConnection, entries: Sequence[Entry], *, defa
             previous |= moved
 
     await customer_repo.upsert_customers(conn, customers)
+    await customer_repo.record_attribute_keys(conn, customers)
     await customer_repo.upsert_orders(conn, orders)
     await customer_repo.recompute_aggregates(conn, touched | previous)
     return sum(len(e.records) for e in entries)

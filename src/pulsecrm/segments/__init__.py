@@ -1,0 +1,1 @@
+"""Segments: a typed, versioned rule language over customers, compiled to SQL."""

@@ -1,0 +1,140 @@
+"""The field catalog: which fields rules may use, their types, comparators and known values.
+
+Core fields are fixed. Custom attributes are discovered: the ingestion writer records each
+(attribute, JSON type) it sees in `customer_attribute_keys`, so the catalog costs one small
+query, not a scan of the customers. Known cities come from a GROUP BY cached per process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pulsecrm.customers.models import Customer
+from pulsecrm.segments.models import CustomerAttributeKey
+
+NUMBER_CMPS = ("eq", "ne", "gt", "gte", "lt", "lte", "between", "is_set", "is_not_set")
+TEXT_CMPS = ("eq", "ne", "contains", "starts_with", "in", "not_in", "is_set", "is_not_set")
+DATE_CMPS = ("before", "after", "between", "within_last_days", "not_within_last_days", "is_set", "is_not_set")
+BOOLEAN_CMPS = ("eq", "ne", "is_set", "is_not_set")
+COMPARATORS: dict[str, tuple[str, ...]] = {
+    "money": NUMBER_CMPS,
+    "integer": NUMBER_CMPS,
+    "number": NUMBER_CMPS,
+    "text": TEXT_CMPS,
+    "date": DATE_CMPS,
+    "boolean": BOOLEAN_CMPS,
+}
+# Comparators that also match customers who have no value for the field.
+MATCHES_MISSING = frozenset({"ne", "not_in", "not_within_last_days", "is_not_set"})
+ATTRIBUTE_PREFIX = "attributes."
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    label: str
+    type: str
+    description: str = ""
+    values: tuple[str, ...] = ()
+    attribute: str | None = None  # the JSON key, for custom attributes
+
+    @property
+    def comparators(self) -> tuple[str, ...]:
+        return COMPARATORS[self.type]
+
+
+CORE_FIELDS = (
+    FieldSpec("total_spend", "Total spend", "money", "Sum of all order amounts."),
+    FieldSpec("order_count", "Number of orders", "integer"),
+    FieldSpec("avg_order_value", "Average order value", "money", "Empty for customers without orders."),
+    FieldSpec("first_order_at", "First order", "date"),
+    FieldSpec("last_order_at", "Last order", "date"),
+    FieldSpec("created_at", "Signed up", "date"),
+    FieldSpec("name", "Name", "text"),
+    FieldSpec("email", "E-mail", "text"),
+    FieldSpec("phone", "Phone", "text"),
+    FieldSpec("city", "City", "text"),
+    FieldSpec("external_id", "Customer id", "text"),
+)
+_JSON_TO_FIELD = {"string": "text", "number": "number", "boolean": "boolean"}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    fields: tuple[FieldSpec, ...]
+    _by_name: dict[str, FieldSpec] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({f.name: f for f in self.fields})
+
+    def get(self, name: str) -> FieldSpec | None:
+        return self._by_name.get(name)
+
+
+def build(attribute_types: dict[str, set[str]], cities: tuple[str, ...] = ()) -> Catalog:
+    """The catalog from discovered attributes: a key seen with several types is text if it was
+    ever a string, else a number if ever a number."""
+    fields = [
+        FieldSpec(f.name, f.label, f.type, f.description, cities if f.name == "city" else ())
+        for f in CORE_FIELDS
+    ]
+    for key in sorted(attribute_types):
+        kinds = attribute_types[key]
+        json_type = "string" if "string" in kinds else "number" if "number" in kinds else "boolean"
+        label = key.replace("_", " ").capitalize()
+        fields.append(
+            FieldSpec(
+                f"{ATTRIBUTE_PREFIX}{key}",
+                label,
+                _JSON_TO_FIELD[json_type],
+                "Custom attribute.",
+                attribute=key,
+            )
+        )
+    return Catalog(tuple(fields))
+
+
+class CatalogCache:
+    """Per-process cache: attributes change rarely and a few seconds' staleness is harmless."""
+
+    def __init__(self, ttl: float = 10.0, city_ttl: float = 300.0) -> None:
+        self.ttl = ttl
+        self.city_ttl = city_ttl
+        self._catalog: tuple[float, Catalog] | None = None
+        self._cities: tuple[float, tuple[str, ...]] | None = None
+
+    async def get(self, session: AsyncSession) -> Catalog:
+        now = time.monotonic()
+        if self._catalog is not None and self._catalog[0] > now:
+            return self._catalog[1]
+        rows = await session.execute(
+            sa.select(CustomerAttributeKey.attribute, CustomerAttributeKey.value_type)
+        )
+        types: dict[str, set[str]] = {}
+        for attribute, value_type in rows:
+            types.setdefault(attribute, set()).add(value_type)
+        catalog = build(types, await self._known_cities(session, now))
+        self._catalog = (now + self.ttl, catalog)
+        return catalog
+
+    async def _known_cities(self, session: AsyncSession, now: float) -> tuple[str, ...]:
+        if self._cities is not None and self._cities[0] > now:
+            return self._cities[1]
+        rows = await session.execute(
+            sa.select(Customer.city)
+            .where(Customer.city.is_not(None))
+            .group_by(Customer.city)
+            .order_by(sa.func.count().desc(), Customer.city)
+            .limit(100)
+        )
+        cities = tuple(str(r[0]) for r in rows)
+        self._cities = (now + self.city_ttl, cities)
+        return cities
+
+    def invalidate(self) -> None:
+        self._catalog = None
+        self._cities = None

@@ -1,0 +1,109 @@
+"""Segment routes: the field catalog, live preview, and saved segments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from pulsecrm.deps import SegmentsScope, ServicesDep, SessionDep
+from pulsecrm.pagination import Page
+from pulsecrm.segments import service
+from pulsecrm.segments.schemas import (
+    FieldCatalogOut,
+    FieldOut,
+    PreviewIn,
+    PreviewOut,
+    SampleCustomer,
+    SegmentIn,
+    SegmentOut,
+)
+
+router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
+
+
+@router.get("/fields", response_model=FieldCatalogOut)
+async def fields(session: SessionDep, services: ServicesDep, _: SegmentsScope) -> FieldCatalogOut:
+    catalog = await services.catalog.get(session)
+    return FieldCatalogOut(
+        fields=[
+            FieldOut(
+                name=f.name,
+                label=f.label,
+                type=f.type,
+                operators=list(f.comparators),
+                description=f.description,
+                values=list(f.values),
+            )
+            for f in catalog.fields
+        ]
+    )
+
+
+@router.post("/preview", response_model=PreviewOut)
+async def preview(
+    body: PreviewIn, session: SessionDep, services: ServicesDep, _: SegmentsScope
+) -> PreviewOut:
+    """The exact number of matching customers and a stable sample of them."""
+    count, sample = await service.preview(session, body.rules, await services.catalog.get(session))
+    return PreviewOut(count=count, sample=[SampleCustomer.model_validate(c) for c in sample])
+
+
+@router.post("", response_model=SegmentOut, status_code=201)
+async def create(
+    body: SegmentIn, session: SessionDep, services: ServicesDep, who: SegmentsScope
+) -> SegmentOut:
+    catalog = await services.catalog.get(session)
+    segment = await service.create(
+        session,
+        name=body.name,
+        description=body.description,
+        raw_rules=body.rules,
+        catalog=catalog,
+        by=who.name,
+    )
+    await session.commit()
+    return SegmentOut.model_validate(segment)
+
+
+@router.get("", response_model=Page[SegmentOut])
+async def list_segments(
+    session: SessionDep,
+    _: SegmentsScope,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Name contains.")] = None,
+) -> Page[SegmentOut]:
+    rows, next_cursor = await service.list_segments(
+        session, limit=limit, before_id=int(cursor) if cursor else None, q=q
+    )
+    return Page[SegmentOut](items=[SegmentOut.model_validate(s) for s in rows], next_cursor=next_cursor)
+
+
+@router.get("/{segment_id}", response_model=SegmentOut)
+async def get(segment_id: int, session: SessionDep, _: SegmentsScope) -> SegmentOut:
+    return SegmentOut.model_validate(await service.get(session, segment_id))
+
+
+@router.put("/{segment_id}", response_model=SegmentOut)
+async def update(
+    segment_id: int, body: SegmentIn, session: SessionDep, services: ServicesDep, _: SegmentsScope
+) -> SegmentOut:
+    catalog = await services.catalog.get(session)
+    segment = await service.update(
+        session,
+        segment_id,
+        name=body.name,
+        description=body.description,
+        raw_rules=body.rules,
+        catalog=catalog,
+    )
+    await session.commit()
+    return SegmentOut.model_validate(segment)
+
+
+@router.delete("/{segment_id}", status_code=204)
+async def delete(segment_id: int, session: SessionDep, _: SegmentsScope) -> Response:
+    await service.delete(session, segment_id)
+    await session.commit()
+    return Response(status_code=204)

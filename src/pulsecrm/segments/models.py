@@ -1,0 +1,35 @@
+"""Saved segments, and the custom attribute keys ingestion has seen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pulsecrm.db import JSONType, UTCDateTime
+from pulsecrm.models import Base, BigId
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(sa.String(1000))
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    last_count: Mapped[int | None] = mapped_column(sa.Integer)
+    last_counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerAttributeKey(Base):
+    """Each custom attribute key with each JSON type it has been seen with."""
+
+    __tablename__ = "customer_attribute_keys"
+
+    attribute: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value_type: Mapped[str] = mapped_column(sa.String(10), primary_key=True)  # string|number|boolean

@@ -1,0 +1,264 @@
+"""The rule tree: strict Pydantic models, then a type check against the field catalog.
+
+    {"version": 1, "op": "and", "not": false, "rules": [
+        {"field": "total_spend", "cmp": "gt", "value": 5000},
+        {"op": "or", "rules": [...]}]}
+
+Parsing refuses unknown keys; checking refuses unknown fields, comparators that do not fit
+the field's type and values of the wrong type, each reported with the JSON path of the bad
+node. An empty group means everyone. The result is a tree of `Checked` nodes whose values
+are already converted (Decimal, datetime, int, ...), ready for the compiler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+
+from pulsecrm.errors import InvalidInput
+from pulsecrm.segments.catalog import COMPARATORS, Catalog, FieldSpec
+
+MAX_DEPTH = 8
+MAX_NODES = 200
+MAX_LIST = 1000
+MAX_DAYS = 36_500
+
+
+class InvalidRules(InvalidInput):
+    code = "invalid_rules"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "group" if "op" in value or "rules" in value else "condition"
+    return "group" if isinstance(value, Group) else "condition"
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str = Field(min_length=1, max_length=100)
+    cmp: str = Field(min_length=1, max_length=40)
+    value: Any = None
+
+
+Node = Annotated[
+    Annotated[Condition, Tag("condition")] | Annotated["Group", Tag("group")], Discriminator(_kind)
+]
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    op: Literal["and", "or"] = "and"
+    negate: bool = Field(default=False, alias="not", description="Match what the group does not.")
+    rules: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
+
+
+class RuleTree(Group):
+    version: Literal[1] = 1
+
+
+def parse(raw: Any, *, prefix: str = "$") -> RuleTree:
+    """Parse a rule tree from JSON-like data; 422 with the path of every bad node."""
+    try:
+        return RuleTree.model_validate(raw)
+    except ValidationError as exc:
+        details = [
+            {"path": json_path(e["loc"], prefix), "message": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_context=False)
+        ]
+        raise InvalidRules(_summary(details), details=details) from None
+
+
+def json_path(loc: tuple[Any, ...] | list[Any], prefix: str = "$") -> str:
+    path = prefix
+    for part in loc:
+        if part in ("condition", "group"):  # the union's tag, not a JSON key
+            continue
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def dump(tree: RuleTree) -> dict[str, Any]:
+    """The canonical stored form (aliases, `not` only when set)."""
+    return tree.model_dump(mode="json", by_alias=True, exclude_defaults=False)
+
+
+# --- the type check ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckedCondition:
+    spec: FieldSpec
+    cmp: str
+    value: Any  # converted: Decimal, int, float, str, bool, datetime, list, tuple, or None
+
+
+@dataclass(frozen=True)
+class CheckedGroup:
+    op: str
+    negate: bool
+    rules: tuple[CheckedCondition | CheckedGroup, ...]
+
+
+def check(tree: RuleTree, catalog: Catalog, *, prefix: str = "$") -> CheckedGroup:
+    errors: list[dict[str, Any]] = []
+    checked = _check_group(tree, catalog, prefix, 1, errors)
+    if errors:
+        raise InvalidRules(_summary(errors), details=errors)
+    return checked
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"invalid rules at {first['path']}: {first['message']}{more}"
+
+
+def _check_group(
+    group: Group, catalog: Catalog, path: str, depth: int, errors: list[dict[str, Any]]
+) -> CheckedGroup:
+    if depth > MAX_DEPTH:
+        errors.append({"path": path, "message": f"groups nest at most {MAX_DEPTH} deep", "type": "too_deep"})
+        return CheckedGroup(group.op, group.negate, ())
+    out: list[CheckedCondition | CheckedGroup] = []
+    for i, node in enumerate(group.rules):
+        node_path = f"{path}.rules[{i}]"
+        if isinstance(node, Group):
+            out.append(_check_group(node, catalog, node_path, depth + 1, errors))
+        else:
+            condition = _check_condition(node, catalog, node_path, errors)
+            if condition is not None:
+                out.append(condition)
+    return CheckedGroup(group.op, group.negate, tuple(out))
+
+
+def _check_condition(
+    node: Condition, catalog: Catalog, path: str, errors: list[dict[str, Any]]
+) -> CheckedCondition | None:
+    spec = catalog.get(node.field)
+    if spec is None:
+        errors.append(
+            {"path": f"{path}.field", "message": f"unknown field {node.field!r}", "type": "unknown_field"}
+        )
+        return None
+    allowed = COMPARATORS[spec.type]
+    if node.cmp not in allowed:
+        errors.append(
+            {
+                "path": f"{path}.cmp",
+                "message": f"{node.cmp!r} does not apply to {spec.type} field {spec.name!r}; "
+                f"use one of: {', '.join(allowed)}",
+                "type": "bad_comparator",
+            }
+        )
+        return None
+    try:
+        value = _convert(spec.type, node.cmp, node.value)
+    except ValueError as exc:
+        errors.append({"path": f"{path}.value", "message": str(exc), "type": "bad_value"})
+        return None
+    return CheckedCondition(spec, node.cmp, value)
+
+
+def _convert(field_type: str, cmp: str, value: Any) -> Any:
+    if cmp in ("is_set", "is_not_set"):
+        if value is not None:
+            raise ValueError(f"{cmp} takes no value")
+        return None
+    if value is None:
+        raise ValueError(f"{cmp} needs a value")
+    if cmp in ("within_last_days", "not_within_last_days"):
+        days = _integer(value, "a number of days")
+        if not 0 <= days <= MAX_DAYS:
+            raise ValueError(f"days must be between 0 and {MAX_DAYS}")
+        return days
+    if cmp == "between":
+        if not isinstance(value, list) or len(value) != 2:
+            raise ValueError("between takes a list of two values [low, high]")
+        low, high = (_scalar(field_type, v) for v in value)
+        if field_type == "date":
+            low, high = _date_bound(value[0], low, upper=False), _date_bound(value[1], high, upper=True)
+        if low > high:
+            raise ValueError("between: the low value is greater than the high value")
+        return (low, high)
+    if cmp in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"{cmp} takes a non-empty list")
+        if len(value) > MAX_LIST:
+            raise ValueError(f"{cmp} takes at most {MAX_LIST} values")
+        return tuple(_scalar(field_type, v) for v in value)
+    converted = _scalar(field_type, value)
+    if field_type == "date":
+        return _date_bound(value, converted, upper=cmp == "after")
+    return converted
+
+
+def _scalar(field_type: str, value: Any) -> Any:
+    if field_type == "money":
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError("expected an amount (number or decimal string)")
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not an amount") from None
+        if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
+            raise ValueError(f"{value!r} is out of range")
+        return amount
+    if field_type == "integer":
+        return _integer(value, "a whole number")
+    if field_type == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("expected a number")
+        if value != value or abs(value) > 1e15:
+            raise ValueError("number out of range")
+        return float(value)
+    if field_type == "text":
+        if not isinstance(value, str):
+            raise ValueError("expected text")
+        if len(value) > 500 or "\x00" in value:
+            raise ValueError("text too long or contains NUL")
+        return value
+    if field_type == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+        return value
+    if field_type == "date":
+        return _datetime(value)
+    raise ValueError(f"unsupported field type {field_type}")
+
+
+def _integer(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected {what}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    raise ValueError(f"expected {what}")
+
+
+def _datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 date or date-time")
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 date or date-time") from None
+    if parsed.tzinfo is None:
+        raise ValueError("date-times need a UTC offset (or give a plain date)")
+    return parsed.astimezone(UTC)
+
+
+def _date_bound(raw: Any, parsed: datetime, *, upper: bool) -> datetime:
+    """A plain date as an upper bound means through the end of that day."""
+    if upper and isinstance(raw, str) and len(raw) == 10:
+        return parsed + timedelta(days=1) - timedelta(microseconds=1)
+    return parsed

@@ -1,0 +1,67 @@
+"""Segment API shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FieldOut(BaseModel):
+    name: str
+    label: str
+    type: str
+    operators: list[str]
+    description: str
+    values: list[str] = Field(default_factory=list, description="Known values, where cheap (cities).")
+
+
+class FieldCatalogOut(BaseModel):
+    fields: list[FieldOut]
+
+
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: Any = Field(description="A rule tree (see the field catalog for fields and comparators).")
+
+
+class SampleCustomer(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    external_id: str
+    name: str
+    email: str | None
+    city: str | None
+    total_spend: Decimal
+    order_count: int
+    last_order_at: datetime | None
+
+
+class PreviewOut(BaseModel):
+    count: int
+    sample: list[SampleCustomer]
+
+
+class SegmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+    rules: Any
+
+
+class SegmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str | None
+    rules: dict[str, Any]
+    last_count: int | None
+    last_counted_at: datetime | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,122 @@
+"""Segment services: check and compile rules, preview an audience, save named segments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pulsecrm.customers.models import Customer
+from pulsecrm.db import utcnow
+from pulsecrm.errors import Conflict, NotFound
+from pulsecrm.segments import rules as rule_lang
+from pulsecrm.segments.catalog import Catalog
+from pulsecrm.segments.compiler import compile_rules
+from pulsecrm.segments.models import Segment
+
+SAMPLE_SIZE = 10
+
+
+def audience_filter(
+    session: AsyncSession, raw_rules: Any, catalog: Catalog, *, now: datetime | None = None
+) -> tuple[rule_lang.RuleTree, sa.ColumnElement[bool]]:
+    """Parse, type-check and compile rules into a WHERE clause over customers (422 if bad)."""
+    tree = rule_lang.parse(raw_rules, prefix="$.rules")
+    checked = rule_lang.check(tree, catalog, prefix="$.rules")
+    dialect = session.get_bind().dialect.name
+    return tree, compile_rules(checked, dialect=dialect, now=now or utcnow())
+
+
+async def count(session: AsyncSession, where: sa.ColumnElement[bool]) -> int:
+    return int(await session.scalar(sa.select(sa.func.count()).select_from(Customer).where(where)) or 0)
+
+
+async def sample(
+    session: AsyncSession, where: sa.ColumnElement[bool], size: int = SAMPLE_SIZE
+) -> list[Customer]:
+    """A stable sample: the first matching customers by id."""
+    return list(await session.scalars(sa.select(Customer).where(where).order_by(Customer.id).limit(size)))
+
+
+async def preview(session: AsyncSession, raw_rules: Any, catalog: Catalog) -> tuple[int, list[Customer]]:
+    _, where = audience_filter(session, raw_rules, catalog)
+    return await count(session, where), await sample(session, where)
+
+
+async def create(
+    session: AsyncSession, *, name: str, description: str | None, raw_rules: Any, catalog: Catalog, by: str
+) -> Segment:
+    tree, where = audience_filter(session, raw_rules, catalog)
+    now = utcnow()
+    segment = Segment(
+        name=name,
+        description=description,
+        rules=rule_lang.dump(tree),
+        last_count=await count(session, where),
+        last_counted_at=now,
+        created_by=by,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(segment)
+    await _flush_unique(session, name)
+    return segment
+
+
+async def update(
+    session: AsyncSession,
+    segment_id: int,
+    *,
+    name: str,
+    description: str | None,
+    raw_rules: Any,
+    catalog: Catalog,
+) -> Segment:
+    segment = await get(session, segment_id)
+    tree, where = audience_filter(session, raw_rules, catalog)
+    now = utcnow()
+    segment.name, segment.description, segment.rules = name, description, rule_lang.dump(tree)
+    segment.last_count, segment.last_counted_at, segment.updated_at = await count(session, where), now, now
+    await _flush_unique(session, name)
+    return segment
+
+
+async def _flush_unique(session: AsyncSession, name: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(
+            f"a segment named {name!r} already exists",
+            details=[{"loc": ["body", "name"], "message": "taken"}],
+        ) from None
+
+
+async def get(session: AsyncSession, segment_id: int) -> Segment:
+    segment = await session.get(Segment, segment_id)
+    if segment is None:
+        raise NotFound(f"no segment with id {segment_id}")
+    return segment
+
+
+async def delete(session: AsyncSession, segment_id: int) -> None:
+    await session.delete(await get(session, segment_id))
+    await session.flush()
+
+
+async def list_segments(
+    session: AsyncSession, *, limit: int, before_id: int | None, q: str | None
+) -> tuple[list[Segment], str | None]:
+    """Newest first."""
+    query = sa.select(Segment).order_by(Segment.id.desc()).limit(limit + 1)
+    if before_id is not None:
+        query = query.where(Segment.id < before_id)
+    if q:
+        query = query.where(Segment.name.icontains(q, autoescape=True))
+    rows = list(await session.scalars(query))
+    if len(rows) > limit:
+        return rows[:limit], str(rows[limit - 1].id)
+    return rows, None
