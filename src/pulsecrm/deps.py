@@ -33,10 +33,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer pk_…`")
 
 
-async def get_principal(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+async def _authenticate(services: Services, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None:
         raise Unauthorized("authentication required: send `Authorization: Bearer <API key>`")
     principal = await services.api_keys.verify(services.db.sessions, credentials.credentials)
@@ -45,11 +42,23 @@ async def get_principal(
     return principal
 
 
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def get_principal(services: ServicesDep, credentials: Credentials) -> Principal:
+    return await _authenticate(services, credentials)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
-    async def check(principal: CurrentPrincipal) -> Principal:
+def require_scope(
+    scope: str,
+) -> Callable[[Services, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
+    # One dependency, not one that depends on get_principal: resolving dependencies is a
+    # large share of a small request's cost.
+    async def check(services: ServicesDep, credentials: Credentials) -> Principal:
+        principal = await _authenticate(services, credentials)
         if scope not in principal.scopes:
             raise Forbidden(f"this API key lacks the {scope!r} scope")
         return principal

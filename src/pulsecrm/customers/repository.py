@@ -56,7 +56,7 @@ async def lock_customers(conn: AsyncConnection, external_ids: Iterable[str]) -> 
         sa.select(locks_t.c.external_id)
         .where(one_of(conn, locks_t.c.external_id, ids))
         .order_by(locks_t.c.external_id)
-        .with_for_update()
+        .with_for_update(of=locks_t)
     )
 
 
@@ -117,6 +117,8 @@ async def upsert_orders(conn: AsyncConnection, rows: list[dict[str, Any]]) -> No
 # Aggregates are recomputed from the orders table for every customer a batch touched: exact
 # under duplicates, replays, amendments and any arrival order, at the cost of one indexed
 # pass over those customers' orders. Rows whose aggregates did not change are not rewritten.
+# LATERAL keeps it one index lookup per customer whatever plan the statement gets: a join and
+# GROUP BY over orders was planned as a scan of the whole table once the statement went generic.
 _RECOMPUTE_PG = sa.text("""
 UPDATE customers AS c SET
     total_spend = a.total,
@@ -125,11 +127,13 @@ UPDATE customers AS c SET
     first_order_at = a.first_at,
     last_order_at = a.last_at
 FROM (
-    SELECT k.id, coalesce(sum(o.amount), 0) AS total, count(o.id) AS n,
-           min(o.ordered_at) AS first_at, max(o.ordered_at) AS last_at
+    SELECT k.id, s.total, s.n, s.first_at, s.last_at
     FROM unnest(CAST(:ids AS varchar[])) AS k(id)
-    LEFT JOIN orders AS o ON o.customer_external_id = k.id
-    GROUP BY k.id
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(o.amount), 0) AS total, count(*) AS n,
+               min(o.ordered_at) AS first_at, max(o.ordered_at) AS last_at
+        FROM orders AS o WHERE o.customer_external_id = k.id
+    ) AS s
 ) AS a
 WHERE c.external_id = a.id
   AND (c.total_spend, c.order_count, c.first_order_at, c.last_order_at)
