@@ -219,7 +219,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def latency_summary(lat: list[float]) -> dict[str, float]:
@@ -258,7 +258,7 @@ async def wait_drained(
             if samples is not None:
                 samples.append((now, b))
             if b == 0:
-                n = await pg.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608
+                n = await pg.fetchval(f"SELECT count(*) FROM {table}")
                 if n >= expected:
                     return time.perf_counter()
             await asyncio.sleep(0.05 if b < 3 else 0.25)

@@ -25,7 +25,7 @@ from pathlib import Path
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ingest as B  # noqa: E402
+import ingest as B
 
 
 def instrument() -> dict[str, list[float]]:

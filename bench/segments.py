@@ -193,7 +193,7 @@ async def load(n: int) -> float:
     await admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
     await admin.execute(f'CREATE DATABASE "{DB}"')
     await admin.close()
-    subprocess.run([PULSECRM, "migrate"], env=env(), check=True, capture_output=True)  # noqa: ASYNC221
+    subprocess.run([PULSECRM, "migrate"], env=env(), check=True, capture_output=True)
     rows = customers(n)
     conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}")
     await conn.set_type_codec(  # binary COPY: jsonb is a version byte, then the text
