@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,12 @@ async def test_migrated_schema_matches_the_models(database_url: str) -> None:
 
             def diff(sync_conn: sa.Connection) -> list[Any]:
                 context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
-                return list(compare_metadata(context, metadata))
+                with warnings.catch_warnings():
+                    # Neither database's reflection can compare the lower(city) index; the
+                    # rest of the schema it can.
+                    warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based")
+                    warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression")
+                    return list(compare_metadata(context, metadata))
 
             assert await conn.run_sync(diff) == []
     finally:

@@ -28,7 +28,11 @@ BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
 amounts = st.decimals(min_value=0, max_value=Decimal("99999.99"), places=2, allow_nan=False)
 # Any unicode but NUL (refused at the API, see test_api) and not only whitespace.
-names = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=8).map(str.strip).filter(bool)
+names = (
+    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=8)
+    .map(str.strip)
+    .filter(bool)
+)
 moments = st.integers(min_value=0, max_value=10**6).map(
     lambda s: BASE + timedelta(seconds=s, microseconds=s % 997)
 )
