@@ -324,3 +324,25 @@ async def test_saved_segments_crud(inline_api: Api) -> None:
     assert (await client.delete(f"/api/v1/segments/{sid}")).status_code == 204
     assert (await client.get(f"/api/v1/segments/{sid}")).status_code == 404
     assert (await client.delete(f"/api/v1/segments/{sid}")).status_code == 404
+
+
+async def test_a_non_exact_preview_stops_at_the_cap_and_says_so(api: Api) -> None:
+    await _seed(api)
+    everyone = {"op": "and", "rules": []}
+
+    async def preview(**options: Any) -> Any:
+        response = await api.client.post("/api/v1/segments/preview", json={"rules": everyone, **options})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    exact = await preview()
+    assert (exact["count"], exact["count_is_lower_bound"]) == (4, False)
+    capped = await preview(exact=False, cap=2)
+    assert (capped["count"], capped["count_is_lower_bound"]) == (2, True)
+    assert [c["external_id"] for c in capped["sample"]] == ["c1", "c2", "c3", "c4"]
+    roomy = await preview(exact=False, cap=4)
+    assert (roomy["count"], roomy["count_is_lower_bound"]) == (4, False)
+    bad = await api.client.post(
+        "/api/v1/segments/preview", json={"rules": everyone, "exact": False, "cap": 0}
+    )
+    assert bad.status_code == 422

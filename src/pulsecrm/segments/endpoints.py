@@ -44,9 +44,14 @@ async def fields(session: SessionDep, services: ServicesDep, _: SegmentsScope) -
 async def preview(
     body: PreviewIn, session: SessionDep, services: ServicesDep, _: SegmentsScope
 ) -> PreviewOut:
-    """The exact number of matching customers and a stable sample of them."""
-    count, sample = await service.preview(session, body.rules, await services.catalog.get(session))
-    return PreviewOut(count=count, sample=[SampleCustomer.model_validate(c) for c in sample])
+    """The number of matching customers (exact unless `exact` is false) and a stable sample."""
+    catalog = await services.catalog.get(session)
+    count, capped, sample = await service.preview(
+        session, body.rules, catalog, cap=None if body.exact else body.cap
+    )
+    return PreviewOut(
+        count=count, count_is_lower_bound=capped, sample=[SampleCustomer.model_validate(c) for c in sample]
+    )
 
 
 @router.post("", response_model=SegmentOut, status_code=201)

@@ -26,6 +26,12 @@ class PreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: Any = Field(description="A rule tree (see the field catalog for fields and comparators).")
+    exact: bool = Field(
+        default=True,
+        description="false: stop counting at `cap` matches (the answer says so), which keeps a "
+        "preview fast on large audiences while rules are being edited.",
+    )
+    cap: int = Field(default=10_000, ge=1, le=1_000_000, description="Where a non-exact count stops.")
 
 
 class SampleCustomer(BaseModel):
@@ -42,6 +48,9 @@ class SampleCustomer(BaseModel):
 
 class PreviewOut(BaseModel):
     count: int
+    count_is_lower_bound: bool = Field(
+        default=False, description="true when a non-exact preview stopped at `cap`: show it as “10,000+”."
+    )
     sample: list[SampleCustomer]
 
 

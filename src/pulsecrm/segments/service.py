@@ -30,8 +30,12 @@ def audience_filter(
     return tree, compile_rules(checked, dialect=dialect, now=now or utcnow())
 
 
-async def count(session: AsyncSession, where: sa.ColumnElement[bool]) -> int:
-    return int(await session.scalar(sa.select(sa.func.count()).select_from(Customer).where(where)) or 0)
+async def count(session: AsyncSession, where: sa.ColumnElement[bool], *, cap: int | None = None) -> int:
+    """The exact number of matches, or with `cap` at most cap + 1 (the scan stops there)."""
+    if cap is None:
+        return int(await session.scalar(sa.select(sa.func.count()).select_from(Customer).where(where)) or 0)
+    matches = sa.select(sa.literal(1)).select_from(Customer).where(where).limit(cap + 1).subquery()
+    return int(await session.scalar(sa.select(sa.func.count()).select_from(matches)) or 0)
 
 
 async def sample(
@@ -41,9 +45,14 @@ async def sample(
     return list(await session.scalars(sa.select(Customer).where(where).order_by(Customer.id).limit(size)))
 
 
-async def preview(session: AsyncSession, raw_rules: Any, catalog: Catalog) -> tuple[int, list[Customer]]:
+async def preview(
+    session: AsyncSession, raw_rules: Any, catalog: Catalog, *, cap: int | None = None
+) -> tuple[int, bool, list[Customer]]:
+    """(count, whether the count stopped at `cap`, sample). `cap=None` counts exactly."""
     _, where = audience_filter(session, raw_rules, catalog)
-    return await count(session, where), await sample(session, where)
+    found = await count(session, where, cap=cap)
+    capped = cap is not None and found > cap
+    return (cap if capped and cap is not None else found), capped, await sample(session, where)
 
 
 async def create(
