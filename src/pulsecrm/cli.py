@@ -28,7 +28,7 @@ import_app = typer.Typer(help="Import customers or orders from a CSV or NDJSON f
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(user_app, name="user")
 app.add_typer(import_app, name="import")
-console = Console()
+console = Console(soft_wrap=True)  # printed commands must stay copy-pastable
 
 
 def _logging() -> None:
