@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pulsecrm import __version__
+from pulsecrm.campaigns.endpoints import router as campaigns_router
 from pulsecrm.config import Settings, get_settings
 from pulsecrm.customers.endpoints import router as customers_router
 from pulsecrm.deps import ServicesDep
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(customers_router)
     app.include_router(segments_router)
+    app.include_router(campaigns_router)
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"])

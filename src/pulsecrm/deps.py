@@ -69,3 +69,4 @@ def require_scope(
 IngestScope = Annotated[Principal, Depends(require_scope("ingest"))]
 ReadScope = Annotated[Principal, Depends(require_scope("read"))]
 SegmentsScope = Annotated[Principal, Depends(require_scope("segments"))]
+CampaignsScope = Annotated[Principal, Depends(require_scope("campaigns"))]

@@ -35,6 +35,8 @@ class Customer(Base):
     avg_order_value: Mapped[Decimal | None] = mapped_column(Money)
     first_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by POST /customers/{id}/unsubscribe; ingestion never clears it. Launches skip them.
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         # Deliberately no index on the aggregates: the writer rewrites them after every batch,

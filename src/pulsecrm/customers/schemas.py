@@ -100,6 +100,7 @@ class CustomerOut(BaseModel):
     avg_order_value: Decimal | None
     first_order_at: datetime | None
     last_order_at: datetime | None
+    unsubscribed_at: datetime | None
 
 
 class CustomerDetail(CustomerOut):

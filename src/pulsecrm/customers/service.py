@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsecrm.customers import repository
 from pulsecrm.customers.models import Customer, Order
+from pulsecrm.db import utcnow
 from pulsecrm.errors import NotFound
 from pulsecrm.pagination import SortKey, apply_keyset, page_of
 
@@ -60,6 +61,17 @@ async def get_customer(session: AsyncSession, external_id: str) -> tuple[Custome
     if customer is None:
         raise NotFound(f"no customer with external_id {external_id!r}")
     return customer, await repository.recent_orders(session, external_id, limit=10)
+
+
+async def unsubscribe(session: AsyncSession, external_id: str) -> Customer:
+    """Mark a customer unsubscribed (idempotent: the first time is kept). No launch includes them."""
+    customer = await repository.get_customer(session, external_id)
+    if customer is None:
+        raise NotFound(f"no customer with external_id {external_id!r}")
+    if customer.unsubscribed_at is None:
+        customer.unsubscribed_at = utcnow()
+        await session.flush()
+    return customer
 
 
 async def list_orders(

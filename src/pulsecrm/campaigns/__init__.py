@@ -1,0 +1,1 @@
+"""Campaigns: a message to a frozen audience, delivered asynchronously, with stored counters."""

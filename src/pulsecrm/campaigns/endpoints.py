@@ -1,0 +1,128 @@
+"""Campaign routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from pulsecrm.campaigns import service
+from pulsecrm.campaigns.models import DELIVERY_STATUSES
+from pulsecrm.campaigns.schemas import (
+    CampaignIn,
+    CampaignOut,
+    DeliveryOut,
+    MessagePreviewIn,
+    MessagePreviewOut,
+)
+from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep
+from pulsecrm.pagination import Page
+
+router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
+IdCursor = Annotated[str | None, Query(pattern=r"^\d{1,19}$")]
+
+
+@router.post("", response_model=CampaignOut, status_code=201)
+async def create(
+    body: CampaignIn, session: SessionDep, services: ServicesDep, who: CampaignsScope
+) -> CampaignOut:
+    """Create a draft. The template and the audience are checked now (422 with the position)."""
+    campaign = await service.create(
+        session,
+        name=body.name,
+        channel=body.channel,
+        message=body.message,
+        subject=body.subject,
+        raw_rules=body.rules,
+        segment_id=body.segment_id,
+        rate_limit=body.rate_limit,
+        catalog=await services.catalog.get(session),
+        by=who.name,
+    )
+    await session.commit()
+    return CampaignOut.of(campaign)
+
+
+@router.get("", response_model=Page[CampaignOut])
+async def list_campaigns(
+    session: SessionDep,
+    _: CampaignsScope,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: IdCursor = None,
+    status: Literal["draft", "running", "paused", "completed", "cancelled"] | None = None,
+) -> Page[CampaignOut]:
+    """All campaigns, newest first, each with its stats."""
+    rows, next_cursor = await service.list_campaigns(
+        session, limit=limit, before_id=int(cursor) if cursor else None, status=status
+    )
+    return Page[CampaignOut](items=[CampaignOut.of(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.post("/preview-message", response_model=MessagePreviewOut)
+async def preview_message(
+    body: MessagePreviewIn, session: SessionDep, _: CampaignsScope
+) -> MessagePreviewOut:
+    """Render a template for one customer (the given one, or the top spender)."""
+    customer, subject, text = await service.preview_message(
+        session, message=body.message, subject=body.subject, customer_external_id=body.customer_external_id
+    )
+    return MessagePreviewOut(
+        customer_external_id=customer.external_id if customer else None,
+        subject=subject,
+        message=text,
+        characters=len(text),
+        sms_segments=service.sms_segments(text),
+    )
+
+
+@router.get("/{campaign_id}", response_model=CampaignOut)
+async def get(campaign_id: int, session: SessionDep, _: CampaignsScope) -> CampaignOut:
+    return CampaignOut.of(await service.get(session, campaign_id))
+
+
+@router.post("/{campaign_id}/launch", response_model=CampaignOut, status_code=202)
+async def launch(
+    campaign_id: int, session: SessionDep, services: ServicesDep, _: CampaignsScope
+) -> JSONResponse:
+    """Freeze the audience and hand the sending to the workers (202: it runs in the background)."""
+    campaign = await service.launch(session, campaign_id, await services.catalog.get(session))
+    await session.commit()
+    return JSONResponse(CampaignOut.of(campaign).model_dump(mode="json"), status_code=202)
+
+
+async def _change(campaign_id: int, action: str, session: SessionDep) -> CampaignOut:
+    campaign = await service.change(session, campaign_id, action)
+    await session.commit()
+    return CampaignOut.of(campaign)
+
+
+@router.post("/{campaign_id}/pause", response_model=CampaignOut)
+async def pause(campaign_id: int, session: SessionDep, _: CampaignsScope) -> CampaignOut:
+    return await _change(campaign_id, "pause", session)
+
+
+@router.post("/{campaign_id}/resume", response_model=CampaignOut)
+async def resume(campaign_id: int, session: SessionDep, _: CampaignsScope) -> CampaignOut:
+    return await _change(campaign_id, "resume", session)
+
+
+@router.post("/{campaign_id}/cancel", response_model=CampaignOut)
+async def cancel(campaign_id: int, session: SessionDep, _: CampaignsScope) -> CampaignOut:
+    return await _change(campaign_id, "cancel", session)
+
+
+@router.get("/{campaign_id}/deliveries", response_model=Page[DeliveryOut])
+async def deliveries(
+    campaign_id: int,
+    session: SessionDep,
+    _: CampaignsScope,
+    status: Annotated[str | None, Query(pattern="^(" + "|".join(DELIVERY_STATUSES) + ")$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: IdCursor = None,
+) -> Page[DeliveryOut]:
+    """The delivery log, oldest first, optionally one status only."""
+    rows, next_cursor = await service.list_deliveries(
+        session, campaign_id, status=status, limit=limit, after_id=int(cursor) if cursor else None
+    )
+    return Page[DeliveryOut](items=[DeliveryOut.of(d, ext) for d, ext in rows], next_cursor=next_cursor)

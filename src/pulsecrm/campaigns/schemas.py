@@ -1,0 +1,124 @@
+"""Campaign API shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pulsecrm.campaigns.models import Campaign, Delivery
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    channel: Literal["sms", "email"] = "sms"
+    message: str = Field(min_length=1, description="A template: {{ first_name | default('there') }} …")
+    subject: str | None = Field(default=None, max_length=300, description="E-mail only; also a template.")
+    rules: Any = Field(default=None, description="The audience as a rule tree…")
+    segment_id: int | None = Field(default=None, description="…or a saved segment (its rules are copied).")
+    rate_limit: int | None = Field(default=None, ge=1, le=100_000, description="Messages per second.")
+
+
+class Stats(BaseModel):
+    audience: int
+    pending: int
+    sent: int
+    delivered: int
+    failed: int
+    unknown: int
+    cancelled: int
+    unsubscribed_excluded: int
+    delivery_rate: float | None = Field(description="delivered / (delivered + failed)")
+
+
+class CampaignOut(BaseModel):
+    id: int
+    name: str
+    status: str
+    channel: str
+    subject: str | None
+    message: str
+    rules: dict[str, Any]
+    segment_id: int | None
+    rate_limit: int | None
+    stats: Stats
+    created_by: str
+    created_at: datetime
+    launched_at: datetime | None
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, c: Campaign) -> CampaignOut:
+        settled = c.delivered + c.failed
+        stats = Stats(
+            audience=c.audience,
+            pending=c.pending,
+            sent=c.sent,
+            delivered=c.delivered,
+            failed=c.failed,
+            unknown=c.unknown,
+            cancelled=c.cancelled,
+            unsubscribed_excluded=c.unsubscribed_excluded,
+            delivery_rate=round(c.delivered / settled, 4) if settled else None,
+        )
+        return cls(
+            id=c.id,
+            name=c.name,
+            status=c.status,
+            channel=c.channel,
+            subject=c.subject,
+            message=c.message,
+            rules=c.rules,
+            segment_id=c.segment_id,
+            rate_limit=c.rate_limit,
+            stats=stats,
+            created_by=c.created_by,
+            created_at=c.created_at,
+            launched_at=c.launched_at,
+            completed_at=c.completed_at,
+        )
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    customer_external_id: str
+    status: str
+    attempts: int
+    vendor_message_id: str | None
+    error: str | None
+    sent_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, d: Delivery, customer_external_id: str) -> DeliveryOut:
+        return cls(
+            id=d.id,
+            customer_external_id=customer_external_id,
+            status=d.status,
+            attempts=d.attempts,
+            vendor_message_id=d.vendor_message_id,
+            error=d.error,
+            sent_at=d.sent_at,
+            finished_at=d.finished_at,
+            updated_at=d.updated_at,
+        )
+
+
+class MessagePreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1)
+    subject: str | None = None
+    customer_external_id: str | None = Field(default=None, description="Default: a sample customer.")
+
+
+class MessagePreviewOut(BaseModel):
+    customer_external_id: str | None
+    subject: str | None
+    message: str
+    characters: int
+    sms_segments: int = Field(description="160-character SMS parts the message needs.")

@@ -1,0 +1,202 @@
+"""Campaign services: create (checked), launch (audience frozen in one statement), state changes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pulsecrm.campaigns import templates
+from pulsecrm.campaigns.models import Campaign, Delivery
+from pulsecrm.customers.models import Customer
+from pulsecrm.db import utcnow
+from pulsecrm.errors import Conflict, InvalidInput, NotFound
+from pulsecrm.segments import rules as rule_lang
+from pulsecrm.segments import service as segment_service
+from pulsecrm.segments.catalog import Catalog
+
+# Which state changes are allowed, and where they lead.
+TRANSITIONS = {
+    "launch": ({"draft"}, "running"),
+    "pause": ({"running"}, "paused"),
+    "resume": ({"paused"}, "running"),
+    "cancel": ({"draft", "running", "paused"}, "cancelled"),
+}
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    name: str,
+    channel: str,
+    message: str,
+    subject: str | None,
+    raw_rules: Any,
+    segment_id: int | None,
+    rate_limit: int | None,
+    catalog: Catalog,
+    by: str,
+) -> Campaign:
+    if (raw_rules is None) == (segment_id is None):
+        raise InvalidInput(
+            "give the audience as `rules` or as `segment_id`, not both or neither",
+            details=[{"loc": ["body", "rules"], "message": "exactly one of rules, segment_id"}],
+        )
+    if channel == "email" and not subject:
+        raise InvalidInput(
+            "an e-mail campaign needs a subject",
+            details=[{"loc": ["body", "subject"], "message": "required for e-mail"}],
+        )
+    templates.check(message, path="$.message")
+    if subject:
+        templates.check(subject, path="$.subject")
+    if segment_id is not None:
+        raw_rules = (await segment_service.get(session, segment_id)).rules
+    tree, _ = segment_service.audience_filter(session, raw_rules, catalog)
+    now = utcnow()
+    campaign = Campaign(
+        name=name,
+        status="draft",
+        channel=channel,
+        subject=subject,
+        message=message,
+        rules=rule_lang.dump(tree),
+        segment_id=segment_id,
+        rate_limit=rate_limit,
+        audience=0,
+        unsubscribed_excluded=0,
+        pending=0,
+        sent=0,
+        delivered=0,
+        failed=0,
+        unknown=0,
+        cancelled=0,
+        created_by=by,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def get(session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
+    query = sa.select(Campaign).where(Campaign.id == campaign_id)
+    campaign = await session.scalar(query.with_for_update() if lock else query)
+    if campaign is None:
+        raise NotFound(f"no campaign with id {campaign_id}")
+    return campaign
+
+
+def _transition(campaign: Campaign, action: str) -> None:
+    allowed, target = TRANSITIONS[action]
+    if campaign.status not in allowed:
+        raise Conflict(
+            f"cannot {action} a campaign that is {campaign.status}",
+            details=[{"loc": ["status"], "message": campaign.status}],
+        )
+    campaign.status = target
+    campaign.updated_at = utcnow()
+
+
+async def launch(session: AsyncSession, campaign_id: int, catalog: Catalog) -> Campaign:
+    """Freeze the audience: one delivery row per matching, subscribed customer, in one statement."""
+    campaign = await get(session, campaign_id, lock=True)
+    _transition(campaign, "launch")
+    _, where = segment_service.audience_filter(session, campaign.rules, catalog)
+    now = utcnow()
+    frozen = sa.insert(Delivery).from_select(
+        ["campaign_id", "customer_id", "status", "attempts", "updated_at"],
+        sa.select(
+            sa.literal(campaign.id, sa.BigInteger),
+            Customer.id,
+            sa.literal("pending"),
+            sa.literal(0),
+            sa.literal(now, Delivery.__table__.c.updated_at.type),
+        ).where(where, Customer.unsubscribed_at.is_(None)),
+    )
+    audience = (await session.execute(frozen)).rowcount  # type: ignore[attr-defined]
+    excluded = await segment_service.count(session, sa.and_(where, Customer.unsubscribed_at.is_not(None)))
+    campaign.audience = campaign.pending = int(audience)
+    campaign.unsubscribed_excluded = excluded
+    campaign.launched_at = now
+    if audience == 0:
+        campaign.status, campaign.completed_at = "completed", now
+    await session.flush()
+    return campaign
+
+
+async def change(session: AsyncSession, campaign_id: int, action: str) -> Campaign:
+    """Pause, resume or cancel. Cancelling settles every pending delivery as cancelled."""
+    campaign = await get(session, campaign_id, lock=True)
+    _transition(campaign, action)
+    if action == "cancel":
+        result = await session.execute(
+            sa.update(Delivery)
+            .where(Delivery.campaign_id == campaign.id, Delivery.status == "pending")
+            .values(status="cancelled", finished_at=utcnow(), updated_at=utcnow())
+        )
+        cancelled = int(result.rowcount)  # type: ignore[attr-defined]
+        campaign.cancelled += cancelled
+        campaign.pending -= cancelled
+        campaign.completed_at = utcnow()
+    await session.flush()
+    return campaign
+
+
+async def list_campaigns(
+    session: AsyncSession, *, limit: int, before_id: int | None, status: str | None
+) -> tuple[list[Campaign], str | None]:
+    """Newest first."""
+    query = sa.select(Campaign).order_by(Campaign.id.desc()).limit(limit + 1)
+    if before_id is not None:
+        query = query.where(Campaign.id < before_id)
+    if status is not None:
+        query = query.where(Campaign.status == status)
+    rows = list(await session.scalars(query))
+    return (rows[:limit], str(rows[limit - 1].id)) if len(rows) > limit else (rows, None)
+
+
+async def list_deliveries(
+    session: AsyncSession, campaign_id: int, *, status: str | None, limit: int, after_id: int | None
+) -> tuple[list[tuple[Delivery, str]], str | None]:
+    await get(session, campaign_id)
+    query = (
+        sa.select(Delivery, Customer.external_id)
+        .join(Customer, Customer.id == Delivery.customer_id)
+        .where(Delivery.campaign_id == campaign_id)
+        .order_by(Delivery.id)
+        .limit(limit + 1)
+    )
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    if after_id is not None:
+        query = query.where(Delivery.id > after_id)
+    rows = [(d, str(ext)) for d, ext in await session.execute(query)]
+    return (rows[:limit], str(rows[limit - 1][0].id)) if len(rows) > limit else (rows, None)
+
+
+async def preview_message(
+    session: AsyncSession, *, message: str, subject: str | None, customer_external_id: str | None
+) -> tuple[Customer | None, str | None, str]:
+    templates.check(message, path="$.message")
+    if subject:
+        templates.check(subject, path="$.subject")
+    query = sa.select(Customer)
+    query = (
+        query.where(Customer.external_id == customer_external_id)
+        if customer_external_id
+        else query.order_by(Customer.total_spend.desc(), Customer.id).limit(1)
+    )
+    customer = await session.scalar(query)
+    if customer_external_id and customer is None:
+        raise NotFound(f"no customer with external_id {customer_external_id!r}")
+    context = templates.context_for(customer) if customer else {}
+    rendered_subject = templates.render(subject, context) if subject else None
+    return customer, rendered_subject, templates.render(message, context)
+
+
+def sms_segments(text: str) -> int:
+    return max(1, math.ceil(len(text) / 160))
