@@ -39,6 +39,7 @@ REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or bool(
     os.environ.get("PULSECRM_TEST_REQUIRE_SERVICES")
 )
 _service_status: dict[str, str] = {}
+WEBHOOK_SECRET = "test-webhook-secret"
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -185,10 +186,13 @@ class Api:
         """Stream mode: write everything queued, as a worker would. Returns entries consumed."""
         if self.services.redis is None:
             return 0
-        consumer = self.services.ingestor.consumer(name="test-consumer", block_ms=1)
         total = 0
-        while n := await consumer.read_once(block_ms=1):
-            total += n
+        for consumer in (
+            self.services.ingestor.consumer(name="test-consumer", block_ms=1),
+            self.services.receipts.consumer(name="test-consumer", block_ms=1),
+        ):
+            while n := await consumer.read_once(block_ms=1):
+                total += n
         return total
 
 
@@ -196,6 +200,7 @@ class Api:
 async def running_api(
     database_url: str, redis_prefix: str | None = None, **overrides: Any
 ) -> AsyncIterator[Api]:
+    overrides.setdefault("webhook_secret", WEBHOOK_SECRET)
     settings = Settings(
         database_url=database_url,
         redis_url=REDIS_URL if redis_prefix else None,

@@ -94,10 +94,11 @@ async def _worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    consumer = services.ingestor.consumer()
-    logging.getLogger("pulsecrm.worker").info("worker %s consuming %s", consumer.name, consumer.stream)
+    consumers = [services.ingestor.consumer(), services.receipts.consumer()]
+    for consumer in consumers:
+        logging.getLogger("pulsecrm.worker").info("worker %s consuming %s", consumer.name, consumer.stream)
     try:
-        await consumer.run(stop)
+        await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
     finally:
         await services.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         default=3,
         ge=1,
         description="Deliveries of a failing entry before its bad records are dead-lettered.",
+    )
+
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret of the signed receipts webhook (and of the mock vendor). "
+        "Unset = the webhook answers 503.",
     )
 
     @field_validator("redis_url", mode="before")

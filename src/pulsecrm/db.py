@@ -281,3 +281,28 @@ async def bulk_upsert(
         f"SELECT * FROM unnest({arrays}) {conflict}"
     )
     await conn.execute(statement, params)
+
+
+async def bulk_update(
+    conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any]], *, key: str
+) -> None:
+    """Update many rows by `key`, each with its own values: one `UPDATE … FROM unnest(…)` on
+    PostgreSQL, one executemany on SQLite. Rows share the same columns."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key]
+    if conn.dialect.name == "sqlite":
+        assignments = ", ".join(f"{c} = :{c}" for c in columns)
+        statement = sa.text(f"UPDATE {table.name} SET {assignments} WHERE {key} = :{key}").bindparams(  # noqa: S608
+            *(sa.bindparam(c, type_=table.c[c].type) for c in [key, *columns])
+        )
+        await conn.execute(statement, rows)
+        return
+    names = [key, *columns]
+    arrays = ", ".join(f"CAST(:{c} AS {_pg_array_type(table.c[c], conn.dialect)})" for c in names)
+    assignments = ", ".join(f"{c} = v.{c}" for c in columns)
+    statement = sa.text(
+        f"UPDATE {table.name} SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "  # noqa: S608
+        f"WHERE {table.name}.{key} = v.{key}"
+    )
+    await conn.execute(statement, {c: [row[c] for row in rows] for c in names})

@@ -10,6 +10,7 @@ from pulsecrm import broker
 from pulsecrm.auth.service import ApiKeyVerifier
 from pulsecrm.config import Settings
 from pulsecrm.db import Database
+from pulsecrm.delivery.service import ReceiptQueue
 from pulsecrm.ingest.service import Ingestor
 from pulsecrm.segments.catalog import CatalogCache
 
@@ -22,6 +23,7 @@ class Services:
     ingestor: Ingestor
     api_keys: ApiKeyVerifier
     catalog: CatalogCache
+    receipts: ReceiptQueue
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -34,6 +36,7 @@ class Services:
             ingestor=Ingestor(db, redis, settings),
             api_keys=ApiKeyVerifier(settings.api_key_cache_seconds),
             catalog=CatalogCache(),
+            receipts=ReceiptQueue(db, redis, settings),
         )
 
     async def close(self) -> None:

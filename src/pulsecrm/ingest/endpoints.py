@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from pulsecrm.bodies import read_body
 from pulsecrm.customers.schemas import CustomerIn, IngestAccepted, OrderIn
 from pulsecrm.deps import IngestScope, ReadScope, ServicesDep, SessionDep
-from pulsecrm.errors import PayloadTooLarge
 from pulsecrm.ingest import service
 from pulsecrm.ingest.writer import Kind
 
@@ -36,19 +36,6 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
             "422": {"description": "One or more invalid records; nothing was written."},
         },
     }
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _ingest(kind: Kind, request: Request, response: Response, services: ServicesDep) -> IngestAccepted:

@@ -1,0 +1,197 @@
+"""The signed receipts webhook and the applier: idempotent, forward-only, nothing lost."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from pulsecrm.campaigns.models import Campaign, Delivery
+from pulsecrm.delivery.models import ParkedReceipt
+from pulsecrm.delivery.receipts import sign
+from tests.conftest import WEBHOOK_SECRET, Api, running_api
+
+
+async def _sent_campaign(api: Api, customers: int = 5) -> int:
+    """A launched campaign whose deliveries are recorded as sent with ids m1..mN (as the
+    dispatcher would leave them)."""
+    people = [{"external_id": f"c{i}", "name": f"P{i}"} for i in range(1, customers + 1)]
+    assert (await api.client.post("/api/v1/customers", json=people)).status_code in (201, 202)
+    await api.drain()
+    body = {"name": "t", "message": "Hi {{ name }}", "rules": {"op": "and", "rules": []}}
+    cid = int((await api.client.post("/api/v1/campaigns", json=body)).json()["id"])
+    assert (await api.client.post(f"/api/v1/campaigns/{cid}/launch")).status_code == 202
+    async with api.services.db.engine.begin() as conn:
+        ids = await conn.execute(
+            sa.select(Delivery.id).where(Delivery.campaign_id == cid).order_by(Delivery.id)
+        )
+        for n, (delivery_id,) in enumerate(ids, start=1):
+            await conn.execute(
+                sa.update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(status="sent", vendor_message_id=f"m{n}", attempts=1)
+            )
+        await conn.execute(sa.update(Campaign).where(Campaign.id == cid).values(pending=0, sent=customers))
+    return cid
+
+
+def receipt(message_id: str, status: str = "delivered", **extra: Any) -> dict[str, Any]:
+    return {"message_id": message_id, "status": status, "occurred_at": "2026-11-20T10:00:00Z", **extra}
+
+
+async def post(
+    api: Api,
+    receipts: list[dict[str, Any]],
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+    header: str | None = None,
+) -> Any:
+    body = orjson.dumps({"receipts": receipts})
+    signature = header if header is not None else sign(secret, body, timestamp)
+    response = await api.client.post(
+        "/api/v1/receipts",
+        content=body,
+        headers={"X-Pulse-Signature": signature, "Authorization": "", "content-type": "application/json"},
+    )
+    await api.drain()
+    return response
+
+
+async def stats(api: Api, cid: int) -> dict[str, Any]:
+    campaign = (await api.client.get(f"/api/v1/campaigns/{cid}")).json()
+    return dict(campaign["stats"]) | {"status": campaign["status"]}
+
+
+async def counters_match_the_log(api: Api, cid: int) -> None:
+    async with api.services.db.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(Delivery.status, sa.func.count())
+            .where(Delivery.campaign_id == cid)
+            .group_by(Delivery.status)
+        )
+        by_status = dict(rows.all())
+    s = await stats(api, cid)
+    for status in ("pending", "sent", "delivered", "failed", "unknown"):
+        assert s[status] == by_status.get(status, 0), (status, s, by_status)
+
+
+async def test_receipts_settle_the_campaign_exactly_once(api: Api) -> None:
+    cid = await _sent_campaign(api)
+    first = await post(api, [receipt("m1"), receipt("m2"), receipt("m3", "failed", reason="invalid number")])
+    assert first.status_code in (200, 202), first.text
+    s = await stats(api, cid)
+    assert (s["sent"], s["delivered"], s["failed"], s["status"]) == (2, 2, 1, "running")
+    # Duplicates, a replay of the whole batch, and a contradicting late receipt change nothing.
+    for batch in (
+        [receipt("m1"), receipt("m1")],
+        [receipt("m3", "delivered")],
+        [receipt("m1"), receipt("m2"), receipt("m3", "failed", reason="invalid number")],
+    ):
+        await post(api, batch)
+        s = await stats(api, cid)
+        assert (s["sent"], s["delivered"], s["failed"]) == (2, 2, 1), batch
+    # The rest arrive out of order; the campaign completes when nothing is left unconfirmed.
+    await post(api, [receipt("m5"), receipt("m4", "failed", reason="blocked")])
+    s = await stats(api, cid)
+    assert (s["sent"], s["delivered"], s["failed"], s["status"], s["delivery_rate"]) == (
+        0,
+        3,
+        2,
+        "completed",
+        0.6,
+    )
+    await counters_match_the_log(api, cid)
+    log = (await api.client.get(f"/api/v1/campaigns/{cid}/deliveries", params={"status": "failed"})).json()
+    assert sorted(d["error"] for d in log["items"]) == ["blocked", "invalid number"]
+
+
+async def test_the_earliest_outcome_wins_within_a_batch(inline_api: Api) -> None:
+    cid = await _sent_campaign(inline_api, customers=1)
+    later = receipt("m1", "delivered") | {"occurred_at": "2026-11-20T10:05:00Z"}
+    earlier = receipt("m1", "failed", reason="bounced") | {"occurred_at": "2026-11-20T10:00:00Z"}
+    body = (await post(inline_api, [later, earlier])).json()
+    assert (body["applied"], body["duplicates"]) == (1, 1)
+    assert (await stats(inline_api, cid))["failed"] == 1
+
+
+async def test_a_receipt_for_an_unknown_message_is_parked_not_lost(api: Api) -> None:
+    await _sent_campaign(api, customers=1)
+    response = await post(api, [receipt("m1"), receipt("not-sent-yet", "failed", reason="x")])
+    assert response.status_code in (200, 202)
+    async with api.services.db.sessions() as session:
+        parked = list(await session.scalars(sa.select(ParkedReceipt)))
+    assert [(p.message_id, p.status, p.reason) for p in parked] == [("not-sent-yet", "failed", "x")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("no header", 401),
+        ("wrong secret", 401),
+        ("stale", 401),
+        ("future", 401),
+        ("garbled", 401),
+        ("tampered body", 401),
+    ],
+)
+async def test_bad_signatures_are_refused_and_nothing_applied(
+    inline_api: Api, kind: str, expected: int
+) -> None:
+    cid = await _sent_campaign(inline_api, customers=1)
+    receipts = [receipt("m1")]
+    body = orjson.dumps({"receipts": receipts})
+    headers = {
+        "no header": "",
+        "wrong secret": sign("not-the-secret", body),
+        "stale": sign(WEBHOOK_SECRET, body, int(time.time()) - 301),
+        "future": sign(WEBHOOK_SECRET, body, int(time.time()) + 301),
+        "garbled": "v1=abc,t=yesterday",
+        "tampered body": sign(WEBHOOK_SECRET, orjson.dumps({"receipts": [receipt("m1", "failed")]})),
+    }
+    response = await inline_api.client.post(
+        "/api/v1/receipts", content=body, headers={"X-Pulse-Signature": headers[kind], "Authorization": ""}
+    )
+    assert response.status_code == expected, response.text
+    assert (await stats(inline_api, cid))["delivered"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"{not json", 400),
+        (b'{"receipts": []}', 422),
+        (b'{"receipts": [{"message_id": "m1"}]}', 422),
+        (
+            b'{"receipts": [{"message_id": "m1", "status": "read", "occurred_at": "2026-11-20T10:00:00Z"}]}',
+            422,
+        ),
+        (
+            b'{"receipts": [{"message_id": "m1", "status": "delivered", '
+            b'"occurred_at": "2026-11-20T10:00:00"}]}',  # no UTC offset
+            422,
+        ),
+        (b'{"receipts": [], "extra": 1}', 422),
+    ],
+)
+async def test_malformed_receipts_are_4xx_and_nothing_applied(
+    inline_api: Api, body: bytes, status: int
+) -> None:
+    cid = await _sent_campaign(inline_api, customers=1)
+    response = await inline_api.client.post(
+        "/api/v1/receipts", content=body, headers={"X-Pulse-Signature": sign(WEBHOOK_SECRET, body)}
+    )
+    assert response.status_code == status, response.text
+    assert (await stats(inline_api, cid))["delivered"] == 0
+
+
+async def test_without_a_secret_the_webhook_is_unavailable(sqlite_url: str) -> None:
+    async with running_api(sqlite_url, webhook_secret=None) as api:
+        body = orjson.dumps({"receipts": [receipt("m1")]})
+        response = await api.client.post(
+            "/api/v1/receipts", content=body, headers={"X-Pulse-Signature": sign("anything", body)}
+        )
+        assert response.status_code == 503
