@@ -201,6 +201,7 @@ async def running_api(
     database_url: str, redis_prefix: str | None = None, **overrides: Any
 ) -> AsyncIterator[Api]:
     overrides.setdefault("webhook_secret", WEBHOOK_SECRET)
+    overrides.setdefault("background_work", False)  # tests drive the dispatcher themselves
     settings = Settings(
         database_url=database_url,
         redis_url=REDIS_URL if redis_prefix else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from pulsecrm import __version__
 from pulsecrm.campaigns.endpoints import router as campaigns_router
 from pulsecrm.config import Settings, get_settings
 from pulsecrm.customers.endpoints import router as customers_router
+from pulsecrm.delivery.dispatcher import Dispatcher
 from pulsecrm.delivery.endpoints import router as delivery_router
 from pulsecrm.deps import ServicesDep
 from pulsecrm.errors import PulseError
@@ -40,9 +42,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.start(settings)
         app.state.services = services
+        stop = asyncio.Event()
+        background: asyncio.Task[None] | None = None
+        dispatcher = None
+        if services.redis is None and settings.background_work:
+            # One process is a whole CRM: without Redis the web process sends campaigns too.
+            dispatcher = Dispatcher(services.db, settings)
+            background = asyncio.create_task(dispatcher.run(stop))
         try:
             yield
         finally:
+            stop.set()
+            if background is not None:
+                await background
+            if dispatcher is not None:
+                await dispatcher.close()
             await services.close()
 
     app = FastAPI(

@@ -74,7 +74,7 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Run background work: the ingestion stream consumer (needs PULSECRM_REDIS_URL)."""
+    """Run background work: ingestion, receipts and campaign sending (needs PULSECRM_REDIS_URL)."""
     settings = get_settings()
     if not settings.redis_url:
         console.print(
@@ -94,12 +94,16 @@ async def _worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    from pulsecrm.delivery.dispatcher import Dispatcher
+
     consumers = [services.ingestor.consumer(), services.receipts.consumer()]
     for consumer in consumers:
         logging.getLogger("pulsecrm.worker").info("worker %s consuming %s", consumer.name, consumer.stream)
+    dispatcher = Dispatcher(services.db, settings)
     try:
-        await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
+        await asyncio.gather(*(consumer.run(stop) for consumer in consumers), dispatcher.run(stop))
     finally:
+        await dispatcher.close()
         await services.close()
 
 
@@ -156,6 +160,31 @@ async def _prepare_embedded(settings: Settings, *, demo: bool) -> str:
         return key
     finally:
         await db.dispose()
+
+
+@app.command()
+def vendor(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the mock SMS/e-mail vendor (settings: PULSECRM_VENDOR_*, PULSECRM_WEBHOOK_SECRET)."""
+    import uvicorn
+
+    from pulsecrm.vendor.app import create_app as create_vendor_app
+    from pulsecrm.vendor.config import VendorSettings
+
+    settings = VendorSettings()
+    if settings.webhook_secret is None:
+        console.print("[red]pulsecrm vendor needs PULSECRM_WEBHOOK_SECRET[/] to sign the receipts it sends.")
+        raise typer.Exit(2)
+    _logging()
+    uvicorn.run(
+        create_vendor_app(settings),
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 # --- API keys ---------------------------------------------------------------------------------

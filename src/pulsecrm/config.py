@@ -70,6 +70,26 @@ class Settings(BaseSettings):
         "Unset = the webhook answers 503.",
     )
 
+    vendor_url: str = Field(default="http://127.0.0.1:8025", description="The messaging vendor's API.")
+    delivery_batch_size: int = Field(default=1000, ge=1, le=1000, description="Messages per vendor call.")
+    delivery_max_attempts: int = Field(
+        default=5, ge=1, description="Vendor calls per message before it fails."
+    )
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+    delivery_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claimed message is reserved; a crashed sender's "
+        "claims are retried after it (the vendor drops the duplicate by idempotency key).",
+    )
+    delivery_unconfirmed_seconds: float = Field(
+        default=900.0, gt=0, description="A message sent but never confirmed this long becomes `unknown`."
+    )
+    background_work: bool = Field(
+        default=True,
+        description="Without Redis, `serve` sends campaigns in-process; tests turn it off.",
+    )
+
     @field_validator("redis_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:

@@ -14,16 +14,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pulsecrm.campaigns.models import Campaign, Delivery
+from pulsecrm.campaigns import counters
+from pulsecrm.campaigns.models import Delivery
 from pulsecrm.db import bulk_update, bulk_upsert, one_of, utcnow
 from pulsecrm.delivery.models import ParkedReceipt
 from pulsecrm.errors import Unauthorized
@@ -95,7 +94,7 @@ async def apply(conn: AsyncConnection, receipts: list[Receipt]) -> Applied:
         query = query.order_by(Delivery.id).with_for_update()
     found = (await conn.execute(query)).all()
     now = utcnow()
-    updates, deltas = [], defaultdict(lambda: defaultdict(int))  # type: ignore[var-annotated]
+    updates, changes = [], counters.deltas()
     duplicates = 0
     for delivery_id, campaign_id, status, message_id in found:
         receipt = by_message[str(message_id)]
@@ -111,33 +110,10 @@ async def apply(conn: AsyncConnection, receipts: list[Receipt]) -> Applied:
                 "updated_at": now,
             }
         )
-        deltas[campaign_id][status] -= 1
-        deltas[campaign_id][receipt.status] += 1
+        changes[campaign_id][status] -= 1
+        changes[campaign_id][receipt.status] += 1
     await bulk_update(conn, deliveries_t, updates, key="id")
-    if deltas:
-        await conn.execute(
-            sa.update(Campaign)
-            .where(Campaign.id == sa.bindparam("cid"))
-            .values(
-                sent=Campaign.sent + sa.bindparam("d_sent"),
-                unknown=Campaign.unknown + sa.bindparam("d_unknown"),
-                delivered=Campaign.delivered + sa.bindparam("d_delivered"),
-                failed=Campaign.failed + sa.bindparam("d_failed"),
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False),
-            [
-                {
-                    "cid": cid,
-                    "d_sent": d["sent"],
-                    "d_unknown": d["unknown"],
-                    "d_delivered": d["delivered"],
-                    "d_failed": d["failed"],
-                }
-                for cid, d in sorted(deltas.items())
-            ],
-        )
-        await complete_settled(conn, list(deltas), now)
+    await counters.apply_deltas(conn, changes, now)
     known = {message_id for *_, message_id in found}
     parked = [
         {
@@ -153,19 +129,4 @@ async def apply(conn: AsyncConnection, receipts: list[Receipt]) -> Applied:
     await bulk_upsert(conn, parked_t, parked, key="message_id")
     return Applied(
         applied=len(updates), duplicates=duplicates + len(receipts) - len(by_message), parked=len(parked)
-    )
-
-
-async def complete_settled(conn: AsyncConnection, campaign_ids: list[int], now: datetime) -> None:
-    """A running campaign with nothing pending or sent-but-unconfirmed is completed."""
-    await conn.execute(
-        sa.update(Campaign)
-        .where(
-            Campaign.id.in_(campaign_ids),
-            Campaign.status == "running",
-            Campaign.pending == 0,
-            Campaign.sent == 0,
-        )
-        .values(status="completed", completed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
     )

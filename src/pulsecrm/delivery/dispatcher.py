@@ -1,0 +1,364 @@
+"""The dispatcher: claims pending deliveries, renders them, sends them to the vendor in batches.
+
+At most one message per customer per campaign, even across crashes: a delivery is claimed
+with a lease (its `next_attempt_at`) in one committed statement, sent with the idempotency
+key `pulse-<delivery id>`, and recorded afterwards. If the sender dies in between, the lease
+runs out, another sender claims it again and the vendor answers the same message id for
+the same key, so the customer gets one message and the log records it once.
+
+Only running campaigns are claimed, so a pause stops sending after the batch in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pulsecrm.campaigns import counters, templates
+from pulsecrm.campaigns.models import Campaign, Delivery
+from pulsecrm.config import Settings
+from pulsecrm.customers.models import Customer
+from pulsecrm.db import Database, bulk_update, one_of, utcnow
+from pulsecrm.delivery import receipts as receipt_lang
+from pulsecrm.delivery.models import ParkedReceipt
+
+log = logging.getLogger(__name__)
+deliveries_t: sa.Table = Delivery.__table__  # type: ignore[assignment]
+RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+@dataclass
+class Claimed:
+    delivery_id: int
+    campaign_id: int
+    customer_id: int
+    attempts: int
+
+
+@dataclass
+class Outcome:
+    """What one vendor call did to a batch of deliveries."""
+
+    sent: dict[int, str] = field(default_factory=dict)  # delivery id -> vendor message id
+    failed: dict[int, str] = field(default_factory=dict)  # delivery id -> reason (final)
+    retry: dict[int, tuple[float, str]] = field(default_factory=dict)  # id -> (delay s, reason)
+
+
+class RateLimiter:
+    """Per-campaign token buckets: how many messages a campaign may send right now."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, tuple[float, float]] = {}  # campaign -> (tokens, at)
+
+    def allowance(self, campaign_id: int, rate: int | None, wanted: int) -> int:
+        if rate is None:
+            return wanted
+        tokens, at = self._buckets.get(campaign_id, (float(rate), time.monotonic()))
+        now = time.monotonic()
+        tokens = min(float(rate), tokens + (now - at) * rate)
+        granted = min(wanted, int(tokens))
+        self._buckets[campaign_id] = (tokens - granted, now)
+        return granted
+
+
+class Dispatcher:
+    def __init__(
+        self, db: Database, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.client = httpx.AsyncClient(
+            base_url=settings.vendor_url,
+            timeout=settings.delivery_timeout_seconds,
+            transport=transport,
+            limits=httpx.Limits(max_connections=8),
+        )
+        self.rates = RateLimiter()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        next_sweep = 0.0
+        while not stop.is_set():
+            try:
+                if time.monotonic() >= next_sweep:
+                    await self.mark_unconfirmed()
+                    next_sweep = time.monotonic() + 10
+                if not await self.run_once():
+                    await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=0.2)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher pass failed; retrying")
+                await asyncio.sleep(1)
+
+    async def run_once(self) -> int:
+        """One pass over running campaigns; returns how many messages it handled."""
+        async with self.db.read() as session:
+            campaigns = list(
+                await session.scalars(
+                    sa.select(Campaign)
+                    .where(Campaign.status == "running", Campaign.pending > 0)
+                    .order_by(Campaign.id)
+                )
+            )
+        handled = 0
+        for campaign in campaigns:
+            room = self.rates.allowance(campaign.id, campaign.rate_limit, self.settings.delivery_batch_size)
+            if room <= 0:
+                continue
+            claimed = await self.claim(campaign.id, room)
+            if claimed:
+                await self.send(campaign, claimed)
+                handled += len(claimed)
+        return handled
+
+    async def claim(self, campaign_id: int, limit: int) -> list[Claimed]:
+        """Reserve up to `limit` due deliveries of a running campaign, committed before sending."""
+        now = utcnow()
+        lease_until = now + timedelta(seconds=self.settings.delivery_lease_seconds)
+
+        async def work(conn: AsyncConnection) -> list[Claimed]:
+            due = (
+                sa.select(Delivery.id)
+                .join(Campaign, Campaign.id == Delivery.campaign_id)
+                .where(
+                    Delivery.campaign_id == campaign_id,
+                    Delivery.status == "pending",
+                    Campaign.status == "running",
+                    sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+                )
+                .order_by(Delivery.id)
+                .limit(limit)
+            )
+            if conn.dialect.name != "sqlite":
+                due = due.with_for_update(of=Delivery, skip_locked=True)
+            rows = await conn.execute(
+                sa.update(Delivery)
+                .where(Delivery.id.in_(due.scalar_subquery()))
+                .values(attempts=Delivery.attempts + 1, next_attempt_at=lease_until, updated_at=now)
+                .returning(Delivery.id, Delivery.campaign_id, Delivery.customer_id, Delivery.attempts)
+            )
+            return sorted((Claimed(*row) for row in rows), key=lambda c: c.delivery_id)
+
+        return await self.db.write(work)
+
+    async def send(self, campaign: Campaign, claimed: list[Claimed]) -> None:
+        async with self.db.read() as session:
+            people = {
+                c.id: c
+                for c in await session.scalars(
+                    sa.select(Customer).where(Customer.id.in_([c.customer_id for c in claimed]))
+                )
+            }
+        outcome = Outcome()
+        messages: list[dict[str, Any]] = []
+        batch: list[Claimed] = []
+        for item in claimed:
+            customer = people.get(item.customer_id)
+            to = (
+                None
+                if customer is None
+                else (customer.email if campaign.channel == "email" else customer.phone)
+            )
+            if not to:
+                outcome.failed[item.delivery_id] = (
+                    f"no {'e-mail address' if campaign.channel == 'email' else 'phone number'}"
+                )
+                continue
+            try:
+                context = templates.context_for(customer)
+                body = templates.render(campaign.message, context)
+                subject = templates.render(campaign.subject, context) if campaign.subject else None
+            except Exception as exc:  # a template that rendered for the sample can still fail here
+                outcome.failed[item.delivery_id] = f"could not render the message: {exc}"[:500]
+                continue
+            messages.append(
+                {
+                    "idempotency_key": idempotency_key(item.delivery_id),
+                    "to": to,
+                    "channel": campaign.channel,
+                    "subject": subject,
+                    "body": body,
+                }
+            )
+            batch.append(item)
+        if batch:
+            await self._call_vendor(batch, messages, outcome)
+        await self.record(claimed, outcome)
+
+    async def _call_vendor(
+        self, batch: list[Claimed], messages: list[dict[str, Any]], outcome: Outcome
+    ) -> None:
+        try:
+            response = await self.client.post("/v1/messages/batch", json={"messages": messages})
+        except httpx.HTTPError as exc:  # timeouts and refused connections: the vendor may or may not have it
+            self._retry_or_fail(batch, f"vendor unreachable: {type(exc).__name__}", outcome, None)
+            return
+        if response.status_code == 200:
+            ids = {r["idempotency_key"]: r["message_id"] for r in response.json()["results"]}
+            for item in batch:
+                message_id = ids.get(idempotency_key(item.delivery_id))
+                if message_id:
+                    outcome.sent[item.delivery_id] = message_id
+                else:
+                    self._retry_or_fail([item], "vendor did not answer for this message", outcome, None)
+            return
+        reason = f"vendor answered {response.status_code}"
+        if response.status_code in RETRYABLE_STATUS:
+            retry_after = response.headers.get("retry-after")
+            delay = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
+            self._retry_or_fail(batch, reason, outcome, delay)
+        else:
+            for item in batch:
+                outcome.failed[item.delivery_id] = f"{reason}: {response.text[:200]}"
+
+    def _retry_or_fail(
+        self, batch: Sequence[Claimed], reason: str, outcome: Outcome, delay: float | None
+    ) -> None:
+        for item in batch:
+            if item.attempts >= self.settings.delivery_max_attempts:
+                outcome.failed[item.delivery_id] = f"{reason} (gave up after {item.attempts} attempts)"
+            else:
+                backoff = min(60.0, 0.5 * 2 ** (item.attempts - 1)) * random.uniform(0.8, 1.2)
+                outcome.retry[item.delivery_id] = (max(backoff, delay or 0.0), reason)
+
+    async def record(self, claimed: list[Claimed], outcome: Outcome) -> None:
+        """Write a vendor call's results, counters and any receipts that came in early."""
+        campaign_of = {c.delivery_id: c.campaign_id for c in claimed}
+        now = utcnow()
+
+        async def work(conn: AsyncConnection) -> None:
+            # Only deliveries still pending move: a cancel in the meantime wins.
+            ids = list(campaign_of)
+            still = set(
+                (
+                    await conn.execute(
+                        sa.select(Delivery.id).where(
+                            one_of(conn, deliveries_t.c.id, ids), Delivery.status == "pending"
+                        )
+                    )
+                ).scalars()
+            )
+            changes = counters.deltas()
+            rows: list[dict[str, Any]] = []
+            for delivery_id, message_id in outcome.sent.items():
+                if delivery_id in still:
+                    rows.append(
+                        {
+                            "id": delivery_id,
+                            "status": "sent",
+                            "vendor_message_id": message_id,
+                            "error": None,
+                            "next_attempt_at": None,
+                            "sent_at": now,
+                            "finished_at": None,
+                            "updated_at": now,
+                        }
+                    )
+                    changes[campaign_of[delivery_id]]["pending"] -= 1
+                    changes[campaign_of[delivery_id]]["sent"] += 1
+            for delivery_id, reason in outcome.failed.items():
+                if delivery_id in still:
+                    rows.append(
+                        {
+                            "id": delivery_id,
+                            "status": "failed",
+                            "vendor_message_id": None,
+                            "error": reason[:500],
+                            "next_attempt_at": None,
+                            "sent_at": None,
+                            "finished_at": now,
+                            "updated_at": now,
+                        }
+                    )
+                    changes[campaign_of[delivery_id]]["pending"] -= 1
+                    changes[campaign_of[delivery_id]]["failed"] += 1
+            await bulk_update(conn, deliveries_t, rows, key="id")
+            retries = [
+                {
+                    "id": delivery_id,
+                    "next_attempt_at": now + timedelta(seconds=delay),
+                    "error": reason[:500],
+                    "updated_at": now,
+                }
+                for delivery_id, (delay, reason) in outcome.retry.items()
+                if delivery_id in still
+            ]
+            await bulk_update(conn, deliveries_t, retries, key="id")
+            await counters.apply_deltas(conn, changes, now)
+            await self._apply_parked(conn, [r["vendor_message_id"] for r in rows if r["status"] == "sent"])
+
+        await self.db.write(work)
+
+    @staticmethod
+    async def _apply_parked(conn: AsyncConnection, message_ids: list[str]) -> None:
+        if not message_ids:
+            return
+        parked_t: sa.Table = ParkedReceipt.__table__  # type: ignore[assignment]
+        rows = (
+            await conn.execute(
+                sa.select(
+                    ParkedReceipt.message_id,
+                    ParkedReceipt.status,
+                    ParkedReceipt.reason,
+                    ParkedReceipt.occurred_at,
+                ).where(one_of(conn, parked_t.c.message_id, message_ids))
+            )
+        ).all()
+        if rows:
+            await receipt_lang.apply(
+                conn,
+                [
+                    receipt_lang.Receipt(message_id=m, status=s, reason=r, occurred_at=o)
+                    for m, s, r, o in rows
+                ],
+            )
+            await conn.execute(
+                sa.delete(ParkedReceipt).where(one_of(conn, parked_t.c.message_id, [r[0] for r in rows]))
+            )
+
+    async def mark_unconfirmed(self) -> int:
+        """Messages sent long ago with no receipt become `unknown`, so their campaign can finish."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.delivery_unconfirmed_seconds)
+        now = utcnow()
+
+        async def work(conn: AsyncConnection) -> int:
+            stale = (
+                sa.select(Delivery.id)
+                .where(Delivery.status == "sent", Delivery.sent_at < cutoff)
+                .limit(10_000)
+            )
+            if conn.dialect.name != "sqlite":
+                stale = stale.with_for_update(skip_locked=True)
+            rows = (
+                await conn.execute(
+                    sa.update(Delivery)
+                    .where(Delivery.id.in_(stale.scalar_subquery()))
+                    .values(status="unknown", updated_at=now)
+                    .returning(Delivery.campaign_id)
+                )
+            ).all()
+            changes = counters.deltas()
+            for (campaign_id,) in rows:
+                changes[campaign_id]["sent"] -= 1
+                changes[campaign_id]["unknown"] += 1
+            await counters.apply_deltas(conn, changes, now)
+            return len(rows)
+
+        return await self.db.write(work)
+
+
+def idempotency_key(delivery_id: int) -> str:
+    return f"pulse-{delivery_id}"

@@ -1,0 +1,254 @@
+"""The dispatcher against a fake vendor (httpx.MockTransport): sends, retries, limits, crashes."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from pulsecrm.campaigns.models import Delivery
+from pulsecrm.db import utcnow
+from pulsecrm.delivery.dispatcher import Dispatcher
+from tests.conftest import Api
+
+
+class FakeVendor:
+    """Deduplicates by idempotency key, like the real one; can be told to fail first."""
+
+    def __init__(self, plan: list[int] | None = None, retry_after: str | None = None) -> None:
+        self.plan = list(plan or [])
+        self.retry_after = retry_after
+        self.ids: dict[str, str] = {}
+        self.calls: list[list[dict[str, Any]]] = []
+        self.accepted = Counter[str]()
+        self._n = itertools.count(1)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        messages = orjson.loads(request.content)["messages"]
+        self.calls.append(messages)
+        if self.plan:
+            status = self.plan.pop(0)
+            if status == 0:
+                raise httpx.ReadTimeout("timed out", request=request)
+            if status != 200:
+                headers = {"Retry-After": self.retry_after} if self.retry_after else {}
+                return httpx.Response(status, headers=headers, json={"error": "injected"})
+        results = []
+        for m in messages:
+            key = m["idempotency_key"]
+            duplicate = key in self.ids
+            if not duplicate:
+                self.ids[key] = f"vm_{next(self._n)}"
+                self.accepted[key] += 1
+            results.append({"idempotency_key": key, "message_id": self.ids[key], "duplicate": duplicate})
+        return httpx.Response(200, json={"results": results})
+
+
+async def _campaign(api: Api, *, people: int = 5, rate_limit: int | None = None, phones: bool = True) -> int:
+    customers = [
+        {
+            "external_id": f"c{i}",
+            "name": f"Person{i} X",
+            "city": "Pune",
+            **({"phone": f"+91 90000 0000{i}"} if phones or i % 2 else {}),
+        }
+        for i in range(people)
+    ]
+    assert (await api.client.post("/api/v1/customers", json=customers)).status_code == 201
+    body = {
+        "name": "Hello",
+        "message": "Hi {{ first_name }} from {{ city }}",
+        "rules": {"op": "and", "rules": []},
+        "rate_limit": rate_limit,
+    }
+    cid = int((await api.client.post("/api/v1/campaigns", json=body)).json()["id"])
+    assert (await api.client.post(f"/api/v1/campaigns/{cid}/launch")).status_code == 202
+    return cid
+
+
+def dispatcher(api: Api, vendor: FakeVendor, **settings: Any) -> Dispatcher:
+    config = api.services.settings.model_copy(update={"delivery_max_attempts": 3, **settings})
+    return Dispatcher(api.services.db, config, transport=httpx.MockTransport(vendor))
+
+
+async def stats(api: Api, cid: int) -> dict[str, Any]:
+    body = (await api.client.get(f"/api/v1/campaigns/{cid}")).json()
+    return dict(body["stats"]) | {"status": body["status"]}
+
+
+async def make_due(api: Api) -> None:
+    """Skip the backoff wait, as time passing would."""
+    async with api.services.db.engine.begin() as conn:
+        await conn.execute(
+            sa.update(Delivery)
+            .where(Delivery.status == "pending")
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+
+
+async def test_sends_each_customer_one_personal_message(inline_api: Api) -> None:
+    cid = await _campaign(inline_api)
+    vendor = FakeVendor()
+    d = dispatcher(inline_api, vendor)
+    try:
+        assert await d.run_once() == 5
+        assert await d.run_once() == 0
+    finally:
+        await d.close()
+    assert len(vendor.calls) == 1
+    bodies = sorted(m["body"] for m in vendor.calls[0])
+    assert bodies == [f"Hi Person{i} from Pune" for i in range(5)]
+    assert len({m["idempotency_key"] for m in vendor.calls[0]}) == 5
+    s = await stats(inline_api, cid)
+    assert (s["pending"], s["sent"], s["status"]) == (0, 5, "running")
+    log = (await inline_api.client.get(f"/api/v1/campaigns/{cid}/deliveries")).json()["items"]
+    assert {d["status"] for d in log} == {"sent"}
+    assert len({d["vendor_message_id"] for d in log}) == 5
+
+
+async def test_vendor_errors_are_retried_with_backoff_then_fail_after_n_attempts(inline_api: Api) -> None:
+    cid = await _campaign(inline_api, people=3)
+    vendor = FakeVendor(plan=[500, 0, 503, 500, 500, 500])
+    d = dispatcher(inline_api, vendor)
+    try:
+        assert await d.run_once() == 3  # 500: back off
+        assert await d.run_once() == 0  # nothing is due yet
+        await make_due(inline_api)
+        assert await d.run_once() == 3  # timeout: back off again
+        await make_due(inline_api)
+        assert await d.run_once() == 3  # 503 on the third attempt: give up
+    finally:
+        await d.close()
+    assert len(vendor.calls) == 3
+    s = await stats(inline_api, cid)
+    assert (s["pending"], s["failed"], s["status"]) == (0, 3, "completed")
+    log = (await inline_api.client.get(f"/api/v1/campaigns/{cid}/deliveries")).json()["items"]
+    assert all("gave up after 3 attempts" in d["error"] for d in log)
+
+
+async def test_429_waits_at_least_retry_after_then_succeeds(inline_api: Api) -> None:
+    cid = await _campaign(inline_api, people=2)
+    vendor = FakeVendor(plan=[429], retry_after="30")
+    d = dispatcher(inline_api, vendor)
+    try:
+        await d.run_once()
+        async with inline_api.services.db.sessions() as session:
+            waits = [n - utcnow() for n in await session.scalars(sa.select(Delivery.next_attempt_at))]
+        assert all(w > timedelta(seconds=25) for w in waits if w is not None)
+        await make_due(inline_api)
+        await d.run_once()
+    finally:
+        await d.close()
+    assert (await stats(inline_api, cid))["sent"] == 2
+
+
+async def test_pause_stops_sending_and_resume_continues_without_repeats(inline_api: Api) -> None:
+    cid = await _campaign(inline_api, people=6)
+    vendor = FakeVendor()
+    d = dispatcher(inline_api, vendor, delivery_batch_size=2)
+    try:
+        assert await d.run_once() == 2
+        await inline_api.client.post(f"/api/v1/campaigns/{cid}/pause")
+        assert await d.run_once() == 0
+        assert await d.run_once() == 0
+        await inline_api.client.post(f"/api/v1/campaigns/{cid}/resume")
+        while await d.run_once():
+            pass
+    finally:
+        await d.close()
+    assert sum(vendor.accepted.values()) == 6
+    assert set(vendor.accepted.values()) == {1}
+    assert (await stats(inline_api, cid))["sent"] == 6
+
+
+async def test_a_crashed_sender_is_retried_and_the_vendor_drops_the_duplicate(inline_api: Api) -> None:
+    cid = await _campaign(inline_api, people=4)
+    vendor = FakeVendor()
+    first = dispatcher(inline_api, vendor)
+    # The first sender claims and the vendor accepts, then it dies before recording anything.
+    claimed = await first.claim(cid, 10)
+    async with first.db.read() as session:
+        from pulsecrm.campaigns.models import Campaign
+
+        campaign = await session.get(Campaign, cid)
+    assert campaign is not None
+    recorded = first.record
+    first.record = _die  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await first.send(campaign, claimed)
+    first.record = recorded  # type: ignore[method-assign]
+    await first.close()
+    assert len(vendor.accepted) == 4
+    # Its lease runs out; another sender claims the same deliveries and sends them again.
+    await make_due(inline_api)
+    second = dispatcher(inline_api, vendor)
+    try:
+        assert await second.run_once() == 4
+    finally:
+        await second.close()
+    assert all(m["idempotency_key"] in vendor.ids for m in vendor.calls[1])
+    assert set(vendor.accepted.values()) == {1}  # each customer got one message
+    s = await stats(inline_api, cid)
+    assert (s["pending"], s["sent"]) == (0, 4)
+
+
+async def _die(*_: Any) -> None:
+    raise RuntimeError("killed before recording")
+
+
+async def test_customers_without_a_phone_fail_with_the_reason(inline_api: Api) -> None:
+    cid = await _campaign(inline_api, people=4, phones=False)
+    d = dispatcher(inline_api, FakeVendor())
+    try:
+        await d.run_once()
+    finally:
+        await d.close()
+    failed = (
+        await inline_api.client.get(f"/api/v1/campaigns/{cid}/deliveries", params={"status": "failed"})
+    ).json()
+    assert {f["error"] for f in failed["items"]} == {"no phone number"}
+    s = await stats(inline_api, cid)
+    assert (s["sent"], s["failed"]) == (2, 2)
+
+
+async def test_rate_limit_caps_messages_per_second(inline_api: Api) -> None:
+    cid = await _campaign(inline_api, people=10, rate_limit=3)
+    d = dispatcher(inline_api, FakeVendor())
+    try:
+        assert await d.run_once() == 3
+        assert await d.run_once() == 0  # the bucket is empty within the same second
+    finally:
+        await d.close()
+    assert (await stats(inline_api, cid))["sent"] == 3
+
+
+async def test_early_receipts_apply_when_the_send_is_recorded_and_stale_sends_become_unknown(
+    inline_api: Api,
+) -> None:
+    from pulsecrm.delivery.receipts import sign
+
+    cid = await _campaign(inline_api, people=2)
+    vendor = FakeVendor()
+    early = orjson.dumps(
+        {"receipts": [{"message_id": "vm_1", "status": "delivered", "occurred_at": "2026-11-20T10:00:00Z"}]}
+    )
+    response = await inline_api.client.post(
+        "/api/v1/receipts", content=early, headers={"X-Pulse-Signature": sign("test-webhook-secret", early)}
+    )
+    assert response.json()["parked"] == 1
+    d = dispatcher(inline_api, vendor, delivery_unconfirmed_seconds=0.001)
+    try:
+        await d.run_once()
+        s = await stats(inline_api, cid)
+        assert (s["sent"], s["delivered"]) == (1, 1)  # the parked receipt landed at once
+        assert await d.mark_unconfirmed() == 1
+    finally:
+        await d.close()
+    s = await stats(inline_api, cid)
+    assert (s["sent"], s["unknown"], s["delivered"], s["status"]) == (0, 1, 1, "completed")
