@@ -114,15 +114,15 @@ async def test_sends_each_customer_one_personal_message(inline_api: Api) -> None
 
 async def test_vendor_errors_are_retried_with_backoff_then_fail_after_n_attempts(inline_api: Api) -> None:
     cid = await _campaign(inline_api, people=3)
-    vendor = FakeVendor(plan=[500, 0, 503, 500, 500, 500])
+    vendor = FakeVendor(plan=[500, 503, 500, 500, 500, 500])
     d = dispatcher(inline_api, vendor)
     try:
         assert await d.run_once() == 3  # 500: back off
         assert await d.run_once() == 0  # nothing is due yet
         await make_due(inline_api)
-        assert await d.run_once() == 3  # timeout: back off again
+        assert await d.run_once() == 3  # 503: back off again
         await make_due(inline_api)
-        assert await d.run_once() == 3  # 503 on the third attempt: give up
+        assert await d.run_once() == 3  # 500 on the third attempt: give up
     finally:
         await d.close()
     assert len(vendor.calls) == 3
@@ -130,6 +130,32 @@ async def test_vendor_errors_are_retried_with_backoff_then_fail_after_n_attempts
     assert (s["pending"], s["failed"], s["status"]) == (0, 3, "completed")
     log = (await inline_api.client.get(f"/api/v1/campaigns/{cid}/deliveries")).json()["items"]
     assert all("gave up after 3 attempts" in d["error"] for d in log)
+
+
+async def test_giving_up_after_a_timeout_is_unknown_and_a_late_receipt_settles_it(inline_api: Api) -> None:
+    from pulsecrm.delivery.receipts import sign
+
+    cid = await _campaign(inline_api, people=1)
+    vendor = FakeVendor(plan=[0, 500, 500])  # the first call timed out: the vendor may have it
+    d = dispatcher(inline_api, vendor)
+    try:
+        for _ in range(3):
+            await d.run_once()
+            await make_due(inline_api)
+    finally:
+        await d.close()
+    s = await stats(inline_api, cid)
+    assert (s["pending"], s["failed"], s["unknown"], s["status"]) == (0, 0, 1, "completed")
+    late = orjson.dumps(
+        {"receipts": [{"message_id": "vm_1", "status": "delivered", "occurred_at": "2026-11-20T10:00:00Z"}]}
+    )
+    async with inline_api.services.db.engine.begin() as conn:  # the vendor's id, learnt from its log
+        await conn.execute(sa.update(Delivery).values(vendor_message_id="vm_1"))
+    await inline_api.client.post(
+        "/api/v1/receipts", content=late, headers={"X-Pulse-Signature": sign("test-webhook-secret", late)}
+    )
+    s = await stats(inline_api, cid)
+    assert (s["unknown"], s["delivered"]) == (0, 1)
 
 
 async def test_429_waits_at_least_retry_after_then_succeeds(inline_api: Api) -> None:

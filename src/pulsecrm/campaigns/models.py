@@ -58,6 +58,8 @@ class Delivery(Base):
     customer_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # An attempt timed out: the vendor may have the message, so giving up means unknown, not failed.
+    maybe_sent: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     vendor_message_id: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
     error: Mapped[str | None] = mapped_column(sa.String(500))
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

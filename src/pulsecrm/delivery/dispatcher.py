@@ -43,6 +43,7 @@ class Claimed:
     campaign_id: int
     customer_id: int
     attempts: int
+    maybe_sent: bool
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Outcome:
     sent: dict[int, str] = field(default_factory=dict)  # delivery id -> vendor message id
     failed: dict[int, str] = field(default_factory=dict)  # delivery id -> reason (final)
     retry: dict[int, tuple[float, str]] = field(default_factory=dict)  # id -> (delay s, reason)
+    unknown: dict[int, str] = field(default_factory=dict)  # gave up, but the vendor may have it
+    ambiguous: set[int] = field(default_factory=set)  # this attempt may have reached the vendor
 
 
 class RateLimiter:
@@ -95,6 +98,7 @@ class Dispatcher:
                 if time.monotonic() >= next_sweep:
                     await self.mark_unconfirmed()
                     next_sweep = time.monotonic() + 10
+                await self.reconcile_parked()
                 if not await self.run_once():
                     await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=0.2)
             except asyncio.CancelledError:
@@ -148,7 +152,13 @@ class Dispatcher:
                 sa.update(Delivery)
                 .where(Delivery.id.in_(due.scalar_subquery()))
                 .values(attempts=Delivery.attempts + 1, next_attempt_at=lease_until, updated_at=now)
-                .returning(Delivery.id, Delivery.campaign_id, Delivery.customer_id, Delivery.attempts)
+                .returning(
+                    Delivery.id,
+                    Delivery.campaign_id,
+                    Delivery.customer_id,
+                    Delivery.attempts,
+                    Delivery.maybe_sent,
+                )
             )
             return sorted((Claimed(*row) for row in rows), key=lambda c: c.delivery_id)
 
@@ -203,8 +213,12 @@ class Dispatcher:
     ) -> None:
         try:
             response = await self.client.post("/v1/messages/batch", json={"messages": messages})
-        except httpx.HTTPError as exc:  # timeouts and refused connections: the vendor may or may not have it
+        except httpx.ConnectError as exc:  # never reached the vendor
             self._retry_or_fail(batch, f"vendor unreachable: {type(exc).__name__}", outcome, None)
+            return
+        except httpx.HTTPError as exc:  # sent, no answer: the vendor may have accepted it
+            outcome.ambiguous.update(item.delivery_id for item in batch)
+            self._retry_or_fail(batch, f"no answer from the vendor: {type(exc).__name__}", outcome, None)
             return
         if response.status_code == 200:
             ids = {r["idempotency_key"]: r["message_id"] for r in response.json()["results"]}
@@ -229,7 +243,11 @@ class Dispatcher:
     ) -> None:
         for item in batch:
             if item.attempts >= self.settings.delivery_max_attempts:
-                outcome.failed[item.delivery_id] = f"{reason} (gave up after {item.attempts} attempts)"
+                final = f"{reason} (gave up after {item.attempts} attempts)"
+                if item.maybe_sent or item.delivery_id in outcome.ambiguous:
+                    outcome.unknown[item.delivery_id] = final  # a late receipt can still settle it
+                else:
+                    outcome.failed[item.delivery_id] = final
             else:
                 backoff = min(60.0, 0.5 * 2 ** (item.attempts - 1)) * random.uniform(0.8, 1.2)
                 outcome.retry[item.delivery_id] = (max(backoff, delay or 0.0), reason)
@@ -237,6 +255,7 @@ class Dispatcher:
     async def record(self, claimed: list[Claimed], outcome: Outcome) -> None:
         """Write a vendor call's results, counters and any receipts that came in early."""
         campaign_of = {c.delivery_id: c.campaign_id for c in claimed}
+        maybe_sent = {c.delivery_id: c.maybe_sent for c in claimed}
         now = utcnow()
 
         async def work(conn: AsyncConnection) -> None:
@@ -285,12 +304,29 @@ class Dispatcher:
                     )
                     changes[campaign_of[delivery_id]]["pending"] -= 1
                     changes[campaign_of[delivery_id]]["failed"] += 1
+            for delivery_id, reason in outcome.unknown.items():
+                if delivery_id in still:
+                    rows.append(
+                        {
+                            "id": delivery_id,
+                            "status": "unknown",
+                            "vendor_message_id": None,
+                            "error": reason[:500],
+                            "next_attempt_at": None,
+                            "sent_at": None,
+                            "finished_at": now,
+                            "updated_at": now,
+                        }
+                    )
+                    changes[campaign_of[delivery_id]]["pending"] -= 1
+                    changes[campaign_of[delivery_id]]["unknown"] += 1
             await bulk_update(conn, deliveries_t, rows, key="id")
             retries = [
                 {
                     "id": delivery_id,
                     "next_attempt_at": now + timedelta(seconds=delay),
                     "error": reason[:500],
+                    "maybe_sent": delivery_id in outcome.ambiguous or maybe_sent[delivery_id],
                     "updated_at": now,
                 }
                 for delivery_id, (delay, reason) in outcome.retry.items()
@@ -328,6 +364,45 @@ class Dispatcher:
             await conn.execute(
                 sa.delete(ParkedReceipt).where(one_of(conn, parked_t.c.message_id, [r[0] for r in rows]))
             )
+
+    async def reconcile_parked(self) -> int:
+        """Apply parked receipts whose message has since been recorded as sent.
+
+        The fast path in `record` can miss one: a receipt parked by a transaction that commits
+        just after the send was recorded is invisible to it. Each pass closes that gap.
+        """
+        parked_t: sa.Table = ParkedReceipt.__table__  # type: ignore[assignment]
+
+        async def work(conn: AsyncConnection) -> int:
+            query = (
+                sa.select(
+                    ParkedReceipt.message_id,
+                    ParkedReceipt.status,
+                    ParkedReceipt.reason,
+                    ParkedReceipt.occurred_at,
+                )
+                .join(Delivery, Delivery.vendor_message_id == ParkedReceipt.message_id)
+                .order_by(ParkedReceipt.message_id)
+                .limit(10_000)
+            )
+            if conn.dialect.name != "sqlite":
+                query = query.with_for_update(of=ParkedReceipt, skip_locked=True)
+            rows = (await conn.execute(query)).all()
+            if not rows:
+                return 0
+            await receipt_lang.apply(
+                conn,
+                [
+                    receipt_lang.Receipt(message_id=m, status=s, reason=r, occurred_at=o)
+                    for m, s, r, o in rows
+                ],
+            )
+            await conn.execute(
+                sa.delete(ParkedReceipt).where(one_of(conn, parked_t.c.message_id, [r[0] for r in rows]))
+            )
+            return len(rows)
+
+        return await self.db.write(work)
 
     async def mark_unconfirmed(self) -> int:
         """Messages sent long ago with no receipt become `unknown`, so their campaign can finish."""

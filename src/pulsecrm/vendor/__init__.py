@@ -1,0 +1,6 @@
+"""The mock SMS/e-mail vendor: a separate service that accepts messages and calls back receipts.
+
+It behaves like a real vendor so the delivery pipeline can be exercised end to end: batched,
+idempotent sends; delivered/failed outcomes after a random delay; signed receipts posted in
+batches to the webhook with retries; and injectable 500s, 429s and slow answers.
+"""
