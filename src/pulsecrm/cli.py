@@ -112,28 +112,63 @@ def run(
     no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not load demo data.")] = False,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Everything in one process on the embedded defaults, demo data on first start."""
+    """Everything on the embedded defaults: API, background work and the mock vendor; demo data
+    on first start."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or settings.port
+    vendor_port = port + 25
+    # The webhook secret, like the demo key, is made once and kept in the data directory.
+    if settings.webhook_secret is None:
+        os.environ["PULSECRM_WEBHOOK_SECRET"] = _kept_secret(settings.data_dir / "webhook-secret")
+    os.environ.setdefault("PULSECRM_VENDOR_URL", f"http://127.0.0.1:{vendor_port}")
+    get_settings.cache_clear()  # the app factory reads settings again, with the values above
+    settings = get_settings()
     run_migrations(settings.effective_database_url)
     key = asyncio.run(_prepare_embedded(settings, demo=not no_demo))
-    url = f"http://{settings.host}:{port or settings.port}"
+    url = f"http://{settings.host}:{port}"
+    vendor_env = os.environ | {
+        "PULSECRM_VENDOR_PORT": str(vendor_port),
+        "PULSECRM_VENDOR_WEBHOOK_URL": f"{url}/api/v1/receipts",
+    }
+    vendor = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+        [sys.executable, "-m", "pulsecrm", "vendor", "--port", str(vendor_port)], env=vendor_env
+    )
     console.print(f"\n[bold]Pulse CRM[/] is running at [link={url}]{url}[/]")
     console.print(f"  API docs:  {url}/docs")
     console.print(f"  API key:   {key}")
     console.print(f"  try:       curl -H 'Authorization: Bearer {key}' {url}/api/v1/customers?limit=3")
+    console.print(f"  vendor:    mock SMS/e-mail vendor at http://127.0.0.1:{vendor_port}")
     console.print(f"  data:      {settings.effective_database_url}")
     console.print("  Stop with Ctrl+C.\n")
-    uvicorn.run(
-        "pulsecrm.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=port or settings.port,
-        log_level="warning",
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            "pulsecrm.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        vendor.terminate()
+        vendor.wait(timeout=10)
+
+
+def _kept_secret(path: Path) -> str:
+    import secrets
+
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_hex(32)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
 
 
 async def _prepare_embedded(settings: Settings, *, demo: bool) -> str:
