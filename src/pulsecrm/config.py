@@ -72,6 +72,9 @@ class Settings(BaseSettings):
 
     vendor_url: str = Field(default="http://127.0.0.1:8025", description="The messaging vendor's API.")
     delivery_batch_size: int = Field(default=1000, ge=1, le=1000, description="Messages per vendor call.")
+    delivery_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Vendor calls in flight per sender."
+    )
     delivery_max_attempts: int = Field(
         default=5, ge=1, description="Vendor calls per message before it fails."
     )

@@ -177,7 +177,7 @@ async def test_429_waits_at_least_retry_after_then_succeeds(inline_api: Api) -> 
 async def test_pause_stops_sending_and_resume_continues_without_repeats(inline_api: Api) -> None:
     cid = await _campaign(inline_api, people=6)
     vendor = FakeVendor()
-    d = dispatcher(inline_api, vendor, delivery_batch_size=2)
+    d = dispatcher(inline_api, vendor, delivery_batch_size=2, delivery_concurrency=1)
     try:
         assert await d.run_once() == 2
         await inline_api.client.post(f"/api/v1/campaigns/{cid}/pause")
