@@ -116,7 +116,7 @@ def stack(tmp: Path, database_url: str, prefix: str, **vendor: str) -> Iterator[
         s.stop()
 
 
-def seed_and_launch(client: httpx.Client, s: Stack) -> int:
+def seed_and_launch(client: httpx.Client, s: Stack, rate_limit: int | None = None) -> int:
     people = [
         {"external_id": f"c{i:05d}", "name": f"Person {i}", "phone": f"+91 9{i:09d}"}
         for i in range(CUSTOMERS)
@@ -124,7 +124,12 @@ def seed_and_launch(client: httpx.Client, s: Stack) -> int:
     assert client.post("/api/v1/customers", json=people).status_code == 202
     s.start("worker", "worker")
     wait(lambda: client.get("/api/v1/ingest/status").json()["backlog"] == 0, 60, s)
-    body = {"name": "E2E", "message": "Hi {{ first_name }}", "rules": {"op": "and", "rules": []}}
+    body = {
+        "name": "E2E",
+        "message": "Hi {{ first_name }}",
+        "rules": {"op": "and", "rules": []},
+        "rate_limit": rate_limit,
+    }
     cid = int(client.post("/api/v1/campaigns", json=body).json()["id"])
     launched = client.post(f"/api/v1/campaigns/{cid}/launch")
     assert launched.status_code == 202, launched.text
@@ -181,10 +186,12 @@ def test_a_5000_customer_campaign_settles_near_90_percent(
 
 def test_a_killed_worker_sends_nothing_twice(tmp_path: Path, pg_database_url: str, redis_prefix: str) -> None:
     with stack(tmp_path, pg_database_url, redis_prefix) as (s, client):
-        cid = seed_and_launch(client, s)
-        wait(lambda: client.get(f"/api/v1/campaigns/{cid}").json()["stats"]["sent"] > 0, 60, s)
+        # Rate-limited to ~5 s of sending, so the kill lands mid-campaign, not after it.
+        cid = seed_and_launch(client, s, rate_limit=1000)
+        wait(lambda: client.get(f"/api/v1/campaigns/{cid}").json()["stats"]["pending"] < CUSTOMERS, 60, s)
         s.procs["worker"].kill()
         s.procs["worker"].wait()
+        assert client.get(f"/api/v1/campaigns/{cid}").json()["stats"]["pending"] > 0, "killed too late"
         s.start("worker", "worker")
         wait(lambda: settled(client, cid), 120, s)
         stats = client.get(f"/api/v1/campaigns/{cid}").json()["stats"]

@@ -278,54 +278,35 @@ class Dispatcher:
             )
             changes = counters.deltas()
             rows: list[dict[str, Any]] = []
+
+            def settle(
+                delivery_id: int, status: str, *, message_id: str | None = None, error: str | None = None
+            ) -> None:
+                """Move a still-pending delivery out of pending, and its campaign's counters with it."""
+                if delivery_id not in still:
+                    return
+                sent = status == "sent"
+                rows.append(
+                    {
+                        "id": delivery_id,
+                        "status": status,
+                        "vendor_message_id": message_id,
+                        "error": error[:500] if error else None,
+                        "next_attempt_at": None,
+                        "sent_at": now if sent else None,
+                        "finished_at": None if sent else now,
+                        "updated_at": now,
+                    }
+                )
+                changes[campaign_of[delivery_id]]["pending"] -= 1
+                changes[campaign_of[delivery_id]][status] += 1
+
             for delivery_id, message_id in outcome.sent.items():
-                if delivery_id in still:
-                    rows.append(
-                        {
-                            "id": delivery_id,
-                            "status": "sent",
-                            "vendor_message_id": message_id,
-                            "error": None,
-                            "next_attempt_at": None,
-                            "sent_at": now,
-                            "finished_at": None,
-                            "updated_at": now,
-                        }
-                    )
-                    changes[campaign_of[delivery_id]]["pending"] -= 1
-                    changes[campaign_of[delivery_id]]["sent"] += 1
+                settle(delivery_id, "sent", message_id=message_id)
             for delivery_id, reason in outcome.failed.items():
-                if delivery_id in still:
-                    rows.append(
-                        {
-                            "id": delivery_id,
-                            "status": "failed",
-                            "vendor_message_id": None,
-                            "error": reason[:500],
-                            "next_attempt_at": None,
-                            "sent_at": None,
-                            "finished_at": now,
-                            "updated_at": now,
-                        }
-                    )
-                    changes[campaign_of[delivery_id]]["pending"] -= 1
-                    changes[campaign_of[delivery_id]]["failed"] += 1
+                settle(delivery_id, "failed", error=reason)
             for delivery_id, reason in outcome.unknown.items():
-                if delivery_id in still:
-                    rows.append(
-                        {
-                            "id": delivery_id,
-                            "status": "unknown",
-                            "vendor_message_id": None,
-                            "error": reason[:500],
-                            "next_attempt_at": None,
-                            "sent_at": None,
-                            "finished_at": now,
-                            "updated_at": now,
-                        }
-                    )
-                    changes[campaign_of[delivery_id]]["pending"] -= 1
-                    changes[campaign_of[delivery_id]]["unknown"] += 1
+                settle(delivery_id, "unknown", error=reason)
             await bulk_update(conn, deliveries_t, rows, key="id")
             retries = [
                 {
