@@ -49,22 +49,22 @@ def test_run_starts_everything_and_prints_how_to_get_in(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["status"] == "ok"
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/customers", timeout=5).status_code == 401
         # The demo campaign settles on its own: in-process sending, the mock vendor, receipts.
-        api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10)
-        body = {
-            "name": "Demo",
-            "message": "Hi {{ first_name }}!",
-            "rules": {"op": "and", "rules": [{"field": "city", "cmp": "eq", "value": "pune"}]},
-        }
-        cid = api.post("/api/v1/campaigns", json=body).json()["id"]
-        audience = api.post(f"/api/v1/campaigns/{cid}/launch").json()["stats"]["audience"]
-        assert audience > 100
-        deadline = time.monotonic() + 60
-        while api.get(f"/api/v1/campaigns/{cid}").json()["status"] != "completed":
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.5)
-        stats = api.get(f"/api/v1/campaigns/{cid}").json()["stats"]
-        assert stats["delivered"] + stats["failed"] == audience
-        assert 0.75 < stats["delivery_rate"] < 1.0
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10) as api:
+            body = {
+                "name": "Demo",
+                "message": "Hi {{ first_name }}!",
+                "rules": {"op": "and", "rules": [{"field": "city", "cmp": "eq", "value": "pune"}]},
+            }
+            cid = api.post("/api/v1/campaigns", json=body).json()["id"]
+            audience = api.post(f"/api/v1/campaigns/{cid}/launch").json()["stats"]["audience"]
+            assert audience > 100
+            deadline = time.monotonic() + 60
+            while api.get(f"/api/v1/campaigns/{cid}").json()["status"] != "completed":
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.5)
+            stats = api.get(f"/api/v1/campaigns/{cid}").json()["stats"]
+            assert stats["delivered"] + stats["failed"] == audience
+            assert 0.75 < stats["delivery_rate"] < 1.0
     finally:
         proc.terminate()
         proc.wait(timeout=20)
