@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from pulsecrm.errors import InvalidInput
@@ -82,3 +83,22 @@ def page_of(rows: list[T], limit: int, key_of: Any) -> tuple[list[T], str | None
     rows = rows[:limit]
     value, row_id = key_of(rows[-1])
     return rows, encode_cursor(value, row_id)
+
+
+async def newest_first(
+    session: AsyncSession,
+    query: sa.Select[Any],
+    id_column: InstrumentedAttribute[int],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Any], str | None]:
+    """Rows newest first by id; the cursor is the id of the last row shown (digits only, checked
+    by the route)."""
+    query = query.order_by(id_column.desc()).limit(limit + 1)
+    if cursor is not None:
+        query = query.where(id_column < int(cursor))
+    rows = list(await session.scalars(query))
+    if len(rows) > limit:
+        return rows[:limit], str(rows[limit - 1].id)
+    return rows, None

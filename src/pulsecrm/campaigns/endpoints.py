@@ -53,9 +53,7 @@ async def list_campaigns(
     status: Literal["draft", "running", "paused", "completed", "cancelled"] | None = None,
 ) -> Page[CampaignOut]:
     """All campaigns, newest first, each with its stats."""
-    rows, next_cursor = await service.list_campaigns(
-        session, limit=limit, before_id=int(cursor) if cursor else None, status=status
-    )
+    rows, next_cursor = await service.list_campaigns(session, limit=limit, cursor=cursor, status=status)
     return Page[CampaignOut](items=[CampaignOut.of(c) for c in rows], next_cursor=next_cursor)
 
 

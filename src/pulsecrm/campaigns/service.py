@@ -13,6 +13,7 @@ from pulsecrm.campaigns.models import Campaign, Delivery
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import utcnow
 from pulsecrm.errors import Conflict, InvalidInput, NotFound
+from pulsecrm.pagination import newest_first
 from pulsecrm.segments import rules as rule_lang
 from pulsecrm.segments import service as segment_service
 from pulsecrm.segments.catalog import Catalog
@@ -147,16 +148,13 @@ async def change(session: AsyncSession, campaign_id: int, action: str) -> Campai
 
 
 async def list_campaigns(
-    session: AsyncSession, *, limit: int, before_id: int | None, status: str | None
+    session: AsyncSession, *, limit: int, cursor: str | None, status: str | None
 ) -> tuple[list[Campaign], str | None]:
     """Newest first."""
-    query = sa.select(Campaign).order_by(Campaign.id.desc()).limit(limit + 1)
-    if before_id is not None:
-        query = query.where(Campaign.id < before_id)
+    query = sa.select(Campaign)
     if status is not None:
         query = query.where(Campaign.status == status)
-    rows = list(await session.scalars(query))
-    return (rows[:limit], str(rows[limit - 1].id)) if len(rows) > limit else (rows, None)
+    return await newest_first(session, query, Campaign.id, limit=limit, cursor=cursor)
 
 
 async def list_deliveries(

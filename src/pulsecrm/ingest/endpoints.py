@@ -113,9 +113,7 @@ async def dead_letters(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
 ) -> DeadLetterPage:
-    rows = await service.list_dead_letters(
-        session, limit=limit + 1, before_id=int(cursor) if cursor else None
-    )
+    rows, next_cursor = await service.list_dead_letters(session, limit=limit, cursor=cursor)
     items = [
         DeadLetterOut(
             id=r.id,
@@ -127,6 +125,6 @@ async def dead_letters(
             stream_entry_id=r.stream_entry_id,
             created_at=r.created_at,
         )
-        for r in rows[:limit]
+        for r in rows
     ]
-    return DeadLetterPage(items=items, next_cursor=str(rows[limit - 1].id) if len(rows) > limit else None)
+    return DeadLetterPage(items=items, next_cursor=next_cursor)

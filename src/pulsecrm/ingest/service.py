@@ -23,6 +23,7 @@ from pulsecrm.db import Database, utcnow
 from pulsecrm.errors import InvalidInput, MalformedBody, PayloadTooLarge, UnsupportedMediaType
 from pulsecrm.ingest.models import DeadLetter
 from pulsecrm.ingest.writer import Entry, Kind, write_batch
+from pulsecrm.pagination import newest_first
 
 log = logging.getLogger(__name__)
 
@@ -313,8 +314,8 @@ def _raw_fields(message: broker.StreamMessage) -> dict[str, str]:
     return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in message.fields.items()}
 
 
-async def list_dead_letters(session: AsyncSession, *, limit: int, before_id: int | None) -> list[DeadLetter]:
-    query = sa.select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
-    if before_id is not None:
-        query = query.where(DeadLetter.id < before_id)
-    return list(await session.scalars(query))
+async def list_dead_letters(
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> tuple[list[DeadLetter], str | None]:
+    """Newest first."""
+    return await newest_first(session, sa.select(DeadLetter), DeadLetter.id, limit=limit, cursor=cursor)

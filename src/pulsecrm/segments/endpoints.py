@@ -79,9 +79,7 @@ async def list_segments(
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
     q: Annotated[str | None, Query(max_length=200, description="Name contains.")] = None,
 ) -> Page[SegmentOut]:
-    rows, next_cursor = await service.list_segments(
-        session, limit=limit, before_id=int(cursor) if cursor else None, q=q
-    )
+    rows, next_cursor = await service.list_segments(session, limit=limit, cursor=cursor, q=q)
     return Page[SegmentOut](items=[SegmentOut.model_validate(s) for s in rows], next_cursor=next_cursor)
 
 

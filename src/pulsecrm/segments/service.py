@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import utcnow
 from pulsecrm.errors import Conflict, NotFound
+from pulsecrm.pagination import newest_first
 from pulsecrm.segments import rules as rule_lang
 from pulsecrm.segments.catalog import Catalog
 from pulsecrm.segments.compiler import compile_rules
@@ -117,15 +118,10 @@ async def delete(session: AsyncSession, segment_id: int) -> None:
 
 
 async def list_segments(
-    session: AsyncSession, *, limit: int, before_id: int | None, q: str | None
+    session: AsyncSession, *, limit: int, cursor: str | None, q: str | None
 ) -> tuple[list[Segment], str | None]:
     """Newest first."""
-    query = sa.select(Segment).order_by(Segment.id.desc()).limit(limit + 1)
-    if before_id is not None:
-        query = query.where(Segment.id < before_id)
+    query = sa.select(Segment)
     if q:
         query = query.where(Segment.name.icontains(q, autoescape=True))
-    rows = list(await session.scalars(query))
-    if len(rows) > limit:
-        return rows[:limit], str(rows[limit - 1].id)
-    return rows, None
+    return await newest_first(session, query, Segment.id, limit=limit, cursor=cursor)
