@@ -171,10 +171,6 @@ class StreamConsumer:
                 pipe.xdel(self.stream, *done)
                 await pipe.execute()
 
-    async def backlog(self) -> int:
-        """Entries not yet written: new ones plus pending ones."""
-        return int(await self.redis.xlen(self.stream))
-
 
 def _str(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value

@@ -45,17 +45,10 @@ async def _authenticate(services: Services, credentials: HTTPAuthorizationCreden
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def get_principal(services: ServicesDep, credentials: Credentials) -> Principal:
-    return await _authenticate(services, credentials)
-
-
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
-
-
 def require_scope(
     scope: str,
 ) -> Callable[[Services, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
-    # One dependency, not one that depends on get_principal: resolving dependencies is a
+    # One dependency that authenticates and checks the scope: resolving dependencies is a
     # large share of a small request's cost.
     async def check(services: ServicesDep, credentials: Credentials) -> Principal:
         principal = await _authenticate(services, credentials)

@@ -321,36 +321,11 @@ class Dispatcher:
             ]
             await bulk_update(conn, deliveries_t, retries, key="id")
             await counters.apply_deltas(conn, changes, now)
-            await self._apply_parked(conn, [r["vendor_message_id"] for r in rows if r["status"] == "sent"])
+            sent_ids = [r["vendor_message_id"] for r in rows if r["status"] == "sent"]
+            if sent_ids:
+                await settle_parked(conn, message_ids=sent_ids)
 
         await self.db.write(work)
-
-    @staticmethod
-    async def _apply_parked(conn: AsyncConnection, message_ids: list[str]) -> None:
-        if not message_ids:
-            return
-        parked_t: sa.Table = ParkedReceipt.__table__  # type: ignore[assignment]
-        rows = (
-            await conn.execute(
-                sa.select(
-                    ParkedReceipt.message_id,
-                    ParkedReceipt.status,
-                    ParkedReceipt.reason,
-                    ParkedReceipt.occurred_at,
-                ).where(one_of(conn, parked_t.c.message_id, message_ids))
-            )
-        ).all()
-        if rows:
-            await receipt_lang.apply(
-                conn,
-                [
-                    receipt_lang.Receipt(message_id=m, status=s, reason=r, occurred_at=o)
-                    for m, s, r, o in rows
-                ],
-            )
-            await conn.execute(
-                sa.delete(ParkedReceipt).where(one_of(conn, parked_t.c.message_id, [r[0] for r in rows]))
-            )
 
     async def reconcile_parked(self) -> int:
         """Apply parked receipts whose message has since been recorded as sent.
@@ -358,36 +333,9 @@ class Dispatcher:
         The fast path in `record` can miss one: a receipt parked by a transaction that commits
         just after the send was recorded is invisible to it. Each pass closes that gap.
         """
-        parked_t: sa.Table = ParkedReceipt.__table__  # type: ignore[assignment]
 
         async def work(conn: AsyncConnection) -> int:
-            query = (
-                sa.select(
-                    ParkedReceipt.message_id,
-                    ParkedReceipt.status,
-                    ParkedReceipt.reason,
-                    ParkedReceipt.occurred_at,
-                )
-                .join(Delivery, Delivery.vendor_message_id == ParkedReceipt.message_id)
-                .order_by(ParkedReceipt.message_id)
-                .limit(10_000)
-            )
-            if conn.dialect.name != "sqlite":
-                query = query.with_for_update(of=ParkedReceipt, skip_locked=True)
-            rows = (await conn.execute(query)).all()
-            if not rows:
-                return 0
-            await receipt_lang.apply(
-                conn,
-                [
-                    receipt_lang.Receipt(message_id=m, status=s, reason=r, occurred_at=o)
-                    for m, s, r, o in rows
-                ],
-            )
-            await conn.execute(
-                sa.delete(ParkedReceipt).where(one_of(conn, parked_t.c.message_id, [r[0] for r in rows]))
-            )
-            return len(rows)
+            return await settle_parked(conn)
 
         return await self.db.write(work)
 
@@ -420,6 +368,34 @@ class Dispatcher:
             return len(rows)
 
         return await self.db.write(work)
+
+
+async def settle_parked(conn: AsyncConnection, *, message_ids: list[str] | None = None) -> int:
+    """Apply, then forget, parked receipts whose message is now recorded (only `message_ids`,
+    if given); the caller owns the transaction."""
+    parked_t: sa.Table = ParkedReceipt.__table__  # type: ignore[assignment]
+    query = (
+        sa.select(
+            ParkedReceipt.message_id, ParkedReceipt.status, ParkedReceipt.reason, ParkedReceipt.occurred_at
+        )
+        .join(Delivery, Delivery.vendor_message_id == ParkedReceipt.message_id)
+        .order_by(ParkedReceipt.message_id)
+        .limit(10_000)
+    )
+    if message_ids is not None:
+        query = query.where(one_of(conn, parked_t.c.message_id, message_ids))
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(of=ParkedReceipt, skip_locked=True)
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        return 0
+    await receipt_lang.apply(
+        conn, [receipt_lang.Receipt(message_id=m, status=s, reason=r, occurred_at=o) for m, s, r, o in rows]
+    )
+    await conn.execute(
+        sa.delete(ParkedReceipt).where(one_of(conn, parked_t.c.message_id, [r[0] for r in rows]))
+    )
+    return len(rows)
 
 
 def idempotency_key(delivery_id: int) -> str:
