@@ -27,6 +27,7 @@ from fastapi import FastAPI
 
 from pulsecrm.app import create_app
 from pulsecrm.auth import service as auth_service
+from pulsecrm.auth import users
 from pulsecrm.config import Settings
 from pulsecrm.db import Database, metadata, migrate
 from pulsecrm.services import Services
@@ -240,3 +241,61 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("PULSECRM_TEST_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# --- the web app, as a browser would use it -----------------------------------------------------
+
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"|name="csrf-token" content="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1) or match.group(2)
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str, next: str = "/") -> httpx.Response:
+    page = await client.get("/login")
+    return await client.post(
+        "/login", data={"csrf_token": csrf_of(page.text), "email": email, "password": password, "next": next}
+    )
+
+
+async def make_user(api: Api, email: str = "marketer@example.com", name: str = "Mia Marketer") -> int:
+    async with api.services.db.write_session() as session:
+        user = await users.create_local(session, email=email, name=name, password=PASSWORD)
+        await session.commit()
+        return user.id
+
+
+def browser_client(api: Api) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api.app),
+        base_url="http://testserver",
+        headers={"Accept": "text/html"},
+    )
+
+
+@dataclass
+class Web:
+    api: Api
+    client: httpx.AsyncClient
+    user_id: int
+    email: str
+
+    async def csrf(self) -> str:
+        return csrf_of((await self.client.get("/")).text)
+
+    async def form(self, path: str, data: dict[str, str] | None = None) -> httpx.Response:
+        return await self.client.post(path, data={"csrf_token": await self.csrf(), **(data or {})})
+
+
+@pytest.fixture
+async def web(database_url: str) -> AsyncIterator[Web]:
+    async with running_api(database_url) as api:
+        user_id = await make_user(api)
+        async with browser_client(api) as client:
+            response = await sign_in(client, "marketer@example.com", PASSWORD)
+            assert response.status_code == 303, response.text
+            yield Web(api, client, user_id, "marketer@example.com")

@@ -126,11 +126,14 @@ def run(
     # The webhook secret, like the demo key, is made once and kept in the data directory.
     if settings.webhook_secret is None:
         os.environ["PULSECRM_WEBHOOK_SECRET"] = _kept_secret(settings.data_dir / "webhook-secret")
+    if settings.session_secret is None:
+        # Kept, so a restart does not sign everyone out.
+        os.environ["PULSECRM_SESSION_SECRET"] = _kept_secret(settings.data_dir / "session-secret")
     os.environ.setdefault("PULSECRM_VENDOR_URL", f"http://127.0.0.1:{vendor_port}")
     get_settings.cache_clear()  # the app factory reads settings again, with the values above
     settings = get_settings()
     run_migrations(settings.effective_database_url)
-    key = asyncio.run(_prepare_embedded(settings, demo=not no_demo))
+    key, password = asyncio.run(_prepare_embedded(settings, demo=not no_demo))
     url = f"http://{settings.host}:{port}"
     vendor_env = os.environ | {
         "PULSECRM_VENDOR_PORT": str(vendor_port),
@@ -140,6 +143,10 @@ def run(
         [sys.executable, "-m", "pulsecrm", "vendor", "--port", str(vendor_port)], env=vendor_env
     )
     console.print(f"\n[bold]Pulse CRM[/] is running at [link={url}]{url}[/]")
+    if settings.oidc_issuer:
+        console.print(f"  sign in:   with single sign-on ({settings.oidc_issuer})")
+    else:
+        console.print(f"  sign in:   {DEMO_EMAIL} / {password}")
     console.print(f"  API docs:  {url}/docs")
     console.print(f"  API key:   {key}")
     console.print(f"  try:       curl -H 'Authorization: Bearer {key}' {url}/api/v1/customers?limit=3")
@@ -171,8 +178,14 @@ def _kept_secret(path: Path) -> str:
     return secret
 
 
-async def _prepare_embedded(settings: Settings, *, demo: bool) -> str:
+DEMO_EMAIL = "demo@pulsecrm.dev"
+
+
+async def _prepare_embedded(settings: Settings, *, demo: bool) -> tuple[str, str]:
+    """The demo API key and the demo account's password, made on first start and kept."""
     from pulsecrm import demo as demo_data
+    from pulsecrm.auth import users
+    from pulsecrm.auth.models import User
     from pulsecrm.customers.models import Customer
 
     db = _db(settings)
@@ -186,13 +199,25 @@ async def _prepare_embedded(settings: Settings, *, demo: bool) -> str:
                 await session.commit()
             key_file.write_text(key + "\n")
             key_file.chmod(0o600)
+        password_file = settings.data_dir / "demo-password"
+        if password_file.exists():
+            password = password_file.read_text().strip()
+        else:
+            password = _kept_secret(password_file)[:16]
+            password_file.write_text(password + "\n")
+            async with db.sessions() as session:
+                if await session.scalar(sa.select(User.id).where(User.email == DEMO_EMAIL)) is None:
+                    await users.create_local(
+                        session, email=DEMO_EMAIL, name="Demo marketer", password=password
+                    )
+                await session.commit()
         async with db.sessions() as session:
             empty = (await session.scalar(sa.select(sa.func.count()).select_from(Customer))) == 0
         if demo and empty:
             with console.status("loading demo data…"):
                 people, orders = await demo_data.load(db, currency=settings.default_currency)
             console.print(f"loaded demo data: {people} customers, {orders} orders")
-        return key
+        return key, password
     finally:
         await db.dispose()
 
@@ -308,24 +333,18 @@ def user_create(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
 ) -> None:
     """Create a local account (argon2-hashed password)."""
-    from argon2 import PasswordHasher
-
-    from pulsecrm.auth.models import User
-    from pulsecrm.db import utcnow
+    from pulsecrm.auth import users
+    from pulsecrm.errors import PulseError
 
     async def create() -> None:
         db = _db(get_settings())
         try:
             async with db.sessions() as session:
-                session.add(
-                    User(
-                        email=email.strip().lower(),
-                        name=name,
-                        password_hash=PasswordHasher().hash(password),
-                        created_at=utcnow(),
-                    )
-                )
+                await users.create_local(session, email=email, name=name, password=password)
                 await session.commit()
+        except PulseError as exc:
+            console.print(f"[red]{exc.message}[/]")
+            raise typer.Exit(1) from None
         finally:
             await db.dispose()
 

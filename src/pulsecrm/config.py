@@ -93,7 +93,41 @@ class Settings(BaseSettings):
         description="Without Redis, `serve` sends campaigns in-process; tests turn it off.",
     )
 
-    @field_validator("redis_url", mode="before")
+    # Web sign-in.
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the session cookie. Unset = a random one per process (sessions end at "
+        "restart and are not shared between processes); `pulsecrm run` keeps one in data_dir.",
+    )
+    session_max_age_seconds: int = Field(default=12 * 3600, ge=60, description="How long a sign-in lasts.")
+    cookie_secure: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer, e.g. https://accounts.google.com. Unset = local accounts.",
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_allowed_domains: list[str] = Field(
+        default_factory=list,
+        description="E-mail domains allowed to sign in with OIDC (JSON list). Empty with an empty "
+        "oidc_allowed_emails = anyone the provider vouches for.",
+    )
+    oidc_allowed_emails: list[str] = Field(default_factory=list, description="Addresses allowed (JSON list).")
+    login_attempts_per_minute: int = Field(
+        default=10, ge=1, description="Failed sign-ins per address and per client before a 429."
+    )
+
+    # AI assistant: any OpenAI-compatible chat-completions endpoint; unset = the offline engine only.
+    ai_base_url: str | None = Field(
+        default=None, description="e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1 (Ollama)."
+    )
+    ai_api_key: SecretStr | None = None
+    ai_model: str | None = None
+    ai_timeout_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("redis_url", "oidc_issuer", "ai_base_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -152,12 +152,28 @@ class Database:
         self.sqlite = self.engine.dialect.name == "sqlite"
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_engine = self.engine.execution_options(pulsecrm_write=True)
+        self._write_sessions = async_sessionmaker(self._write_engine, expire_on_commit=False)
         # SQLite has one writer at a time; queueing writers here beats spinning on busy_timeout.
         self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write_session(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session that will write; the caller commits.
+
+        On SQLite it holds the process's write lock and begins IMMEDIATE: a deferred transaction
+        that reads, then writes after another writer committed, fails at once with "database is
+        locked" instead of waiting its turn.
+        """
+        if not self.sqlite:
+            async with self.sessions() as session:
+                yield session
+            return
+        async with self._write_lock, self._write_sessions() as session:
             yield session
 
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]], *, attempts: int = 5) -> T:

@@ -61,3 +61,8 @@ class Forbidden(PulseError):
 class ServiceUnavailable(PulseError):
     status_code = 503
     code = "unavailable"
+
+
+class TooManyRequests(PulseError):
+    status_code = 429
+    code = "too_many_requests"

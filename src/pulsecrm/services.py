@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 
 from pulsecrm import broker
 from pulsecrm.auth.service import ApiKeyVerifier
+from pulsecrm.auth.users import UserVerifier
 from pulsecrm.config import Settings
 from pulsecrm.db import Database
 from pulsecrm.delivery.service import ReceiptQueue
@@ -22,6 +23,7 @@ class Services:
     redis: aioredis.Redis | None
     ingestor: Ingestor
     api_keys: ApiKeyVerifier
+    users: UserVerifier
     catalog: CatalogCache
     receipts: ReceiptQueue
 
@@ -35,6 +37,7 @@ class Services:
             redis=redis,
             ingestor=Ingestor(db, redis, settings),
             api_keys=ApiKeyVerifier(settings.api_key_cache_seconds),
+            users=UserVerifier(settings.api_key_cache_seconds),
             catalog=CatalogCache(),
             receipts=ReceiptQueue(db, redis, settings),
         )

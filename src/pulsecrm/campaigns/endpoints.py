@@ -16,7 +16,7 @@ from pulsecrm.campaigns.schemas import (
     MessagePreviewIn,
     MessagePreviewOut,
 )
-from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep
+from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.pagination import Page
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
@@ -25,7 +25,7 @@ IdCursor = Annotated[str | None, Query(pattern=r"^\d{1,19}$")]
 
 @router.post("", response_model=CampaignOut, status_code=201)
 async def create(
-    body: CampaignIn, session: SessionDep, services: ServicesDep, who: CampaignsScope
+    body: CampaignIn, session: WriteSessionDep, services: ServicesDep, who: CampaignsScope
 ) -> CampaignOut:
     """Create a draft. The template and the audience are checked now (422 with the position)."""
     campaign = await service.create(
@@ -81,7 +81,7 @@ async def get(campaign_id: int, session: SessionDep, _: CampaignsScope) -> Campa
 
 @router.post("/{campaign_id}/launch", response_model=CampaignOut, status_code=202)
 async def launch(
-    campaign_id: int, session: SessionDep, services: ServicesDep, _: CampaignsScope
+    campaign_id: int, session: WriteSessionDep, services: ServicesDep, _: CampaignsScope
 ) -> JSONResponse:
     """Freeze the audience and hand the sending to the workers (202: it runs in the background)."""
     campaign = await service.launch(session, campaign_id, await services.catalog.get(session))
@@ -89,24 +89,24 @@ async def launch(
     return JSONResponse(CampaignOut.of(campaign).model_dump(mode="json"), status_code=202)
 
 
-async def _change(campaign_id: int, action: str, session: SessionDep) -> CampaignOut:
+async def _change(campaign_id: int, action: str, session: WriteSessionDep) -> CampaignOut:
     campaign = await service.change(session, campaign_id, action)
     await session.commit()
     return CampaignOut.of(campaign)
 
 
 @router.post("/{campaign_id}/pause", response_model=CampaignOut)
-async def pause(campaign_id: int, session: SessionDep, _: CampaignsScope) -> CampaignOut:
+async def pause(campaign_id: int, session: WriteSessionDep, _: CampaignsScope) -> CampaignOut:
     return await _change(campaign_id, "pause", session)
 
 
 @router.post("/{campaign_id}/resume", response_model=CampaignOut)
-async def resume(campaign_id: int, session: SessionDep, _: CampaignsScope) -> CampaignOut:
+async def resume(campaign_id: int, session: WriteSessionDep, _: CampaignsScope) -> CampaignOut:
     return await _change(campaign_id, "resume", session)
 
 
 @router.post("/{campaign_id}/cancel", response_model=CampaignOut)
-async def cancel(campaign_id: int, session: SessionDep, _: CampaignsScope) -> CampaignOut:
+async def cancel(campaign_id: int, session: WriteSessionDep, _: CampaignsScope) -> CampaignOut:
     return await _change(campaign_id, "cancel", session)
 
 

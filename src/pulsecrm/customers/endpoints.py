@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from pulsecrm.customers import service
 from pulsecrm.customers.schemas import CustomerDetail, CustomerOut, OrderOut
-from pulsecrm.deps import IngestScope, ReadScope, SessionDep
+from pulsecrm.deps import IngestScope, ReadScope, SessionDep, WriteSessionDep
 from pulsecrm.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
@@ -46,7 +46,7 @@ async def get_customer(
 
 @router.post("/customers/{external_id}/unsubscribe", response_model=CustomerOut)
 async def unsubscribe(
-    session: SessionDep, _: IngestScope, external_id: Annotated[str, Path(max_length=128)]
+    session: WriteSessionDep, _: IngestScope, external_id: Annotated[str, Path(max_length=128)]
 ) -> CustomerOut:
     """Stop all future campaign messages to this customer (kept across re-ingestion)."""
     customer = await service.unsubscribe(session, external_id)

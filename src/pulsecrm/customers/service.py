@@ -84,3 +84,17 @@ async def list_orders(
     query = apply_keyset(query, key, Order.id, cursor).limit(limit + 1)
     rows = list(await session.scalars(query))
     return page_of(rows, limit, lambda o: (o.ordered_at, o.id))
+
+
+async def totals(session: AsyncSession) -> tuple[int, int, Decimal]:
+    """(customers, orders, revenue), from the stored aggregates: one scan of customers."""
+    row = (
+        await session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(Customer.order_count), 0),
+                sa.func.sum(Customer.total_spend),
+            ).select_from(Customer)
+        )
+    ).one()
+    return int(row[0]), int(row[1]), Decimal(row[2] or 0)

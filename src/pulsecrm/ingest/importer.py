@@ -125,7 +125,8 @@ async def import_file(
             if len(pending) >= BATCH:
                 await flush()
             if progress is not None and report.read % 500 == 0:
-                progress(handle.tell() if hasattr(handle, "tell") else report.read)
+                # The text layer cannot tell() while iterated; the byte layer under it can.
+                progress(handle.buffer.tell())  # type: ignore[attr-defined]
         await flush()
     if progress is not None:
         progress(size)

@@ -165,6 +165,12 @@ class Ingestor:
         await broker.append(self.redis, self.stream, entries)  # type: ignore[arg-type]
         return Accepted("queued", len(records))
 
+    async def backlog(self) -> int | None:
+        """Stream entries not yet written (acked entries are deleted); None without Redis."""
+        if self.redis is None:
+            return None
+        return int(await self.redis.xlen(self.stream))
+
     # --- the stream side ------------------------------------------------------------------
 
     def consumer(self, *, name: str | None = None, block_ms: int = 1000) -> broker.StreamConsumer:

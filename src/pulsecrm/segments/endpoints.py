@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from pulsecrm.deps import SegmentsScope, ServicesDep, SessionDep
+from pulsecrm.deps import SegmentsScope, ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.pagination import Page
 from pulsecrm.segments import service
 from pulsecrm.segments.schemas import (
@@ -56,7 +56,7 @@ async def preview(
 
 @router.post("", response_model=SegmentOut, status_code=201)
 async def create(
-    body: SegmentIn, session: SessionDep, services: ServicesDep, who: SegmentsScope
+    body: SegmentIn, session: WriteSessionDep, services: ServicesDep, who: SegmentsScope
 ) -> SegmentOut:
     catalog = await services.catalog.get(session)
     segment = await service.create(
@@ -90,7 +90,7 @@ async def get(segment_id: int, session: SessionDep, _: SegmentsScope) -> Segment
 
 @router.put("/{segment_id}", response_model=SegmentOut)
 async def update(
-    segment_id: int, body: SegmentIn, session: SessionDep, services: ServicesDep, _: SegmentsScope
+    segment_id: int, body: SegmentIn, session: WriteSessionDep, services: ServicesDep, _: SegmentsScope
 ) -> SegmentOut:
     catalog = await services.catalog.get(session)
     segment = await service.update(
@@ -106,7 +106,7 @@ async def update(
 
 
 @router.delete("/{segment_id}", status_code=204)
-async def delete(segment_id: int, session: SessionDep, _: SegmentsScope) -> Response:
+async def delete(segment_id: int, session: WriteSessionDep, _: SegmentsScope) -> Response:
     await service.delete(session, segment_id)
     await session.commit()
     return Response(status_code=204)

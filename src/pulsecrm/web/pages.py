@@ -1,0 +1,408 @@
+"""The pages. Each reads through the domain services; forms post back here with a CSRF token,
+and the interactive parts (segment builder, campaign wizard) call the JSON API from the browser."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO, get_args
+
+import orjson
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+
+from pulsecrm.auth import service as auth_service
+from pulsecrm.auth import users
+from pulsecrm.campaigns import service as campaigns
+from pulsecrm.campaigns import templates as message_templates
+from pulsecrm.campaigns.models import DELIVERY_STATUSES
+from pulsecrm.campaigns.schemas import CampaignOut
+from pulsecrm.customers import service as customers
+from pulsecrm.customers.service import CustomerSort
+from pulsecrm.deps import ServicesDep, SessionDep, WriteSessionDep
+from pulsecrm.errors import NotFound, PulseError
+from pulsecrm.ingest.importer import import_file
+from pulsecrm.segments import service as segments
+from pulsecrm.segments.endpoints import fields as field_catalog
+from pulsecrm.web.security import CheckedForm, CurrentUser
+from pulsecrm.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+PAGE = 25
+SORTS = get_args(CustomerSort)
+
+
+@router.get("/")
+async def dashboard(request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser) -> Response:
+    n_customers, n_orders, revenue = await customers.totals(session)
+    by_status = await campaigns.count_by_status(session)
+    recent, _cursor = await campaigns.list_campaigns(session, limit=5, cursor=None, status=None)
+    return render(
+        request,
+        "dashboard.html",
+        customers=n_customers,
+        orders=n_orders,
+        revenue=revenue,
+        running=by_status.get("running", 0),
+        backlog=await services.ingestor.backlog(),
+        recent=[CampaignOut.of(c) for c in recent],
+    )
+
+
+# --- customers ---------------------------------------------------------------------------------
+
+
+@router.get("/customers")
+async def customer_list(
+    request: Request,
+    session: SessionDep,
+    _: CurrentUser,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: str = "-created_at",
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    chosen: CustomerSort = sort if sort in SORTS else "-created_at"  # type: ignore[assignment]
+    rows, next_cursor = await customers.list_customers(
+        session, q=q or None, sort=chosen, limit=PAGE, cursor=cursor
+    )
+    template = "_customer_rows.html" if request.headers.get("HX-Request") else "customers.html"
+    return render(
+        request, template, rows=rows, next_cursor=next_cursor, q=q or "", sort=chosen, first=cursor is None
+    )
+
+
+@router.get("/customers/{external_id}")
+async def customer_page(external_id: str, request: Request, session: SessionDep, _: CurrentUser) -> Response:
+    customer, orders = await customers.get_customer(session, external_id)
+    return render(request, "customer.html", customer=customer, orders=orders)
+
+
+# --- segments ----------------------------------------------------------------------------------
+
+
+@router.get("/segments")
+async def segment_list(
+    request: Request,
+    session: SessionDep,
+    _: CurrentUser,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    rows, next_cursor = await segments.list_segments(session, limit=PAGE, cursor=cursor, q=q or None)
+    return render(request, "segments.html", rows=rows, next_cursor=next_cursor, q=q or "")
+
+
+async def _catalog_json(session: SessionDep, services: ServicesDep, user: CurrentUser) -> str:
+    catalog = await field_catalog(session, services, user)
+    return catalog.model_dump_json()
+
+
+@router.get("/segments/new")
+async def segment_new(
+    request: Request, session: SessionDep, services: ServicesDep, user: CurrentUser
+) -> Response:
+    return render(
+        request, "segment_edit.html", segment=None, catalog=await _catalog_json(session, services, user)
+    )
+
+
+@router.get("/segments/{segment_id}")
+async def segment_edit(
+    segment_id: int, request: Request, session: SessionDep, services: ServicesDep, user: CurrentUser
+) -> Response:
+    segment = await segments.get(session, segment_id)
+    return render(
+        request,
+        "segment_edit.html",
+        segment=segment,
+        rules_json=json.dumps(segment.rules),
+        catalog=await _catalog_json(session, services, user),
+    )
+
+
+@router.post("/segments/{segment_id}/delete")
+async def segment_delete(
+    segment_id: int, session: WriteSessionDep, _: CurrentUser, __: CheckedForm
+) -> Response:
+    await segments.delete(session, segment_id)
+    await session.commit()
+    return RedirectResponse("/segments", status_code=303)
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+
+@router.get("/campaigns")
+async def campaign_list(
+    request: Request,
+    session: SessionDep,
+    _: CurrentUser,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    rows, next_cursor = await campaigns.list_campaigns(
+        session, limit=PAGE, cursor=cursor, status=status or None
+    )
+    return render(
+        request,
+        "campaigns.html",
+        rows=[CampaignOut.of(c) for c in rows],
+        next_cursor=next_cursor,
+        status=status or "",
+    )
+
+
+@router.get("/campaigns/new")
+async def campaign_new(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    user: CurrentUser,
+    segment_id: int | None = None,
+) -> Response:
+    saved, _cursor = await segments.list_segments(session, limit=100, cursor=None, q=None)
+    return render(
+        request,
+        "campaign_new.html",
+        saved=saved,
+        chosen_segment=segment_id,
+        catalog=await _catalog_json(session, services, user),
+        variables=message_templates.VARIABLES,
+        ai_model=bool(services.settings.ai_base_url),
+    )
+
+
+async def _campaign_context(session: SessionDep, campaign_id: int) -> dict[str, Any]:
+    campaign = await campaigns.get(session, campaign_id)
+    return {
+        "campaign": CampaignOut.of(campaign),
+        "timeline": await campaigns.timeline(session, campaign),
+        "live": campaign.status in {"running", "paused"} or campaign.pending > 0 or campaign.sent > 0,
+    }
+
+
+@router.get("/campaigns/{campaign_id}")
+async def campaign_page(campaign_id: int, request: Request, session: SessionDep, _: CurrentUser) -> Response:
+    context = await _campaign_context(session, campaign_id)
+    return render(request, "campaign.html", statuses=DELIVERY_STATUSES, **context)
+
+
+@router.get("/campaigns/{campaign_id}/live")
+async def campaign_live(campaign_id: int, request: Request, session: SessionDep, _: CurrentUser) -> Response:
+    """The counters and chart, polled by the campaign page while messages are in flight."""
+    return render(request, "_campaign_live.html", **await _campaign_context(session, campaign_id))
+
+
+@router.get("/campaigns/{campaign_id}/log")
+async def campaign_log(
+    campaign_id: int,
+    request: Request,
+    session: SessionDep,
+    _: CurrentUser,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    after: int | None = None,
+) -> Response:
+    chosen = status if status in DELIVERY_STATUSES else None
+    rows, next_cursor = await campaigns.list_deliveries(
+        session, campaign_id, status=chosen, limit=50, after_id=after
+    )
+    return render(
+        request,
+        "_delivery_log.html",
+        campaign_id=campaign_id,
+        rows=rows,
+        next_cursor=next_cursor,
+        status=chosen or "",
+        first=after is None,
+    )
+
+
+@router.post("/campaigns/{campaign_id}/{action}")
+async def campaign_action(
+    campaign_id: int,
+    action: str,
+    session: WriteSessionDep,
+    _: CurrentUser,
+    __: CheckedForm,
+) -> Response:
+    if action not in {"pause", "resume", "cancel"}:
+        raise NotFound(f"no campaign action {action!r}")
+    await campaigns.change(session, campaign_id, action)
+    await session.commit()
+    return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+async def _keys_page(request: Request, session: SessionDep, status_code: int = 200, **extra: Any) -> Response:
+    keys = [auth_service.key_summary(k) for k in await auth_service.list_keys(session)]
+    return render(
+        request, "api_keys.html", status_code=status_code, keys=keys, scopes=auth_service.SCOPES, **extra
+    )
+
+
+@router.get("/settings/api-keys")
+async def api_keys(request: Request, session: SessionDep, _: CurrentUser) -> Response:
+    return await _keys_page(request, session)
+
+
+@router.post("/settings/api-keys")
+async def api_key_create(
+    request: Request, session: WriteSessionDep, services: ServicesDep, user: CurrentUser, form: CheckedForm
+) -> Response:
+    name = str(form.get("name") or "")
+    scopes = [str(s) for s in form.getlist("scopes")]
+    try:
+        new = await auth_service.create_key(session, name=name, scopes=scopes or None, user_id=user.id)
+    except PulseError as exc:
+        await session.rollback()
+        return await _keys_page(request, session, status_code=exc.status_code, error=exc.message, name=name)
+    await session.commit()
+    return await _keys_page(request, session, status_code=201, created=new.secret, created_name=new.key.name)
+
+
+@router.post("/settings/api-keys/{key_id}/revoke")
+async def api_key_revoke(
+    key_id: int, session: WriteSessionDep, services: ServicesDep, _: CurrentUser, __: CheckedForm
+) -> Response:
+    await auth_service.revoke_key(session, key_id=key_id)
+    await session.commit()
+    services.api_keys.forget()
+    return RedirectResponse("/settings/api-keys", status_code=303)
+
+
+async def _users_page(
+    request: Request, session: SessionDep, status_code: int = 200, **extra: Any
+) -> Response:
+    return render(
+        request, "users.html", status_code=status_code, users=await users.list_users(session), **extra
+    )
+
+
+@router.get("/settings/users")
+async def user_list(request: Request, session: SessionDep, _: CurrentUser) -> Response:
+    return await _users_page(request, session)
+
+
+@router.post("/settings/users")
+async def user_create(
+    request: Request, session: WriteSessionDep, _: CurrentUser, form: CheckedForm
+) -> Response:
+    values = {k: str(form.get(k) or "") for k in ("email", "name", "password")}
+    try:
+        await users.create_local(session, **values)
+    except PulseError as exc:
+        await session.rollback()
+        return await _users_page(
+            request, session, status_code=exc.status_code, error=exc.message, form=values | {"password": ""}
+        )
+    await session.commit()
+    return await _users_page(request, session, status_code=201, notice=f"Created {values['email']}.")
+
+
+@router.post("/settings/users/{user_id}/{action}")
+async def user_toggle(
+    user_id: int,
+    action: str,
+    session: WriteSessionDep,
+    services: ServicesDep,
+    user: CurrentUser,
+    __: CheckedForm,
+) -> Response:
+    if action not in {"deactivate", "activate"}:
+        raise NotFound(f"no user action {action!r}")
+    if user_id == user.id and action == "deactivate":
+        raise PulseError("you cannot switch off your own account")
+    await users.set_active(session, user_id, action == "activate")
+    await session.commit()
+    services.users.forget()
+    return RedirectResponse("/settings/users", status_code=303)
+
+
+# --- uploads -----------------------------------------------------------------------------------
+
+
+@router.get("/uploads")
+async def uploads(request: Request, _: CurrentUser) -> Response:
+    return render(request, "uploads.html")
+
+
+def _spool(source: BinaryIO, suffix: str) -> tuple[Path, int]:
+    with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
+        shutil.copyfileobj(source, handle, 1 << 20)
+    path = Path(handle.name)
+    return path, path.stat().st_size
+
+
+@router.post("/uploads")
+async def upload(
+    services: ServicesDep,
+    _: CurrentUser,
+    __: CheckedForm,
+    kind: Annotated[str, Form()],
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    """Import a CSV or NDJSON file; the answer streams progress lines as NDJSON while it runs."""
+    if kind not in {"customers", "orders"}:
+        raise PulseError("kind must be customers or orders", details=[{"loc": ["kind"]}])
+    suffix = Path(file.filename or "").suffix.lower()
+    if suffix not in {".csv", ".ndjson", ".jsonl", ".json"}:
+        raise PulseError(
+            "upload a .csv or .ndjson file",
+            details=[{"loc": ["file"], "message": f"unknown type {suffix!r}"}],
+        )
+    # The import reads a path; the upload is copied to one off the event loop.
+    path, size = await asyncio.to_thread(_spool, file.file, suffix)
+    updates: asyncio.Queue[int] = asyncio.Queue()
+
+    async def run_import() -> Any:
+        try:
+            return await import_file(
+                services.db,
+                kind,  # type: ignore[arg-type]
+                path,
+                default_currency=services.settings.default_currency,
+                progress=updates.put_nowait,
+            )
+        finally:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    # Shielded: a browser that goes away does not cut an import off half-way.
+    task = asyncio.ensure_future(run_import())
+
+    async def lines() -> AsyncIterator[bytes]:
+        yield orjson.dumps({"phase": "importing", "done": 0, "total": size}) + b"\n"
+        while not task.done():
+            getter = asyncio.ensure_future(updates.get())
+            finished, _pending = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in finished:
+                yield orjson.dumps({"phase": "importing", "done": getter.result(), "total": size}) + b"\n"
+            else:
+                getter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await getter
+        try:
+            report = await asyncio.shield(task)
+        except Exception as exc:
+            yield orjson.dumps({"phase": "failed", "error": str(exc)}) + b"\n"
+            return
+        yield (
+            orjson.dumps(
+                {
+                    "phase": "done",
+                    "read": report.read,
+                    "written": report.written,
+                    "rejected": len(report.rejected),
+                    "errors": [{"line": line, "reason": reason} for line, reason in report.rejected[:100]],
+                }
+            )
+            + b"\n"
+        )
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")

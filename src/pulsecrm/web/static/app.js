@@ -1,0 +1,47 @@
+// Shared by every page: the CSRF token, a JSON API call that reports errors, a DOM helper.
+"use strict";
+(() => {
+
+const Pulse = (window.Pulse = window.Pulse || {});
+
+Pulse.csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+Pulse.api = async function (method, url, body, signal) {
+  const response = await fetch(url, {
+    method,
+    signal,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": Pulse.csrf() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401) {
+    window.location = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    throw new Error("signed out");
+  }
+  const data = response.status === 204 ? null : await response.json();
+  if (!response.ok) {
+    const error = new Error((data && data.error && data.error.message) || `HTTP ${response.status}`);
+    error.status = response.status;
+    error.details = (data && data.error && data.error.details) || [];
+    throw error;
+  }
+  return data;
+};
+
+Pulse.el = function (tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+};
+
+Pulse.number = (n) => Number(n).toLocaleString("en-IN");
+Pulse.money = (n) => "₹" + Number(n).toLocaleString("en-IN", { maximumFractionDigits: 0 });
+})();

@@ -1,0 +1,233 @@
+// The campaign wizard: audience → message (with a rendered preview and suggestions) → review
+// with the exact audience size → launch. Every step calls the same JSON API as any client.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("wizard");
+  const steps = [...form.querySelectorAll("[data-step]")];
+  const markers = [...document.querySelectorAll(".steps li")];
+  let current = 0;
+
+  const builder = Pulse.mountBuilder(document.getElementById("builder"), {
+    catalog: JSON.parse(form.dataset.catalog),
+    rules: null,
+    countEl: document.getElementById("count"),
+    sampleEl: null,
+    statusEl: document.getElementById("count-status"),
+  });
+
+  // The assistant box lives inside the wizard's form, so it is wired by hand, not as a form.
+  const assistant = document.getElementById("assistant-box");
+  const assistantGo = document.getElementById("assistant-go");
+  const assistantInput = document.getElementById("assistant-prompt");
+  assistantGo.addEventListener("click", () => askAssistant());
+  assistantInput.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); askAssistant(); } });
+  async function askAssistant() {
+    const out = assistant.querySelector(".assistant-result");
+    const prompt = assistantInput.value.trim();
+    if (!prompt) return;
+    assistantGo.setAttribute("aria-busy", "true");
+    out.replaceChildren();
+    try {
+      const data = await Pulse.api("POST", "/api/v1/ai/segment", { prompt });
+      builder.setRules(data.rules);
+      const lines = Array.isArray(data.explanation) ? data.explanation : String(data.explanation || "").split("\n").filter(Boolean);
+      out.append(Pulse.el("ul", { class: "explanation" }, lines.map((l) => Pulse.el("li", { text: typeof l === "string" ? l : l.text || "" }))));
+      const missed = data.not_understood || [];
+      if (missed.length) out.append(Pulse.el("p", { class: "warning", text: `Not understood, so left out: ${missed.map((m) => `“${m.text || m}”`).join(", ")}.` }));
+    } catch (error) {
+      out.append(Pulse.el("p", { class: "error", role: "alert", text: error.message }));
+    } finally {
+      assistantGo.removeAttribute("aria-busy");
+    }
+  }
+
+  const source = () => form.elements.source.value;
+  const showSource = () => {
+    form.querySelectorAll("[data-source]").forEach((el) => (el.hidden = el.dataset.source !== source()));
+  };
+  form.querySelectorAll("input[name=source]").forEach((r) => r.addEventListener("change", showSource));
+  showSource();
+
+  async function audienceRules() {
+    if (source() === "segment") {
+      const segment = await Pulse.api("GET", `/api/v1/segments/${form.elements.segment_id.value}`);
+      return { rules: segment.rules, segment_id: segment.id, label: segment.name };
+    }
+    return { rules: builder.value(), segment_id: null, label: "new rules" };
+  }
+
+  function stepError(text) {
+    steps[current].querySelector(".steperror").textContent = text || "";
+  }
+
+  function show(index) {
+    current = index;
+    steps.forEach((s, i) => (s.hidden = i !== index));
+    markers.forEach((m, i) => (i === index ? m.setAttribute("aria-current", "step") : m.removeAttribute("aria-current")));
+    stepError("");
+    const heading = steps[index].querySelector("h2");
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+    if (index === 2) review();
+  }
+
+  async function validateStep() {
+    if (current === 0) {
+      if (source() === "rules") {
+        try {
+          await Pulse.api("POST", "/api/v1/segments/preview", { rules: builder.value(), exact: false, cap: 1 });
+        } catch (error) {
+          const unplaced = builder.showErrors(error.details);
+          stepError(unplaced.length ? unplaced.join("; ") : "Fix the highlighted conditions first.");
+          return false;
+        }
+      }
+      return true;
+    }
+    if (current === 1) {
+      if (!form.elements.name.value.trim()) { stepError("Give the campaign a name."); form.elements.name.focus(); return false; }
+      if (!form.elements.message.value.trim()) { stepError("Write the message."); form.elements.message.focus(); return false; }
+      try {
+        await renderPreview();
+      } catch (error) {
+        stepError(error.message);
+        return false;
+      }
+      return true;
+    }
+    return true;
+  }
+
+  form.querySelectorAll("[data-next]").forEach((b) => b.addEventListener("click", async () => {
+    b.setAttribute("aria-busy", "true");
+    try { if (await validateStep()) show(current + 1); } finally { b.removeAttribute("aria-busy"); }
+  }));
+  form.querySelectorAll("[data-back]").forEach((b) => b.addEventListener("click", () => show(current - 1)));
+  form.addEventListener("submit", (e) => e.preventDefault());
+
+  // --- step 2: the message -------------------------------------------------------------------
+  const channel = form.elements.channel;
+  const emailOnly = form.querySelector("[data-email-only]");
+  channel.addEventListener("change", () => { emailOnly.hidden = channel.value !== "email"; schedulePreview(); });
+  const message = form.elements.message;
+  form.querySelectorAll("[data-insert]").forEach((chip) => chip.addEventListener("click", () => {
+    const text = chip.dataset.insert;
+    const start = message.selectionStart ?? message.value.length;
+    message.setRangeText(text, start, message.selectionEnd ?? start, "end");
+    message.focus();
+    schedulePreview();
+  }));
+
+  let previewTimer = null;
+  let previewController = null;
+  const schedulePreview = () => { clearTimeout(previewTimer); previewTimer = setTimeout(() => renderPreview().catch(() => {}), 250); };
+  message.addEventListener("input", schedulePreview);
+  form.elements.subject.addEventListener("input", schedulePreview);
+
+  async function renderPreview() {
+    const out = document.getElementById("preview-message");
+    const meta = document.getElementById("preview-meta");
+    const subjectOut = document.getElementById("preview-subject");
+    if (!message.value.trim()) return null;
+    if (previewController) previewController.abort();
+    previewController = new AbortController();
+    const subject = channel.value === "email" ? form.elements.subject.value.trim() || null : null;
+    try {
+      const data = await Pulse.api("POST", "/api/v1/campaigns/preview-message", { message: message.value, subject }, previewController.signal);
+      out.classList.remove("muted", "error");
+      out.textContent = data.message;
+      subjectOut.hidden = !data.subject;
+      subjectOut.textContent = data.subject || "";
+      meta.textContent = `For customer ${data.customer_external_id || "(none yet)"} · ${data.characters} characters` +
+        (channel.value === "sms" ? ` · ${data.sms_segments} SMS part${data.sms_segments > 1 ? "s" : ""}` : "");
+      return data;
+    } catch (error) {
+      if (error.name === "AbortError") return null;
+      out.classList.add("error");
+      out.textContent = error.message;
+      throw error;
+    }
+  }
+
+  document.getElementById("suggest").addEventListener("click", async (event) => {
+    const button = event.target;
+    const goal = document.getElementById("goal").value.trim();
+    const box = document.getElementById("variants");
+    if (!goal) { box.replaceChildren(Pulse.el("p", { class: "muted", text: "Type a goal first, e.g. “welcome new customers”." })); return; }
+    button.setAttribute("aria-busy", "true");
+    try {
+      const audience = await audienceRules();
+      const data = await Pulse.api("POST", "/api/v1/ai/messages", {
+        goal, rules: audience.segment_id ? undefined : audience.rules, segment_id: audience.segment_id || undefined,
+        channel: channel.value, count: 3,
+      });
+      box.replaceChildren(...data.variants.map((v, i) => Pulse.el("article", { class: "variant" },
+        Pulse.el("small", { class: "muted", text: `Option ${i + 1}${v.angle ? " · " + v.angle : ""}` }),
+        v.subject ? Pulse.el("p", { class: "subject", text: v.subject }) : null,
+        Pulse.el("p", { class: "template", text: v.message }),
+        Pulse.el("button", { type: "button", class: "outline small", text: "Use this", onclick: () => {
+          message.value = v.message;
+          if (v.subject) form.elements.subject.value = v.subject;
+          renderPreview().catch(() => {});
+          message.focus();
+        } }),
+      )));
+    } catch (error) {
+      box.replaceChildren(Pulse.el("p", { class: "error", role: "alert", text: error.message }));
+    } finally {
+      button.removeAttribute("aria-busy");
+    }
+  });
+
+  // --- step 3: review and launch -------------------------------------------------------------
+  async function review() {
+    document.getElementById("review-name").textContent = form.elements.name.value.trim();
+    document.getElementById("review-channel").textContent = channel.value === "email" ? "E-mail" : "SMS";
+    const rendered = document.getElementById("preview-message").textContent;
+    document.getElementById("review-message").textContent = rendered;
+    const countOut = document.getElementById("review-count");
+    countOut.textContent = "…";
+    countOut.setAttribute("aria-busy", "true");
+    try {
+      const audience = await audienceRules();
+      const data = await Pulse.api("POST", "/api/v1/segments/preview", { rules: audience.rules, exact: true });
+      countOut.textContent = Pulse.number(data.count);
+      countOut.dataset.count = data.count;
+    } catch (error) {
+      countOut.textContent = "?";
+      stepError(error.message);
+    } finally {
+      countOut.removeAttribute("aria-busy");
+    }
+  }
+
+  async function create(launch) {
+    const audience = await audienceRules();
+    const body = {
+      name: form.elements.name.value.trim(),
+      channel: channel.value,
+      message: message.value,
+      subject: channel.value === "email" ? form.elements.subject.value.trim() || null : null,
+      rate_limit: form.elements.rate_limit.value ? parseInt(form.elements.rate_limit.value, 10) : null,
+    };
+    if (audience.segment_id) body.segment_id = audience.segment_id;
+    else body.rules = audience.rules;
+    const campaign = await Pulse.api("POST", "/api/v1/campaigns", body);
+    if (launch) await Pulse.api("POST", `/api/v1/campaigns/${campaign.id}/launch`);
+    window.location = `/campaigns/${campaign.id}`;
+  }
+
+  for (const [id, launch] of [["launch", true], ["save-draft", false]]) {
+    document.getElementById(id).addEventListener("click", async (event) => {
+      const button = event.target;
+      button.setAttribute("aria-busy", "true");
+      stepError("");
+      try {
+        await create(launch);
+      } catch (error) {
+        stepError(error.message);
+        button.removeAttribute("aria-busy");
+      }
+    });
+  }
+});
