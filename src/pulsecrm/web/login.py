@@ -6,6 +6,7 @@ import logging
 import warnings
 from typing import Annotated, Any
 
+from authlib.deprecate import AuthlibDeprecationWarning
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -18,7 +19,7 @@ from pulsecrm.web.templating import render
 
 with warnings.catch_warnings():
     # Authlib 1.9 warns, on import, about its own httpx integration; we use the Starlette one.
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.starlette_client import OAuth, OAuthError
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,11 @@ def _login_page(request: Request, services: ServicesDep, *, next_url: str, **ext
 
 @router.get("/login")
 async def login_page(request: Request, services: ServicesDep, next: str | None = None) -> Response:
-    if isinstance(request.session.get("uid"), int):
-        return RedirectResponse(safe_next(next), status_code=302)
+    user_id = request.session.get("uid")
+    if isinstance(user_id, int):
+        if await services.users.verify(services.db.sessions, user_id) is not None:
+            return RedirectResponse(safe_next(next), status_code=302)
+        sign_out(request)  # a switched-off account's leftover session
     return _login_page(request, services, next_url=safe_next(next))
 
 

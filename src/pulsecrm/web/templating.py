@@ -76,8 +76,8 @@ env.filters.update(number=number, money=money, date=date, datetime=datetime_, ag
 env.globals.update(static_url=static_url, percent=percent)
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, template: str, /, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("user", getattr(request.state, "user", None))
     context["csrf_token"] = csrf_token(request)
     context["nav"] = request.url.path.split("/")[1] or "dashboard"
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
