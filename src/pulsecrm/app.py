@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 
 from pulsecrm import __version__
+from pulsecrm.ai.endpoints import router as ai_router
 from pulsecrm.campaigns.endpoints import router as campaigns_router
 from pulsecrm.config import Settings, get_settings
 from pulsecrm.customers.endpoints import router as customers_router
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(segments_router)
     app.include_router(campaigns_router)
     app.include_router(delivery_router)
+    app.include_router(ai_router)
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"])

@@ -1,0 +1,95 @@
+"""AI assistant routes: plain words to a segment, and message variants for a campaign goal."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from pulsecrm.ai import explain
+from pulsecrm.ai import service as ai_service
+from pulsecrm.ai.schemas import (
+    AudienceOut,
+    ConditionNote,
+    MessagesIn,
+    MessagesOut,
+    SegmentPromptIn,
+    SegmentSuggestionOut,
+    VariantOut,
+)
+from pulsecrm.campaigns import templates
+from pulsecrm.deps import CampaignsScope, SegmentsScope, ServicesDep, SessionDep
+from pulsecrm.segments import service as segment_service
+
+router = APIRouter(prefix="/api/v1/ai", tags=["ai"])
+
+COUNT_CAP = 10_000  # like a non-exact preview: the builder re-counts exactly on demand
+
+
+@router.post("/segment", response_model=SegmentSuggestionOut)
+async def segment(
+    body: SegmentPromptIn, session: SessionDep, services: ServicesDep, _: SegmentsScope
+) -> SegmentSuggestionOut:
+    """A rule tree from plain words, with a line per condition and the live count.
+
+    422 (naming `prompt`) when nothing in the prompt could be read as a condition."""
+    catalog = await services.catalog.get(session)
+    # A model may take seconds: don't hold a pooled connection while it thinks.
+    await session.rollback()
+    answer = await ai_service.engine_for(services.settings).rules_from_text(body.prompt, catalog)
+    _tree, where = segment_service.audience_filter(session, answer.rules, catalog)
+    found = await segment_service.count(session, where, cap=COUNT_CAP)
+    return SegmentSuggestionOut(
+        rules=answer.rules,
+        explanation=explain.summary(answer.rules, catalog),
+        conditions=[
+            ConditionNote(path=line.path, text=line.text) for line in explain.lines(answer.rules, catalog)
+        ],
+        not_understood=answer.not_understood,
+        notes=answer.notes,
+        engine="model" if answer.engine == "model" else "offline",
+        fallback_reason=answer.fallback_reason,
+        count=min(found, COUNT_CAP),
+        count_is_lower_bound=found > COUNT_CAP,
+    )
+
+
+@router.post("/messages", response_model=MessagesOut)
+async def messages(
+    body: MessagesIn, session: SessionDep, services: ServicesDep, _: CampaignsScope
+) -> MessagesOut:
+    """Distinct message variants for a goal, fitted to the audience and the channel."""
+    catalog = await services.catalog.get(session)
+    raw_rules = await ai_service.audience_rules(session, raw_rules=body.rules, segment_id=body.segment_id)
+    audience, where = await ai_service.audience_summary(session, raw_rules, catalog)
+    sample = await segment_service.sample(session, where, size=1)
+    context = templates.context_for(sample[0]) if sample else {}
+    await session.rollback()  # as above: release the connection before a model is asked
+    variants = await ai_service.engine_for(services.settings).message_variants(
+        body.goal, audience, body.channel, body.count
+    )
+    out = []
+    for v in variants:
+        preview = templates.render(v.message, context)
+        out.append(
+            VariantOut(
+                angle=v.angle,
+                message=v.message,
+                subject=v.subject,
+                engine="model" if v.engine == "model" else "offline",
+                preview=preview,
+                preview_subject=templates.render(v.subject, context) if v.subject else None,
+                length=len(preview),
+            )
+        )
+    return MessagesOut(
+        variants=out,
+        audience=AudienceOut(
+            size=audience.size,
+            with_orders=audience.with_orders,
+            median_spend=audience.median_spend,
+            avg_spend=audience.avg_spend,
+            median_days_since_order=audience.median_days_since_order,
+            lapsed_share=audience.lapsed_share,
+            top_city=audience.top_city,
+        ),
+        channel=body.channel,
+    )

@@ -1,0 +1,79 @@
+"""AI assistant API shapes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pulsecrm.ai.offline import MAX_PROMPT
+
+
+class SegmentPromptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    prompt: str = Field(
+        min_length=1,
+        max_length=MAX_PROMPT,
+        description="Who to reach, in plain words: “spent over 5k but haven't ordered in 3 months, in Pune”.",
+    )
+
+
+class ConditionNote(BaseModel):
+    path: str = Field(description="JSON path of the node in `rules`, e.g. `$.rules[1].rules[0]`.")
+    text: str
+
+
+class SegmentSuggestionOut(BaseModel):
+    rules: dict[str, Any] = Field(description="A rule tree, checked like any other; edit and save it freely.")
+    explanation: str = Field(description="The whole tree as one sentence.")
+    conditions: list[ConditionNote] = Field(description="One line per condition (and per nested group).")
+    not_understood: list[str] = Field(description="Parts of the prompt that were not used. Show them!")
+    notes: list[str] = Field(description="Defaults assumed, e.g. “lapsed” with no period: 90 days.")
+    engine: Literal["offline", "model"]
+    fallback_reason: str | None = Field(
+        default=None, description="Set when a model is configured but its answer was not used."
+    )
+    count: int = Field(description="Matching customers now (capped: see count_is_lower_bound).")
+    count_is_lower_bound: bool = False
+
+
+class MessagesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    goal: str = Field(min_length=1, max_length=500, description="“Win back lapsed customers with 10% off”.")
+    rules: Any = Field(default=None, description="The audience as a rule tree…")
+    segment_id: int | None = Field(default=None, description="…or a saved segment; neither = everyone.")
+    count: int = Field(default=3, ge=1, le=8)
+    channel: Literal["sms", "email"] = "sms"
+
+
+class AudienceOut(BaseModel):
+    size: int
+    with_orders: int
+    median_spend: Decimal | None
+    avg_spend: Decimal | None
+    median_days_since_order: int | None
+    lapsed_share: float = Field(
+        description="Share with no order in the last 90 days (never ordered included)."
+    )
+    top_city: str | None
+
+
+class VariantOut(BaseModel):
+    angle: str = Field(description="What sets this variant apart: “urgency”, “their history” …")
+    message: str = Field(
+        description="A template over the campaign variables; use it as a campaign `message`."
+    )
+    subject: str | None = Field(description="E-mail only; also a template.")
+    engine: Literal["offline", "model"]
+    preview: str = Field(description="The message rendered for one customer of the audience.")
+    preview_subject: str | None = None
+    length: int = Field(description="Characters of the preview.")
+
+
+class MessagesOut(BaseModel):
+    variants: list[VariantOut]
+    audience: AudienceOut
+    channel: Literal["sms", "email"]

@@ -1,0 +1,328 @@
+"""Plain-English building blocks for the offline engine: tokens, numbers, amounts, durations, dates.
+
+Everything here is deterministic and stdlib-only. Text is normalised once into lowercase
+tokens joined by single spaces ("₹5,000" -> "₹ 5,000", "haven't" -> "have not",
+"5k-10k" -> "5 k to 10 k"), so the patterns in `offline` can be written for one spelling.
+Each token keeps the words it came from, so anything left over is reported as the user
+typed it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+# --- numbers ----------------------------------------------------------------------------------
+
+UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_W = "|".join(
+    sorted([*UNITS, *TENS, "hundred", "thousand", "dozen", "couple of", "couple"], key=len, reverse=True)
+)
+# "five", "twenty five", "a hundred", "one hundred and fifty", "a couple of", "half a"
+NUMW = rf"(?:half an?|(?:an? )?(?:{_W})(?: (?:and )?(?:{_W}))*)"
+NUM = r"\d+(?:[.,]\d+)*"
+NUMBER = rf"(?:{NUM}|{NUMW})"
+MULTIPLIERS = {
+    "k": 1_000, "thousand": 1_000, "thousands": 1_000, "grand": 1_000,
+    "l": 100_000, "lakh": 100_000, "lakhs": 100_000, "lac": 100_000, "lacs": 100_000, "lk": 100_000,
+    "cr": 10_000_000, "crore": 10_000_000, "crores": 10_000_000,
+    "m": 1_000_000, "mn": 1_000_000, "mil": 1_000_000, "million": 1_000_000, "millions": 1_000_000,
+    "b": 1_000_000_000, "bn": 1_000_000_000, "billion": 1_000_000_000,
+}  # fmt: skip
+_MULT = "|".join(sorted(MULTIPLIERS, key=len, reverse=True))
+CURRENCY = r"(?:₹|\$|€|£|rs|inr|usd|eur|gbp|rupees?)"
+CURRENCY_AFTER = r"(?:rupees|rupee|rs|inr|dollars|dollar|usd|bucks|euros|eur|pounds|gbp)"
+# A money amount: currency symbols are only decoration, never converted.
+AMOUNT = rf"(?:{CURRENCY} )?{NUMBER}(?: (?:{_MULT})(?![a-z]))?(?: {CURRENCY_AFTER})?"
+
+
+def number(text: str) -> Decimal | None:
+    """'5' '1,50,000' '1.5' 'twenty five' 'a hundred' 'half a' -> Decimal."""
+    text = text.strip()
+    if not text:
+        return None
+    if text[0].isdigit():
+        try:
+            return Decimal(text.replace(",", ""))
+        except InvalidOperation:
+            return None
+    words = text.replace("couple of", "couple").split()
+    if words[:1] == ["half"]:
+        return Decimal("0.5")
+    total, current, seen = 0, 0, False
+    for word in words:
+        if word in ("a", "an", "and"):
+            current = current or (1 if word != "and" else 0)
+            continue
+        seen = True
+        if word in UNITS:
+            current += UNITS[word]
+        elif word in TENS:
+            current += TENS[word]
+        elif word == "couple":
+            current += 2
+        elif word == "dozen":
+            current = max(current, 1) * 12
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word == "thousand":
+            total += max(current, 1) * 1000
+            current = 0
+        else:
+            return None
+    return Decimal(total + current) if seen else None
+
+
+_AMOUNT_PARTS = re.compile(rf"^(?:{CURRENCY} )?(?P<n>{NUMBER})(?: (?P<m>{_MULT}))?(?: {CURRENCY_AFTER})?$")
+
+
+def amount(text: str) -> Decimal | None:
+    match = _AMOUNT_PARTS.match(text.strip())
+    if match is None:
+        return None
+    value = number(match["n"])
+    if value is None:
+        return None
+    if match["m"]:
+        value *= MULTIPLIERS[match["m"]]
+    return value
+
+
+def is_money_like(text: str) -> bool:
+    """An amount written with a currency or a multiplier: '₹500', '5k', '2 lakh'."""
+    match = _AMOUNT_PARTS.match(text.strip())
+    return bool(match and (match["m"] or re.match(CURRENCY, text.strip())))
+
+
+def plain(value: Decimal) -> int | str:
+    """JSON for an amount: an int when whole, else a decimal string (never a float)."""
+    normal = value.normalize()
+    return int(normal) if normal == normal.to_integral_value() else format(normal, "f")
+
+
+# --- durations and dates ----------------------------------------------------------------------
+
+UNIT_DAYS = {
+    "day": 1, "days": 1, "d": 1,
+    "week": 7, "weeks": 7, "wk": 7, "wks": 7, "w": 7,
+    "fortnight": 14, "fortnights": 14,
+    "month": 30, "months": 30, "mo": 30, "mos": 30, "mth": 30, "mths": 30, "m": 30,
+    "quarter": 91, "quarters": 91,
+    "year": 365, "years": 365, "yr": 365, "yrs": 365, "y": 365,
+}  # fmt: skip
+_UNIT = "|".join(sorted(UNIT_DAYS, key=len, reverse=True))
+DURATION = rf"(?:(?:{NUM}|{NUMW}|an?|few) )?(?:{_UNIT})(?![a-z])"
+_DURATION_PARTS = re.compile(rf"^(?:(?P<n>{NUM}|{NUMW}|an?|few) )?(?P<u>{_UNIT})$")
+
+
+def duration_days(text: str) -> int | None:
+    """'3 months' -> 90, 'a year' -> 365, '2 weeks' -> 14. A month is 30 days, a year 365."""
+    match = _DURATION_PARTS.match(text.strip())
+    if match is None or match["n"] == "few":
+        return None
+    count = number(match["n"]) if match["n"] and match["n"] not in ("a", "an") else Decimal(1)
+    if count is None:
+        return None
+    return int(count * UNIT_DAYS[match["u"]])
+
+
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
+MONTHS |= {"sept": 9}
+_MON = "|".join(sorted(MONTHS, key=len, reverse=True))
+_ORD = r"(?: (?:st|nd|rd|th))?"
+DATE = (
+    rf"(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}{_ORD} (?:of )?(?:{_MON})(?: ,)?(?: \d{{4}})?"
+    rf"|(?:{_MON}) \d{{1,2}}{_ORD}(?: ,)? \d{{4}}|(?:{_MON}) \d{{1,2}}{_ORD}(?![\d])"
+    rf"|(?:{_MON})(?: \d{{4}})?|\d{{4}})"
+)
+_DAY_MONTH = re.compile(rf"^(?P<d>\d{{1,2}}){_ORD} (?:of )?(?P<m>{_MON})(?: ,)?(?: (?P<y>\d{{4}}))?$")
+_MONTH_DAY = re.compile(rf"^(?P<m>{_MON}) (?P<d>\d{{1,2}}){_ORD}(?: ,)?(?: (?P<y>\d{{4}}))?$")
+_MONTH_YEAR = re.compile(rf"^(?P<m>{_MON})(?: (?P<y>\d{{4}}))?$")
+
+
+def date_range(text: str, today: date) -> tuple[date, date] | None:
+    """The first and last day a date phrase covers: '2025' is a year, 'march 2025' a month.
+
+    Without a year a month means its latest occurrence not after today."""
+    text = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            day = date.fromisoformat(text)
+            return day, day
+        if re.fullmatch(r"\d{4}", text):
+            year = int(text)
+            return (date(year, 1, 1), date(year, 12, 31)) if 1900 < year < 2200 else None
+        for pattern in (_DAY_MONTH, _MONTH_DAY):
+            match = pattern.match(text)
+            if match:
+                month = MONTHS[match["m"]]
+                year = int(match["y"]) if match["y"] else _latest_year(month, today, int(match["d"]))
+                day = date(year, month, int(match["d"]))
+                return day, day
+        match = _MONTH_YEAR.match(text)
+        if match:
+            month = MONTHS[match["m"]]
+            year = int(match["y"]) if match["y"] else _latest_year(month, today, 1)
+            return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    except ValueError:
+        return None
+    return None
+
+
+def _latest_year(month: int, today: date, day: int) -> int:
+    return today.year if (month, day) <= (today.month, today.day) else today.year - 1
+
+
+def calendar_range(phrase: str, today: date) -> tuple[date, date] | None:
+    """'this month' -> (1st of this month, today); 'last month' -> the whole previous month."""
+    phrase = phrase.replace("current", "this").replace("previous", "last").removeprefix("the ")
+    first_of_month = today.replace(day=1)
+    monday = today - timedelta(days=today.weekday())
+    ranges = {
+        "today": (today, today),
+        "yesterday": (today - timedelta(days=1), today - timedelta(days=1)),
+        "this week": (monday, today),
+        "last week": (monday - timedelta(days=7), monday - timedelta(days=1)),
+        "this month": (first_of_month, today),
+        "last month": (
+            (first_of_month - timedelta(days=1)).replace(day=1),
+            first_of_month - timedelta(days=1),
+        ),
+        "this year": (date(today.year, 1, 1), today),
+        "last year": (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+    }
+    return ranges.get(phrase)
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str  # normalised
+    original: str  # as typed (for reporting what was not understood)
+
+
+_TOKEN = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"|[\w.+-]*@[\w-]+(?:\.[\w-]+)+"
+    r"|[^\W\d_]+(?:\.(?:com|in|net|org|co|io|edu|gov|info|biz|uk))+(?![\w])"
+    r"|\d+(?:[.,]\d+)*"
+    r"|[^\W\d_]+(?:'[^\W\d_]+)*"
+    r"|>=|<=|=>|=<|[^\w\s]",
+)
+_NOT_CONTRACTIONS = {
+    "haven't": "have", "havent": "have", "hasn't": "has", "hasnt": "has", "hadn't": "had",
+    "hadnt": "had", "didn't": "did", "didnt": "did", "don't": "do", "dont": "do",
+    "doesn't": "does", "doesnt": "does", "aren't": "are", "arent": "are", "isn't": "is",
+    "isnt": "is", "wasn't": "was", "wasnt": "was", "weren't": "were", "werent": "were",
+    "won't": "will", "wont": "will", "can't": "can", "cant": "can", "cannot": "can",
+}  # fmt: skip
+# Typographic quotes and dashes as people paste them from documents.
+_PUNCT = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "`": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
+    | {"≥": ">=", "≤": "<="}
+)
+_NUMERIC = re.compile(rf"^(?:{NUM}|{_MULT}|₹|\$|€|£|rs|inr)$")
+
+
+def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
+    text = unicodedata.normalize("NFKC", prompt).translate(_PUNCT)
+    raw = _TOKEN.findall(text)
+    out: list[Token] = []
+    for i, word in enumerate(raw):
+        low = word.lower()
+        if low in ('"', "'", "?", "!", "*", "_", "#"):
+            continue
+        if low == "." and out and out[-1].text == "rs":
+            continue  # "rs. 500"
+        if low in ("-", "~"):
+            # "5k-10k" is a range; "one-time" and "mumbai-based" are one word each side.
+            prev = out[-1].text if out else ""
+            nxt = raw[i + 1].lower() if i + 1 < len(raw) else ""
+            if _NUMERIC.match(prev) and (_NUMERIC.match(nxt) or nxt[:1].isdigit()):
+                out.append(Token("to", word))
+            continue
+        if low in (".", "!", ";", ":"):
+            out.append(Token(",", word))
+            continue
+        if low == "&":
+            out.append(Token("and", word))
+            continue
+        if low == "/":
+            out.append(Token("or", word))
+            continue
+        if low in _NOT_CONTRACTIONS:
+            out.append(Token(_NOT_CONTRACTIONS[low], word))
+            out.append(Token("not", ""))
+            continue
+        if low.endswith("'s"):
+            low = low[:-2]
+        elif "'" in low:
+            low = low.replace("'", "")
+        out.append(Token(correct(low, vocabulary), word))
+    return out
+
+
+def correct(word: str, vocabulary: frozenset[str]) -> str:
+    """A small typo tolerance: an unknown word of 4+ letters close to exactly one keyword."""
+    if len(word) < 4 or word in vocabulary or not word.isalpha():
+        return word
+    return _closest(word, vocabulary)
+
+
+@lru_cache(maxsize=4096)
+def _closest(word: str, vocabulary: frozenset[str]) -> str:
+    # Typos keep the first letter far more often than not; checking only those keywords keeps
+    # this well under a millisecond. One edit (a transposition counts as one) up to six
+    # letters, two beyond.
+    limit = 1 if len(word) <= 6 else 2
+    best_distance, best = limit + 1, []
+    for candidate in vocabulary:
+        if candidate[0] != word[0] or abs(len(candidate) - len(word)) > limit or len(candidate) < 4:
+            continue
+        distance = edit_distance(word, candidate, limit)
+        if distance < best_distance:
+            best_distance, best = distance, [candidate]
+        elif distance == best_distance:
+            best.append(candidate)
+    if len(best) > 1:
+        # "orderd" is as near "order" as "ordered"; a dropped letter is the likelier slip.
+        best = [c for c in best if _subsequence(word, c)]
+    return best[0] if len(best) == 1 else word
+
+
+def _subsequence(short: str, long: str) -> bool:
+    letters = iter(long)
+    return all(ch in letters for ch in short)
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (Levenshtein plus adjacent swaps), capped at limit + 1."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]

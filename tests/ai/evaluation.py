@@ -1,0 +1,161 @@
+"""Scoring the offline engine on the corpus: same audience on a fixed synthetic data set.
+
+The data set is seeded and built around the corpus's thresholds (amounts at, just under and
+just over 5,000; dates on both sides of each cutoff, never on one), so two trees that differ
+in meaning almost surely differ in who they match. Membership comes from the plain-Python
+reference evaluator the segment tests use, independent of the SQL compiler.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from pulsecrm.ai.offline import NotUnderstood, rules_from_text
+from pulsecrm.segments.catalog import Catalog, build
+from tests.ai.corpus import CORPUS, FLAGGED, NOW
+from tests.segments.reference import FIELD_TYPES, matches
+
+CITIES = [
+    "Mumbai",
+    "Delhi",
+    "Bengaluru",
+    "Pune",
+    "Hyderabad",
+    "Chennai",
+    "Kolkata",
+    "Kochi",
+    "Noida",
+    "Nagpur",
+]
+TIERS = ["bronze", "silver", "gold", "platinum"]
+TYPES = FIELD_TYPES | {
+    "attributes.tier": "text",
+    "attributes.visits": "number",
+    "attributes.vip": "boolean",
+    "attributes.marketing_opt_in": "boolean",
+}
+FIRST_NAMES = ["Asha", "Arjun", "Ravi", "Meera", "Zara", "Kabir", "Anika", "Dev", "Priya", "John", "Maria"]
+DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "shop.in"]
+# Amounts around the corpus's thresholds, so > and >= (and one unit apart) are told apart.
+ROUND = [500, 800, 1000, 1200, 2000, 2500, 3000, 5000, 10000, 20000, 50000, 100000, 150000, 250000]
+ROUND += [1_200_000, 2_000_000, 10_000_000]
+
+
+def _when(days: int) -> str:
+    # Six hours off the day, so no moment sits exactly on a "N days ago" cutoff.
+    return (NOW - timedelta(days=days, hours=6)).isoformat()
+
+
+@cache
+def dataset(size: int = 2000, seed: int = 20261115) -> tuple[dict[str, Any], ...]:
+    rng = random.Random(seed)
+    people = []
+    for n in range(size):
+        first = rng.choice(FIRST_NAMES)
+        orders = rng.choice([0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 5, 6, 8, 10, 12, 20])
+        if orders == 0:
+            spend = Decimal(0)
+        elif rng.random() < 0.6:
+            spend = Decimal(rng.choice(ROUND) + rng.choice([-1, 0, 0, 1]))
+        else:
+            spend = Decimal(rng.randint(100, 300_000))
+        joined = rng.choice([rng.randint(0, 40), rng.randint(0, 1200)])
+        last = rng.randint(0, joined) if orders else None
+        first_order = rng.randint(last, joined) if last is not None else None
+        attributes: dict[str, Any] = {}
+        if rng.random() < 0.7:
+            attributes["tier"] = rng.choice(TIERS)
+        if rng.random() < 0.8:
+            attributes["visits"] = rng.randint(0, 40)
+        if rng.random() < 0.5:
+            attributes["vip"] = rng.random() < 0.3
+        if rng.random() < 0.9:
+            attributes["marketing_opt_in"] = rng.random() < 0.7
+        people.append(
+            {
+                "external_id": f"C{n:05d}",
+                "name": f"{first} {rng.choice(['Rao', 'Shah', 'Iyer', 'Smith'])}",
+                "email": None if rng.random() < 0.1 else f"{first.lower()}{n}@{rng.choice(DOMAINS)}",
+                "phone": None if rng.random() < 0.2 else f"+91 9{rng.randint(100000000, 999999999)}",
+                "city": None if rng.random() < 0.05 else rng.choice(CITIES),
+                "attributes": attributes,
+                "created_at": _when(joined),
+                "total_spend": str(spend),
+                "order_count": orders,
+                "avg_order_value": str((spend / orders).quantize(Decimal("0.01"))) if orders else None,
+                "first_order_at": _when(first_order) if first_order is not None else None,
+                "last_order_at": _when(last) if last is not None else None,
+            }
+        )
+    return tuple(people)
+
+
+def catalog() -> Catalog:
+    return build(
+        {"tier": {"string"}, "visits": {"number"}, "vip": {"boolean"}, "marketing_opt_in": {"boolean"}},
+        tuple(CITIES),
+    )
+
+
+def audience(tree: dict[str, Any]) -> frozenset[str]:
+    return frozenset(p["external_id"] for p in dataset() if matches(tree, p, now=NOW, types=TYPES))
+
+
+@dataclass
+class Report:
+    prompts: int = 0
+    correct: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    silent: list[str] = field(default_factory=list)  # wrong and nothing flagged
+    unflagged: list[str] = field(default_factory=list)  # FLAGGED prompts answered without a flag
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.prompts if self.prompts else 0.0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def run() -> Report:
+    report = Report()
+    cat = catalog()
+    try:  # the first call compiles the catalog's grammar; time prompts, not compilation
+        rules_from_text("spent over 5k", cat, now=NOW)
+    except NotUnderstood:
+        pass
+    for prompt, expected in CORPUS:
+        report.prompts += 1
+        want = expected if "op" in expected and "not" not in expected else {"op": "and", "rules": [expected]}
+        started = time.perf_counter()
+        try:
+            parsed = rules_from_text(prompt, cat, now=NOW)
+        except NotUnderstood as exc:
+            report.latencies_ms.append((time.perf_counter() - started) * 1000)
+            report.failures.append({"prompt": prompt, "got": None, "refused": exc.message})
+            continue
+        report.latencies_ms.append((time.perf_counter() - started) * 1000)
+        if audience(parsed.rules) == audience(want):
+            report.correct += 1
+            continue
+        report.failures.append(
+            {"prompt": prompt, "got": parsed.rules, "not_understood": parsed.not_understood}
+        )
+        if not parsed.not_understood:
+            report.silent.append(prompt)
+    for prompt in FLAGGED:
+        try:
+            parsed = rules_from_text(prompt, cat, now=NOW)
+        except NotUnderstood:
+            continue
+        if not parsed.not_understood:
+            report.unflagged.append(prompt)
+    return report
