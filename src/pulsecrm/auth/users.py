@@ -77,7 +77,7 @@ async def sign_in_oidc(session: AsyncSession, *, subject: str, email: str, name:
         # An account made locally for the same address is linked rather than duplicated.
         user = await session.scalar(sa.select(User).where(User.email == email))
         if user is None:
-            user = User(email=email, name=name or email, created_at=utcnow())
+            user = User(email=email, name=name or email, is_active=True, created_at=utcnow())
             session.add(user)
         user.oidc_subject = subject
     if not user.is_active:

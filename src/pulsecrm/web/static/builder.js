@@ -68,6 +68,13 @@ class Builder {
     this.onChange(this);
   }
 
+  // Typing into a value only restyles its row: redrawing the tree on every change would
+  // replace the button a user is in the middle of clicking.
+  touched(input, cond) {
+    const row = input.closest(".condition");
+    if (row) row.classList.toggle("incomplete", !this.isComplete(cond));
+  }
+
   render() {
     const focused = document.activeElement && document.activeElement.dataset.focusKey;
     this.root.replaceChildren(this.renderGroup(this.tree, "$.rules", null, 1));
@@ -195,7 +202,7 @@ class Builder {
         "data-focus-key": path + ":" + (extra.key || "v"),
         // Typing updates the tree without redrawing, so focus and cursor stay put.
         oninput: (e) => { onValue(this.convert(type, e.target.value)); this.onChange(this); },
-        onchange: () => this.changed(),
+        onchange: (e) => this.touched(e.target, cond),
       });
     };
     if (cond.cmp.includes("within_last_days")) {
@@ -203,7 +210,7 @@ class Builder {
         Pulse.el("input", {
           type: "number", min: "0", step: "1", value: cond.value ?? "", "aria-label": "Days", "data-focus-key": path + ":v",
           oninput: (e) => { cond.value = e.target.value === "" ? null : parseInt(e.target.value, 10); this.onChange(this); },
-          onchange: () => this.changed(),
+          onchange: (e) => this.touched(e.target, cond),
         }),
         Pulse.el("span", { class: "unit", text: "days" }),
       );
@@ -223,7 +230,7 @@ class Builder {
           type: "text", value: list.join(", "), placeholder: "Mumbai, Pune", "aria-label": "Values, separated by commas",
           list: listId, "data-focus-key": path + ":v",
           oninput: (e) => { cond.value = e.target.value.split(",").map((s) => s.trim()).filter(Boolean); this.onChange(this); },
-          onchange: () => this.changed(),
+          onchange: (e) => this.touched(e.target, cond),
         }),
       );
       if (listId) wrap.append(this.datalist(listId, spec.values));

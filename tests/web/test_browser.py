@@ -1,0 +1,425 @@
+"""The web app in a real browser: Debian's chromium driven by Playwright, against real processes.
+
+`pulsecrm serve` (and, for campaigns, `pulsecrm vendor`) run as subprocesses on loopback; a
+local OpenID Connect provider stands in for Google. Each main page is saved as a screenshot
+under test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from pulsecrm.auth import service as auth_service
+from pulsecrm.auth import users
+from pulsecrm.db import Database
+from tests.cli_helpers import PULSECRM, cli_env, free_port
+from tests.conftest import PASSWORD, REQUIRE_SERVICES, WEBHOOK_SECRET
+from tests.factories import customer, order
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+EMAIL = "marketer@example.com"
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        why = "Debian's chromium is not installed (apt-get install -y chromium)"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"browser tests are required in CI but {why}")
+        pytest.skip(why)
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+def shots(artifacts_dir: Path) -> Path:
+    path = artifacts_dir / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def web_db(request: pytest.FixtureRequest) -> str:
+    """PostgreSQL when it answers (always in CI), else SQLite."""
+    try:
+        url: str = request.getfixturevalue("pg_database_url")
+    except pytest.skip.Exception:
+        url = request.getfixturevalue("sqlite_url")
+    return url
+
+
+class Stack:
+    """`pulsecrm serve` (and optionally `pulsecrm vendor`) as real processes."""
+
+    def __init__(self, tmp: Path, database_url: str, **settings: str) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.vendor_port = free_port()
+        self.env = {
+            "database_url": database_url,
+            "session_secret": "browser-test-session-secret",
+            "webhook_secret": WEBHOOK_SECRET,
+            "vendor_url": f"http://127.0.0.1:{self.vendor_port}",
+            "vendor_port": str(self.vendor_port),
+            "vendor_webhook_url": f"{self.url}/api/v1/receipts",
+            "vendor_min_delay_ms": "5",
+            "vendor_max_delay_ms": "30",
+            **settings,
+        }
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: list[IO[bytes]] = []
+        self.database_url = database_url
+        self.key = ""
+
+    def start(self, *args: str) -> None:
+        log = (self.tmp / f"{args[0]}.log").open("ab")
+        self.logs.append(log)
+        self.procs.append(
+            subprocess.Popen([PULSECRM, *args], cwd=self.tmp, env=cli_env(**self.env), stdout=log, stderr=log)
+        )
+
+    def wait(self, base: str) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        logs = "\n".join(p.read_text()[-3000:] for p in self.tmp.glob("*.log"))
+        raise AssertionError(f"{base} did not come up:\n{logs}")
+
+    async def prepare(self) -> None:
+        db = Database(self.database_url)
+        try:
+            async with db.write_session() as session:
+                await users.create_local(session, email=EMAIL, name="Mia Marketer", password=PASSWORD)
+                self.key = (await auth_service.create_key(session, name="browser tests")).secret
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    def api(self) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.key}"}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for log in self.logs:
+            log.close()
+
+
+@pytest.fixture
+def stack_factory(tmp_path: Path, web_db: str) -> Iterator[Any]:
+    stacks: list[Stack] = []
+
+    async def make(*, vendor: bool = False, **settings: str) -> Stack:
+        stack = Stack(tmp_path, web_db, **settings)
+        await stack.prepare()
+        if vendor:
+            stack.start("vendor", "--port", str(stack.vendor_port))
+        stack.start("serve", "--port", str(stack.port))
+        await asyncio.to_thread(stack.wait, stack.url)
+        if vendor:
+            await asyncio.to_thread(stack.wait, f"http://127.0.0.1:{stack.vendor_port}")
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 860})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    await context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+async def seed(stack: Stack, n: int = 200) -> None:
+    cities = ["Mumbai", "Pune", "Delhi", "Kochi"]
+    people = [
+        customer(
+            external_id=f"c{i:04}",
+            name=f"Person {i:04}",
+            city=cities[i % 4],
+            email=f"p{i}@example.com",
+            phone=f"+9198{i:08}",
+        )
+        for i in range(n)
+    ]
+    orders = [
+        order(external_id=f"o{i}", customer_external_id=f"c{i % n:04}", amount=f"{(i * 37) % 9000 + 100}.00")
+        for i in range(n * 2)
+    ]
+    async with stack.api() as api:
+        assert (await api.post("/api/v1/customers", json=people)).status_code == 201
+        assert (await api.post("/api/v1/orders", json=orders)).status_code == 201
+
+
+async def sign_in(page: Page, stack: Stack, path: str = "/") -> None:
+    await page.goto(stack.url + path)
+    await page.get_by_label("E-mail").fill(EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(stack.url + path)
+
+
+async def test_sign_in_locally(stack_factory: Any, page: Page, shots: Path) -> None:
+    stack = await stack_factory()
+    await page.goto(stack.url + "/login")
+    await page.screenshot(path=shots / "login.png")
+    await page.get_by_label("E-mail").fill(EMAIL)
+    await page.get_by_label("Password").fill("not the password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("don't match")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    await expect(page.locator(".topbar")).to_contain_text(EMAIL)
+    await page.screenshot(path=shots / "dashboard-empty.png", full_page=True)
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in to Pulse CRM")).to_be_visible()
+
+
+async def test_anonymous_visit_is_redirected_and_returns(stack_factory: Any, page: Page) -> None:
+    stack = await stack_factory()
+    await page.goto(stack.url + "/campaigns?status=running")
+    assert page.url == stack.url + "/login?next=%2Fcampaigns%3Fstatus%3Drunning"
+    await page.get_by_label("E-mail").fill(EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(stack.url + "/campaigns?status=running")
+    await expect(page.get_by_role("heading", name="Campaigns")).to_be_visible()
+
+
+async def test_sign_in_through_an_oidc_provider(stack_factory: Any, page: Page, shots: Path) -> None:
+    from oidc_provider_mock import run_server_in_thread
+
+    with run_server_in_thread(port=0) as provider:
+        issuer = f"http://127.0.0.1:{provider.server_port}"
+        for sub, email in (("alice", "alice@example.com"), ("mallory", "mallory@elsewhere.org")):
+            claims = {"email": email, "name": sub.title(), "email_verified": True}
+            async with httpx.AsyncClient() as client:
+                assert (await client.put(f"{issuer}/users/{sub}", json=claims)).status_code == 204
+        stack = await stack_factory(
+            oidc_issuer=issuer,
+            oidc_client_id="pulsecrm",
+            oidc_client_secret="any-secret",
+            oidc_allowed_domains='["example.com"]',
+        )
+        await page.goto(stack.url + "/customers")
+        await page.screenshot(path=shots / "login-oidc.png")
+        await expect(page.get_by_label("Password")).to_have_count(0)  # no local form with OIDC on
+        await page.get_by_role("button", name="Sign in with single sign-on").click()
+        await page.wait_for_url(f"{issuer}/**")
+        await page.locator("input[name=sub]").fill("alice")
+        await page.get_by_role("button", name="Authorize").click()
+        await page.wait_for_url(stack.url + "/customers")
+        await expect(page.locator(".topbar")).to_contain_text("alice@example.com")
+
+        # Someone the provider vouches for, from a domain not on the allow-list, stays out.
+        await page.context.clear_cookies()
+        await page.goto(stack.url + "/login")
+        await page.get_by_role("button", name="Sign in with single sign-on").click()
+        await page.wait_for_url(f"{issuer}/**")
+        await page.locator("input[name=sub]").fill("mallory")
+        await page.get_by_role("button", name="Authorize").click()
+        await expect(page.get_by_role("alert")).to_contain_text("mallory@elsewhere.org is not allowed")
+        await page.goto(stack.url + "/")
+        assert "/login" in page.url
+
+
+async def test_build_a_two_level_segment_by_clicking(stack_factory: Any, page: Page, shots: Path) -> None:
+    stack = await stack_factory()
+    await seed(stack)
+    await sign_in(page, stack, "/segments/new")
+    count = page.locator("#count")
+    await expect(count).to_have_text("200")
+
+    # Level one: total spend over 5,000.
+    await page.get_by_role("button", name="+ Condition").click()
+    await page.get_by_label("Value").fill("5000")
+    # Level two: any of city is Mumbai / city is Pune.
+    await page.get_by_role("button", name="+ Group").first.click()
+    inner = page.locator("fieldset.group fieldset.group")
+    await inner.get_by_label("Field").select_option("city")
+    await inner.get_by_label("Comparison").select_option("eq")
+    await inner.get_by_label("Value").fill("Mumbai")
+    await inner.get_by_role("button", name="+ Condition").click()
+    second = inner.locator(".condition").nth(1)
+    await second.get_by_label("Field").select_option("city")
+    await second.get_by_label("Comparison").select_option("eq")
+    await second.get_by_label("Value").fill("Pune")
+    await expect(inner.get_by_label("Match all or any")).to_have_value("or")
+
+    rules = {
+        "op": "and",
+        "rules": [
+            {"field": "total_spend", "cmp": "gt", "value": 5000},
+            {
+                "op": "or",
+                "rules": [
+                    {"field": "city", "cmp": "eq", "value": "Mumbai"},
+                    {"field": "city", "cmp": "eq", "value": "Pune"},
+                ],
+            },
+        ],
+    }
+    async with stack.api() as api:
+        expected = (await api.post("/api/v1/segments/preview", json={"rules": rules})).json()["count"]
+    assert 0 < expected < 200
+    await expect(count).to_have_attribute("data-count", str(expected))
+    await expect(page.locator("#sample tbody tr")).to_have_count(min(expected, 10))
+
+    # A condition the API refuses shows its message next to that condition.
+    await page.get_by_role("button", name="+ Condition").last.click()
+    last = page.locator("fieldset.group > .condition").last
+    await last.get_by_label("Field").select_option("created_at")
+    await last.get_by_label("Comparison").select_option("within_last_days")
+    await last.get_by_label("Days").fill("999999")
+    await expect(last.locator(".nodeerror")).not_to_be_empty()
+    await last.get_by_role("button", name="Remove condition").click()
+    await expect(count).to_have_attribute("data-count", str(expected))
+
+    await page.get_by_label("Name").fill("Big spenders in Mumbai or Pune")
+    await page.screenshot(path=shots / "segment-builder.png", full_page=True)
+    await page.get_by_role("button", name="Save segment").click()
+    await page.wait_for_url("**/segments/*?saved=1")
+    async with stack.api() as api:
+        (saved,) = (await api.get("/api/v1/segments")).json()["items"]
+    assert saved["last_count"] == expected and saved["rules"]["rules"][1]["op"] == "or"
+    await page.goto(stack.url + "/segments")
+    await page.screenshot(path=shots / "segments.png", full_page=True)
+
+
+async def test_create_and_launch_a_campaign_until_completed(
+    stack_factory: Any, page: Page, shots: Path
+) -> None:
+    stack = await stack_factory(vendor=True)
+    await seed(stack)
+    await sign_in(page, stack, "/campaigns/new")
+    await page.get_by_role("button", name="+ Condition").click()
+    await page.get_by_label("Field").select_option("city")
+    await page.get_by_label("Comparison").select_option("eq")
+    await page.get_by_label("Value").fill("Pune")
+    await expect(page.locator("#count")).to_have_attribute("data-count", "50")
+    await page.screenshot(path=shots / "campaign-wizard-audience.png", full_page=True)
+    await page.get_by_role("button", name="Next: the message").click()
+
+    await page.get_by_label("Campaign name").fill("Pune hello")
+    await page.get_by_label("Message", exact=True).fill("Hi ")
+    await page.get_by_role("button", name="first_name").click()
+    await page.get_by_label("Message", exact=True).press("End")
+    await page.get_by_label("Message", exact=True).type(", thanks for shopping with us!")
+    await expect(page.locator("#preview-message")).to_contain_text("Hi Person")
+    await page.screenshot(path=shots / "campaign-wizard-message.png", full_page=True)
+    await page.get_by_role("button", name="Next: review").click()
+    await expect(page.locator("#review-count")).to_have_attribute("data-count", "50")
+    await page.screenshot(path=shots / "campaign-wizard-review.png", full_page=True)
+    await page.get_by_role("button", name="Launch campaign").click()
+
+    await page.wait_for_url("**/campaigns/*")
+    await expect(page.locator("#live .badge")).to_have_text("completed", timeout=60_000)
+    await expect(page.locator('[data-stat="pending"]')).to_have_text("0")
+    await page.screenshot(path=shots / "campaign.png", full_page=True)
+    async with stack.api() as api:
+        (campaign,) = (await api.get("/api/v1/campaigns")).json()["items"]
+    stats = campaign["stats"]
+    assert campaign["status"] == "completed" and stats["audience"] == 50
+    assert stats["delivered"] + stats["failed"] + stats["unknown"] == 50
+    assert stats["delivered"] >= 35  # the mock vendor delivers ~90%
+    await expect(page.get_by_role("button", name="Pause")).to_have_count(0)  # actions follow the status
+    await expect(page.locator('[data-stat="delivered"]')).to_have_text(str(stats["delivered"]))
+    await page.get_by_label("Show").select_option("failed")
+    await expect(page.locator("#log")).to_contain_text("failed" if stats["failed"] else "No failed messages")
+    await page.goto(stack.url + "/campaigns")
+    await expect(page.locator("tbody tr")).to_have_count(1)
+    await page.screenshot(path=shots / "campaigns.png", full_page=True)
+
+
+async def test_revoke_an_api_key_and_see_it_refused(stack_factory: Any, page: Page, shots: Path) -> None:
+    stack = await stack_factory()
+    await sign_in(page, stack, "/settings/api-keys")
+    await page.get_by_label("Name").fill("Shop backend")
+    await page.get_by_role("button", name="Create key").click()
+    secret = await page.get_by_label("The new API key").input_value()
+    assert secret.startswith("pk_")
+    await page.screenshot(path=shots / "api-keys.png", full_page=True)
+    headers = {"Authorization": f"Bearer {secret}"}
+    async with httpx.AsyncClient(base_url=stack.url, headers=headers) as client:
+        assert (await client.get("/api/v1/customers")).status_code == 200
+        page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        row = page.locator("tr", has_text="Shop backend")
+        await row.get_by_role("button", name="Revoke").click()
+        await expect(page.locator("tr", has_text="Shop backend")).to_contain_text("revoked")
+        refused = await client.get("/api/v1/customers")
+        assert refused.status_code == 401
+
+
+async def test_main_pages_on_a_laptop_and_a_phone(stack_factory: Any, page: Page, shots: Path) -> None:
+    stack = await stack_factory()
+    await seed(stack)
+    await sign_in(page, stack)
+    for name, path in (
+        ("dashboard", "/"),
+        ("customers", "/customers"),
+        ("customer", "/customers/c0007"),
+        ("uploads", "/uploads"),
+        ("users", "/settings/users"),
+    ):
+        await page.goto(stack.url + path)
+        await expect(page.locator("h1")).to_be_visible()
+        await page.screenshot(path=shots / f"{name}.png", full_page=True)
+    # Search narrows the list as you type.
+    await page.goto(stack.url + "/customers")
+    await page.get_by_label("Search customers").fill("Person 0042")
+    await expect(page.locator("#customer-rows tr")).to_have_count(1)
+    # Keyboard: on a fresh page the skip link is the first stop, then the navigation.
+    await page.goto(stack.url + "/")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Pulse CRM, dashboard")).to_be_focused()
+    await page.set_viewport_size({"width": 390, "height": 844})
+    for name, path in (("phone-dashboard", "/"), ("phone-segment-builder", "/segments/new")):
+        await page.goto(stack.url + path)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390 + 1, f"{path} scrolls sideways on a phone ({width}px)"
+        await page.screenshot(path=shots / f"{name}.png", full_page=True)
