@@ -23,7 +23,7 @@ from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
 from pulsecrm.db import Database
 from tests.cli_helpers import PULSECRM, cli_env, free_port
-from tests.conftest import PASSWORD, REQUIRE_SERVICES, WEBHOOK_SECRET
+from tests.conftest import PASSWORD, WEBHOOK_SECRET, _need
 from tests.factories import customer, order
 
 pytestmark = pytest.mark.slow
@@ -44,11 +44,7 @@ EMAIL = "marketer@example.com"
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        why = "Debian's chromium is not installed (apt-get install -y chromium)"
-        if REQUIRE_SERVICES:
-            pytest.fail(f"browser tests are required in CI but {why}")
-        pytest.skip(why)
+    _need("chromium", HAVE_CHROMIUM, "Debian's chromium is not installed (apt-get install -y chromium)")
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
