@@ -419,3 +419,41 @@ async def test_main_pages_on_a_laptop_and_a_phone(stack_factory: Any, page: Page
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390 + 1, f"{path} scrolls sideways on a phone ({width}px)"
         await page.screenshot(path=shots / f"{name}.png", full_page=True)
+
+
+async def test_the_assistant_fills_the_builder_and_suggests_messages(
+    stack_factory: Any, page: Page, shots: Path
+) -> None:
+    stack = await stack_factory()
+    await seed(stack)
+    await sign_in(page, stack, "/segments/new")
+    await page.get_by_label("Describe your audience in plain words").fill(
+        "people who spent more than ₹5k in Mumbai or Pune"
+    )
+    await page.get_by_role("button", name="Fill in the rules").click()
+    await expect(page.locator(".condition")).to_have_count(2)
+    await expect(page.locator(".condition").first.get_by_label("Field")).to_have_value("total_spend")
+    async with stack.api() as api:
+        suggested = (
+            await api.post(
+                "/api/v1/ai/segment", json={"prompt": "people who spent more than ₹5k in Mumbai or Pune"}
+            )
+        ).json()
+        expected = (await api.post("/api/v1/segments/preview", json={"rules": suggested["rules"]})).json()[
+            "count"
+        ]
+    await expect(page.locator("#count")).to_have_attribute("data-count", str(expected))
+    await expect(page.locator(".assistant-result")).to_contain_text("offline engine")
+    await page.screenshot(path=shots / "segment-assistant.png", full_page=True)
+
+    await page.goto(stack.url + "/campaigns/new")
+    await page.get_by_role("button", name="Next: the message").click()
+    await page.get_by_label("Need ideas? State the goal").fill("win back lapsed customers with 10% off")
+    await page.get_by_role("button", name="Suggest messages").click()
+    variants = page.locator(".variant")
+    await expect(variants).to_have_count(3)
+    await variants.nth(1).get_by_role("button", name="Use this").click()
+    assert "{{" in await page.get_by_label("Message", exact=True).input_value()
+    await expect(page.locator("#preview-message")).not_to_contain_text("{{")
+    await expect(page.locator("#preview-meta")).to_contain_text("SMS part")
+    await page.screenshot(path=shots / "campaign-wizard-suggestions.png", full_page=True)

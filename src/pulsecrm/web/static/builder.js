@@ -354,27 +354,38 @@ class LivePreview {
   }
 }
 
-// "Describe your audience": the AI assistant fills the builder with a rule tree.
+// "Describe your audience": the AI assistant fills the builder with a rule tree, and says
+// what it read each condition as and what it did not understand.
+Pulse.askAssistant = async function (prompt, builder, out) {
+  out.replaceChildren(Pulse.el("p", { class: "muted small", "aria-busy": "true", text: "Reading…" }));
+  try {
+    const data = await Pulse.api("POST", "/api/v1/ai/segment", { prompt });
+    builder.setRules(data.rules);
+    const lines = (data.conditions || []).map((c) => c.text);
+    out.replaceChildren(
+      Pulse.el("p", { class: "small", text: data.explanation }),
+      lines.length > 1 ? Pulse.el("ul", { class: "explanation" }, lines.map((l) => Pulse.el("li", { text: l }))) : null,
+      (data.not_understood || []).length
+        ? Pulse.el("p", { class: "warning", text: `Not understood, so left out: ${data.not_understood.map((m) => `“${m}”`).join(", ")}. Add those conditions by hand.` })
+        : null,
+      (data.notes || []).length ? Pulse.el("p", { class: "muted small", text: data.notes.join(" ") }) : null,
+      Pulse.el("p", { class: "muted small", text: `Answered by the ${data.engine} engine${data.fallback_reason ? ` (${data.fallback_reason})` : ""}. Check the conditions below; you can edit them.` }),
+    );
+  } catch (error) {
+    out.replaceChildren(Pulse.el("p", { class: "error", role: "alert", text: error.message }));
+  }
+};
+
 Pulse.mountAssistant = function (form, builder) {
   if (!form) return;
-  const out = form.querySelector(".assistant-result");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const prompt = form.querySelector("textarea, input[type=text]").value.trim();
+    const prompt = form.querySelector("input[type=text]").value.trim();
     if (!prompt) return;
     const button = form.querySelector("button[type=submit]");
     button.setAttribute("aria-busy", "true");
-    out.replaceChildren();
     try {
-      const data = await Pulse.api("POST", "/api/v1/ai/segment", { prompt });
-      builder.setRules(data.rules);
-      const lines = Array.isArray(data.explanation) ? data.explanation : String(data.explanation || "").split("\n").filter(Boolean);
-      out.append(Pulse.el("ul", { class: "explanation" }, lines.map((line) => Pulse.el("li", { text: typeof line === "string" ? line : line.text || JSON.stringify(line) }))));
-      const missed = data.not_understood || [];
-      if (missed.length) out.append(Pulse.el("p", { class: "warning", text: `Not understood, so left out: ${missed.map((m) => `“${m.text || m}”`).join(", ")}. Add those conditions by hand.` }));
-      out.append(Pulse.el("p", { class: "muted small", text: `Answered by the ${data.engine} engine. Check the conditions below; you can edit them.` }));
-    } catch (error) {
-      out.append(Pulse.el("p", { class: "error", role: "alert", text: error.message }));
+      await Pulse.askAssistant(prompt, builder, form.querySelector(".assistant-result"));
     } finally {
       button.removeAttribute("aria-busy");
     }

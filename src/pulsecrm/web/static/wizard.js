@@ -22,20 +22,11 @@ document.addEventListener("DOMContentLoaded", () => {
   assistantGo.addEventListener("click", () => askAssistant());
   assistantInput.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); askAssistant(); } });
   async function askAssistant() {
-    const out = assistant.querySelector(".assistant-result");
     const prompt = assistantInput.value.trim();
     if (!prompt) return;
     assistantGo.setAttribute("aria-busy", "true");
-    out.replaceChildren();
     try {
-      const data = await Pulse.api("POST", "/api/v1/ai/segment", { prompt });
-      builder.setRules(data.rules);
-      const lines = Array.isArray(data.explanation) ? data.explanation : String(data.explanation || "").split("\n").filter(Boolean);
-      out.append(Pulse.el("ul", { class: "explanation" }, lines.map((l) => Pulse.el("li", { text: typeof l === "string" ? l : l.text || "" }))));
-      const missed = data.not_understood || [];
-      if (missed.length) out.append(Pulse.el("p", { class: "warning", text: `Not understood, so left out: ${missed.map((m) => `“${m.text || m}”`).join(", ")}.` }));
-    } catch (error) {
-      out.append(Pulse.el("p", { class: "error", role: "alert", text: error.message }));
+      await Pulse.askAssistant(prompt, builder, assistant.querySelector(".assistant-result"));
     } finally {
       assistantGo.removeAttribute("aria-busy");
     }
@@ -165,6 +156,7 @@ document.addEventListener("DOMContentLoaded", () => {
         Pulse.el("small", { class: "muted", text: `Option ${i + 1}${v.angle ? " · " + v.angle : ""}` }),
         v.subject ? Pulse.el("p", { class: "subject", text: v.subject }) : null,
         Pulse.el("p", { class: "template", text: v.message }),
+        Pulse.el("p", { class: "muted small", text: `Reads as: ${v.preview}` }),
         Pulse.el("button", { type: "button", class: "outline small", text: "Use this", onclick: () => {
           message.value = v.message;
           if (v.subject) form.elements.subject.value = v.subject;
