@@ -211,6 +211,117 @@ CORPUS: list[tuple[str, Node]] = [
     ("inactve for 2 months", c(LAST, "not_within_last_days", 60)),
     ("one time buyers", c(ORDERS, "eq", 1)),
     ("spnt atleast 2k in Puen", AND(c(SPEND, "gte", 2000), c(CITY, "eq", "Pune"))),
+    # written after the engine, without tuning it to them
+    (
+        "Show me all customers from Pune who have spent more than Rs 10,000",
+        AND(c(CITY, "eq", "Pune"), c(SPEND, "gt", 10000)),
+    ),
+    ("users with order count > 5 and city = Mumbai", AND(c(ORDERS, "gt", 5), c(CITY, "eq", "Mumbai"))),
+    (
+        "clients that signed up over a year ago and never purchased",
+        AND(c(JOINED, "not_within_last_days", 365), c(ORDERS, "eq", 0)),
+    ),
+    (
+        "customers who spent more than 5000 but less than 10000",
+        AND(c(SPEND, "gt", 5000), c(SPEND, "lt", 10000)),
+    ),
+    (
+        "Spent > $500 AND (city = Pune OR city = Mumbai)",
+        AND(c(SPEND, "gt", 500), c(CITY, "in", ["Pune", "Mumbai"])),
+    ),
+    (
+        "customers whose last order was over 6 months ago",
+        AND(c(LAST, "not_within_last_days", 180), c(LAST, "is_set")),
+    ),
+    (
+        "all Chennai and Hyderabad customers except VIPs",
+        AND(c(CITY, "in", ["Chennai", "Hyderabad"]), c(VIP, "ne", True)),
+    ),
+    (
+        "customers with 0 orders who joined in the last 14 days",
+        AND(c(ORDERS, "eq", 0), c(JOINED, "within_last_days", 14)),
+    ),
+    ("shoppers whose average basket is over ₹1,500", c(AOV, "gt", 1500)),
+    ("people who visited at least 10 times but never ordered", AND(c(VISITS, "gte", 10), c(ORDERS, "eq", 0))),
+    ("customers who ordered 2-5 times", c(ORDERS, "between", [2, 5])),
+    ("customers that dont have a phone number", c("phone", "is_not_set")),
+    ("Customers with email at yahoo.com", c("email", "contains", "@yahoo.com")),
+    (
+        "members who joined before Jan 2024 and ordered more than 10 times",
+        AND(c(JOINED, "before", "2024-01-01"), c(ORDERS, "gt", 10)),
+    ),
+    ("customers with no email or no phone", OR(c("email", "is_not_set"), c("phone", "is_not_set"))),
+    (
+        "Gold-tier shoppers in Hyderabad who bought twice or more",
+        AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Hyderabad"), c(ORDERS, "gte", 2)),
+    ),
+    (
+        "customers who have spent less than ₹1k and haven't bought in 4 months",
+        AND(c(SPEND, "lt", 1000), c(LAST, "not_within_last_days", 120)),
+    ),
+    (
+        "Customers from Delhi NCR who purchased in the last week",
+        AND(c(CITY, "eq", "Delhi"), c(LAST, "within_last_days", 7)),
+    ),
+    (
+        "people who spent over 1L, or who ordered more than 8 times",
+        OR(c(SPEND, "gt", 100000), c(ORDERS, "gt", 8)),
+    ),
+    (
+        "users not active in the past 30 days with over 3 orders",
+        AND(c(LAST, "not_within_last_days", 30), c(ORDERS, "gt", 3)),
+    ),
+    (
+        "buyers with an AOV of at least 2,500 who live outside Mumbai and Pune",
+        AND(c(AOV, "gte", 2500), c(CITY, "not_in", ["Mumbai", "Pune"])),
+    ),
+    (
+        "customers who signed up this year but have not ordered yet",
+        AND(c(JOINED, "after", "2025-12-31"), c(ORDERS, "eq", 0)),
+    ),
+    ("silver or bronze tier, spent under 3k", AND(c(TIER, "in", ["silver", "bronze"]), c(SPEND, "lt", 3000))),
+    ("vip customers who have not opted in to marketing", AND(c(VIP, "eq", True), c(OPT_IN, "ne", True))),
+]
+
+# A second batch written blind, after the engine: 14 of 15 right at first; the last one was a
+# silent wrong answer ("not in Mumbai"), fixed by no longer treating "orders" as filler.
+CORPUS += [
+    (
+        "customers who shopped with us more than 4 times and live in Kolkata",
+        AND(c(ORDERS, "gt", 4), c(CITY, "eq", "Kolkata")),
+    ),
+    ("anyone with a lifetime spend north of 75k", c(SPEND, "gt", 75000)),
+    (
+        "haven't made a purchase in the last 100 days, excluding Delhi",
+        AND(c(LAST, "not_within_last_days", 100), c(CITY, "ne", "Delhi")),
+    ),
+    ("ppl who ordered in the past fortnight", c(LAST, "within_last_days", 14)),
+    ("customers who signed up last year", c(JOINED, "between", ["2025-01-01", "2025-12-31"])),
+    ("first-time buyers from Chennai", AND(c(ORDERS, "eq", 1), c(CITY, "eq", "Chennai"))),
+    (
+        "customers whose total spend is below 1,000 or who never ordered",
+        OR(c(SPEND, "lt", 1000), c(ORDERS, "eq", 0)),
+    ),
+    (
+        "Customers in Jaipur or Kochi who spent at least ₹2,000 but no more than ₹8,000",
+        AND(c(CITY, "in", ["Jaipur", "Kochi"]), c(SPEND, "between", [2000, 8000])),
+    ),
+    ("platinum tier OR spent over 1 lakh", OR(c(TIER, "eq", "platinum"), c(SPEND, "gt", 100000))),
+    ("customers that registered before 15 Aug 2025", c(JOINED, "before", "2025-08-15")),
+    (
+        "people who have ordered at least 5 times and are not gold tier",
+        AND(c(ORDERS, "gte", 5), c(TIER, "ne", "gold")),
+    ),
+    (
+        "inactive for more than 120 days and spent over 3000",
+        AND(c(LAST, "not_within_last_days", 120), c(SPEND, "gt", 3000)),
+    ),
+    (
+        "customers who joined within the past 2 months from Hyderabad",
+        AND(c(JOINED, "within_last_days", 60), c(CITY, "eq", "Hyderabad")),
+    ),
+    ("buyers who spent > 10000 and < 50000", AND(c(SPEND, "gt", 10000), c(SPEND, "lt", 50000))),
+    ("customers without orders in Mumbai", AND(c(ORDERS, "eq", 0), c(CITY, "eq", "Mumbai"))),
 ]
 
 # Prompts the rule language cannot say exactly: the engine must flag a part or refuse.

@@ -60,7 +60,8 @@ def _group_heading(node: dict[str, Any]) -> str:
 
 def _sentence(node: dict[str, Any], catalog: Catalog, *, top: bool = False) -> str:
     if "field" in node:
-        return describe(node, catalog).lower()
+        text = describe(node, catalog)
+        return text[:1].lower() + text[1:]
     joiner = " OR " if node.get("op") == "or" else " AND "
     inner = joiner.join(_sentence(n, catalog) for n in node.get("rules", []))
     if node.get("not"):

@@ -203,7 +203,6 @@ FILLER = frozenset(
     having are is was were be been being do does did ones one just some total overall lifetime
     ever so far in at on from by as there here what whats which that whose guys ppl cust custs
     already currently still now customers' someone somebody like can could would should will
-    orders order purchase purchases
     """.split()  # noqa: SIM905 - a word list is easier to extend as text
 )
 _FILLER_PHRASES = ("from us", "with us", "so far", "to date", "in total", "at all")
@@ -279,6 +278,11 @@ JOIN_VERB = (
 FIRST_VERB = r"(?:(?:(?:placed|made|did) (?:their |a |an |the )?)?first (?:order|purchase|bought|ordered|purchased|transaction|buy|shopped)(?: date)?)"
 LAST_ORDER = r"(?:(?:last|latest|most recent|previous|recent) (?:order|purchase|transaction|buy)(?: date)?|last ordered|last purchased|last bought|last shopped)"
 IS = r"(?: (?:was|is|were|are|placed|made|date|on|at|happened))*"
+# What makes "no orders …" about a period rather than ever: "in the last", "for 3", "since", "this".
+_PERIOD_AHEAD = (
+    r"(?:(?:in|within|for|during|over)(?: the)? (?:last|past|previous|recent|prior|this|\d|an?|one|two|three"
+    r"|four|five|six|seven|eight|nine|ten|twelve|few|couple)|since|this|after|before|recently)"
+)
 
 
 class Grammar:
@@ -427,7 +431,7 @@ class Grammar:
         )
         add(
             "never_ordered",
-            rf"(?:never|not yet|yet to|not ever)(?: (?:have|has|had|did|once|even|ever))* (?:{ORDER_VERB}){ORDER_TAIL}(?: (?:yet|ever|before))?|{neg} (?:{ORDER_VERB}){ORDER_TAIL}(?: (?:yet|ever|before))?(?! (?:in|within|for|since|during|over|the|last|past|this|more|less|at|after|recently|\d))|(?:no|zero|0|nil|without any|without) (?:orders|purchases|order history|purchase history|transactions)(?! (?:in|within|for|since|during|over|the|last|past|this))|non ?(?:buyers|purchasers)|(?:never|non) ?(?:buyers|purchasers)|prospects|leads",
+            rf"(?:never|not yet|yet to|not ever)(?: (?:have|has|had|did|once|even|ever))* (?:{ORDER_VERB}){ORDER_TAIL}(?: (?:yet|ever|before))?|{neg} (?:{ORDER_VERB}){ORDER_TAIL}(?: (?:yet|ever|before))?(?! (?:{_PERIOD_AHEAD}|more|less|at|over|under|exactly|once|twice|\d))|(?:no|zero|0|nil|without any|without) (?:orders|purchases|order history|purchase history|transactions)(?! {_PERIOD_AHEAD})|non ?(?:buyers|purchasers)|(?:never|non) ?(?:buyers|purchasers)|prospects|leads",
             self._const(_cond("order_count", "eq", 0)),
         )
         order_noun = r"(?:orders|order|purchases|purchase|transactions|transaction)"

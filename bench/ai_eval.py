@@ -1,0 +1,66 @@
+"""The offline AI engine on the prompt corpus: accuracy by audience, and latency per prompt.
+
+Accuracy is semantic: a prompt counts as right when its tree matches exactly the same
+customers as the expected tree on a fixed, seeded synthetic data set (tests/ai/evaluation.py),
+using the reference evaluator of the segment tests. Latency is timed over several passes of
+the whole corpus, after one warm-up call that compiles the grammar. Prints one JSON object.
+
+    .venv/bin/python bench/ai_eval.py [--passes 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the corpus and its data set live with the tests
+
+from tests.ai.corpus import CORPUS, NOW  # noqa: E402
+from tests.ai.evaluation import catalog, run  # noqa: E402
+
+from pulsecrm.ai.offline import NotUnderstood, rules_from_text  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--passes", type=int, default=5, help="timed passes over the corpus")
+    args = parser.parse_args()
+
+    report = run()
+    cat = catalog()
+    latencies: list[float] = []
+    for _ in range(args.passes):
+        for prompt, _expected in CORPUS:
+            started = time.perf_counter()
+            with contextlib.suppress(NotUnderstood):
+                rules_from_text(prompt, cat, now=NOW)
+            latencies.append((time.perf_counter() - started) * 1000)
+    latencies.sort()
+    result = {
+        "cores": os.cpu_count(),
+        "prompts": report.prompts,
+        "accuracy": round(report.accuracy, 4),
+        "p50_ms": round(statistics.median(latencies), 3),
+        "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 3),
+        "max_ms": round(latencies[-1], 3),
+        # each prompt once, before the typo corrector's cache has seen its words
+        "first_pass_p95_ms": round(report.percentile(0.95), 3),
+        "silent_wrong": report.silent,
+        "flagged_prompts_unflagged": report.unflagged,
+        "failures": report.failures,
+    }
+    text = json.dumps(result, ensure_ascii=False)
+    print(text)
+    (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
+    (ROOT / "bench" / "results" / "ai_eval.json").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
