@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     default_currency: str = Field(default="INR", pattern=r"^[A-Z]{3}$")
     max_batch_records: int = Field(default=10_000, ge=1, description="Records per request; more is 413.")
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(
+        default=2 * 1024**3, ge=1024, description="Largest file `POST /api/v1/import/{kind}` takes."
+    )
     api_key_cache_seconds: float = Field(
         default=5.0,
         ge=0,

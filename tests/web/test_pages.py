@@ -186,7 +186,7 @@ async def test_upload_streams_progress_and_reports_bad_rows(web: Web) -> None:
         files={"file": ("people.xlsx", b"x", "application/octet-stream")},
         headers={"Accept": "application/json"},
     )
-    assert wrong.status_code == 400 and wrong.json()["error"]["details"][0]["loc"] == ["file"]
+    assert wrong.status_code == 422 and wrong.json()["error"]["details"][0]["loc"] == ["file"]
 
 
 async def test_unknown_pages_get_a_page_not_json(web: Web) -> None:

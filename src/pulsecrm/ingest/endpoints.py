@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from pulsecrm.bodies import read_body
 from pulsecrm.customers.schemas import CustomerIn, IngestAccepted, OrderIn
 from pulsecrm.deps import IngestScope, ReadScope, ServicesDep, SessionDep
-from pulsecrm.ingest import service
+from pulsecrm.errors import UnsupportedMediaType
+from pulsecrm.ingest import service, uploads
 from pulsecrm.ingest.writer import Kind
 
 router = APIRouter(prefix="/api/v1", tags=["ingestion"])
@@ -128,3 +130,39 @@ async def dead_letters(
         for r in rows
     ]
     return DeadLetterPage(items=items, next_cursor=next_cursor)
+
+
+_IMPORT_TYPES = {"text/csv": ".csv", "application/x-ndjson": ".ndjson", "application/jsonl": ".ndjson"}
+
+
+@router.post(
+    "/import/{kind}",
+    summary="Bulk import a CSV or NDJSON file of any size, with progress",
+    response_class=StreamingResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {t: {"schema": {"type": "string"}} for t in _IMPORT_TYPES},
+        },
+        "responses": {"200": {"content": {"application/x-ndjson": {}}, "description": "Progress lines."}},
+    },
+)
+async def bulk_import(
+    kind: Kind, request: Request, services: ServicesDep, _: IngestScope
+) -> StreamingResponse:
+    """Unlike `POST /customers`, rows are checked one by one: bad rows are skipped and listed with
+    their line numbers, the rest written. The answer streams `{"phase": "importing", "done",
+    "total"}` lines, then `{"phase": "done", "read", "written", "rejected", "errors"}`."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in _IMPORT_TYPES:
+        raise UnsupportedMediaType(
+            f"send text/csv or application/x-ndjson, not {content_type or 'nothing'!r}",
+            details=[{"loc": ["header", "content-type"]}],
+        )
+    path, size = await uploads.spool_stream(
+        request.stream(), _IMPORT_TYPES[content_type], max_bytes=services.settings.max_import_bytes
+    )
+    lines = uploads.import_with_progress(
+        services.db, kind, path, size, default_currency=services.settings.default_currency
+    )
+    return StreamingResponse(lines, media_type="application/x-ndjson")

@@ -4,15 +4,10 @@ and the interactive parts (segment builder, campaign wizard) call the JSON API f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import shutil
-import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, get_args
+from typing import Annotated, Any, get_args
 
-import orjson
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
@@ -26,7 +21,8 @@ from pulsecrm.customers import service as customers
 from pulsecrm.customers.service import CustomerSort
 from pulsecrm.deps import ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.errors import NotFound, PulseError
-from pulsecrm.ingest.importer import import_file
+from pulsecrm.ingest import uploads
+from pulsecrm.ingest.writer import Kind
 from pulsecrm.segments import service as segments
 from pulsecrm.segments.endpoints import fields as field_catalog
 from pulsecrm.web.security import CheckedForm, CurrentUser
@@ -329,15 +325,8 @@ async def user_toggle(
 
 
 @router.get("/uploads")
-async def uploads(request: Request, _: CurrentUser) -> Response:
+async def upload_page(request: Request, _: CurrentUser) -> Response:
     return render(request, "uploads.html")
-
-
-def _spool(source: BinaryIO, suffix: str) -> tuple[Path, int]:
-    with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
-        shutil.copyfileobj(source, handle, 1 << 20)
-    path = Path(handle.name)
-    return path, path.stat().st_size
 
 
 @router.post("/uploads")
@@ -345,64 +334,17 @@ async def upload(
     services: ServicesDep,
     _: CurrentUser,
     __: CheckedForm,
-    kind: Annotated[str, Form()],
+    kind: Annotated[Kind, Form()],
     file: Annotated[UploadFile, File()],
 ) -> Response:
-    """Import a CSV or NDJSON file; the answer streams progress lines as NDJSON while it runs."""
-    if kind not in {"customers", "orders"}:
-        raise PulseError("kind must be customers or orders", details=[{"loc": ["kind"]}])
-    suffix = Path(file.filename or "").suffix.lower()
-    if suffix not in {".csv", ".ndjson", ".jsonl", ".json"}:
-        raise PulseError(
-            "upload a .csv or .ndjson file",
-            details=[{"loc": ["file"], "message": f"unknown type {suffix!r}"}],
-        )
-    # The import reads a path; the upload is copied to one off the event loop.
-    path, size = await asyncio.to_thread(_spool, file.file, suffix)
-    updates: asyncio.Queue[int] = asyncio.Queue()
-
-    async def run_import() -> Any:
-        try:
-            return await import_file(
-                services.db,
-                kind,  # type: ignore[arg-type]
-                path,
-                default_currency=services.settings.default_currency,
-                progress=updates.put_nowait,
-            )
-        finally:
-            await asyncio.to_thread(path.unlink, missing_ok=True)
-
-    # Shielded: a browser that goes away does not cut an import off half-way.
-    task = asyncio.ensure_future(run_import())
-
-    async def lines() -> AsyncIterator[bytes]:
-        yield orjson.dumps({"phase": "importing", "done": 0, "total": size}) + b"\n"
-        while not task.done():
-            getter = asyncio.ensure_future(updates.get())
-            finished, _pending = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in finished:
-                yield orjson.dumps({"phase": "importing", "done": getter.result(), "total": size}) + b"\n"
-            else:
-                getter.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await getter
-        try:
-            report = await asyncio.shield(task)
-        except Exception as exc:
-            yield orjson.dumps({"phase": "failed", "error": str(exc)}) + b"\n"
-            return
-        yield (
-            orjson.dumps(
-                {
-                    "phase": "done",
-                    "read": report.read,
-                    "written": report.written,
-                    "rejected": len(report.rejected),
-                    "errors": [{"line": line, "reason": reason} for line, reason in report.rejected[:100]],
-                }
-            )
-            + b"\n"
-        )
-
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
+    """Import a CSV or NDJSON file; the answer streams progress lines (see ingest.uploads)."""
+    suffix = uploads.check_suffix(Path(file.filename or "").suffix, field="file")
+    path, size = await asyncio.to_thread(uploads.spool_file, file.file, suffix)
+    lines = uploads.import_with_progress(
+        services.db,
+        kind,
+        path,
+        size,
+        default_currency=services.settings.default_currency,
+    )
+    return StreamingResponse(lines, media_type="application/x-ndjson")
