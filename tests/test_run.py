@@ -48,6 +48,19 @@ def test_run_starts_everything_and_prints_how_to_get_in(tmp_path: Path) -> None:
         assert len(customers) == 5 and float(customers[0]["total_spend"]) > 0
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["status"] == "ok"
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/customers", timeout=5).status_code == 401
+        # The printed demo account signs in to the web app.
+        login = re.search(r"sign in:\s+(\S+@\S+) / (\S+)", output)
+        assert login, output
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as browser:
+            page = browser.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token
+            signed_in = browser.post(
+                "/login",
+                data={"csrf_token": token.group(1), "email": login.group(1), "password": login.group(2)},
+            )
+            assert signed_in.status_code == 303
+            assert "3,000" in browser.get("/").text
         # The demo campaign settles on its own: in-process sending, the mock vendor, receipts.
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=10) as api:
             body = {

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from pulsecrm.campaigns.models import Delivery
 from pulsecrm.db import Database
-from tests.cli_helpers import PULSECRM, cli_env, free_port
+from tests.cli_helpers import PULSECRM, cli_env, free_port, wait_healthy
 from tests.conftest import REDIS_URL, WEBHOOK_SECRET
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -65,14 +65,7 @@ class Stack:
         return proc
 
     def wait_healthy(self, base: str) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError(f"{base} did not come up: {self.tail()}")
+        wait_healthy(base, self.tmp)
 
     def tail(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in self.tmp.glob("*.log"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -22,7 +21,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
 from pulsecrm.db import Database
-from tests.cli_helpers import PULSECRM, cli_env, free_port
+from tests.cli_helpers import PULSECRM, cli_env, free_port, wait_healthy
 from tests.conftest import PASSWORD, WEBHOOK_SECRET, _need
 from tests.factories import customer, order
 
@@ -100,15 +99,7 @@ class Stack:
         )
 
     def wait(self, base: str) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        logs = "\n".join(p.read_text()[-3000:] for p in self.tmp.glob("*.log"))
-        raise AssertionError(f"{base} did not come up:\n{logs}")
+        wait_healthy(base, self.tmp)
 
     async def prepare(self) -> None:
         db = Database(self.database_url)

@@ -16,9 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from pulsecrm.campaigns import templates
 
@@ -413,22 +412,19 @@ FALLBACK = [
 # --- assembling -------------------------------------------------------------------------------
 
 
-class _LongCustomer:
-    """The longest plausible values, so an SMS that fits for them fits for anyone typical."""
-
-    name = "Christopher Fernandes-Rodrigues"
-    email = "christopher.fernandes@example.com"
-    phone = "+91 98765 43210"
-    city = "Thiruvananthapuram"
-    total_spend = Decimal("1234567.00")
-    order_count = 999
-    avg_order_value = Decimal("12345.67")
-    last_order_at = datetime(2026, 9, 30)
-    external_id = "C00000001"
-    attributes: dict[str, Any] = {"tier": "platinum"}
-
-
-LONG_CONTEXT = templates.context_for(_LongCustomer())
+# The longest plausible values, so an SMS that fits for them fits for anyone typical.
+_LONG_CUSTOMER = templates.ExampleCustomer(
+    name="Christopher Fernandes-Rodrigues",
+    email="christopher.fernandes@example.com",
+    city="Thiruvananthapuram",
+    total_spend=Decimal("1234567.00"),
+    order_count=999,
+    avg_order_value=Decimal("12345.67"),
+    last_order_at=datetime(2026, 9, 30, tzinfo=UTC),
+    external_id="C00000001",
+    attributes={"tier": "platinum"},
+)
+LONG_CONTEXT = templates.context_for(_LONG_CUSTOMER)
 
 
 def rendered_length(source: str) -> int:

@@ -9,7 +9,8 @@ fails), and a missing value renders through `default(...)` or as nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -133,17 +134,21 @@ def _date(value: datetime | None) -> str | None:
     return None if value is None else f"{value.day} {value:%b %Y}"
 
 
-class _SampleCustomer:
-    name = "Asha Rao"
-    email = "asha@example.com"
-    phone = "+91 98765 43210"
-    city = "Pune"
-    total_spend = Decimal("12499.00")
-    order_count = 7
-    avg_order_value = Decimal("1785.57")
-    last_order_at = datetime(2026, 11, 3)
-    external_id = "C00001"
-    attributes: dict[str, Any] = {"tier": "gold"}
+@dataclass(frozen=True)
+class ExampleCustomer:
+    """A made-up customer to render templates for when checking them (and, with other values,
+    to measure how long a message can get)."""
+
+    name: str = "Asha Rao"
+    email: str = "asha@example.com"
+    phone: str = "+91 98765 43210"
+    city: str = "Pune"
+    total_spend: Decimal = Decimal("12499.00")
+    order_count: int = 7
+    avg_order_value: Decimal = Decimal("1785.57")
+    last_order_at: datetime = datetime(2026, 11, 3, tzinfo=UTC)
+    external_id: str = "C00001"
+    attributes: dict[str, Any] = field(default_factory=lambda: {"tier": "gold"})
 
 
-_SAMPLE = context_for(_SampleCustomer())
+_SAMPLE = context_for(ExampleCustomer())
