@@ -47,6 +47,18 @@ def money(value: Any) -> str:
     return f"₹{amount:,.0f}" if amount >= 1000 else f"₹{amount:,.2f}"
 
 
+def money_short(value: Any) -> str:
+    """Large sums the way Indian retail reads them: ₹15.9 L, ₹2.4 Cr."""
+    if value is None:
+        return "—"
+    amount = Decimal(value)
+    if amount >= 10_000_000:
+        return f"₹{amount / 10_000_000:,.2f} Cr"
+    if amount >= 100_000:
+        return f"₹{amount / 100_000:,.1f} L"
+    return money(amount)
+
+
 def date(value: datetime | None, fmt: str = "%d %b %Y") -> str:
     return value.astimezone(UTC).strftime(fmt) if value else "—"
 
@@ -72,7 +84,9 @@ def percent(part: int | None, whole: int | None) -> str:
     return f"{100 * (part or 0) / whole:.1f}%"
 
 
-env.filters.update(number=number, money=money, date=date, datetime=datetime_, ago=ago)
+env.filters.update(
+    number=number, money=money, money_short=money_short, date=date, datetime=datetime_, ago=ago
+)
 env.globals.update(static_url=static_url, percent=percent)
 
 

@@ -42,6 +42,6 @@ Pulse.el = function (tag, attrs, ...children) {
   return node;
 };
 
-Pulse.number = (n) => Number(n).toLocaleString("en-IN");
-Pulse.money = (n) => "₹" + Number(n).toLocaleString("en-IN", { maximumFractionDigits: 0 });
+Pulse.number = (n) => Number(n).toLocaleString("en-US");
+Pulse.money = (n) => "₹" + Number(n).toLocaleString("en-US", { maximumFractionDigits: 0 });
 })();
