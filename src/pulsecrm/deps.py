@@ -57,17 +57,22 @@ async def _authenticate(
         return principal
     # The web pages call the same API with their session cookie. A cookie is sent by the
     # browser on its own, so a state-changing call must also prove it came from our page.
-    session = request.scope.get("session") or {}
-    user_id = session.get("uid")
-    if isinstance(user_id, int):
-        principal = await services.users.verify(services.db.sessions, user_id)
-        if principal is not None:
-            if request.method not in SAFE_METHODS and not csrf_matches(
-                session, request.headers.get(CSRF_HEADER)
-            ):
-                raise Forbidden(f"missing or wrong {CSRF_HEADER} header; reload the page")
-            return principal
+    principal = await session_user(request, services)
+    if principal is not None:
+        if request.method not in SAFE_METHODS and not csrf_matches(
+            request.session, request.headers.get(CSRF_HEADER)
+        ):
+            raise Forbidden(f"missing or wrong {CSRF_HEADER} header; reload the page")
+        return principal
     raise Unauthorized("authentication required: sign in, or send `Authorization: Bearer <API key>`")
+
+
+async def session_user(request: Request, services: Services) -> Principal | None:
+    """The signed-in user of the session cookie, if the account still exists and is active."""
+    user_id = (request.scope.get("session") or {}).get("uid")
+    if not isinstance(user_id, int):
+        return None
+    return await services.users.verify(services.db.sessions, user_id)
 
 
 def csrf_matches(session: dict[str, object], submitted: str | None) -> bool:

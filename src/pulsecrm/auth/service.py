@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +19,7 @@ from pulsecrm.errors import InvalidInput, NotFound
 
 SCOPES = ("ingest", "read", "segments", "campaigns")
 KEY_PREFIX = "pk_"
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -81,16 +84,34 @@ async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey:
     return key
 
 
-class ApiKeyVerifier:
-    """Checks keys against the database at most once per `ttl` seconds per key.
+class CachedPrincipals(Generic[K]):
+    """Who a credential belongs to, asked of the database at most once per `ttl` seconds per
+    credential. A change made through this process takes effect at once (`forget`); one made
+    elsewhere within `ttl` seconds."""
 
-    A revoke made through this process takes effect at once (`forget`); one made elsewhere
-    within `ttl` seconds.
-    """
+    MAX_ENTRIES = 10_000
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._cache: dict[K, tuple[float, Principal | None]] = {}
+
+    async def _lookup(self, key: K, load: Callable[[], Awaitable[Principal | None]]) -> Principal | None:
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        principal = await load()
+        if len(self._cache) > self.MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[key] = (now + self.ttl, principal)
+        return principal
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+
+class ApiKeyVerifier(CachedPrincipals[str]):
+    """API keys, by the hash of the whole key; revoked keys are no one."""
 
     async def verify(
         self, session_factory: async_sessionmaker[AsyncSession], secret: str
@@ -98,22 +119,15 @@ class ApiKeyVerifier:
         if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
             return None
         digest = hash_key(secret)
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        async with session_factory() as session:
-            key = await session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == digest))
-        principal = None
-        if key is not None and key.revoked_at is None:
-            principal = Principal("api_key", key.id, key.name, frozenset(key.scopes))
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (now + self.ttl, principal)
-        return principal
 
-    def forget(self) -> None:
-        self._cache.clear()
+        async def load() -> Principal | None:
+            async with session_factory() as session:
+                key = await session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == digest))
+            if key is None or key.revoked_at is not None:
+                return None
+            return Principal("api_key", key.id, key.name, frozenset(key.scopes))
+
+        return await self._lookup(digest, load)
 
 
 def key_summary(key: ApiKey) -> dict[str, object]:

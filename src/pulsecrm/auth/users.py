@@ -6,15 +6,13 @@ A signed-in user's session cookie holds only the user's id; `UserVerifier` turns
 
 from __future__ import annotations
 
-import time
-
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pulsecrm.auth.models import User
-from pulsecrm.auth.service import SCOPES, Principal
+from pulsecrm.auth.service import SCOPES, CachedPrincipals, Principal
 from pulsecrm.db import utcnow
 from pulsecrm.errors import Conflict, InvalidInput, NotFound
 
@@ -100,27 +98,15 @@ async def set_active(session: AsyncSession, user_id: int, active: bool) -> User:
     return user
 
 
-class UserVerifier:
-    """Looks a session's user up at most once per `ttl` seconds."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._cache: dict[int, tuple[float, Principal | None]] = {}
+class UserVerifier(CachedPrincipals[int]):
+    """A session's user, by id; a switched-off or deleted user is no one."""
 
     async def verify(
         self, session_factory: async_sessionmaker[AsyncSession], user_id: int
     ) -> Principal | None:
-        now = time.monotonic()
-        cached = self._cache.get(user_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        async with session_factory() as session:
-            user = await session.get(User, user_id)
-        principal = principal_of(user) if user is not None and user.is_active else None
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[user_id] = (now + self.ttl, principal)
-        return principal
+        async def load() -> Principal | None:
+            async with session_factory() as session:
+                user = await session.get(User, user_id)
+            return principal_of(user) if user is not None and user.is_active else None
 
-    def forget(self) -> None:
-        self._cache.clear()
+        return await self._lookup(user_id, load)

@@ -11,7 +11,6 @@ from pulsecrm.pagination import Page
 from pulsecrm.segments import service
 from pulsecrm.segments.schemas import (
     FieldCatalogOut,
-    FieldOut,
     PreviewIn,
     PreviewOut,
     SampleCustomer,
@@ -24,20 +23,7 @@ router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
 
 @router.get("/fields", response_model=FieldCatalogOut)
 async def fields(session: SessionDep, services: ServicesDep, _: SegmentsScope) -> FieldCatalogOut:
-    catalog = await services.catalog.get(session)
-    return FieldCatalogOut(
-        fields=[
-            FieldOut(
-                name=f.name,
-                label=f.label,
-                type=f.type,
-                operators=list(f.comparators),
-                description=f.description,
-                values=list(f.values),
-            )
-            for f in catalog.fields
-        ]
-    )
+    return FieldCatalogOut.of(await services.catalog.get(session))
 
 
 @router.post("/preview", response_model=PreviewOut)

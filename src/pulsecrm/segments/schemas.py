@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pulsecrm.segments.catalog import Catalog
+
 
 class FieldOut(BaseModel):
     name: str
@@ -20,6 +22,22 @@ class FieldOut(BaseModel):
 
 class FieldCatalogOut(BaseModel):
     fields: list[FieldOut]
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> FieldCatalogOut:
+        return cls(
+            fields=[
+                FieldOut(
+                    name=f.name,
+                    label=f.label,
+                    type=f.type,
+                    operators=list(f.comparators),
+                    description=f.description,
+                    values=list(f.values),
+                )
+                for f in catalog.fields
+            ]
+        )
 
 
 class PreviewIn(BaseModel):

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from pulsecrm.auth import users
 from pulsecrm.config import Settings
-from pulsecrm.deps import ServicesDep
+from pulsecrm.deps import ServicesDep, session_user
 from pulsecrm.web.ratelimit import LoginLimiter
 from pulsecrm.web.security import CheckedForm, safe_next, sign_in, sign_out
 from pulsecrm.web.templating import render
@@ -74,10 +74,9 @@ def _login_page(request: Request, services: ServicesDep, *, next_url: str, **ext
 
 @router.get("/login")
 async def login_page(request: Request, services: ServicesDep, next: str | None = None) -> Response:
-    user_id = request.session.get("uid")
-    if isinstance(user_id, int):
-        if await services.users.verify(services.db.sessions, user_id) is not None:
-            return RedirectResponse(safe_next(next), status_code=302)
+    if await session_user(request, services) is not None:
+        return RedirectResponse(safe_next(next), status_code=302)
+    if "uid" in request.session:
         sign_out(request)  # a switched-off account's leftover session
     return _login_page(request, services, next_url=safe_next(next))
 

@@ -24,7 +24,7 @@ from pulsecrm.errors import NotFound, PulseError
 from pulsecrm.ingest import uploads
 from pulsecrm.ingest.writer import Kind
 from pulsecrm.segments import service as segments
-from pulsecrm.segments.endpoints import fields as field_catalog
+from pulsecrm.segments.schemas import FieldCatalogOut
 from pulsecrm.web.security import CheckedForm, CurrentUser
 from pulsecrm.web.templating import render
 
@@ -93,23 +93,20 @@ async def segment_list(
     return render(request, "segments.html", rows=rows, next_cursor=next_cursor, q=q or "")
 
 
-async def _catalog_json(session: SessionDep, services: ServicesDep, user: CurrentUser) -> str:
-    catalog = await field_catalog(session, services, user)
-    return catalog.model_dump_json()
+async def _catalog_json(session: SessionDep, services: ServicesDep) -> str:
+    return FieldCatalogOut.of(await services.catalog.get(session)).model_dump_json()
 
 
 @router.get("/segments/new")
 async def segment_new(
-    request: Request, session: SessionDep, services: ServicesDep, user: CurrentUser
+    request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
 ) -> Response:
-    return render(
-        request, "segment_edit.html", segment=None, catalog=await _catalog_json(session, services, user)
-    )
+    return render(request, "segment_edit.html", segment=None, catalog=await _catalog_json(session, services))
 
 
 @router.get("/segments/{segment_id}")
 async def segment_edit(
-    segment_id: int, request: Request, session: SessionDep, services: ServicesDep, user: CurrentUser
+    segment_id: int, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
 ) -> Response:
     segment = await segments.get(session, segment_id)
     return render(
@@ -117,7 +114,7 @@ async def segment_edit(
         "segment_edit.html",
         segment=segment,
         rules_json=json.dumps(segment.rules),
-        catalog=await _catalog_json(session, services, user),
+        catalog=await _catalog_json(session, services),
     )
 
 
@@ -158,7 +155,7 @@ async def campaign_new(
     request: Request,
     session: SessionDep,
     services: ServicesDep,
-    user: CurrentUser,
+    _: CurrentUser,
     segment_id: int | None = None,
 ) -> Response:
     saved, _cursor = await segments.list_segments(session, limit=100, cursor=None, q=None)
@@ -167,7 +164,7 @@ async def campaign_new(
         "campaign_new.html",
         saved=saved,
         chosen_segment=segment_id,
-        catalog=await _catalog_json(session, services, user),
+        catalog=await _catalog_json(session, services),
         variables=message_templates.VARIABLES,
         ai_model=bool(services.settings.ai_base_url),
     )

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 
 from pulsecrm.auth.models import User
 from pulsecrm.auth.service import Principal
-from pulsecrm.deps import CSRF_HEADER, ServicesDep, csrf_matches
+from pulsecrm.deps import CSRF_HEADER, ServicesDep, csrf_matches, session_user
 from pulsecrm.errors import Forbidden
 
 SESSION_COOKIE = "pulse_session"
@@ -60,12 +60,10 @@ def safe_next(value: str | None) -> str:
 
 
 async def current_user(request: Request, services: ServicesDep) -> Principal:
-    user_id = request.session.get("uid")
-    if isinstance(user_id, int):
-        principal = await services.users.verify(services.db.sessions, user_id)
-        if principal is not None:
-            request.state.user = principal
-            return principal
+    principal = await session_user(request, services)
+    if principal is not None:
+        request.state.user = principal
+        return principal
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     raise SignInRequired(target if request.method == "GET" else "/")
 

@@ -78,16 +78,15 @@ def ago(value: datetime | None) -> str:
     return "just now"
 
 
-def percent(part: int | None, whole: int | None) -> str:
-    if not whole:
-        return "—"
-    return f"{100 * (part or 0) / whole:.1f}%"
+def rate(value: float | None) -> str:
+    """A delivery rate (0..1) as a percentage; none yet while nothing has settled."""
+    return "—" if value is None else f"{100 * value:.1f}%"
 
 
 env.filters.update(
-    number=number, money=money, money_short=money_short, date=date, datetime=datetime_, ago=ago
+    number=number, money=money, money_short=money_short, date=date, datetime=datetime_, ago=ago, rate=rate
 )
-env.globals.update(static_url=static_url, percent=percent)
+env.globals.update(static_url=static_url)
 
 
 def render(request: Request, template: str, /, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -193,6 +193,8 @@ class Builder {
     const type = spec ? spec.type : "text";
     const wrap = Pulse.el("span", { class: "value" });
     if (NO_VALUE.has(cond.cmp)) return wrap;
+    // Known values (cities) are offered as suggestions, not a closed list.
+    const listId = spec && spec.values.length ? `values-${spec.name.replace(/\W/g, "_")}` : undefined;
     const input = (value, onValue, extra = {}) => {
       const kind = type === "date" ? "date" : NUMERIC.has(type) ? "number" : "text";
       return Pulse.el("input", {
@@ -224,7 +226,6 @@ class Builder {
       );
     } else if (cond.cmp === "in" || cond.cmp === "not_in") {
       const list = Array.isArray(cond.value) ? cond.value : [];
-      const listId = spec && spec.values.length ? `values-${spec.name.replace(/\W/g, "_")}` : undefined;
       wrap.append(
         Pulse.el("input", {
           type: "text", value: list.join(", "), placeholder: "Mumbai, Pune", "aria-label": "Values, separated by commas",
@@ -245,7 +246,6 @@ class Builder {
         ),
       );
     } else {
-      const listId = spec && spec.values.length ? `values-${spec.name.replace(/\W/g, "_")}` : undefined;
       wrap.append(input(cond.value, (v) => (cond.value = v), { list: listId, placeholder: NUMERIC.has(type) ? "5000" : "" }));
       if (listId) wrap.append(this.datalist(listId, spec.values));
     }
