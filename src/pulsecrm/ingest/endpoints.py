@@ -13,7 +13,7 @@ from pulsecrm.bodies import read_body
 from pulsecrm.customers.schemas import CustomerIn, IngestAccepted, OrderIn
 from pulsecrm.deps import IngestScope, ReadScope, ServicesDep, SessionDep
 from pulsecrm.errors import UnsupportedMediaType
-from pulsecrm.ingest import service, uploads
+from pulsecrm.ingest import parsing, service, uploads
 from pulsecrm.ingest.writer import Kind
 
 router = APIRouter(prefix="/api/v1", tags=["ingestion"])
@@ -42,7 +42,7 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
 
 async def _ingest(kind: Kind, request: Request, response: Response, services: ServicesDep) -> IngestAccepted:
     body = await read_body(request, services.settings.max_body_bytes)
-    records = service.parse_records(
+    records = parsing.parse_records(
         kind,
         body,
         request.headers.get("content-type", ""),

@@ -18,7 +18,7 @@ import orjson
 from pydantic import ValidationError
 
 from pulsecrm.db import Database, utcnow
-from pulsecrm.ingest.service import MODELS
+from pulsecrm.ingest.parsing import MODELS
 from pulsecrm.ingest.writer import Entry, Kind, write_batch
 
 BATCH = 2000

@@ -1,4 +1,4 @@
-"""Ingestion service: parse and validate a request, then queue it or write it; consume the queue."""
+"""Ingestion service: queue validated records or write them; consume the queue."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 import sqlalchemy as sa
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -20,18 +20,14 @@ from pulsecrm import broker
 from pulsecrm.config import Settings
 from pulsecrm.customers.schemas import CustomerIn, OrderIn
 from pulsecrm.db import Database, utcnow
-from pulsecrm.errors import InvalidInput, MalformedBody, PayloadTooLarge, UnsupportedMediaType
 from pulsecrm.ingest.models import DeadLetter
+from pulsecrm.ingest.parsing import LIST_ADAPTERS as _LIST_ADAPTERS
+from pulsecrm.ingest.parsing import MODELS
 from pulsecrm.ingest.writer import Entry, Kind, write_batch
 from pulsecrm.pagination import newest_first
 
 log = logging.getLogger(__name__)
 
-MODELS: dict[Kind, type[CustomerIn] | type[OrderIn]] = {"customers": CustomerIn, "orders": OrderIn}
-_LIST_ADAPTERS: dict[Kind, TypeAdapter[Any]] = {
-    "customers": TypeAdapter(list[CustomerIn]),
-    "orders": TypeAdapter(list[OrderIn]),
-}
 STREAM_GROUP = "writers"
 # Errors that a record itself causes: retrying will not help, so after N tries it is set aside.
 RECORD_ERRORS = (
@@ -43,84 +39,6 @@ RECORD_ERRORS = (
     KeyError,
     ValueError,
 )
-
-
-# --- parsing --------------------------------------------------------------------------------
-
-
-def parse_records(kind: Kind, body: bytes, content_type: str, *, max_records: int) -> list[Any]:
-    """Decode a JSON object, a JSON array or NDJSON and validate every record, all or nothing."""
-    media = content_type.split(";")[0].strip().lower()
-    if media in {"application/x-ndjson", "application/ndjson", "application/jsonl"}:
-        raw = _parse_ndjson(body, max_records)
-    elif media in {"application/json", ""} or media.endswith("+json"):
-        try:
-            document = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedBody(
-                f"body is not valid JSON: {exc}", details=[{"loc": [], "message": str(exc)}]
-            ) from None
-        if isinstance(document, dict):
-            raw = [document]
-        elif isinstance(document, list):
-            raw = document
-        else:
-            raise InvalidInput(
-                "body must be a JSON object or an array of objects",
-                details=[{"loc": [], "message": f"got {type(document).__name__}"}],
-            )
-    else:
-        raise UnsupportedMediaType(
-            f"unsupported content type {media!r}: send application/json or application/x-ndjson"
-        )
-    if not raw:
-        raise InvalidInput("no records in the body", details=[{"loc": [], "message": "empty"}])
-    if len(raw) > max_records:
-        raise PayloadTooLarge(
-            f"{len(raw)} records in one request; the limit is {max_records}",
-            details=[{"loc": [], "message": f"at most {max_records} records per request"}],
-        )
-    try:
-        return list(_LIST_ADAPTERS[kind].validate_python(raw))
-    except ValidationError as exc:
-        raise InvalidInput(
-            f"{_count_records(exc)} of {len(raw)} records are invalid; nothing was written",
-            details=[_detail(err) for err in exc.errors(include_url=False, include_context=False)],
-        ) from None
-
-
-def _parse_ndjson(body: bytes, max_records: int) -> list[Any]:
-    raw: list[Any] = []
-    errors: list[dict[str, Any]] = []
-    for number, line in enumerate(body.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if len(raw) >= max_records:
-            raise PayloadTooLarge(
-                f"more than {max_records} records in one request",
-                details=[{"loc": [], "message": f"at most {max_records} records per request"}],
-            )
-        try:
-            raw.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            errors.append({"loc": [len(raw)], "line": number, "message": f"invalid JSON: {exc}"})
-            raw.append(None)
-    if errors:
-        raise MalformedBody(f"{len(errors)} NDJSON lines are not valid JSON", details=errors)
-    return raw
-
-
-def _detail(err: Any) -> dict[str, Any]:
-    loc = list(err["loc"])
-    detail: dict[str, Any] = {"loc": loc, "message": err["msg"], "type": err["type"]}
-    if loc and isinstance(loc[0], int):
-        detail["index"] = loc[0]
-        detail["field"] = ".".join(str(p) for p in loc[1:]) or None
-    return detail
-
-
-def _count_records(exc: ValidationError) -> int:
-    return len({e["loc"][0] for e in exc.errors() if e["loc"] and isinstance(e["loc"][0], int)})
 
 
 # --- accepting ------------------------------------------------------------------------------
