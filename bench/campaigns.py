@@ -139,6 +139,7 @@ def send_and_settle(days: int, logs: Path) -> dict[str, Any]:
     e = env(
         PULSECRM_REDIS_URL="redis://127.0.0.1:6379/0",
         PULSECRM_REDIS_PREFIX=prefix,
+        PULSECRM_REDIS_ALLOW_VOLATILE="true",  # the shared Redis keeps nothing on disk
         PULSECRM_VENDOR_URL=f"http://127.0.0.1:{vendor_port}",
         PULSECRM_VENDOR_PORT=str(vendor_port),
         PULSECRM_VENDOR_WEBHOOK_URL=f"http://127.0.0.1:{api_port}/api/v1/receipts",
@@ -218,6 +219,7 @@ async def receipts_bench(count: int, logs: Path) -> dict[str, Any]:
     e = env(
         PULSECRM_REDIS_URL="redis://127.0.0.1:6379/0",
         PULSECRM_REDIS_PREFIX=prefix,
+        PULSECRM_REDIS_ALLOW_VOLATILE="true",  # the shared Redis keeps nothing on disk
         PULSECRM_VENDOR_URL="http://127.0.0.1:9",
     )  # nothing to send: deliveries are pre-sent
     conn = await asyncpg.connect(RAW)

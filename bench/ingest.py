@@ -681,6 +681,7 @@ async def main(a: argparse.Namespace) -> dict[str, Any]:
         PULSECRM_DATABASE_URL=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db_name}",
         PULSECRM_REDIS_URL=REDIS_URL,
         PULSECRM_REDIS_PREFIX=prefix,
+        PULSECRM_REDIS_ALLOW_VOLATILE="true",  # the shared Redis keeps nothing on disk
         PULSECRM_DATA_DIR=cwd,
         PULSECRM_INGEST_BATCH_ENTRIES=str(a.batch_entries) if a.batch_entries else None,
         PULSECRM_INGEST_BATCH_RECORDS=str(a.batch_records) if a.batch_records else None,

@@ -30,7 +30,7 @@ import ingest as B
 
 def instrument() -> dict[str, list[float]]:
     from pulsecrm.customers import repository as repo
-    from pulsecrm.ingest import service, writer
+    from pulsecrm.ingest import codec, service, writer
 
     stats: dict[str, list[float]] = collections.defaultdict(list)
 
@@ -63,7 +63,7 @@ def instrument() -> dict[str, list[float]]:
 
         setattr(mod, name, inner)
 
-    wrap_sync(service, "decode_entry")
+    wrap_sync(codec.IngestCodec, "decode")
     for n in ("_rows", "_order_rows", "_customer_rows"):  # names differ between versions of writer.py
         wrap_sync(writer, n)
     for n in (
@@ -75,7 +75,7 @@ def instrument() -> dict[str, list[float]]:
     ):
         wrap_async(repo, n)
     wrap_async(writer, "write_entries")
-    wrap_async(service.Ingestor, "consume_batch")
+    wrap_async(service.Ingestor, "write_items")
     return stats
 
 
@@ -124,6 +124,7 @@ async def main(a: argparse.Namespace) -> None:
         PULSECRM_DATABASE_URL=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db}",
         PULSECRM_REDIS_URL=B.REDIS_URL,
         PULSECRM_REDIS_PREFIX=prefix,
+        PULSECRM_REDIS_ALLOW_VOLATILE="true",  # the shared Redis keeps nothing on disk
         PULSECRM_DATA_DIR=cwd,
     )
     procs = B.Procs()

@@ -203,6 +203,8 @@ async def running_api(
 ) -> AsyncIterator[Api]:
     overrides.setdefault("webhook_secret", WEBHOOK_SECRET)
     overrides.setdefault("background_work", False)  # tests drive the dispatcher themselves
+    # The shared test Redis keeps nothing on disk; tests/faults runs Redis with AOF.
+    overrides.setdefault("redis_allow_volatile", True)
     settings = Settings(
         database_url=database_url,
         redis_url=REDIS_URL if redis_prefix else None,

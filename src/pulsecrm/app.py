@@ -7,6 +7,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,16 +18,20 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match, Mount
 
-from pulsecrm import __version__
+from pulsecrm import __version__, broker, openapi
 from pulsecrm.ai.endpoints import router as ai_router
 from pulsecrm.campaigns.endpoints import router as campaigns_router
 from pulsecrm.config import Settings, get_settings
 from pulsecrm.customers.endpoints import router as customers_router
+from pulsecrm.deadletters.endpoints import router as deadletters_router
 from pulsecrm.delivery.dispatcher import Dispatcher
 from pulsecrm.delivery.endpoints import router as delivery_router
 from pulsecrm.deps import ServicesDep
 from pulsecrm.errors import PulseError
+from pulsecrm.failures import Failure, classify, describe
+from pulsecrm.guard import OutageGuard
 from pulsecrm.ingest.endpoints import router as ingest_router
 from pulsecrm.segments.endpoints import router as segments_router
 from pulsecrm.services import Services
@@ -66,6 +71,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.start(settings)
         app.state.services = services
+        if services.redis is not None:
+            try:
+                services.persistence = await broker.persistence(
+                    services.redis, allow_volatile=settings.redis_allow_volatile
+                )
+            except Exception as exc:
+                if classify(exc) is not Failure.OUTAGE:
+                    await services.close()
+                    raise
+                log.warning("Redis does not answer yet (%s); its persistence is not checked", describe(exc))
         app.state.login_limiter = LoginLimiter(
             services.redis, settings.redis_prefix, settings.login_attempts_per_minute
         )
@@ -120,7 +135,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(campaigns_router)
     app.include_router(delivery_router)
     app.include_router(ai_router)
+    app.include_router(deadletters_router)
     _install_error_handlers(app)
+    openapi.install(app)
+    # Added last, so it is the outermost of ours: it sees errors from every other middleware.
+    app.add_middleware(OutageGuard, retry_after=settings.outage_retry_after_seconds)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -129,8 +148,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["health"])
     async def readyz(services: ServicesDep) -> JSONResponse:
-        """The database (and Redis, when configured) answer."""
+        """The database (and Redis, when configured) answer; what Redis keeps across a crash;
+        the streams' backlogs and held entries, and when Redis was last found emptied."""
         checks: dict[str, str] = {}
+        body: dict[str, Any] = {}
         try:
             async with services.db.engine.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
@@ -139,17 +160,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             checks["database"] = f"error: {type(exc).__name__}"
         if services.redis is not None:
             try:
-                await services.redis.ping()
+                body["streams"] = await _stream_health(services)
                 checks["redis"] = "ok"
             except Exception as exc:
                 checks["redis"] = f"error: {type(exc).__name__}"
+            if services.persistence is not None:
+                body["redis_persistence"] = services.persistence.as_dict()
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
-            {"status": "ok" if ready else "unavailable", "checks": checks},
+            {"status": "ok" if ready else "unavailable", "checks": checks, **body},
             status_code=200 if ready else 503,
         )
 
     return app
+
+
+async def _stream_health(services: Services) -> dict[str, Any]:
+    assert services.redis is not None
+    out: dict[str, Any] = {}
+    for name, stream in (("ingest", services.ingestor.stream), ("receipts", services.receipts.stream)):
+        lost: Any = await services.redis.get(broker.lost_key(stream))
+        out[name] = {
+            "backlog": int(await services.redis.xlen(stream)),
+            "held": len(await broker.held_entries(services.redis, stream)),
+            "redis_state_lost_at": _iso_from_epoch(lost),
+        }
+    return out
+
+
+def _iso_from_epoch(raw: bytes | None) -> str | None:
+    try:
+        return datetime.fromtimestamp(float(raw), UTC).isoformat() if raw else None
+    except ValueError:
+        return None
 
 
 def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
@@ -165,6 +208,20 @@ def _wants_page(request: Request) -> bool:
 
 def _error_page(request: Request, status: int, message: str) -> Response:
     return render(request, "error.html", status_code=status, status=status, message=message)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    # Routes are nested per router; asking each method of the whole table is the one way to
+    # see them all that does not depend on how FastAPI arranges them.
+    return [
+        method
+        for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+            if not isinstance(route, Mount)  # a mount matches every method; its app decides
+        )
+    ]
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -195,14 +252,22 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+            # RFC 9110 wants every method of the resource; Starlette names only those of the
+            # first route on the path, and GET and POST of one path live in different routers.
+            headers["Allow"] = ", ".join(allowed)
         if _wants_page(request):
-            return _error_page(
+            response = _error_page(
                 request,
                 exc.status_code,
                 {404: "There is nothing at this address."}.get(exc.status_code, str(exc.detail)),
             )
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail))
+        else:
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+            response = _error(exc.status_code, code, str(exc.detail))
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -60,6 +60,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    _check_redis(settings)
     run_migrations(settings.effective_database_url)
     uvicorn.run(
         "pulsecrm.app:create_app",
@@ -83,7 +84,35 @@ def worker() -> None:
         )
         raise typer.Exit(2)
     _logging()
+    _check_redis(settings)
     asyncio.run(_worker(settings))
+
+
+def _check_redis(settings: Settings) -> None:
+    """In stream mode, refuse a Redis that would lose acknowledged records, unless allowed."""
+    if not settings.redis_url:
+        return
+    from pulsecrm import broker
+    from pulsecrm.failures import Failure, classify, describe
+
+    async def check() -> None:
+        assert settings.redis_url is not None
+        redis = broker.connect(settings.redis_url)
+        try:
+            await broker.persistence(redis, allow_volatile=settings.redis_allow_volatile)
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(check())
+    except broker.VolatileRedis as exc:
+        console.print(f"[red]Refusing to start in stream mode.[/] {exc}")
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        if classify(exc) is not Failure.OUTAGE:
+            raise
+        # Not up yet: start anyway and wait for it; its persistence is read once it answers.
+        console.print(f"[yellow]Redis does not answer yet ({describe(exc)}); starting anyway.[/]")
 
 
 async def _worker(settings: Settings) -> None:
@@ -96,12 +125,12 @@ async def _worker(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     from pulsecrm.delivery.dispatcher import Dispatcher
 
-    consumers = [services.ingestor.consumer(), services.receipts.consumer()]
-    for consumer in consumers:
-        logging.getLogger("pulsecrm.worker").info("worker %s consuming %s", consumer.name, consumer.stream)
+    ingest, receipts = services.ingestor.consumer(), services.receipts.consumer()
+    for name, stream in ((ingest.name, ingest.stream), (receipts.name, receipts.stream)):
+        logging.getLogger("pulsecrm.worker").info("worker %s consuming %s", name, stream)
     dispatcher = Dispatcher(services.db, settings)
     try:
-        await asyncio.gather(*(consumer.run(stop) for consumer in consumers), dispatcher.run(stop))
+        await asyncio.gather(ingest.run(stop), receipts.run(stop), dispatcher.run(stop))
     finally:
         await dispatcher.close()
         await services.close()

@@ -43,6 +43,15 @@ class Settings(BaseSettings):
         description="How long a verified API key is trusted without asking the database; "
         "a revoke reaches other processes within this time.",
     )
+    api_key_grace_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="While the database cannot be asked, a key verified within this time is still "
+        "trusted, so stream-mode ingestion keeps answering 202 through a database outage.",
+    )
+    outage_retry_after_seconds: int = Field(
+        default=5, ge=1, description="The Retry-After of a 503 answered while a service is away."
+    )
     # Stream consumer tuning.
     ingest_entry_records: int = Field(
         default=1000, ge=1, description="Records per stream entry (a request is split into these)."
@@ -64,7 +73,32 @@ class Settings(BaseSettings):
     ingest_max_attempts: int = Field(
         default=3,
         ge=1,
-        description="Deliveries of a failing entry before its bad records are dead-lettered.",
+        description="Tries of a record that fails to write, once isolated from its batch, before it "
+        "is dead-lettered (an outage is waited out and not counted).",
+    )
+    receipts_reclaim_idle_ms: int = Field(
+        default=30_000,
+        ge=1,
+        description="A receipts entry unacked this long is taken over by another worker.",
+    )
+    receipts_max_attempts: int = Field(
+        default=3, ge=1, description="Tries of a receipt that fails to apply before it is dead-lettered."
+    )
+    stream_hold_retry_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="An entry our own code failed on is held (kept, not acked) and tried again this often.",
+    )
+    stream_max_deliveries: int = Field(
+        default=10,
+        ge=2,
+        description="An entry delivered this often without ever finishing (a worker crashing on it) "
+        "is dead-lettered whole.",
+    )
+    redis_allow_volatile: bool = Field(
+        default=False,
+        description="Run stream mode on a Redis without AOF persistence (appendonly no). A Redis "
+        "restart then loses what was acknowledged but not yet written; /readyz says so.",
     )
 
     webhook_secret: SecretStr | None = Field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
@@ -11,6 +11,7 @@ from pulsecrm.auth.service import ApiKeyVerifier
 from pulsecrm.auth.users import UserVerifier
 from pulsecrm.config import Settings
 from pulsecrm.db import Database
+from pulsecrm.deadletters.service import Replayer
 from pulsecrm.delivery.service import ReceiptQueue
 from pulsecrm.ingest.service import Ingestor
 from pulsecrm.segments.catalog import CatalogCache
@@ -26,6 +27,12 @@ class Services:
     users: UserVerifier
     catalog: CatalogCache
     receipts: ReceiptQueue
+    # Per stream, how a dead letter is submitted again.
+    replayers: dict[str, Replayer] = field(default_factory=dict)
+    persistence: broker.Persistence | None = None  # read at start in stream mode
+
+    def __post_init__(self) -> None:
+        self.replayers = {"ingest": self.ingestor.replay, "receipts": self.receipts.replay}
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -36,8 +43,8 @@ class Services:
             db=db,
             redis=redis,
             ingestor=Ingestor(db, redis, settings),
-            api_keys=ApiKeyVerifier(settings.api_key_cache_seconds),
-            users=UserVerifier(settings.api_key_cache_seconds),
+            api_keys=ApiKeyVerifier(settings.api_key_cache_seconds, settings.api_key_grace_seconds),
+            users=UserVerifier(settings.api_key_cache_seconds, settings.api_key_grace_seconds),
             catalog=CatalogCache(),
             receipts=ReceiptQueue(db, redis, settings),
         )

@@ -40,6 +40,7 @@ class Stack:
             database_url=database_url,
             redis_url=REDIS_URL,
             redis_prefix=prefix,
+            redis_allow_volatile="true",  # the shared test Redis keeps nothing on disk
             webhook_secret=WEBHOOK_SECRET,
             vendor_url=self.vendor,
             vendor_port=str(self.vendor_port),
@@ -50,6 +51,7 @@ class Stack:
             delivery_timeout_seconds="2",
             delivery_lease_seconds="3",
             ingest_reclaim_idle_ms="1500",
+            receipts_reclaim_idle_ms="1500",
             **vendor,
         )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}

@@ -141,7 +141,7 @@ async def redeliver(api: Api, picks: list[int]) -> None:
     chosen = [entries[i % len(entries)] for i in picks] if entries else []
     if chosen:
         messages = [broker.StreamMessage(mid.decode(), fields, 2) for mid, fields in chosen]
-        await api.services.ingestor.consume_batch(messages)
+        await api.services.ingestor.consumer(name="redeliverer").consume(messages)
 
 
 async def _truncate(api: Api) -> None:

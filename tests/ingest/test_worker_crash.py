@@ -56,6 +56,7 @@ def _start_worker(database_url: str, prefix: str, log: IO[bytes], cwd: Path) -> 
         "PULSECRM_DATABASE_URL": database_url,
         "PULSECRM_REDIS_URL": REDIS_URL,
         "PULSECRM_REDIS_PREFIX": prefix,
+        "PULSECRM_REDIS_ALLOW_VOLATILE": "true",  # the shared test Redis keeps nothing on disk
         "PULSECRM_INGEST_RECLAIM_IDLE_MS": str(RECLAIM_IDLE_MS),
         "PULSECRM_INGEST_BATCH_ENTRIES": "2",
         "PULSECRM_DATABASE_POOL_SIZE": "2",

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pulsecrm.auth.models import ApiKey
 from pulsecrm.db import utcnow
 from pulsecrm.errors import InvalidInput, NotFound
+from pulsecrm.failures import Failure, classify
 
 SCOPES = ("ingest", "read", "segments", "campaigns")
 KEY_PREFIX = "pk_"
@@ -87,23 +88,41 @@ async def revoke_key(session: AsyncSession, *, key_id: int) -> ApiKey:
 class CachedPrincipals(Generic[K]):
     """Who a credential belongs to, asked of the database at most once per `ttl` seconds per
     credential. A change made through this process takes effect at once (`forget`); one made
-    elsewhere within `ttl` seconds."""
+    elsewhere within `ttl` seconds.
+
+    While the database cannot be asked (an outage), a credential verified within the last
+    `grace` seconds is still trusted, so what needs no database -- stream-mode ingestion --
+    keeps working; a revoke made during the outage therefore takes up to `grace` seconds.
+    Credentials never verified, or refused, are not helped by the grace.
+    """
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, grace: float = 0.0) -> None:
         self.ttl = ttl
-        self._cache: dict[K, tuple[float, Principal | None]] = {}
+        self.grace = grace
+        # credential -> (trusted until, principal, last verified against the database)
+        self._cache: dict[K, tuple[float, Principal | None, float]] = {}
 
     async def _lookup(self, key: K, load: Callable[[], Awaitable[Principal | None]]) -> Principal | None:
         now = time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        principal = await load()
+        try:
+            principal = await load()
+        except Exception as exc:
+            if (
+                cached is not None
+                and cached[1] is not None
+                and now - cached[2] <= self.grace
+                and classify(exc) is Failure.OUTAGE
+            ):
+                return cached[1]
+            raise
         if len(self._cache) > self.MAX_ENTRIES:
             self._cache.clear()
-        self._cache[key] = (now + self.ttl, principal)
+        self._cache[key] = (now + self.ttl, principal, now)
         return principal
 
     def forget(self) -> None:

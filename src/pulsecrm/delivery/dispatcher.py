@@ -31,6 +31,7 @@ from pulsecrm.customers.models import Customer
 from pulsecrm.db import Database, bulk_update, one_of, utcnow
 from pulsecrm.delivery import receipts as receipt_lang
 from pulsecrm.delivery.models import ParkedReceipt
+from pulsecrm.failures import Failure, OutageLog, classify
 
 log = logging.getLogger(__name__)
 deliveries_t: sa.Table = Delivery.__table__  # type: ignore[assignment]
@@ -87,6 +88,7 @@ class Dispatcher:
             limits=httpx.Limits(max_connections=8),
         )
         self.rates = RateLimiter()
+        self.outage = OutageLog(log, "dispatcher: the database")
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -101,10 +103,14 @@ class Dispatcher:
                 await self.reconcile_parked()
                 if not await self.run_once():
                     await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=0.2)
+                self.outage.succeeded()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("dispatcher pass failed; retrying")
+            except Exception as exc:
+                if classify(exc) is Failure.OUTAGE:
+                    self.outage.failed(exc)  # logged once per outage, not once a second
+                else:
+                    log.exception("dispatcher pass failed; retrying")
                 await asyncio.sleep(1)
 
     async def run_once(self) -> int:

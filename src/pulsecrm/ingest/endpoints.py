@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from pulsecrm import openapi
 from pulsecrm.bodies import read_body
 from pulsecrm.customers.schemas import CustomerIn, IngestAccepted, OrderIn
+from pulsecrm.deadletters import endpoints as deadletter_endpoints
+from pulsecrm.deadletters.endpoints import Cursor, DeadLetterPage, Limit
 from pulsecrm.deps import IngestScope, ReadScope, ServicesDep, SessionDep
 from pulsecrm.errors import UnsupportedMediaType
-from pulsecrm.ingest import parsing, service, uploads
+from pulsecrm.ingest import parsing, uploads
 from pulsecrm.ingest.writer import Kind
 
 router = APIRouter(prefix="/api/v1", tags=["ingestion"])
 
 
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    schema = openapi.ref(model)
+    accepted = {"application/json": {"schema": openapi.ref(IngestAccepted)}}
     return {
         "requestBody": {
             "required": True,
@@ -32,9 +35,11 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
             },
         },
         "responses": {
-            "201": {"description": "Written (embedded mode, no Redis)."},
-            "202": {"description": "Queued on the durable stream (Redis mode)."},
+            "201": {"description": "Written (embedded mode, no Redis).", "content": accepted},
+            "202": {"description": "Queued on the durable stream (Redis mode).", "content": accepted},
+            "400": {"description": "The body is not JSON, or an NDJSON line is not."},
             "413": {"description": "More than 10,000 records, or body too large."},
+            "415": {"description": "Neither JSON nor NDJSON."},
             "422": {"description": "One or more invalid records; nothing was written."},
         },
     }
@@ -92,44 +97,12 @@ async def ingest_status(services: ServicesDep, _: ReadScope) -> IngestStatus:
     return IngestStatus(mode="stream", backlog=backlog)
 
 
-class DeadLetterOut(BaseModel):
-    id: int
-    kind: str
-    external_id: str | None
-    record: Any
-    error: str
-    attempts: int
-    stream_entry_id: str | None
-    created_at: datetime
-
-
-class DeadLetterPage(BaseModel):
-    items: list[DeadLetterOut]
-    next_cursor: str | None
-
-
-@router.get("/ingest/dead-letters", response_model=DeadLetterPage)
+@router.get("/ingest/dead-letters", response_model=DeadLetterPage, summary="Ingestion's dead letters")
 async def dead_letters(
-    session: SessionDep,
-    _: ReadScope,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
+    session: SessionDep, _: ReadScope, limit: Limit = 50, cursor: Cursor = None
 ) -> DeadLetterPage:
-    rows, next_cursor = await service.list_dead_letters(session, limit=limit, cursor=cursor)
-    items = [
-        DeadLetterOut(
-            id=r.id,
-            kind=r.kind,
-            external_id=r.external_id,
-            record=r.record,
-            error=r.error,
-            attempts=r.attempts,
-            stream_entry_id=r.stream_entry_id,
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
-    return DeadLetterPage(items=items, next_cursor=next_cursor)
+    """The same as `GET /api/v1/dead-letters?stream=ingest`."""
+    return await deadletter_endpoints.page(session, "ingest", limit, cursor)
 
 
 _IMPORT_TYPES = {"text/csv": ".csv", "application/x-ndjson": ".ndjson", "application/jsonl": ".ndjson"}
