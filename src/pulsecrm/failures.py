@@ -130,7 +130,7 @@ class OutageLog:
         self.failures += 1
         if self.since is None:
             self.since = time.monotonic()
-            self.logger.error("%s unavailable (%s); retrying until it is back", self.what, describe(exc))
+            self.logger.error("%s is unavailable (%s); retrying until it is back", self.what, describe(exc))
 
     def succeeded(self) -> None:
         if self.since is None:

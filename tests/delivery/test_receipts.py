@@ -195,3 +195,14 @@ async def test_without_a_secret_the_webhook_is_unavailable(sqlite_url: str) -> N
             "/api/v1/receipts", content=body, headers={"X-Pulse-Signature": sign("anything", body)}
         )
         assert response.status_code == 503
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00+05:30", "9999-12-31T23:00:00-05:00", "1066-10-14T09:00:00Z"]
+)
+async def test_a_receipt_time_no_database_stores_is_refused_at_the_door(api: Api, when: str) -> None:
+    response = await post(api, [receipt("m1"), receipt("m2", occurred_at=when)])
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["error"]["details"]
+    assert detail["loc"] == ["receipts", 1, "occurred_at"]
+    assert "1900" in detail["message"]

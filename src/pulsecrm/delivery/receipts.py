@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsecrm.campaigns import counters
@@ -26,6 +26,7 @@ from pulsecrm.campaigns.models import Delivery
 from pulsecrm.db import bulk_update, bulk_upsert, one_of, utcnow
 from pulsecrm.delivery.models import ParkedReceipt
 from pulsecrm.errors import Unauthorized
+from pulsecrm.validation import Timestamp
 
 WINDOW_SECONDS = 300
 deliveries_t: sa.Table = Delivery.__table__  # type: ignore[assignment]
@@ -37,7 +38,7 @@ class Receipt(BaseModel):
 
     message_id: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
     status: Literal["delivered", "failed"]
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     reason: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")] | None = None
 
 

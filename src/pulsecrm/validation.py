@@ -1,0 +1,77 @@
+"""Types that refuse, at the edge, what the databases would refuse later: one of each, used everywhere.
+
+PostgreSQL and SQLite disagree about what they store, and a value either one refuses would be
+a 500 in a request or a poison record in a stream. So every id, text, time and number the API
+takes is one of these types, and the error says, in plain words, what the value must be:
+
+- `DbId`: an id of a row, 1 to 2^63-1 (BIGINT). Works as a path, query or body parameter.
+- `Int64`: any whole number a BIGINT (and SQLite's INTEGER) holds.
+- `Text`, `text(max_length)`: text without NUL, which PostgreSQL cannot store.
+- `Timestamp`: a date-time with a UTC offset whose UTC instant lies in 1900-01-01 to
+  2199-12-31 (see `TIMESTAMP_MIN`/`TIMESTAMP_MAX`), inside what both databases, Python and
+  every offset can represent.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from annotated_types import Interval
+from pydantic import AfterValidator, AwareDatetime, StringConstraints
+from pydantic_core import PydanticCustomError
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+NUL_MESSAGE = "must not contain a NUL character"
+# A pattern, not a Python validator: pydantic checks it in Rust on every ingested string, and
+# errors.plain_message turns its error into NUL_MESSAGE.
+NO_NUL = r"^[^\x00]*$"
+
+TIMESTAMP_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+TIMESTAMP_MAX = datetime(2199, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+TIMESTAMP_RANGE = "between 1900-01-01T00:00:00Z and 2199-12-31T23:59:59Z"
+
+DbId = Annotated[int, Interval(ge=1, le=INT64_MAX)]
+Int64 = Annotated[int, Interval(ge=INT64_MIN, le=INT64_MAX)]
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+
+
+def text(max_length: int, *, min_length: int = 0) -> Any:
+    """Text of at most `max_length` characters (at least `min_length`), without NUL."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL)]
+
+
+def utc_instant(value: datetime) -> datetime | None:
+    """The UTC instant of an aware date-time, or None when it lies outside Python's years 1-9999
+    (`0001-01-01T00:00:00+05:30` is in year 0 in UTC)."""
+    offset = value.utcoffset() or timedelta(0)
+    try:
+        return (value.replace(tzinfo=None) - offset).replace(tzinfo=UTC)
+    except OverflowError:
+        return None
+
+
+def in_timestamp_range(value: datetime) -> bool:
+    instant = utc_instant(value)
+    return instant is not None and TIMESTAMP_MIN <= instant <= TIMESTAMP_MAX
+
+
+def _timestamp(value: datetime) -> datetime:
+    if not in_timestamp_range(value):
+        raise PydanticCustomError("timestamp_out_of_range", f"must be {TIMESTAMP_RANGE}")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_timestamp)]
+
+
+def int64_problem(value: int) -> str | None:
+    if INT64_MIN <= value <= INT64_MAX:
+        return None
+    return f"must be a whole number between {INT64_MIN} and {INT64_MAX}"
+
+
+def number_problem(value: float) -> str | None:
+    return None if math.isfinite(value) else "must be a finite number"
