@@ -120,3 +120,21 @@ async def test_a_volatile_redis_is_refused_unless_allowed(
     done = pulsecrm("worker", cwd=tmp_path, timeout=60, database_url=sqlite_url, redis_url=REDIS_URL)
     assert done.returncode == 2
     assert "appendonly" in done.stdout and "PULSECRM_REDIS_ALLOW_VOLATILE" in done.stdout
+
+
+@pytest.mark.redis
+async def test_the_dashboard_warns_when_redis_keeps_nothing_on_disk(
+    database_url: str, redis_prefix: str
+) -> None:
+    from tests.conftest import PASSWORD, browser_client, make_user, sign_in
+
+    async with running_api(database_url, redis_prefix) as api:
+        assert api.services.persistence is not None
+        await make_user(api)
+        async with browser_client(api) as browser:
+            await sign_in(browser, "marketer@example.com", PASSWORD)
+            page = (await browser.get("/")).text
+        durable = api.services.persistence.durable
+    assert ("Queued records are not safe from a Redis restart" in page) is (not durable)
+    if not durable:
+        assert "appendonly yes" in page

@@ -118,6 +118,8 @@ class CachedPrincipals(Generic[K]):
                 and now - cached[2] <= self.grace
                 and classify(exc) is Failure.OUTAGE
             ):
+                # Ask again after another `ttl`, not on every request of the outage.
+                self._cache[key] = (now + self.ttl, cached[1], cached[2])
                 return cached[1]
             raise
         if len(self._cache) > self.MAX_ENTRIES:

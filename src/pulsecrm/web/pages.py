@@ -47,6 +47,7 @@ async def dashboard(request: Request, session: SessionDep, services: ServicesDep
         running=by_status.get("running", 0),
         backlog=await services.ingestor.backlog(),
         recent=[CampaignOut.of(c) for c in recent],
+        persistence=services.persistence,
     )
 
 
