@@ -196,3 +196,24 @@ async def test_an_entry_that_never_finishes_is_set_aside_whole(
     [letter] = sink.letters
     assert letter.kind == "entry" and "never finished" in letter.error
     assert await redis.xlen(f"{redis_prefix}toy") == 0
+
+
+async def test_entries_waiting_out_an_outage_are_not_taken_over(
+    redis: aioredis.Redis, redis_prefix: str
+) -> None:
+    """The worker holding them keeps its claim fresh, so a long outage does not bounce entries
+    between workers (and count deliveries towards `max_deliveries`)."""
+    sink = Sink(outages_left=40)
+    holder = consumer(redis, redis_prefix, sink, reclaim_idle_ms=90, backoff_max_seconds=0.02)
+    other_sink = Sink()
+    other = consumer(redis, redis_prefix, other_sink, reclaim_idle_ms=90)
+    other.name = "c2"
+    await add(redis, redis_prefix, "a", "b")
+    holding = asyncio.create_task(holder.read_once())
+    taken = 0
+    while not holding.done():
+        await asyncio.sleep(0.05)
+        taken += await other.reclaim_once()
+    await holding
+    assert taken == 0 and other_sink.calls == []
+    assert sorted(sink.written) == ["a", "b"] and sink.letters == []

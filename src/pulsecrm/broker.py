@@ -228,6 +228,7 @@ class StreamConsumer(Generic[T]):
         self.block_ms = block_ms
         self.name = name or consumer_name()
         self._stop: asyncio.Event | None = None
+        self._inflight: list[str] = []
         self._group_seen = False
         self.redis_outage = OutageLog(log, f"stream {stream}: Redis")
         self.db_outage = OutageLog(log, f"stream {stream}: the database")
@@ -414,6 +415,8 @@ class StreamConsumer(Generic[T]):
         The next chunk is decoded while the current one is in the database, so validation (CPU
         here) and writing (CPU there) overlap on two cores.
         """
+        # Every entry of this read is ours until acked: an outage keeps all of them fresh.
+        self._inflight = [m.id for m in messages]
         chunks: list[list[StreamMessage]] = [[]]
         weight = 0
         for message in messages:
@@ -535,7 +538,7 @@ class StreamConsumer(Generic[T]):
             await self._sleep(self._backoff(failures))
             if time.monotonic() - last_touch > self.policy.reclaim_idle_ms / 3000:
                 last_touch = time.monotonic()
-                await self._touch(ids)
+                await self._touch(list(dict.fromkeys([*ids, *self._inflight])))
 
     async def _touch(self, ids: list[str]) -> None:
         # JUSTID resets the idle time without counting a delivery.
