@@ -33,6 +33,7 @@ from pulsecrm.errors import PulseError
 from pulsecrm.failures import Failure, classify, describe
 from pulsecrm.guard import OutageGuard
 from pulsecrm.ingest.endpoints import router as ingest_router
+from pulsecrm.limits import RequestLimits
 from pulsecrm.segments.endpoints import router as segments_router
 from pulsecrm.services import Services
 from pulsecrm.web.docs import router as docs_router
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if session_secret is None:
         log.warning("PULSECRM_SESSION_SECRET is unset: sign-ins last until this process restarts")
         session_secret = secrets.token_urlsafe(32)
+    app.add_middleware(RequestLimits, settings=settings, open_paths=OPEN_PATHS)  # inside the session
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret,
@@ -246,9 +248,15 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         if _wants_page(request):
             return _error_page(request, 422, "That address or form has a value this page can't use.")
-        details = [{"loc": list(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
-        fields = ", ".join(".".join(str(p) for p in d["loc"]) for d in details)
-        return _error(422, "invalid_input", f"invalid request: {fields}", details)
+        from pulsecrm.errors import error_body, validation_details
+
+        # At most the first 100 problems (errors.MAX_DETAILS) plus their count, in plain words.
+        details, count = validation_details(exc.errors())
+        fields = ", ".join(".".join(str(p) for p in d["loc"]) for d in details[:10])
+        more = f" (and {count - 10} more)" if count > 10 else ""
+        return JSONResponse(
+            error_body("invalid_input", f"invalid request: {fields}{more}", details, count), status_code=422
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

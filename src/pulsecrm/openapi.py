@@ -31,6 +31,10 @@ ERROR_BODY: dict[str, Any] = {
             "properties": {
                 "code": {"type": "string", "description": "Stable, machine-readable: `not_found`, …"},
                 "message": {"type": "string", "description": "For people."},
+                "count": {
+                    "type": "integer",
+                    "description": "How many problems there were; `details` lists the first 100.",
+                },
                 "details": {
                     "type": "array",
                     "description": "What was wrong where: `loc` is the path to the value.",
@@ -87,8 +91,8 @@ def _takes_other_media(op: Operation) -> bool:
     return bool(_media_types(op) - {"application/json"})
 
 
-def _has_input(op: Operation) -> bool:
-    return bool(op.get("parameters")) or _has_body(op)
+def _any(op: Operation) -> bool:
+    return True
 
 
 # Answers every operation of a kind can give: (status, description, does it apply).
@@ -99,7 +103,8 @@ COMMON: tuple[tuple[int, str, Callable[[Operation], bool]], ...] = (
     (404, "Nothing has that id.", _has_path_id),
     (413, "The body is larger than the server takes.", _has_body),
     (415, "The body's Content-Type is not one this route takes.", _takes_other_media),
-    (422, "A value in the request is invalid; `details` says which and why.", _has_input),
+    # Any address may carry a NUL character, which limits.RequestLimits refuses before routing.
+    (422, "A value in the request is invalid; `details` says which and why.", _any),
 )
 
 # Answers particular to one operation, which no signature shows: the services raise them.
@@ -125,6 +130,30 @@ PARTICULAR: dict[tuple[str, str], dict[int, str]] = {
         503: "The webhook is not configured (no secret set), or a service is down.",
     },
 }
+
+SIGNATURE = r"^t=\d+,v1=[0-9a-f]{64}$"
+
+
+def _read_by_hand() -> dict[tuple[str, str], Operation]:
+    """What routes that read their body themselves take, which FastAPI cannot see."""
+    # Imported here: the delivery package imports much of the app, which imports this module.
+    from pulsecrm.delivery.receipts import ReceiptBatch
+
+    signature = {
+        "name": "X-Pulse-Signature",
+        "in": "header",
+        "required": True,
+        "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256 of t.body>` with the webhook secret; "
+        "refused outside a 5-minute window.",
+        "schema": {"type": "string", "pattern": SIGNATURE},
+    }
+    return {
+        ("post", "/api/v1/receipts"): {
+            "parameters": [signature],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref(ReceiptBatch)}}},
+        }
+    }
+
 
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}, "required": True}},
@@ -160,6 +189,11 @@ def build(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
     )
+    for (method, path), extra in _read_by_hand().items():
+        op = document["paths"].get(path, {}).get(method)
+        if op is not None:
+            op.setdefault("parameters", []).extend(extra.get("parameters", []))
+            op.setdefault("requestBody", extra["requestBody"])
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     for model in _referenced.values():
         _add_model(schemas, model)

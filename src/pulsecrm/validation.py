@@ -4,9 +4,10 @@ PostgreSQL and SQLite disagree about what they store, and a value either one ref
 a 500 in a request or a poison record in a stream. So every id, text, time and number the API
 takes is one of these types, and the error says, in plain words, what the value must be:
 
-- `DbId`: an id of a row, 1 to 2^63-1 (BIGINT). Works as a path, query or body parameter.
+- `DbId`: an id of a row, 1 to 2^63-1 (BIGINT). Works as a path, query or body parameter;
+  `IdCursor` is the cursor of a list ordered by id.
 - `Int64`: any whole number a BIGINT (and SQLite's INTEGER) holds.
-- `Text`, `text(max_length)`: text without NUL, which PostgreSQL cannot store.
+- `Text`: text without NUL, which PostgreSQL cannot store (add a length with `Field(...)`).
 - `Timestamp`: a date-time with a UTC offset whose UTC instant lies in 1900-01-01 to
   2199-12-31 (see `TIMESTAMP_MIN`/`TIMESTAMP_MAX`), inside what both databases, Python and
   every offset can represent.
@@ -16,10 +17,11 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from annotated_types import Interval
-from pydantic import AfterValidator, AwareDatetime, StringConstraints
+from fastapi import Query
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
 INT64_MIN = -(2**63)
@@ -34,13 +36,10 @@ TIMESTAMP_MAX = datetime(2199, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 TIMESTAMP_RANGE = "between 1900-01-01T00:00:00Z and 2199-12-31T23:59:59Z"
 
 DbId = Annotated[int, Interval(ge=1, le=INT64_MAX)]
+# `next_cursor` of an id-ordered list: an id, as digits (18 of them always fit in int64).
+IdCursor = Annotated[str | None, Query(pattern=r"^\d{1,18}$", description="`next_cursor` of the last page.")]
 Int64 = Annotated[int, Interval(ge=INT64_MIN, le=INT64_MAX)]
 Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
-
-
-def text(max_length: int, *, min_length: int = 0) -> Any:
-    """Text of at most `max_length` characters (at least `min_length`), without NUL."""
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL)]
 
 
 def utc_instant(value: datetime) -> datetime | None:
@@ -58,13 +57,20 @@ def in_timestamp_range(value: datetime) -> bool:
     return instant is not None and TIMESTAMP_MIN <= instant <= TIMESTAMP_MAX
 
 
+def _not_a_number(value: object) -> object:
+    # Pydantic would read 0 as 1970-01-01 (Unix time); the API documents ISO 8601 text.
+    if isinstance(value, int | float):
+        raise PydanticCustomError("timestamp_type", "must be an ISO 8601 date-time with a UTC offset")
+    return value
+
+
 def _timestamp(value: datetime) -> datetime:
     if not in_timestamp_range(value):
         raise PydanticCustomError("timestamp_out_of_range", f"must be {TIMESTAMP_RANGE}")
     return value
 
 
-Timestamp = Annotated[AwareDatetime, AfterValidator(_timestamp)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_timestamp)]
 
 
 def int64_problem(value: int) -> str | None:

@@ -35,7 +35,7 @@ async def segment(
     # A model may take seconds: don't hold a pooled connection while it thinks.
     await session.rollback()
     answer = await ai_service.engine_for(services.settings).rules_from_text(body.prompt, catalog)
-    _tree, where = segment_service.audience_filter(session, answer.rules, catalog)
+    _tree, where = await segment_service.checked_filter(session, answer.rules, catalog)
     found = await segment_service.count(session, where, cap=COUNT_CAP)
     return SegmentSuggestionOut(
         rules=answer.rules,

@@ -8,12 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pulsecrm.ai.offline import MAX_PROMPT
+from pulsecrm.validation import DbId, Text
 
 
 class SegmentPromptIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    prompt: str = Field(
+    prompt: Text = Field(
         min_length=1,
         max_length=MAX_PROMPT,
         description="Who to reach, in plain words: “spent over 5k but haven't ordered in 3 months, in Pune”.",
@@ -42,9 +43,9 @@ class SegmentSuggestionOut(BaseModel):
 class MessagesIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    goal: str = Field(min_length=1, max_length=500, description="“Win back lapsed customers with 10% off”.")
+    goal: Text = Field(min_length=1, max_length=500, description="“Win back lapsed customers with 10% off”.")
     rules: Any = Field(default=None, description="The audience as a rule tree…")
-    segment_id: int | None = Field(default=None, description="…or a saved segment; neither = everyone.")
+    segment_id: DbId | None = Field(default=None, description="…or a saved segment; neither = everyone.")
     count: int = Field(default=3, ge=1, le=8)
     channel: Literal["sms", "email"] = "sms"
 

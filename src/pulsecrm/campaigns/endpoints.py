@@ -18,9 +18,9 @@ from pulsecrm.campaigns.schemas import (
 )
 from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.pagination import Page
+from pulsecrm.validation import DbId, IdCursor
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
-IdCursor = Annotated[str | None, Query(pattern=r"^\d{1,19}$")]
 
 
 @router.post("", response_model=CampaignOut, status_code=201)
@@ -74,14 +74,14 @@ async def preview_message(
     )
 
 
-@router.get("/{campaign_id}", response_model=CampaignOut)
-async def get(campaign_id: int, session: SessionDep, _: CampaignsScope) -> CampaignOut:
+@router.get("/{campaign_id:int}", response_model=CampaignOut)
+async def get(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> CampaignOut:
     return CampaignOut.of(await service.get(session, campaign_id))
 
 
-@router.post("/{campaign_id}/launch", response_model=CampaignOut, status_code=202)
+@router.post("/{campaign_id:int}/launch", response_model=CampaignOut, status_code=202)
 async def launch(
-    campaign_id: int, session: WriteSessionDep, services: ServicesDep, _: CampaignsScope
+    campaign_id: DbId, session: WriteSessionDep, services: ServicesDep, _: CampaignsScope
 ) -> JSONResponse:
     """Freeze the audience and hand the sending to the workers (202: it runs in the background)."""
     campaign = await service.launch(session, campaign_id, await services.catalog.get(session))
@@ -89,30 +89,30 @@ async def launch(
     return JSONResponse(CampaignOut.of(campaign).model_dump(mode="json"), status_code=202)
 
 
-async def _change(campaign_id: int, action: str, session: WriteSessionDep) -> CampaignOut:
+async def _change(campaign_id: DbId, action: str, session: WriteSessionDep) -> CampaignOut:
     campaign = await service.change(session, campaign_id, action)
     await session.commit()
     return CampaignOut.of(campaign)
 
 
-@router.post("/{campaign_id}/pause", response_model=CampaignOut)
-async def pause(campaign_id: int, session: WriteSessionDep, _: CampaignsScope) -> CampaignOut:
+@router.post("/{campaign_id:int}/pause", response_model=CampaignOut)
+async def pause(campaign_id: DbId, session: WriteSessionDep, _: CampaignsScope) -> CampaignOut:
     return await _change(campaign_id, "pause", session)
 
 
-@router.post("/{campaign_id}/resume", response_model=CampaignOut)
-async def resume(campaign_id: int, session: WriteSessionDep, _: CampaignsScope) -> CampaignOut:
+@router.post("/{campaign_id:int}/resume", response_model=CampaignOut)
+async def resume(campaign_id: DbId, session: WriteSessionDep, _: CampaignsScope) -> CampaignOut:
     return await _change(campaign_id, "resume", session)
 
 
-@router.post("/{campaign_id}/cancel", response_model=CampaignOut)
-async def cancel(campaign_id: int, session: WriteSessionDep, _: CampaignsScope) -> CampaignOut:
+@router.post("/{campaign_id:int}/cancel", response_model=CampaignOut)
+async def cancel(campaign_id: DbId, session: WriteSessionDep, _: CampaignsScope) -> CampaignOut:
     return await _change(campaign_id, "cancel", session)
 
 
-@router.get("/{campaign_id}/deliveries", response_model=Page[DeliveryOut])
+@router.get("/{campaign_id:int}/deliveries", response_model=Page[DeliveryOut])
 async def deliveries(
-    campaign_id: int,
+    campaign_id: DbId,
     session: SessionDep,
     _: CampaignsScope,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(DELIVERY_STATUSES) + ")$")] = None,

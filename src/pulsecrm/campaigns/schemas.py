@@ -7,18 +7,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pulsecrm.campaigns import templates
 from pulsecrm.campaigns.models import Campaign, Delivery
+from pulsecrm.validation import DbId, Text
 
 
 class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     channel: Literal["sms", "email"] = "sms"
-    message: str = Field(min_length=1, description="A template: {{ first_name | default('there') }} …")
-    subject: str | None = Field(default=None, max_length=300, description="E-mail only; also a template.")
+    message: Text = Field(
+        min_length=1,
+        max_length=templates.MAX_LENGTH,
+        description="A template: {{ first_name | default('there') }} …",
+    )
+    subject: Text | None = Field(default=None, max_length=300, description="E-mail only; also a template.")
     rules: Any = Field(default=None, description="The audience as a rule tree…")
-    segment_id: int | None = Field(default=None, description="…or a saved segment (its rules are copied).")
+    segment_id: DbId | None = Field(default=None, description="…or a saved segment (its rules are copied).")
     rate_limit: int | None = Field(default=None, ge=1, le=100_000, description="Messages per second.")
 
 
@@ -111,9 +117,11 @@ class DeliveryOut(BaseModel):
 class MessagePreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1)
-    subject: str | None = None
-    customer_external_id: str | None = Field(default=None, description="Default: a sample customer.")
+    message: Text = Field(min_length=1, max_length=templates.MAX_LENGTH)
+    subject: Text | None = Field(default=None, max_length=300)
+    customer_external_id: Text | None = Field(
+        default=None, max_length=128, description="Default: a sample customer."
+    )
 
 
 class MessagePreviewOut(BaseModel):

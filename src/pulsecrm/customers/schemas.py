@@ -1,4 +1,9 @@
-"""What goes in (strict: unknown keys, wrong types and bad values are refused) and what comes out."""
+"""What goes in (strict: unknown keys, wrong types and bad values are refused) and what comes out.
+
+Times are `Timestamp`s (1900 to 2199 in UTC, see pulsecrm.validation), text never holds NUL,
+and attribute numbers are finite and within int64's range: what both databases store
+exactly, so an accepted record is never refused by the database later.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +11,86 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
 
 from pulsecrm.customers.models import EXTERNAL_ID_LENGTH
+from pulsecrm.validation import (
+    INT64_MAX,
+    INT64_MIN,
+    NO_NUL,
+    NUL_MESSAGE,
+    Timestamp,
+    int64_problem,
+    number_problem,
+)
 
-# PostgreSQL text cannot hold NUL; refusing it here keeps it a 422 instead of a failed write.
-_NO_NUL = r"^[^\x00]*$"
-
-
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_NO_NUL)]
-City = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NO_NUL)]
-Sku = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NO_NUL)]
-ItemName = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]
-AttributeText = Annotated[str, StringConstraints(max_length=500, pattern=_NO_NUL)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
+City = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
+ItemName = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
 
 
 ExternalId = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=EXTERNAL_ID_LENGTH, pattern=_NO_NUL),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=EXTERNAL_ID_LENGTH, pattern=NO_NUL),
 ]
 AttributeKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-AttributeValue = AttributeText | int | float | bool | None
+ATTRIBUTE_TEXT_LENGTH = 500
+
+
+def _attribute_value(value: Any) -> Any:
+    """Text (at most 500 characters, no NUL), a number both databases keep exactly, a boolean or
+    null. A number must lie within int64 (SQLite keeps a larger JSON integer as a float, 1e+26,
+    and the JSON parser already reads one as a float), and a float must be finite."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        value = value.strip()  # as every other text of the record (str_strip_whitespace)
+        if len(value) > ATTRIBUTE_TEXT_LENGTH:
+            raise PydanticCustomError(
+                "string_too_long", f"must be at most {ATTRIBUTE_TEXT_LENGTH} characters"
+            )
+        if "\x00" in value:
+            raise PydanticCustomError("nul_character", NUL_MESSAGE)
+        return value
+    if isinstance(value, int):
+        problem = int64_problem(value)
+    elif isinstance(value, float):
+        in_range = INT64_MIN < value < 2**63  # a float at -2**63 was a larger integer, rounded
+        problem = number_problem(value) or (
+            None if in_range else f"must be a number between {INT64_MIN} and {INT64_MAX}"
+        )
+    else:
+        problem = "must be text, a number, true, false or null"
+    if problem:
+        raise PydanticCustomError("attribute_value", problem)
+    return value
+
+
+AttributeValue = Annotated[
+    str | int | float | bool | None,
+    PlainValidator(_attribute_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": ATTRIBUTE_TEXT_LENGTH},
+                {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+                {"type": "number", "minimum": INT64_MIN, "maximum": INT64_MAX},
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
@@ -42,10 +106,10 @@ class CustomerIn(_Strict):
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()./-]{5,24}$")] | None = None
     city: City | None = None
     attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict, max_length=50)
-    created_at: AwareDatetime | None = Field(
+    created_at: Timestamp | None = Field(
         default=None, description="Signup time; defaults to when the record was first received."
     )
-    updated_at: AwareDatetime | None = Field(
+    updated_at: Timestamp | None = Field(
         default=None,
         description="The record's version at the source. A write older than the stored one is "
         "ignored; defaults to the time the API received it.",
@@ -64,9 +128,9 @@ class OrderIn(_Strict):
     customer_external_id: ExternalId
     amount: Amount
     currency: Currency | None = Field(default=None, description="ISO 4217; default from settings.")
-    ordered_at: AwareDatetime
+    ordered_at: Timestamp
     items: list[OrderItem] = Field(default_factory=list, max_length=500)
-    updated_at: AwareDatetime | None = Field(
+    updated_at: Timestamp | None = Field(
         default=None,
         description="The order's version at the source (send a newer one to amend an order).",
     )

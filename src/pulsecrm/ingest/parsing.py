@@ -8,7 +8,13 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from pulsecrm.customers.schemas import CustomerIn, OrderIn
-from pulsecrm.errors import InvalidInput, MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from pulsecrm.errors import (
+    InvalidInput,
+    MalformedBody,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    validation_details,
+)
 from pulsecrm.ingest.writer import Kind
 
 MODELS: dict[Kind, type[CustomerIn] | type[OrderIn]] = {"customers": CustomerIn, "orders": OrderIn}
@@ -53,9 +59,13 @@ def parse_records(kind: Kind, body: bytes, content_type: str, *, max_records: in
     try:
         return list(LIST_ADAPTERS[kind].validate_python(raw))
     except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=True, include_input=False)
+        details, count = validation_details(errors)
+        for detail in details:
+            _name_record(detail)
+        records = len({e["loc"][0] for e in errors if e["loc"] and isinstance(e["loc"][0], int)})
         raise InvalidInput(
-            f"{_count_records(exc)} of {len(raw)} records are invalid; nothing was written",
-            details=[_detail(err) for err in exc.errors(include_url=False, include_context=False)],
+            f"{records} of {len(raw)} records are invalid; nothing was written", details=details, count=count
         ) from None
 
 
@@ -80,14 +90,8 @@ def _parse_ndjson(body: bytes, max_records: int) -> list[Any]:
     return raw
 
 
-def _detail(err: Any) -> dict[str, Any]:
-    loc = list(err["loc"])
-    detail: dict[str, Any] = {"loc": loc, "message": err["msg"], "type": err["type"]}
+def _name_record(detail: dict[str, Any]) -> None:
+    loc = detail["loc"]
     if loc and isinstance(loc[0], int):
         detail["index"] = loc[0]
         detail["field"] = ".".join(str(p) for p in loc[1:]) or None
-    return detail
-
-
-def _count_records(exc: ValidationError) -> int:
-    return len({e["loc"][0] for e in exc.errors() if e["loc"] and isinstance(e["loc"][0], int)})

@@ -31,6 +31,7 @@ COMPARATORS: dict[str, tuple[str, ...]] = {
 # Comparators that also match customers who have no value for the field.
 MATCHES_MISSING = frozenset({"ne", "not_in", "not_within_last_days", "is_not_set"})
 ATTRIBUTE_PREFIX = "attributes."
+INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class FieldSpec:
     description: str = ""
     values: tuple[str, ...] = ()
     attribute: str | None = None  # the JSON key, for custom attributes
+    # The largest whole number the column holds (order_count is an INTEGER: 32 bits).
+    max_integer: int = INT32_MAX
 
     @property
     def comparators(self) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ complement under SQL's three-valued logic, and the same on SQLite and PostgreSQL
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,9 @@ customers: sa.Table = Customer.__table__  # type: ignore[assignment]
 class Context:
     dialect: str
     now: datetime  # relative dates are computed once per query and bound as parameters
+    # One expression per field, however many conditions use it: building and compiling the
+    # JSON extraction of an attribute once instead of per condition halves a large tree's cost.
+    values: dict[str, Expr] = field(default_factory=dict)
 
 
 def compile_rules(tree: CheckedGroup, *, dialect: str, now: datetime) -> sa.ColumnElement[bool]:
@@ -59,13 +62,23 @@ def _group(group: CheckedGroup, ctx: Context) -> sa.ColumnElement[bool]:
 
 
 def _condition(condition: CheckedCondition, ctx: Context) -> sa.ColumnElement[bool]:
-    column = _value_of(condition.spec, ctx)
+    column = _field(condition.spec, ctx)
     value = condition.value
     if condition.spec.type == "text":  # text compares case-insensitively
-        column = sa.func.lower(column)
         value = tuple(v.lower() for v in value) if isinstance(value, tuple) else value
         value = value.lower() if isinstance(value, str) else value
     return OPERATORS[condition.cmp](column, value, ctx)
+
+
+def _field(spec: FieldSpec, ctx: Context) -> Expr:
+    """The expression a condition compares: the value, lower-cased for text; one per field."""
+    expr = ctx.values.get(spec.name)
+    if expr is None:
+        expr = _value_of(spec, ctx)
+        if spec.type == "text":
+            expr = sa.func.lower(expr)
+        ctx.values[spec.name] = expr
+    return expr
 
 
 def _value_of(spec: FieldSpec, ctx: Context) -> Expr:

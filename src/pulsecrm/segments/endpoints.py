@@ -17,6 +17,7 @@ from pulsecrm.segments.schemas import (
     SegmentIn,
     SegmentOut,
 )
+from pulsecrm.validation import DbId, IdCursor
 
 router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
 
@@ -62,21 +63,21 @@ async def list_segments(
     session: SessionDep,
     _: SegmentsScope,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
+    cursor: IdCursor = None,
     q: Annotated[str | None, Query(max_length=200, description="Name contains.")] = None,
 ) -> Page[SegmentOut]:
     rows, next_cursor = await service.list_segments(session, limit=limit, cursor=cursor, q=q)
     return Page[SegmentOut](items=[SegmentOut.model_validate(s) for s in rows], next_cursor=next_cursor)
 
 
-@router.get("/{segment_id}", response_model=SegmentOut)
-async def get(segment_id: int, session: SessionDep, _: SegmentsScope) -> SegmentOut:
+@router.get("/{segment_id:int}", response_model=SegmentOut)
+async def get(segment_id: DbId, session: SessionDep, _: SegmentsScope) -> SegmentOut:
     return SegmentOut.model_validate(await service.get(session, segment_id))
 
 
-@router.put("/{segment_id}", response_model=SegmentOut)
+@router.put("/{segment_id:int}", response_model=SegmentOut)
 async def update(
-    segment_id: int, body: SegmentIn, session: WriteSessionDep, services: ServicesDep, _: SegmentsScope
+    segment_id: DbId, body: SegmentIn, session: WriteSessionDep, services: ServicesDep, _: SegmentsScope
 ) -> SegmentOut:
     catalog = await services.catalog.get(session)
     segment = await service.update(
@@ -91,8 +92,8 @@ async def update(
     return SegmentOut.model_validate(segment)
 
 
-@router.delete("/{segment_id}", status_code=204)
-async def delete(segment_id: int, session: WriteSessionDep, _: SegmentsScope) -> Response:
+@router.delete("/{segment_id:int}", status_code=204)
+async def delete(segment_id: DbId, session: WriteSessionDep, _: SegmentsScope) -> Response:
     await service.delete(session, segment_id)
     await session.commit()
     return Response(status_code=204)

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pulsecrm.segments.catalog import Catalog
+from pulsecrm.validation import Text
 
 
 class FieldOut(BaseModel):
@@ -75,8 +76,8 @@ class PreviewOut(BaseModel):
 class SegmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=1000)
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=1000)
     rules: Any
 
 

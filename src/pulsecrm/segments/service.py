@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +26,24 @@ def audience_filter(
     session: AsyncSession, raw_rules: Any, catalog: Catalog, *, now: datetime | None = None
 ) -> tuple[rule_lang.RuleTree, sa.ColumnElement[bool]]:
     """Parse, type-check and compile rules into a WHERE clause over customers (422 if bad)."""
+    return _filter(raw_rules, catalog, session.get_bind().dialect.name, now or utcnow())
+
+
+async def checked_filter(
+    session: AsyncSession, raw_rules: Any, catalog: Catalog, *, now: datetime | None = None
+) -> tuple[rule_lang.RuleTree, sa.ColumnElement[bool]]:
+    """`audience_filter` in a worker thread: the largest tree allowed takes tens of
+    milliseconds to build, which the event loop should spend answering other requests."""
+    dialect = session.get_bind().dialect.name
+    return await asyncio.to_thread(_filter, raw_rules, catalog, dialect, now or utcnow())
+
+
+def _filter(
+    raw_rules: Any, catalog: Catalog, dialect: str, now: datetime
+) -> tuple[rule_lang.RuleTree, sa.ColumnElement[bool]]:
     tree = rule_lang.parse(raw_rules, prefix="$.rules")
     checked = rule_lang.check(tree, catalog, prefix="$.rules")
-    dialect = session.get_bind().dialect.name
-    return tree, compile_rules(checked, dialect=dialect, now=now or utcnow())
+    return tree, compile_rules(checked, dialect=dialect, now=now)
 
 
 async def count(session: AsyncSession, where: sa.ColumnElement[bool], *, cap: int | None = None) -> int:
@@ -50,7 +65,7 @@ async def preview(
     session: AsyncSession, raw_rules: Any, catalog: Catalog, *, cap: int | None = None
 ) -> tuple[int, bool, list[Customer]]:
     """(count, whether the count stopped at `cap`, sample). `cap=None` counts exactly."""
-    _, where = audience_filter(session, raw_rules, catalog)
+    _, where = await checked_filter(session, raw_rules, catalog)
     found = await count(session, where, cap=cap)
     capped = cap is not None and found > cap
     return (cap if capped and cap is not None else found), capped, await sample(session, where)
@@ -59,7 +74,7 @@ async def preview(
 async def create(
     session: AsyncSession, *, name: str, description: str | None, raw_rules: Any, catalog: Catalog, by: str
 ) -> Segment:
-    tree, where = audience_filter(session, raw_rules, catalog)
+    tree, where = await checked_filter(session, raw_rules, catalog)
     now = utcnow()
     segment = Segment(
         name=name,
@@ -86,7 +101,7 @@ async def update(
     catalog: Catalog,
 ) -> Segment:
     segment = await get(session, segment_id)
-    tree, where = audience_filter(session, raw_rules, catalog)
+    tree, where = await checked_filter(session, raw_rules, catalog)
     now = utcnow()
     segment.name, segment.description, segment.rules = name, description, rule_lang.dump(tree)
     segment.last_count, segment.last_counted_at, segment.updated_at = await count(session, where), now, now

@@ -25,6 +25,7 @@ from pulsecrm.ingest import uploads
 from pulsecrm.ingest.writer import Kind
 from pulsecrm.segments import service as segments
 from pulsecrm.segments.schemas import FieldCatalogOut
+from pulsecrm.validation import NUL_MESSAGE, DbId, IdCursor
 from pulsecrm.web.security import CheckedForm, CurrentUser
 from pulsecrm.web.templating import render
 
@@ -88,7 +89,7 @@ async def segment_list(
     session: SessionDep,
     _: CurrentUser,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: IdCursor = None,
 ) -> Response:
     rows, next_cursor = await segments.list_segments(session, limit=PAGE, cursor=cursor, q=q or None)
     return render(request, "segments.html", rows=rows, next_cursor=next_cursor, q=q or "")
@@ -107,7 +108,7 @@ async def segment_new(
 
 @router.get("/segments/{segment_id}")
 async def segment_edit(
-    segment_id: int, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
+    segment_id: DbId, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
 ) -> Response:
     segment = await segments.get(session, segment_id)
     return render(
@@ -121,7 +122,7 @@ async def segment_edit(
 
 @router.post("/segments/{segment_id}/delete")
 async def segment_delete(
-    segment_id: int, session: WriteSessionDep, _: CurrentUser, __: CheckedForm
+    segment_id: DbId, session: WriteSessionDep, _: CurrentUser, __: CheckedForm
 ) -> Response:
     await segments.delete(session, segment_id)
     await session.commit()
@@ -137,7 +138,7 @@ async def campaign_list(
     session: SessionDep,
     _: CurrentUser,
     status: Annotated[str | None, Query(max_length=20)] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: IdCursor = None,
 ) -> Response:
     rows, next_cursor = await campaigns.list_campaigns(
         session, limit=PAGE, cursor=cursor, status=status or None
@@ -157,7 +158,7 @@ async def campaign_new(
     session: SessionDep,
     services: ServicesDep,
     _: CurrentUser,
-    segment_id: int | None = None,
+    segment_id: DbId | None = None,
 ) -> Response:
     saved, _cursor = await segments.list_segments(session, limit=100, cursor=None, q=None)
     return render(
@@ -181,25 +182,25 @@ async def _campaign_context(session: SessionDep, campaign_id: int) -> dict[str, 
 
 
 @router.get("/campaigns/{campaign_id}")
-async def campaign_page(campaign_id: int, request: Request, session: SessionDep, _: CurrentUser) -> Response:
+async def campaign_page(campaign_id: DbId, request: Request, session: SessionDep, _: CurrentUser) -> Response:
     context = await _campaign_context(session, campaign_id)
     return render(request, "campaign.html", statuses=DELIVERY_STATUSES, **context)
 
 
 @router.get("/campaigns/{campaign_id}/live")
-async def campaign_live(campaign_id: int, request: Request, session: SessionDep, _: CurrentUser) -> Response:
+async def campaign_live(campaign_id: DbId, request: Request, session: SessionDep, _: CurrentUser) -> Response:
     """The counters and chart, polled by the campaign page while messages are in flight."""
     return render(request, "_campaign_live.html", **await _campaign_context(session, campaign_id))
 
 
 @router.get("/campaigns/{campaign_id}/log")
 async def campaign_log(
-    campaign_id: int,
+    campaign_id: DbId,
     request: Request,
     session: SessionDep,
     _: CurrentUser,
     status: Annotated[str | None, Query(max_length=20)] = None,
-    after: int | None = None,
+    after: DbId | None = None,
 ) -> Response:
     chosen = status if status in DELIVERY_STATUSES else None
     rows, next_cursor = await campaigns.list_deliveries(
@@ -218,7 +219,7 @@ async def campaign_log(
 
 @router.post("/campaigns/{campaign_id}/{action}")
 async def campaign_action(
-    campaign_id: int,
+    campaign_id: DbId,
     action: str,
     session: WriteSessionDep,
     _: CurrentUser,
@@ -252,6 +253,8 @@ async def api_key_create(
 ) -> Response:
     name = str(form.get("name") or "")
     scopes = [str(s) for s in form.getlist("scopes")]
+    if "\x00" in name:  # PostgreSQL cannot store it
+        return await _keys_page(request, session, status_code=422, error=f"The name {NUL_MESSAGE}.", name="")
     try:
         new = await auth_service.create_key(session, name=name, scopes=scopes or None, user_id=user.id)
     except PulseError as exc:
@@ -263,7 +266,7 @@ async def api_key_create(
 
 @router.post("/settings/api-keys/{key_id}/revoke")
 async def api_key_revoke(
-    key_id: int, session: WriteSessionDep, services: ServicesDep, _: CurrentUser, __: CheckedForm
+    key_id: DbId, session: WriteSessionDep, services: ServicesDep, _: CurrentUser, __: CheckedForm
 ) -> Response:
     await auth_service.revoke_key(session, key_id=key_id)
     await session.commit()
@@ -289,6 +292,8 @@ async def user_create(
     request: Request, session: WriteSessionDep, _: CurrentUser, form: CheckedForm
 ) -> Response:
     values = {k: str(form.get(k) or "") for k in ("email", "name", "password")}
+    if bad := [k for k, v in values.items() if "\x00" in v]:  # PostgreSQL cannot store it
+        return await _users_page(request, session, status_code=422, error=f"The {bad[0]} {NUL_MESSAGE}.")
     try:
         await users.create_local(session, **values)
     except PulseError as exc:
@@ -302,7 +307,7 @@ async def user_create(
 
 @router.post("/settings/users/{user_id}/{action}")
 async def user_toggle(
-    user_id: int,
+    user_id: DbId,
     action: str,
     session: WriteSessionDep,
     services: ServicesDep,
