@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pulsecrm.validation import NO_NUL, NUL_MESSAGE
+from pulsecrm.validation import NO_NUL, NUL_MESSAGE, TIMESTAMP_RANGE
 
 MAX_DETAILS = 100
 
@@ -60,6 +60,13 @@ def validation_details(errors: Iterable[Mapping[str, Any]]) -> tuple[list[dict[s
                 {"loc": list(error["loc"]), "message": plain_message(error), "type": error["type"]}
             )
     return details, count
+
+
+def validation_text(errors: Iterable[Mapping[str, Any]], *, subject: str) -> str:
+    """Pydantic's errors as one line for a log or a dead letter: `field: message; …` (at most
+    20), with `subject` naming the whole value when an error has no field."""
+    problems = [f"{'.'.join(str(p) for p in e['loc']) or subject}: {plain_message(e)}" for e in errors]
+    return "; ".join(problems[:20])
 
 
 _SIMPLE = {
@@ -121,6 +128,8 @@ def plain_message(error: Mapping[str, Any]) -> str:
     }
     if kind in bounds:
         words, key = bounds[kind]
+        if str(ctx.get(key)).startswith(("1900-01-01", "2199-12-31")):  # a Timestamp's bound
+            return f"must be {TIMESTAMP_RANGE}"
         return f"must be {words} {ctx.get(key)}"
     if kind == "decimal_max_digits":
         return f"must have at most {ctx.get('max_digits')} digits"

@@ -21,8 +21,8 @@ from typing import Annotated
 
 from annotated_types import Interval
 from fastapi import Query
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import GetPydanticSchema, StringConstraints, WithJsonSchema
+from pydantic_core import core_schema
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -57,20 +57,30 @@ def in_timestamp_range(value: datetime) -> bool:
     return instant is not None and TIMESTAMP_MIN <= instant <= TIMESTAMP_MAX
 
 
-def _not_a_number(value: object) -> object:
-    # Pydantic would read 0 as 1970-01-01 (Unix time); the API documents ISO 8601 text.
-    if isinstance(value, int | float):
-        raise PydanticCustomError("timestamp_type", "must be an ISO 8601 date-time with a UTC offset")
-    return value
+def _timestamp_schema() -> core_schema.CoreSchema:
+    """Text or a datetime (never a number: pydantic alone reads 0 as 1970-01-01, and the API
+    documents ISO 8601 text), then an aware date-time within the range.
+
+    Written as a core schema rather than Python validators: pydantic checks it in Rust,
+    comparing UTC instants (so year 1 at +05:30 is refused), and a 1,000-record batch parses
+    as fast as it did before these checks existed. errors.plain_message words the range error.
+    """
+    text_or_datetime = core_schema.custom_error_schema(
+        core_schema.union_schema(
+            [core_schema.str_schema(strict=True), core_schema.datetime_schema(strict=True)]
+        ),
+        custom_error_type="timestamp_type",
+        custom_error_message="must be an ISO 8601 date-time with a UTC offset",
+    )
+    in_range = core_schema.datetime_schema(tz_constraint="aware", ge=TIMESTAMP_MIN, le=TIMESTAMP_MAX)
+    return core_schema.chain_schema([text_or_datetime, in_range])
 
 
-def _timestamp(value: datetime) -> datetime:
-    if not in_timestamp_range(value):
-        raise PydanticCustomError("timestamp_out_of_range", f"must be {TIMESTAMP_RANGE}")
-    return value
-
-
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_timestamp)]
+Timestamp = Annotated[
+    datetime,
+    GetPydanticSchema(lambda _type, _handler: _timestamp_schema()),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 def int64_problem(value: int) -> str | None:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 from pulsecrm.bodies import read_body
 from pulsecrm.delivery import receipts
 from pulsecrm.deps import ServicesDep
-from pulsecrm.errors import InvalidInput, MalformedBody, ServiceUnavailable
+from pulsecrm.errors import InvalidInput, MalformedBody, ServiceUnavailable, validation_details
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 MAX_BODY = 8 * 1024 * 1024
@@ -34,11 +34,11 @@ async def post_receipts(request: Request, response: Response, services: Services
     try:
         batch = receipts.ReceiptBatch.model_validate_json(body)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False)
+        errors = exc.errors(include_url=False, include_context=True)
         if any(e["type"] == "json_invalid" for e in errors):
             raise MalformedBody("body is not valid JSON") from None
-        details = [{"loc": list(e["loc"]), "message": e["msg"], "type": e["type"]} for e in errors]
-        raise InvalidInput("invalid receipts; none were applied", details=details) from None
+        details, count = validation_details(errors)
+        raise InvalidInput("invalid receipts; none were applied", details=details, count=count) from None
     if services.redis is not None:
         await services.receipts.enqueue(batch.receipts)
         response.status_code = 202

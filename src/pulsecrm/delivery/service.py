@@ -22,7 +22,7 @@ from pulsecrm.db import Database
 from pulsecrm.deadletters import service as deadletter_service
 from pulsecrm.delivery import receipts as receipt_lang
 from pulsecrm.delivery.receipts import Applied, Receipt
-from pulsecrm.errors import InvalidInput
+from pulsecrm.errors import InvalidInput, plain_message, validation_text
 from pulsecrm.failures import BadEntry
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,8 @@ class ReceiptCodec:
                 items.append(Item(message.id, Receipt.model_validate(raw_receipt)))
             except ValidationError as exc:
                 label = raw_receipt.get("message_id") if isinstance(raw_receipt, dict) else None
-                error = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or 'receipt'}: {e['msg']}"
-                    for e in exc.errors(include_url=False, include_context=False)
+                error = validation_text(
+                    exc.errors(include_url=False, include_context=True), subject="receipt"
                 )
                 rejects.append(
                     Reject(
@@ -102,8 +101,8 @@ class ReceiptQueue:
             receipt = Receipt.model_validate(record)
         except ValidationError as exc:
             details = [
-                {"loc": ["record", *e["loc"]], "message": e["msg"]}
-                for e in exc.errors(include_url=False, include_context=False)
+                {"loc": ["record", *e["loc"]], "message": plain_message(e)}
+                for e in exc.errors(include_url=False, include_context=True)
             ]
             raise InvalidInput("the receipt is still invalid", details=details) from None
         if self.redis is not None:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from pulsecrm.broker import Item, Reject, StreamMessage, raw_fields
 from pulsecrm.customers.schemas import CustomerIn, OrderIn
+from pulsecrm.errors import validation_text
 from pulsecrm.failures import BadEntry
 from pulsecrm.ingest.parsing import LIST_ADAPTERS, MODELS
 from pulsecrm.ingest.writer import Entry, Kind
@@ -102,8 +103,5 @@ def _text(value: Any) -> str | None:
 
 
 def _validation_text(exc: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
-        for e in exc.errors(include_url=False, include_context=False)
-    ]
-    return "invalid record: " + "; ".join(problems[:20])
+    text = validation_text(exc.errors(include_url=False, include_context=True), subject="record")
+    return "invalid record: " + text

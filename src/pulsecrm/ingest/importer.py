@@ -18,6 +18,7 @@ import orjson
 from pydantic import ValidationError
 
 from pulsecrm.db import Database, utcnow
+from pulsecrm.errors import validation_text
 from pulsecrm.ingest.parsing import MODELS
 from pulsecrm.ingest.writer import Entry, Kind, write_batch
 
@@ -117,10 +118,7 @@ async def import_file(
             try:
                 pending.append(model.model_validate(raw))
             except ValidationError as exc:
-                reasons = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
-                    for e in exc.errors(include_url=False)
-                )
+                reasons = validation_text(exc.errors(include_url=False), subject="record")
                 report.rejected.append((line, reasons))
             if len(pending) >= BATCH:
                 await flush()
