@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -125,6 +126,61 @@ class Settings(BaseSettings):
     delivery_unconfirmed_seconds: float = Field(
         default=900.0, gt=0, description="A message sent but never confirmed this long becomes `unknown`."
     )
+    # Channels: which transport carries each channel, and its ceiling for all workers together.
+    sms_transport: Literal["vendor"] = Field(default="vendor", description="How SMS leave: the vendor API.")
+    email_transport: Literal["vendor", "smtp"] = Field(
+        default="vendor", description="How e-mail leaves: the vendor API, or SMTP (the smtp_* settings)."
+    )
+    sms_max_rate: int | None = Field(
+        default=None, ge=1, description="SMS per second across every worker and campaign; unset = no ceiling."
+    )
+    email_max_rate: int | None = Field(
+        default=None,
+        ge=1,
+        description="E-mails per second across all workers and campaigns; unset = none.",
+    )
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="starttls", description="none, STARTTLS on a plain port (587), or TLS from the start (465)."
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="Pulse CRM <marketing@localhost>", description="The From header.")
+    smtp_pool_size: int = Field(default=4, ge=1, le=64, description="SMTP connections kept open per worker.")
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where Pulse is reached from outside: unsubscribe links in messages point here.",
+    )
+
+    # Consent: whether a customer who never said yes or no may get marketing.
+    message_unknown_consent: bool = Field(
+        default=True,
+        description="Message customers whose consent for the channel is unknown. Turn off where the "
+        "law wants an explicit opt-in; opted-out customers are never messaged.",
+    )
+
+    # The error policy: transient transport errors pause a campaign instead of using up attempts.
+    delivery_pause_after_failed_batches: int = Field(
+        default=3, ge=1, description="Consecutive batches the transport refused before the campaign pauses."
+    )
+    delivery_pause_error_rate: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of a campaign's messages deferred within the window that pauses it.",
+    )
+    delivery_error_window_seconds: float = Field(default=30.0, gt=0)
+    delivery_auto_resume: bool = Field(
+        default=True,
+        description="Resume a campaign the error policy paused once its transport answers again; "
+        "off = a person resumes it.",
+    )
+    delivery_probe_seconds: float = Field(
+        default=2.0, gt=0, description="How often a paused campaign's transport is asked whether it is back."
+    )
+
     background_work: bool = Field(
         default=True,
         description="Without Redis, `serve` sends campaigns in-process; tests turn it off.",
@@ -164,7 +220,9 @@ class Settings(BaseSettings):
     ai_model: str | None = None
     ai_timeout_seconds: float = Field(default=15.0, gt=0)
 
-    @field_validator("redis_url", "oidc_issuer", "ai_base_url", mode="before")
+    @field_validator(
+        "redis_url", "oidc_issuer", "ai_base_url", "sms_max_rate", "email_max_rate", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -12,9 +12,9 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from pulsecrm.campaigns.models import Delivery
 from pulsecrm.db import utcnow
 from pulsecrm.delivery.dispatcher import Dispatcher
+from pulsecrm.delivery.models import Delivery
 from tests.conftest import Api
 
 

@@ -21,8 +21,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from pulsecrm.campaigns.models import Delivery
 from pulsecrm.db import Database
+from pulsecrm.delivery.models import Delivery
 from tests.cli_helpers import PULSECRM, cli_env, free_port, wait_healthy
 from tests.conftest import REDIS_URL, WEBHOOK_SECRET
 

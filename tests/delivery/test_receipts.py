@@ -9,8 +9,8 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from pulsecrm.campaigns.models import Campaign, Delivery
-from pulsecrm.delivery.models import ParkedReceipt
+from pulsecrm.campaigns.models import Campaign
+from pulsecrm.delivery.models import Delivery, ParkedReceipt
 from pulsecrm.delivery.receipts import sign
 from tests.conftest import WEBHOOK_SECRET, Api, running_api
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from pulsecrm.campaigns import service
-from pulsecrm.campaigns.models import DELIVERY_STATUSES
 from pulsecrm.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -16,6 +15,7 @@ from pulsecrm.campaigns.schemas import (
     MessagePreviewIn,
     MessagePreviewOut,
 )
+from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.pagination import Page
 from pulsecrm.validation import DbId, IdCursor

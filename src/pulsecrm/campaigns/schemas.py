@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pulsecrm.campaigns import templates
-from pulsecrm.campaigns.models import Campaign, Delivery
+from pulsecrm.campaigns.models import Campaign
+from pulsecrm.delivery.models import Delivery
 from pulsecrm.validation import DbId, Text
 
 

@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsecrm.campaigns import templates
-from pulsecrm.campaigns.models import Campaign, Delivery
+from pulsecrm.campaigns.models import Campaign
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import utcnow
+from pulsecrm.delivery.models import Delivery
 from pulsecrm.errors import Conflict, InvalidInput, NotFound
 from pulsecrm.pagination import newest_first
 from pulsecrm.segments import rules as rule_lang

@@ -13,6 +13,7 @@ from pulsecrm.db import JSONType, Money, UTCDateTime
 from pulsecrm.models import Base, BigId
 
 EXTERNAL_ID_LENGTH = 128
+CONSENT_STATES = ("opted_in", "opted_out", "unknown")
 
 
 class Customer(Base):
@@ -37,6 +38,15 @@ class Customer(Base):
     last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set by POST /customers/{id}/unsubscribe; ingestion never clears it. Launches skip them.
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Per-channel marketing consent (`customers.consent`): opted_in, opted_out or unknown, with
+    # when it was given or withdrawn and where that came from (ingest, import, unsubscribe, a
+    # person's e-mail). Launch leaves out opted_out, and unknown when the store says so.
+    email_consent: Mapped[str] = mapped_column(sa.String(10), default="unknown", server_default="unknown")
+    email_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_consent_source: Mapped[str | None] = mapped_column(sa.String(100))
+    sms_consent: Mapped[str] = mapped_column(sa.String(10), default="unknown", server_default="unknown")
+    sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sms_consent_source: Mapped[str | None] = mapped_column(sa.String(100))
 
     __table_args__ = (
         # Deliberately no index on the aggregates: the writer rewrites them after every batch,
@@ -44,6 +54,8 @@ class Customer(Base):
         # update). Segment counts over them are scans either way (bench/segments.py).
         sa.Index("ix_customers_created_at", "created_at"),
         sa.Index("ix_customers_lower_city", sa.func.lower(sa.text("city"))),
+        sa.CheckConstraint(f"email_consent IN {CONSENT_STATES}", name="email_consent"),
+        sa.CheckConstraint(f"sms_consent IN {CONSENT_STATES}", name="sms_consent"),
         # Room on each page for the aggregate updates to stay on the page (HOT).
         {"postgresql_with": {"fillfactor": 85}},
     )

@@ -25,12 +25,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsecrm.campaigns import counters, templates
-from pulsecrm.campaigns.models import Campaign, Delivery
+from pulsecrm.campaigns.models import Campaign
 from pulsecrm.config import Settings
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import Database, bulk_update, one_of, utcnow
 from pulsecrm.delivery import receipts as receipt_lang
-from pulsecrm.delivery.models import ParkedReceipt
+from pulsecrm.delivery.models import Delivery, ParkedReceipt
 from pulsecrm.failures import Failure, OutageLog, classify
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsecrm.campaigns import counters
-from pulsecrm.campaigns.models import Delivery
 from pulsecrm.db import bulk_update, bulk_upsert, one_of, utcnow
-from pulsecrm.delivery.models import ParkedReceipt
+from pulsecrm.delivery.models import Delivery, ParkedReceipt
 from pulsecrm.errors import Unauthorized
 from pulsecrm.validation import Timestamp
 

@@ -15,10 +15,10 @@ from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
 from pulsecrm.campaigns import service as campaigns
 from pulsecrm.campaigns import templates as message_templates
-from pulsecrm.campaigns.models import DELIVERY_STATUSES
 from pulsecrm.campaigns.schemas import CampaignOut
 from pulsecrm.customers import service as customers
 from pulsecrm.customers.service import CustomerSort
+from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.errors import NotFound, PulseError
 from pulsecrm.ingest import uploads
