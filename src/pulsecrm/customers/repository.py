@@ -83,6 +83,46 @@ async def upsert_customers(conn: AsyncConnection, rows: list[dict[str, Any]]) ->
     )
 
 
+def _consent_columns(channel: str) -> tuple[sa.Column[Any], sa.Column[Any], sa.Column[Any]]:
+    c = customers_t.c
+    return (
+        (c.email_consent, c.email_consent_at, c.email_consent_source)
+        if channel == "email"
+        else (
+            c.sms_consent,
+            c.sms_consent_at,
+            c.sms_consent_source,
+        )
+    )
+
+
+def _consent_update(channel: str) -> sa.Update:
+    """Set one customer's consent for `channel` unless the stored one is newer (one statement,
+    run for many customers at once)."""
+    status, at, source = _consent_columns(channel)
+    stated_at = sa.bindparam("stated_at", type_=at.type)
+    return (
+        sa.update(customers_t)
+        .where(
+            customers_t.c.external_id == sa.bindparam("customer"),
+            sa.or_(at.is_(None), at <= stated_at),
+        )
+        .values({status: sa.bindparam("status"), at: stated_at, source: sa.bindparam("stated_by")})
+    )
+
+
+async def record_consents(conn: AsyncConnection, channel: str, rows: list[dict[str, Any]]) -> None:
+    """Each row (`external_id`, `status`, `at`, `source`) sets a customer's consent for `channel`
+    when it is at least as new as the stored one: a late or replayed statement changes nothing."""
+    if not rows:
+        return
+    params = [
+        {"customer": r["external_id"], "status": r["status"], "stated_at": r["at"], "stated_by": r["source"]}
+        for r in rows
+    ]
+    await conn.execute(_consent_update(channel), params)
+
+
 _JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string"}
 
 

@@ -349,5 +349,6 @@ async def upload(
         path,
         size,
         default_currency=services.settings.default_currency,
+        consent_attributes=services.settings.consent_attributes,
     )
     return StreamingResponse(lines, media_type="application/x-ndjson")
