@@ -131,12 +131,12 @@ async def test_bad_consent_is_refused_naming_the_field(inline_api: Api, consent:
 
 async def test_csv_import_reads_consent_columns_and_mapped_attributes(inline_api: Api) -> None:
     body = (
-        "external_id,name,phone,consent.email,consent.sms,attributes.marketing_opt_in\n"
-        "i1,One,+919800000001,opted_in,opted_out,\n"
-        "i2,Two,+919800000002,,,false\n"
-        "i3,Three,+919800000003,,opted_in,false\n"
-        "i4,Four,+919800000004,sure,,\n"
-    ).encode()
+        b"external_id,name,phone,consent.email,consent.sms,attributes.marketing_opt_in\n"
+        b"i1,One,+919800000001,opted_in,opted_out,\n"
+        b"i2,Two,+919800000002,,,false\n"
+        b"i3,Three,+919800000003,,opted_in,false\n"
+        b"i4,Four,+919800000004,sure,,\n"
+    )
     response = await inline_api.client.post(
         "/api/v1/import/customers", content=body, headers={"Content-Type": "text/csv"}
     )
