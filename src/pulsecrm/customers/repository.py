@@ -83,44 +83,58 @@ async def upsert_customers(conn: AsyncConnection, rows: list[dict[str, Any]]) ->
     )
 
 
-def _consent_columns(channel: str) -> tuple[sa.Column[Any], sa.Column[Any], sa.Column[Any]]:
+def _consent_update_sqlite(channel: str) -> sa.Update:
+    """Set one customer's consent for `channel` unless the stored one is newer."""
     c = customers_t.c
-    return (
+    status, at, source = (
         (c.email_consent, c.email_consent_at, c.email_consent_source)
         if channel == "email"
-        else (
-            c.sms_consent,
-            c.sms_consent_at,
-            c.sms_consent_source,
-        )
+        else (c.sms_consent, c.sms_consent_at, c.sms_consent_source)
     )
-
-
-def _consent_update(channel: str) -> sa.Update:
-    """Set one customer's consent for `channel` unless the stored one is newer (one statement,
-    run for many customers at once)."""
-    status, at, source = _consent_columns(channel)
-    stated_at = sa.bindparam("stated_at", type_=at.type)
+    stated_at = sa.bindparam("at", type_=at.type)
     return (
         sa.update(customers_t)
-        .where(
-            customers_t.c.external_id == sa.bindparam("customer"),
-            sa.or_(at.is_(None), at <= stated_at),
-        )
-        .values({status: sa.bindparam("status"), at: stated_at, source: sa.bindparam("stated_by")})
+        .where(c.external_id == sa.bindparam("external_id"), sa.or_(at.is_(None), at <= stated_at))
+        .values({status: sa.bindparam("status"), at: stated_at, source: sa.bindparam("source")})
     )
+
+
+# One statement per channel over arrays (as the aggregates are written): an executemany of
+# single-row updates made a batch carrying consent three times slower to write. Rows that
+# would not change are not rewritten, so a replay costs no row versions.
+_CONSENT_PG = {
+    channel: sa.text(f"""
+UPDATE customers AS c SET
+    {channel}_consent = v.status, {channel}_consent_at = v.at, {channel}_consent_source = v.source
+FROM unnest(CAST(:external_ids AS varchar[]), CAST(:statuses AS varchar[]),
+            CAST(:ats AS timestamptz[]), CAST(:sources AS varchar[])) AS v(id, status, at, source)
+WHERE c.external_id = v.id
+  AND (c.{channel}_consent_at IS NULL OR c.{channel}_consent_at <= v.at)
+  AND (c.{channel}_consent, c.{channel}_consent_at, c.{channel}_consent_source)
+      IS DISTINCT FROM (v.status, v.at, v.source)
+""")  # noqa: S608 - `channel` is one of two fixed names
+    for channel in ("email", "sms")
+}
 
 
 async def record_consents(conn: AsyncConnection, channel: str, rows: list[dict[str, Any]]) -> None:
-    """Each row (`external_id`, `status`, `at`, `source`) sets a customer's consent for `channel`
-    when it is at least as new as the stored one: a late or replayed statement changes nothing."""
+    """Each row (`external_id`, `status`, `at`, `source`; one per customer) sets a customer's
+    consent for `channel` when it is at least as new as the stored one: a late or replayed
+    statement changes nothing."""
     if not rows:
         return
-    params = [
-        {"customer": r["external_id"], "status": r["status"], "stated_at": r["at"], "stated_by": r["source"]}
-        for r in rows
-    ]
-    await conn.execute(_consent_update(channel), params)
+    if conn.dialect.name == "sqlite":
+        await conn.execute(_consent_update_sqlite(channel), rows)
+        return
+    await conn.execute(
+        _CONSENT_PG[channel],
+        {
+            "external_ids": [r["external_id"] for r in rows],
+            "statuses": [r["status"] for r in rows],
+            "ats": [r["at"] for r in rows],
+            "sources": [r["source"] for r in rows],
+        },
+    )
 
 
 _JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string"}
