@@ -13,7 +13,13 @@ SPENDERS = {"op": "and", "rules": [{"field": "total_spend", "cmp": "gte", "value
 
 async def _seed(api: Api) -> None:
     customers = [
-        {"external_id": f"c{i}", "name": f"Person{i} Test", "city": "Pune", "attributes": {"tier": "gold"}}
+        {
+            "external_id": f"c{i}",
+            "name": f"Person{i} Test",
+            "city": "Pune",
+            "phone": f"+91 90000 1000{i}",
+            "attributes": {"tier": "gold"},
+        }
         for i in range(1, 7)
     ]
     assert (await api.client.post("/api/v1/customers", json=customers)).status_code in (201, 202)

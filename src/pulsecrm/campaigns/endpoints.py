@@ -84,7 +84,12 @@ async def launch(
     campaign_id: DbId, session: WriteSessionDep, services: ServicesDep, _: CampaignsScope
 ) -> JSONResponse:
     """Freeze the audience and hand the sending to the workers (202: it runs in the background)."""
-    campaign = await service.launch(session, campaign_id, await services.catalog.get(session))
+    campaign = await service.launch(
+        session,
+        campaign_id,
+        await services.catalog.get(session),
+        settings=services.settings,
+    )
     await session.commit()
     return JSONResponse(CampaignOut.of(campaign).model_dump(mode="json"), status_code=202)
 
