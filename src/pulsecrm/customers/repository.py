@@ -91,11 +91,12 @@ def _consent_update_sqlite(channel: str) -> sa.Update:
         if channel == "email"
         else (c.sms_consent, c.sms_consent_at, c.sms_consent_source)
     )
-    stated_at = sa.bindparam("at", type_=at.type)
+    # Parameter names differ from the columns': SQLAlchemy keeps those for SET.
+    stated_at = sa.bindparam("stated_at", type_=at.type)
     return (
         sa.update(customers_t)
-        .where(c.external_id == sa.bindparam("external_id"), sa.or_(at.is_(None), at <= stated_at))
-        .values({status: sa.bindparam("status"), at: stated_at, source: sa.bindparam("source")})
+        .where(c.external_id == sa.bindparam("customer"), sa.or_(at.is_(None), at <= stated_at))
+        .values({status: sa.bindparam("stated"), at: stated_at, source: sa.bindparam("stated_by")})
     )
 
 
@@ -124,7 +125,16 @@ async def record_consents(conn: AsyncConnection, channel: str, rows: list[dict[s
     if not rows:
         return
     if conn.dialect.name == "sqlite":
-        await conn.execute(_consent_update_sqlite(channel), rows)
+        params = [
+            {
+                "customer": r["external_id"],
+                "stated": r["status"],
+                "stated_at": r["at"],
+                "stated_by": r["source"],
+            }
+            for r in rows
+        ]
+        await conn.execute(_consent_update_sqlite(channel), params)
         return
     await conn.execute(
         _CONSENT_PG[channel],
