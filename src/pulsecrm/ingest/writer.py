@@ -140,9 +140,17 @@ async def write_entries(
             await customer_repo.lock_customers(conn, moved)
             previous |= moved
 
-    await customer_repo.upsert_customers(conn, customers)
-    for channel, consents in _consents(entries, consent_attributes).items():
-        await customer_repo.record_consents(conn, channel, consents)
+    consents = _consents(entries, consent_attributes)
+    await customer_repo.upsert_customers(conn, customer_repo.with_consents(customers, consents))
+    if any(consents.values()):
+        # A record too old to land may still carry the newest consent: apply those on their own.
+        versions = {c["external_id"]: c["updated_at"] for c in customers}
+        stated_ids = {s["external_id"] for stated in consents.values() for s in stated}
+        refused = await customer_repo.newer_than(conn, {i: versions[i] for i in stated_ids})
+        for channel, stated in consents.items():
+            await customer_repo.record_consents(
+                conn, channel, [s for s in stated if s["external_id"] in refused]
+            )
     await customer_repo.record_attribute_keys(conn, customers)
     await customer_repo.upsert_orders(conn, orders)
     await customer_repo.recompute_aggregates(conn, touched | previous)
