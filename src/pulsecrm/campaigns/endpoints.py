@@ -12,8 +12,11 @@ from pulsecrm.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
     DeliveryOut,
+    Excluded,
     MessagePreviewIn,
     MessagePreviewOut,
+    ReachIn,
+    ReachOut,
 )
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep, WriteSessionDep
@@ -55,6 +58,26 @@ async def list_campaigns(
     """All campaigns, newest first, each with its stats."""
     rows, next_cursor = await service.list_campaigns(session, limit=limit, cursor=cursor, status=status)
     return Page[CampaignOut](items=[CampaignOut.of(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.post("/reach", response_model=ReachOut)
+async def reach(body: ReachIn, session: SessionDep, services: ServicesDep, _: CampaignsScope) -> ReachOut:
+    """How many customers the audience matches, and how many of them a launch on `channel` would
+    message now: the unsubscribed, those without consent and those without an address for the
+    channel are left out, each counted once."""
+    raw_rules = await service.audience_rules(session, rules=body.rules, segment_id=body.segment_id)
+    counted = await service.reach(
+        session,
+        raw_rules,
+        await services.catalog.get(session),
+        channel=body.channel,
+        message_unknown=services.settings.message_unknown_consent,
+    )
+    excluded = Excluded(
+        unsubscribed=counted.unsubscribed, no_consent=counted.no_consent, no_address=counted.no_address
+    )
+    matched = counted.audience + counted.unsubscribed + counted.no_consent + counted.no_address
+    return ReachOut(matched=matched, reachable=counted.audience, excluded=excluded)
 
 
 @router.post("/preview-message", response_model=MessagePreviewOut)

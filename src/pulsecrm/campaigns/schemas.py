@@ -137,6 +137,28 @@ class DeliveryOut(BaseModel):
         )
 
 
+class ReachIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["sms", "email"]
+    rules: Any = Field(default=None, description="The audience as a rule tree…")
+    segment_id: DbId | None = Field(default=None, description="…or a saved segment.")
+
+
+class Excluded(BaseModel):
+    unsubscribed: int = Field(description="Unsubscribed from everything.")
+    no_consent: int = Field(
+        description="Opted out of the channel, or consent unknown where only opt-ins are messaged."
+    )
+    no_address: int = Field(description="No phone number (SMS) or e-mail address (e-mail).")
+
+
+class ReachOut(BaseModel):
+    matched: int = Field(description="Customers the rules match now.")
+    reachable: int = Field(description="Of those, how many a launch now would message on the channel.")
+    excluded: Excluded
+
+
 class MessagePreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

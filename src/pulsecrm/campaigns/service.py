@@ -47,11 +47,6 @@ async def create(
     catalog: Catalog,
     by: str,
 ) -> Campaign:
-    if (raw_rules is None) == (segment_id is None):
-        raise InvalidInput(
-            "give the audience as `rules` or as `segment_id`, not both or neither",
-            details=[{"loc": ["body", "rules"], "message": "exactly one of rules, segment_id"}],
-        )
     if channel == "email" and not subject:
         raise InvalidInput(
             "an e-mail campaign needs a subject",
@@ -60,9 +55,8 @@ async def create(
     templates.check(message, path="$.message")
     if subject:
         templates.check(subject, path="$.subject")
-    if segment_id is not None:
-        raw_rules = (await segment_service.get(session, segment_id)).rules
-    tree, _ = segment_service.audience_filter(session, raw_rules, catalog)
+    raw_rules = await audience_rules(session, rules=raw_rules, segment_id=segment_id)
+    tree, _ = await segment_service.checked_filter(session, raw_rules, catalog)
     now = utcnow()
     campaign = Campaign(
         name=name,
@@ -88,6 +82,16 @@ async def create(
     session.add(campaign)
     await session.flush()
     return campaign
+
+
+async def audience_rules(session: AsyncSession, *, rules: Any, segment_id: int | None) -> Any:
+    """The audience's rule tree, given as rules or as a saved segment (exactly one of them)."""
+    if (rules is None) == (segment_id is None):
+        raise InvalidInput(
+            "give the audience as `rules` or as `segment_id`, not both or neither",
+            details=[{"loc": ["body", "rules"], "message": "exactly one of rules, segment_id"}],
+        )
+    return rules if segment_id is None else (await segment_service.get(session, segment_id)).rules
 
 
 async def get(session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
