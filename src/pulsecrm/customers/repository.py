@@ -157,9 +157,9 @@ def _consent_update_sqlite(channel: str) -> sa.Update:
     )
 
 
-# One statement per channel over arrays (as the aggregates are written): an executemany of
-# single-row updates made a batch carrying consent three times slower to write. Rows that
-# would not change are not rewritten, so a replay costs no row versions.
+# For the consent of records refused as older than the stored customer (the upsert takes the
+# rest): one statement per channel over arrays, as the aggregates are written. Rows that would
+# not change are not rewritten, so a replay costs no row versions.
 _CONSENT_PG = {
     channel: sa.text(f"""
 UPDATE customers AS c SET
