@@ -43,6 +43,7 @@ from pulsecrm.web.pages import router as pages_router
 from pulsecrm.web.ratelimit import LoginLimiter
 from pulsecrm.web.security import SESSION_COOKIE, SignInRequired
 from pulsecrm.web.templating import STATIC, render
+from pulsecrm.web.unsubscribe import router as unsubscribe_router
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ OPEN_PATHS = frozenset(
         "/auth/oidc/callback",
         # Stylesheets and scripts (the sign-in page needs them); vendored files and our own.
         "/static",
+        # One-click unsubscribe links in messages (web/unsubscribe.py): the signed token in the
+        # address is the credential, and the pages say nothing about whose it is.
+        "/u",
     }
 )
 
@@ -129,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_limiter = None  # set at startup, once Redis (if any) is connected
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login_router)
+    app.include_router(unsubscribe_router)
     app.include_router(pages_router)
     app.include_router(docs_router)
     app.include_router(ingest_router)

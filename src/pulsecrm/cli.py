@@ -244,7 +244,9 @@ async def _prepare_embedded(settings: Settings, *, demo: bool) -> tuple[str, str
             empty = (await session.scalar(sa.select(sa.func.count()).select_from(Customer))) == 0
         if demo and empty:
             with console.status("loading demo data…"):
-                people, orders = await demo_data.load(db, currency=settings.default_currency)
+                people, orders = await demo_data.load(
+                    db, currency=settings.default_currency, consent_attributes=settings.consent_attributes
+                )
             console.print(f"loaded demo data: {people} customers, {orders} orders")
         return key, password
     finally:
@@ -403,6 +405,7 @@ def _import(kind: Kind, path: Path) -> None:
                 kind,
                 path,
                 default_currency=settings.default_currency,
+                consent_attributes=settings.consent_attributes,
                 progress=lambda done: progress.update(task, completed=done),
             )
         finally:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CHANNELS: tuple[Literal["email", "sms"], ...] = ("email", "sms")
 
 
 class Settings(BaseSettings):
@@ -159,6 +161,16 @@ class Settings(BaseSettings):
         default=True,
         description="Message customers whose consent for the channel is unknown. Turn off where the "
         "law wants an explicit opt-in; opted-out customers are never messaged.",
+    )
+
+    consent_attributes: dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")],
+        list[Literal["email", "sms"]],
+    ] = Field(
+        default_factory=lambda: {"marketing_opt_in": list(CHANNELS)},
+        description="Customer attributes that carry consent (JSON: attribute -> channels): true "
+        "opts in, false opts out, anything else says nothing. An explicit `consent` field in the "
+        "same record wins. `{}` turns the mapping off.",
     )
 
     # The error policy: transient transport errors pause a campaign instead of using up attempts.

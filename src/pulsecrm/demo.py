@@ -6,9 +6,9 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from pulsecrm.customers.schemas import CustomerIn, OrderIn
+from pulsecrm.customers.schemas import ConsentIn, CustomerIn, OrderIn
 from pulsecrm.db import Database, utcnow
-from pulsecrm.ingest.writer import Entry, write_batch
+from pulsecrm.ingest.writer import ConsentAttributes, Entry, write_batch
 
 FIRST = [
     "Aarav",
@@ -108,6 +108,8 @@ def generate(
     customers: int = 3000, seed: int = 7, now: datetime | None = None
 ) -> tuple[list[CustomerIn], list[OrderIn]]:
     rng = random.Random(seed)
+    # Consent and missing phones draw from their own generator, so the rest stays as it was.
+    reach = random.Random(seed + 1)
     now = (now or datetime(2026, 11, 1, tzinfo=UTC)).replace(microsecond=0)
     cities = [c for c, _ in CITIES]
     weights = [w for _, w in CITIES]
@@ -116,12 +118,16 @@ def generate(
     for n in range(1, customers + 1):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         joined = now - timedelta(days=rng.randint(1, 900), minutes=rng.randint(0, 1440))
+        phone = f"+91 9{rng.randint(100000000, 999999999)}"
+        # `marketing_opt_in` is consent for both channels (the default PULSECRM_CONSENT_ATTRIBUTES);
+        # on top, some said no to texts only, and a few never gave a phone number.
+        texts = reach.random()
         people.append(
             CustomerIn(
                 external_id=f"C{n:05d}",
                 name=f"{first} {last}",
                 email=f"{first}.{last}{n}@example.com".lower().replace("'", ""),
-                phone=f"+91 9{rng.randint(100000000, 999999999)}",
+                phone=None if texts < 0.05 else phone,
                 city=rng.choices(cities, weights)[0],
                 attributes={
                     "tier": rng.choices(TIERS, [50, 30, 15, 5])[0],
@@ -129,6 +135,7 @@ def generate(
                     "visits": rng.randint(0, 60),
                 },
                 created_at=joined,
+                consent=ConsentIn(sms="opted_out") if 0.05 <= texts < 0.15 else None,
             )
         )
         # A long tail: many one-time buyers, some loyal customers, a few who never bought.
@@ -160,13 +167,15 @@ def generate(
     return people, orders
 
 
-async def load(db: Database, *, customers: int = 3000, currency: str = "INR") -> tuple[int, int]:
+async def load(
+    db: Database, *, customers: int = 3000, currency: str = "INR", consent_attributes: ConsentAttributes
+) -> tuple[int, int]:
     people, orders = generate(customers)
     received = utcnow()
     for i in range(0, len(people), 2000):
-        entry = Entry("customers", received, people[i : i + 2000])
-        await write_batch(db, [entry], default_currency=currency)
+        entry = Entry("customers", received, people[i : i + 2000], source="demo")
+        await write_batch(db, [entry], default_currency=currency, consent_attributes=consent_attributes)
     for i in range(0, len(orders), 2000):
-        entry = Entry("orders", received, orders[i : i + 2000])
-        await write_batch(db, [entry], default_currency=currency)
+        entry = Entry("orders", received, orders[i : i + 2000], source="demo")
+        await write_batch(db, [entry], default_currency=currency, consent_attributes=consent_attributes)
     return len(people), len(orders)

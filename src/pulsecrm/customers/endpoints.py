@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from pulsecrm.customers import service
-from pulsecrm.customers.schemas import CustomerDetail, CustomerOut, OrderOut
+from pulsecrm.customers.consent import ChannelName
+from pulsecrm.customers.schemas import ConsentUpdate, CustomerDetail, CustomerOut, OrderOut
 from pulsecrm.deps import IngestScope, ReadScope, SessionDep, WriteSessionDep
 from pulsecrm.pagination import Page
 
@@ -46,10 +47,33 @@ async def get_customer(
 
 @router.post("/customers/{external_id}/unsubscribe", response_model=CustomerOut)
 async def unsubscribe(
-    session: WriteSessionDep, _: IngestScope, external_id: Annotated[str, Path(max_length=128)]
+    session: WriteSessionDep,
+    _: IngestScope,
+    external_id: Annotated[str, Path(max_length=128)],
+    channel: Annotated[
+        ChannelName | None,
+        Query(description="Opt out of this channel only; without it, out of everything."),
+    ] = None,
 ) -> CustomerOut:
-    """Stop all future campaign messages to this customer (kept across re-ingestion)."""
-    customer = await service.unsubscribe(session, external_id)
+    """Without `channel`: stop all future campaign messages to this customer (`unsubscribed_at`,
+    kept across re-ingestion) and opt them out of every channel. With `channel`: opt out of that
+    channel only. Either way the source is recorded as "unsubscribe"."""
+    customer = await service.unsubscribe(session, external_id, channel=channel)
+    await session.commit()
+    return CustomerOut.model_validate(customer)
+
+
+@router.put("/customers/{external_id}/consent", response_model=CustomerOut)
+async def set_consent(
+    session: WriteSessionDep,
+    principal: IngestScope,
+    external_id: Annotated[str, Path(max_length=128)],
+    body: ConsentUpdate,
+) -> CustomerOut:
+    """Set consent for the channels named, as of now, recorded as given by the caller
+    (`user:<e-mail>` or `api_key:<name>`). An unsubscribed customer stays unsubscribed."""
+    source = f"{principal.kind}:{principal.name}"[:100]
+    customer = await service.set_consent(session, external_id, body.stated(), source=source)
     await session.commit()
     return CustomerOut.model_validate(customer)
 

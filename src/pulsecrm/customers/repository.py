@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from pulsecrm.customers.consent import ChannelName
 from pulsecrm.customers.models import Customer, CustomerLock, Order
 from pulsecrm.db import bulk_upsert, one_of
 from pulsecrm.segments.models import CustomerAttributeKey
@@ -29,6 +31,15 @@ _CUSTOMER_SET = {
     "THEN excluded.created_at ELSE customers.created_at END",
     "updated_at": "excluded.updated_at",
     "ingested_at": "excluded.ingested_at",
+    # A consent the record carries, when at least as new as the stored one (NULL = none stated).
+    **{
+        f"{channel}_{column}": f"CASE WHEN excluded.{channel}_consent_at IS NOT NULL AND "
+        f"(customers.{channel}_consent_at IS NULL OR customers.{channel}_consent_at <= "
+        f"excluded.{channel}_consent_at) THEN excluded.{channel}_{column} "
+        f"ELSE customers.{channel}_{column} END"
+        for channel in ("email", "sms")
+        for column in ("consent", "consent_at", "consent_source")
+    },
 }
 _ORDER_SET = {
     "customer_external_id": "excluded.customer_external_id",
@@ -72,7 +83,30 @@ async def customers_of_orders(conn: AsyncConnection, order_ids: Sequence[str]) -
     return {r[0] for r in rows}
 
 
+def with_consents(
+    rows: list[dict[str, Any]], consents: Mapping[ChannelName, Sequence[Mapping[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Customer rows with the consent columns `upsert_customers` takes: each channel's stated
+    consent (`consents[channel]`, one per customer), or none (unknown, never stated)."""
+    stated = {
+        (channel, c["external_id"]): c for channel, per_channel in consents.items() for c in per_channel
+    }
+    out = []
+    for row in rows:
+        columns: dict[str, Any] = {}
+        for channel in ("email", "sms"):
+            c = stated.get((channel, row["external_id"]))
+            columns |= {
+                f"{channel}_consent": c["status"] if c else "unknown",
+                f"{channel}_consent_at": c["at"] if c else None,
+                f"{channel}_consent_source": c["source"] if c else None,
+            }
+        out.append(row | columns)
+    return out
+
+
 async def upsert_customers(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Rows carry every column of `_CUSTOMER_SET`, consent included (see `with_consents`)."""
     await bulk_upsert(
         conn,
         customers_t,
@@ -80,6 +114,93 @@ async def upsert_customers(conn: AsyncConnection, rows: list[dict[str, Any]]) ->
         key="external_id",
         set_=_CUSTOMER_SET,
         where="customers.updated_at <= excluded.updated_at",
+    )
+
+
+async def newer_than(conn: AsyncConnection, versions: Mapping[str, datetime]) -> set[str]:
+    """The customers whose stored version is newer than the one given (their write was refused)."""
+    if not versions:
+        return set()
+    rows = await conn.execute(
+        sa.select(customers_t.c.external_id, customers_t.c.updated_at).where(
+            one_of(conn, customers_t.c.external_id, sorted(versions))
+        )
+    )
+    return {external_id for external_id, stored in rows if stored > versions[external_id]}
+
+
+def _consent_update_sqlite(channel: str) -> sa.Update:
+    """Set one customer's consent for `channel` unless the stored one is newer."""
+    c = customers_t.c
+    status, at, source = (
+        (c.email_consent, c.email_consent_at, c.email_consent_source)
+        if channel == "email"
+        else (c.sms_consent, c.sms_consent_at, c.sms_consent_source)
+    )
+    # Parameter names differ from the columns': SQLAlchemy keeps those for SET.
+    stated_at = sa.bindparam("stated_at", type_=at.type)
+    stated = sa.bindparam("stated", type_=status.type)
+    stated_by = sa.bindparam("stated_by", type_=source.type)
+    unchanged = sa.and_(
+        status.is_not_distinct_from(stated),
+        at.is_not_distinct_from(stated_at),
+        source.is_not_distinct_from(stated_by),
+    )
+    return (
+        sa.update(customers_t)
+        .where(
+            c.external_id == sa.bindparam("customer"),
+            sa.or_(at.is_(None), at <= stated_at),
+            sa.not_(unchanged),
+        )
+        .values({status: stated, at: stated_at, source: stated_by})
+    )
+
+
+# For the consent of records refused as older than the stored customer (the upsert takes the
+# rest): one statement per channel over arrays, as the aggregates are written. Rows that would
+# not change are not rewritten, so a replay costs no row versions.
+_CONSENT_PG = {
+    channel: sa.text(f"""
+UPDATE customers AS c SET
+    {channel}_consent = v.status, {channel}_consent_at = v.at, {channel}_consent_source = v.source
+FROM unnest(CAST(:external_ids AS varchar[]), CAST(:statuses AS varchar[]),
+            CAST(:ats AS timestamptz[]), CAST(:sources AS varchar[])) AS v(id, status, at, source)
+WHERE c.external_id = v.id
+  AND (c.{channel}_consent_at IS NULL OR c.{channel}_consent_at <= v.at)
+  AND (c.{channel}_consent, c.{channel}_consent_at, c.{channel}_consent_source)
+      IS DISTINCT FROM (v.status, v.at, v.source)
+""")  # noqa: S608 - `channel` is one of two fixed names
+    for channel in ("email", "sms")
+}
+
+
+async def record_consents(conn: AsyncConnection, channel: str, rows: list[dict[str, Any]]) -> None:
+    """Each row (`external_id`, `status`, `at`, `source`; one per customer) sets a customer's
+    consent for `channel` when it is at least as new as the stored one: a late or replayed
+    statement changes nothing."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        params = [
+            {
+                "customer": r["external_id"],
+                "stated": r["status"],
+                "stated_at": r["at"],
+                "stated_by": r["source"],
+            }
+            for r in rows
+        ]
+        await conn.execute(_consent_update_sqlite(channel), params)
+        return
+    await conn.execute(
+        _CONSENT_PG[channel],
+        {
+            "external_ids": [r["external_id"] for r in rows],
+            "statuses": [r["status"] for r in rows],
+            "ats": [r["at"] for r in rows],
+            "sources": [r["source"] for r in rows],
+        },
     )
 
 

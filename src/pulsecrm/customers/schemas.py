@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -19,10 +19,12 @@ from pydantic import (
     PlainValidator,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from pulsecrm.customers.models import EXTERNAL_ID_LENGTH
+from pulsecrm.customers.consent import ChannelName
+from pulsecrm.customers.models import EXTERNAL_ID_LENGTH, Customer
 from pulsecrm.validation import (
     INT64_MAX,
     INT64_MIN,
@@ -99,6 +101,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
+ConsentState = Literal["opted_in", "opted_out", "unknown"]
+
+
+class ConsentIn(_Strict):
+    """Marketing consent per channel, as of the record's `updated_at`; a channel left out (or
+    null) keeps what is stored."""
+
+    email: ConsentState | None = None
+    sms: ConsentState | None = None
+
+    def stated(self) -> dict[ChannelName, ConsentState]:
+        """The channels this states consent for."""
+        pairs: tuple[tuple[ChannelName, ConsentState | None], ...] = (
+            ("email", self.email),
+            ("sms", self.sms),
+        )
+        return {channel: status for channel, status in pairs if status is not None}
+
+
+class ConsentUpdate(ConsentIn):
+    """`PUT /customers/{id}/consent`: at least one channel."""
+
+    @model_validator(mode="after")
+    def _names_a_channel(self) -> ConsentUpdate:
+        if self.email is None and self.sms is None:
+            raise PydanticCustomError("no_channel", 'name at least one channel: "email" or "sms"')
+        return self
+
+
 class CustomerIn(_Strict):
     external_id: ExternalId
     name: Name
@@ -113,6 +144,11 @@ class CustomerIn(_Strict):
         default=None,
         description="The record's version at the source. A write older than the stored one is "
         "ignored; defaults to the time the API received it.",
+    )
+    consent: ConsentIn | None = Field(
+        default=None,
+        description="Consent per channel. It replaces the stored one only when at least as new "
+        "(it is dated by `updated_at`); a record without it leaves consent as it is.",
     )
 
 
@@ -148,6 +184,35 @@ class OrderOut(BaseModel):
     updated_at: datetime
 
 
+class ChannelConsentOut(BaseModel):
+    status: ConsentState
+    at: datetime | None = Field(description="When it was given or withdrawn; null if never stated.")
+    source: str | None = Field(
+        description='Where it came from: "ingest", "import", "unsubscribe", "unsubscribe_link" or '
+        '"user:<who>"; null if never stated.'
+    )
+
+
+class ConsentOut(BaseModel):
+    email: ChannelConsentOut
+    sms: ChannelConsentOut
+
+
+def consent_of(customer: Customer) -> ConsentOut:
+    return ConsentOut(
+        email=ChannelConsentOut(
+            status=customer.email_consent,
+            at=customer.email_consent_at,
+            source=customer.email_consent_source,
+        ),
+        sms=ChannelConsentOut(
+            status=customer.sms_consent,
+            at=customer.sms_consent_at,
+            source=customer.sms_consent_source,
+        ),
+    )
+
+
 class CustomerOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -165,6 +230,16 @@ class CustomerOut(BaseModel):
     first_order_at: datetime | None
     last_order_at: datetime | None
     unsubscribed_at: datetime | None
+    consent: ConsentOut
+
+    @model_validator(mode="before")
+    @classmethod
+    def _consent_from_columns(cls, data: Any) -> Any:
+        # The table keeps consent as three columns per channel; the API shows one object.
+        if isinstance(data, Customer):
+            fields = {name: getattr(data, name) for name in CustomerOut.model_fields if name != "consent"}
+            return fields | {"consent": consent_of(data)}
+        return data
 
 
 class CustomerDetail(CustomerOut):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -10,10 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsecrm.customers import repository
+from pulsecrm.customers.consent import ChannelName
 from pulsecrm.customers.models import Customer, Order
 from pulsecrm.db import utcnow
 from pulsecrm.errors import NotFound
 from pulsecrm.pagination import SortKey, apply_keyset, page_of
+
+CHANNELS: tuple[ChannelName, ...] = ("email", "sms")
 
 CustomerSort = Literal[
     "-created_at",
@@ -63,15 +67,63 @@ async def get_customer(session: AsyncSession, external_id: str) -> tuple[Custome
     return customer, await repository.recent_orders(session, external_id, limit=10)
 
 
-async def unsubscribe(session: AsyncSession, external_id: str) -> Customer:
-    """Mark a customer unsubscribed (idempotent: the first time is kept). No launch includes them."""
+def _set_consent(customer: Customer, channel: ChannelName, status: str, source: str, at: datetime) -> None:
+    # A person's word now is the newest statement there is; stating the same again keeps the
+    # original time and source.
+    if getattr(customer, f"{channel}_consent") == status and getattr(customer, f"{channel}_consent_at"):
+        return
+    setattr(customer, f"{channel}_consent", status)
+    setattr(customer, f"{channel}_consent_at", at)
+    setattr(customer, f"{channel}_consent_source", source)
+
+
+async def _customer(session: AsyncSession, external_id: str) -> Customer:
     customer = await repository.get_customer(session, external_id)
     if customer is None:
         raise NotFound(f"no customer with external_id {external_id!r}")
-    if customer.unsubscribed_at is None:
-        customer.unsubscribed_at = utcnow()
-        await session.flush()
     return customer
+
+
+async def unsubscribe(
+    session: AsyncSession,
+    external_id: str,
+    *,
+    channel: ChannelName | None = None,
+    source: str = "unsubscribe",
+) -> Customer:
+    """Opt a customer out of one channel, or (no channel) out of everything: unsubscribed (the
+    first time is kept; no launch includes them) and opted out of every channel."""
+    return await unsubscribe_customer(
+        session, await _customer(session, external_id), channel=channel, source=source
+    )
+
+
+async def unsubscribe_customer(
+    session: AsyncSession, customer: Customer, *, channel: ChannelName | None, source: str
+) -> Customer:
+    now = utcnow()
+    if channel is None and customer.unsubscribed_at is None:
+        customer.unsubscribed_at = now
+    for each in (channel,) if channel else CHANNELS:
+        _set_consent(customer, each, "opted_out", source, now)
+    await session.flush()
+    return customer
+
+
+async def set_consent(
+    session: AsyncSession, external_id: str, consent: Mapping[ChannelName, str], *, source: str
+) -> Customer:
+    """Set consent for the channels given, as of now (an explicit unsubscribe stays in force)."""
+    customer = await _customer(session, external_id)
+    now = utcnow()
+    for channel, status in consent.items():
+        _set_consent(customer, channel, status, source, now)
+    await session.flush()
+    return customer
+
+
+async def customer_by_id(session: AsyncSession, customer_id: int) -> Customer | None:
+    return await session.get(Customer, customer_id)
 
 
 async def list_orders(

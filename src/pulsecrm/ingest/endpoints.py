@@ -136,6 +136,11 @@ async def bulk_import(
         request.stream(), _IMPORT_TYPES[content_type], max_bytes=services.settings.max_import_bytes
     )
     lines = uploads.import_with_progress(
-        services.db, kind, path, size, default_currency=services.settings.default_currency
+        services.db,
+        kind,
+        path,
+        size,
+        default_currency=services.settings.default_currency,
+        consent_attributes=services.settings.consent_attributes,
     )
     return StreamingResponse(lines, media_type="application/x-ndjson")

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from pulsecrm.db import Database, utcnow
 from pulsecrm.errors import validation_text
 from pulsecrm.ingest.parsing import MODELS
-from pulsecrm.ingest.writer import Entry, Kind, write_batch
+from pulsecrm.ingest.writer import ConsentAttributes, Entry, Kind, write_batch
 
 BATCH = 2000
 
@@ -57,6 +57,8 @@ def _csv_records(handle: io.TextIOBase, kind: Kind) -> Iterator[tuple[int, Any]]
                 continue
             if column.startswith("attributes."):
                 attributes[column.removeprefix("attributes.")] = _csv_value(value)
+            elif column.startswith("consent.") and kind == "customers":
+                record.setdefault("consent", {})[column.removeprefix("consent.")] = value
             elif column == "items" and kind == "orders":
                 try:
                     record["items"] = orjson.loads(value)
@@ -94,6 +96,7 @@ async def import_file(
     path: Path,
     *,
     default_currency: str,
+    consent_attributes: ConsentAttributes,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     model = MODELS[kind]
@@ -103,8 +106,10 @@ async def import_file(
 
     async def flush() -> None:
         if pending:
-            entry = Entry(kind, utcnow(), list(pending))
-            await write_batch(db, [entry], default_currency=default_currency)
+            entry = Entry(kind, utcnow(), list(pending), source="import")
+            await write_batch(
+                db, [entry], default_currency=default_currency, consent_attributes=consent_attributes
+            )
             report.written += len(pending)
             pending.clear()
 

@@ -42,7 +42,12 @@ class Ingestor:
         self.codec = IngestCodec(settings.ingest_entry_records)
 
     async def _write(self, entries: Sequence[Entry]) -> int:
-        return await write_batch(self.db, entries, default_currency=self.settings.default_currency)
+        return await write_batch(
+            self.db,
+            entries,
+            default_currency=self.settings.default_currency,
+            consent_attributes=self.settings.consent_attributes,
+        )
 
     async def accept(self, kind: Kind, records: Sequence[CustomerIn | OrderIn]) -> Accepted:
         received_at = utcnow()

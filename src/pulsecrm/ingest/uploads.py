@@ -24,7 +24,7 @@ import orjson
 from pulsecrm.db import Database
 from pulsecrm.errors import InvalidInput
 from pulsecrm.ingest.importer import ImportReport, import_file
-from pulsecrm.ingest.writer import Kind
+from pulsecrm.ingest.writer import ConsentAttributes, Kind
 
 SUFFIXES = {".csv", ".ndjson", ".jsonl", ".json"}
 MAX_ERRORS_SHOWN = 100
@@ -78,7 +78,13 @@ def _line(value: object) -> bytes:
 
 
 async def import_with_progress(
-    db: Database, kind: Kind, path: Path, size: int, *, default_currency: str
+    db: Database,
+    kind: Kind,
+    path: Path,
+    size: int,
+    *,
+    default_currency: str,
+    consent_attributes: ConsentAttributes,
 ) -> AsyncIterator[bytes]:
     """Import `path` (deleted afterwards), yielding progress lines as it goes."""
     updates: asyncio.Queue[int] = asyncio.Queue()
@@ -86,7 +92,12 @@ async def import_with_progress(
     async def run() -> ImportReport:
         try:
             return await import_file(
-                db, kind, path, default_currency=default_currency, progress=updates.put_nowait
+                db,
+                kind,
+                path,
+                default_currency=default_currency,
+                consent_attributes=consent_attributes,
+                progress=updates.put_nowait,
             )
         finally:
             await asyncio.to_thread(path.unlink, missing_ok=True)

@@ -9,7 +9,7 @@ converge on the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -17,6 +17,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsecrm.customers import repository as customer_repo
+from pulsecrm.customers.consent import ChannelName
 from pulsecrm.customers.schemas import CustomerIn, OrderIn
 from pulsecrm.db import Database, utcnow
 
@@ -28,6 +29,8 @@ class Entry:
     kind: Kind
     received_at: datetime
     records: Sequence[CustomerIn | OrderIn]
+    # Recorded as the source of the consents it carries: "ingest" (the API) or "import" (files).
+    source: str = "ingest"
 
 
 def _newest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -77,7 +80,51 @@ def _rows(entries: Sequence[Entry], now: datetime, currency: str) -> tuple[list[
     return _newest(customers), _newest(orders)
 
 
-async def write_entries(conn: AsyncConnection, entries: Sequence[Entry], *, default_currency: str) -> int:
+ConsentAttributes = Mapping[str, Sequence[ChannelName]]
+
+
+def _consents(entries: Sequence[Entry], mapped: ConsentAttributes) -> dict[ChannelName, list[dict[str, Any]]]:
+    """Each customer's newest consent statement per channel, from every record of the batch.
+
+    Taken before `_newest` drops older versions, and applied on its own terms (at least as new
+    as the stored consent), so out-of-order and redelivered records converge on one answer.
+    A mapped boolean attribute states consent; the record's explicit `consent` wins over it.
+    """
+    best: dict[tuple[str, ChannelName], dict[str, Any]] = {}
+    for entry in entries:
+        for record in entry.records:
+            if not isinstance(record, CustomerIn):
+                continue
+            stated: dict[ChannelName, str] = {}
+            for attribute, channels in mapped.items():
+                value = record.attributes.get(attribute)
+                if isinstance(value, bool):
+                    stated |= dict.fromkeys(channels, "opted_in" if value else "opted_out")
+            if record.consent is not None:
+                stated |= record.consent.stated()
+            at = record.updated_at or entry.received_at
+            for channel, status in stated.items():
+                current = best.get((record.external_id, channel))
+                if current is None or at >= current["at"]:  # arrival order: the later wins a tie
+                    best[record.external_id, channel] = {
+                        "external_id": record.external_id,
+                        "status": status,
+                        "at": at,
+                        "source": entry.source,
+                    }
+    by_channel: dict[ChannelName, list[dict[str, Any]]] = {"email": [], "sms": []}
+    for (_, channel), row in sorted(best.items()):
+        by_channel[channel].append(row)
+    return by_channel
+
+
+async def write_entries(
+    conn: AsyncConnection,
+    entries: Sequence[Entry],
+    *,
+    default_currency: str,
+    consent_attributes: ConsentAttributes,
+) -> int:
     """Write a batch inside the caller's transaction; returns the number of records taken."""
     customers, orders = _rows(entries, utcnow(), default_currency)
     order_ids = [o["external_id"] for o in orders]
@@ -93,17 +140,31 @@ async def write_entries(conn: AsyncConnection, entries: Sequence[Entry], *, defa
             await customer_repo.lock_customers(conn, moved)
             previous |= moved
 
-    await customer_repo.upsert_customers(conn, customers)
+    consents = _consents(entries, consent_attributes)
+    await customer_repo.upsert_customers(conn, customer_repo.with_consents(customers, consents))
+    if any(consents.values()):
+        # A record too old to land may still carry the newest consent: apply those on their own.
+        versions = {c["external_id"]: c["updated_at"] for c in customers}
+        stated_ids = {s["external_id"] for stated in consents.values() for s in stated}
+        refused = await customer_repo.newer_than(conn, {i: versions[i] for i in stated_ids})
+        for channel, stated in consents.items():
+            await customer_repo.record_consents(
+                conn, channel, [s for s in stated if s["external_id"] in refused]
+            )
     await customer_repo.record_attribute_keys(conn, customers)
     await customer_repo.upsert_orders(conn, orders)
     await customer_repo.recompute_aggregates(conn, touched | previous)
     return sum(len(e.records) for e in entries)
 
 
-async def write_batch(db: Database, entries: Sequence[Entry], *, default_currency: str) -> int:
+async def write_batch(
+    db: Database, entries: Sequence[Entry], *, default_currency: str, consent_attributes: ConsentAttributes
+) -> int:
     """Write a batch in a transaction of its own (the caller owns nothing else)."""
 
     async def work(conn: AsyncConnection) -> int:
-        return await write_entries(conn, entries, default_currency=default_currency)
+        return await write_entries(
+            conn, entries, default_currency=default_currency, consent_attributes=consent_attributes
+        )
 
     return await db.write(work)

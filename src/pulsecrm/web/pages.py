@@ -7,8 +7,10 @@ import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any, get_args
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from pulsecrm.auth import service as auth_service
@@ -17,10 +19,11 @@ from pulsecrm.campaigns import service as campaigns
 from pulsecrm.campaigns import templates as message_templates
 from pulsecrm.campaigns.schemas import CampaignOut
 from pulsecrm.customers import service as customers
+from pulsecrm.customers.schemas import ConsentUpdate, consent_of
 from pulsecrm.customers.service import CustomerSort
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import ServicesDep, SessionDep, WriteSessionDep
-from pulsecrm.errors import NotFound, PulseError
+from pulsecrm.errors import InvalidInput, NotFound, PulseError, validation_details
 from pulsecrm.ingest import uploads
 from pulsecrm.ingest.writer import Kind
 from pulsecrm.segments import service as segments
@@ -77,7 +80,23 @@ async def customer_list(
 @router.get("/customers/{external_id}")
 async def customer_page(external_id: str, request: Request, session: SessionDep, _: CurrentUser) -> Response:
     customer, orders = await customers.get_customer(session, external_id)
-    return render(request, "customer.html", customer=customer, orders=orders)
+    return render(request, "customer.html", customer=customer, orders=orders, consent=consent_of(customer))
+
+
+@router.post("/customers/{external_id}/consent")
+async def customer_consent(
+    external_id: str, session: WriteSessionDep, user: CurrentUser, form: CheckedForm
+) -> Response:
+    """The customer page's consent form: one choice per channel, recorded as this user's."""
+    try:
+        update = ConsentUpdate.model_validate({channel: form.get(channel) for channel in ("email", "sms")})
+    except ValidationError as exc:
+        details, _ = validation_details(exc.errors(include_url=False))
+        fields = ", ".join(".".join(map(str, d["loc"])) or "a channel" for d in details)
+        raise InvalidInput(f"choose opted in, opted out or unknown for {fields}", details=details) from None
+    await customers.set_consent(session, external_id, update.stated(), source=f"user:{user.name}")
+    await session.commit()
+    return RedirectResponse(f"/customers/{quote(external_id, safe='')}", status_code=303)
 
 
 # --- segments ----------------------------------------------------------------------------------
@@ -349,5 +368,6 @@ async def upload(
         path,
         size,
         default_currency=services.settings.default_currency,
+        consent_attributes=services.settings.consent_attributes,
     )
     return StreamingResponse(lines, media_type="application/x-ndjson")
