@@ -308,3 +308,25 @@ async def test_early_receipts_apply_when_the_send_is_recorded_and_stale_sends_be
         await d.close()
     s = await stats(inline_api, cid)
     assert (s["sent"], s["unknown"], s["delivered"], s["status"]) == (0, 1, 1, "completed")
+
+
+async def test_a_customer_who_unsubscribed_after_launch_is_cancelled_and_the_rest_sent(
+    inline_api: Api,
+) -> None:
+    # Regression: `store.record` looked up an outcome for the withdrawn delivery too, which the
+    # transport never saw, and raised KeyError: the whole batch stayed claimed, retried forever.
+    cid = await _campaign(inline_api)
+    assert (await inline_api.client.post("/api/v1/customers/c2/unsubscribe")).status_code == 200
+    vendor = FakeVendor()
+    d = dispatcher(inline_api, vendor)
+    try:
+        assert await d.run_once() == 5
+    finally:
+        await d.close()
+    assert sorted(m["body"] for m in vendor.calls[0]) == [f"Hi Person{i} from Pune" for i in (0, 1, 3, 4)]
+    s = await stats(inline_api, cid)
+    assert (s["pending"], s["sent"], s["cancelled"]) == (0, 4, 1), s
+    log = (await inline_api.client.get(f"/api/v1/campaigns/{cid}/deliveries?status=cancelled")).json()[
+        "items"
+    ]
+    assert [d["error"] for d in log] == ["unsubscribed after launch"]
