@@ -16,7 +16,6 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +27,13 @@ from pulsecrm.db import Database
 from pulsecrm.delivery.models import Delivery
 from tests.cli_helpers import free_port, wait_healthy
 from tests.conftest import REDIS_URL
+from tests.delivery.stack import wait_for
 from tests.faults.procs import Child, Processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 CUSTOMERS = 3_000
 RATE = 160  # ~15 s for the 2,700 reachable customers
 OUTAGE_SECONDS = 30.0
-
-
-def wait_for(what: str, condition: Callable[[], bool], seconds: float, procs: Processes) -> float:
-    """Poll until `condition()`; the seconds it took. Fails with the processes' logs."""
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > seconds:
-            raise AssertionError(f"{what}: not within {seconds:g} s\n{procs.tails()}")
-        time.sleep(0.05)
-    return time.monotonic() - start
 
 
 def accepted_keys(log: Path) -> Counter[str]:
