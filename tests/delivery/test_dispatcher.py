@@ -16,9 +16,11 @@ import pytest
 import sqlalchemy as sa
 
 from pulsecrm.db import utcnow
+from pulsecrm.delivery import store
+from pulsecrm.delivery.channels import Sent
 from pulsecrm.delivery.dispatcher import Dispatcher
 from pulsecrm.delivery.models import Delivery
-from tests.conftest import Api
+from tests.conftest import Api, running_api
 
 
 class FakeVendor:
@@ -308,3 +310,53 @@ async def test_early_receipts_apply_when_the_send_is_recorded_and_stale_sends_be
         await d.close()
     s = await stats(inline_api, cid)
     assert (s["sent"], s["unknown"], s["delivered"], s["status"]) == (0, 1, 1, "completed")
+
+
+async def test_a_customer_who_unsubscribed_after_launch_is_cancelled_and_the_rest_sent(
+    inline_api: Api,
+) -> None:
+    # Regression: `store.record` looked up an outcome for the withdrawn delivery too, which the
+    # transport never saw, and raised KeyError: the whole batch stayed claimed, retried forever.
+    cid = await _campaign(inline_api)
+    assert (await inline_api.client.post("/api/v1/customers/c2/unsubscribe")).status_code == 200
+    vendor = FakeVendor()
+    d = dispatcher(inline_api, vendor)
+    try:
+        assert await d.run_once() == 5
+    finally:
+        await d.close()
+    assert sorted(m["body"] for m in vendor.calls[0]) == [f"Hi Person{i} from Pune" for i in (0, 1, 3, 4)]
+    s = await stats(inline_api, cid)
+    assert (s["pending"], s["sent"], s["cancelled"]) == (0, 4, 1), s
+    log = (await inline_api.client.get(f"/api/v1/campaigns/{cid}/deliveries?status=cancelled")).json()[
+        "items"
+    ]
+    assert [d["error"] for d in log] == ["unsubscribed after launch"]
+
+
+@pytest.mark.postgres
+async def test_cancel_waits_for_a_sender_instead_of_deadlocking(pg_database_url: str) -> None:
+    # Regression: cancel locked the campaign, then its deliveries; a sender recording a batch
+    # locks deliveries, then the campaign (its counters): PostgreSQL killed one as a deadlock
+    # and the cancel answered 500. Cancel now takes the senders' order.
+    async with running_api(pg_database_url) as api:
+        cid = await _campaign(api)
+        now = utcnow()
+        async with api.services.db.engine.begin() as sender:
+            claimed = await store.claim(
+                sender,
+                campaign_id=cid,
+                limit=2,
+                lease_until=now + timedelta(seconds=60),
+                now=now,
+                idempotent=True,
+            )
+            cancelling = asyncio.ensure_future(api.client.post(f"/api/v1/campaigns/{cid}/cancel"))
+            await asyncio.sleep(0.5)  # the cancel now waits for the claimed rows
+            assert not cancelling.done(), cancelling.result().text
+            sent = [Sent(c.delivery_id, f"vm_lock_{c.delivery_id}") for c in claimed]
+            await store.record(sender, claimed, sent, idempotent=True, max_attempts=3, now=now, withdrawn={})
+        answer = await asyncio.wait_for(cancelling, 15)
+        assert answer.status_code == 200, answer.text
+        s = await stats(api, cid)
+        assert (s["status"], s["pending"], s["sent"], s["cancelled"]) == ("cancelled", 0, 2, 3), s

@@ -377,3 +377,21 @@ def test_pulsecrm_vendor_refuses_to_start_without_a_secret(tmp_path: Path) -> No
     )
     assert result.returncode == 2
     assert "PULSECRM_WEBHOOK_SECRET" in result.stdout
+
+
+async def test_a_restarted_vendor_remembers_the_keys_in_its_log(tmp_path: Path) -> None:
+    log = tmp_path / "keys.jsonl"
+    async with vendor(log_path=str(log)) as client:
+        first = (await client.post("/v1/messages/batch", json={"messages": [msg("a"), msg("b")]})).json()
+    with log.open("a") as f:
+        f.write('{"idempotency_key": "torn')  # killed mid-write: never answered, so never kept
+    async with vendor(log_path=str(log)) as client:
+        again = (await client.post("/v1/messages/batch", json={"messages": [msg("a"), msg("torn")]})).json()
+        stats = (await client.get("/v1/stats")).json()
+    assert again["results"][0] == {**first["results"][0], "duplicate": True}
+    assert again["results"][1]["duplicate"] is False
+    assert (stats["accepted"], stats["duplicates"]) == (1, 1)
+    keys = [
+        json.loads(line)["idempotency_key"] for line in log.read_text().splitlines() if line.endswith("}")
+    ]
+    assert sorted(keys) == ["a", "b", "torn"]  # each key logged once across both runs

@@ -160,6 +160,11 @@ def channel_of(campaign: Campaign) -> ChannelName:
 
 async def change(session: AsyncSession, campaign_id: int, action: str, *, by: str | None = None) -> Campaign:
     """Pause, resume or cancel. Cancelling settles every pending delivery as cancelled."""
+    if action == "cancel":  # lock its deliveries before the campaign, the order every sender takes
+        pending = sa.select(Delivery.id).where(
+            Delivery.campaign_id == campaign_id, Delivery.status == "pending"
+        )
+        await session.execute(pending.order_by(Delivery.id).with_for_update())
     campaign = await get(session, campaign_id, lock=True)
     _transition(campaign, action)
     now = utcnow()

@@ -249,9 +249,7 @@ async def record(
     """
     by_id = {c.delivery_id: c for c in claimed}
     outcome_of: dict[int, SendOutcome] = {o.delivery_id: o for o in outcomes if o.delivery_id in by_id}
-    for delivery_id in (
-        by_id.keys() - outcome_of.keys() - withdrawn.keys()
-    ):  # the transport said nothing: assume the worst
+    for delivery_id in by_id.keys() - outcome_of.keys():  # the transport said nothing: assume the worst
         outcome_of[delivery_id] = Deferred(delivery_id, "no answer for this message", maybe_sent=True)
     still = set(
         (

@@ -39,7 +39,9 @@ class VendorSettings(BaseSettings):
         description="The product's receipts webhook secret; receipts are signed with it.",
     )
     log_path: str | None = Field(
-        default=None, description="Append one JSON line per newly accepted message (a crash-test record)."
+        default=None,
+        description="Append one JSON line per newly accepted message; read back at start, so a "
+        "restarted vendor still knows every idempotency key it accepted.",
     )
     seed: int | None = Field(default=None, description="Seed of outcomes, delays and injected errors.")
     # Receipt batching and retrying; rarely changed except to make tests fast.

@@ -1,7 +1,9 @@
-"""The vendor's memory: idempotency keys, message ids, outcomes and counters (a mock: all in RAM)."""
+"""The vendor's memory: idempotency keys, message ids, outcomes and counters (in RAM; the keys
+also in the key log when there is one, read back at start)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import secrets
 from dataclasses import dataclass, field
@@ -69,6 +71,24 @@ class VendorState:
         self.times_seen: dict[str, int] = {}
         self.stats = Stats()
         self.log = KeyLog(settings.log_path) if settings.log_path else None
+        if settings.log_path:
+            self._remember(Path(settings.log_path))
+
+    def _remember(self, path: Path) -> None:
+        """Keys accepted before a restart stay known, as a real provider's do: a retry after the
+        vendor came back is a duplicate with the same message id, not a second message."""
+        if not path.exists():
+            return
+        line = "\n"
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                # A line torn by a kill mid-write is skipped: that send was never answered.
+                with contextlib.suppress(ValueError):
+                    result = SendResult.model_validate_json(line)
+                    self.message_ids.setdefault(result.idempotency_key, result.message_id)
+        if not line.endswith("\n"):
+            with path.open("a", encoding="utf-8") as log:
+                log.write("\n")  # so the next key starts a line of its own
 
     def draw_fault(self) -> Fault | None:
         """Decide, once per send request and before anything is accepted, whether it misbehaves."""
