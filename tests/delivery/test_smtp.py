@@ -8,6 +8,7 @@ message.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from collections import Counter
@@ -124,10 +125,15 @@ async def test_connections_are_pooled_across_batches(server: Any) -> None:
         for part in range(3):
             outcomes = await smtp.send_batch([message(part * 10 + i) for i in range(10)])
             assert all(isinstance(o, Sent) for o in outcomes)
+        # Batches in flight at once share the same pool instead of opening more connections.
+        together = await asyncio.gather(
+            *(smtp.send_batch([message(b * 10 + i) for i in range(10)]) for b in (3, 4, 5))
+        )
+        assert all(isinstance(o, Sent) for outcomes in together for o in outcomes)
     finally:
         await smtp.close()
-    assert len(server.recorder.received) == 30
-    assert server.recorder.ehlos <= 2  # two lanes, each on one connection for all three batches
+    assert len(server.recorder.received) == 60
+    assert server.recorder.ehlos <= 2  # two lanes, each on one connection for all six batches
 
 
 async def test_a_pooled_connection_the_server_dropped_is_replaced() -> None:

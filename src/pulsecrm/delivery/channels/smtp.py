@@ -65,6 +65,8 @@ class SmtpChannel:
         self._from_header = str(Address(display_name=display, addr_spec=address)) if display else address
         self._domain = address.rsplit("@", 1)[1]
         self._idle: list[aiosmtplib.SMTP] = []  # open connections not in use, reused across batches
+        # At most pool_size connections in use at once, however many batches are in flight.
+        self._slots = asyncio.Semaphore(config.pool_size)
 
     # --- the Channel interface ------------------------------------------------------------------
 
@@ -81,19 +83,20 @@ class SmtpChannel:
 
         async def lane() -> None:
             conn: aiosmtplib.SMTP | None = None
-            try:
-                while queue:
-                    message = queue.pop()
-                    try:
-                        outcome, conn = await self._send_one(message, conn)
-                    except _ConnectFailed as exc:
-                        failures.append(str(exc))
-                        outcomes.append(Deferred(message.delivery_id, str(exc)))
-                        return
-                    outcomes.append(outcome)
-            finally:
-                if conn is not None:
-                    self._release(conn)
+            async with self._slots:
+                try:
+                    while queue:
+                        message = queue.pop()
+                        try:
+                            outcome, conn = await self._send_one(message, conn)
+                        except _ConnectFailed as exc:
+                            failures.append(str(exc))
+                            outcomes.append(Deferred(message.delivery_id, str(exc)))
+                            return
+                        outcomes.append(outcome)
+                finally:
+                    if conn is not None:
+                        self._release(conn)
 
         lanes = min(self.config.pool_size, len(messages))
         await asyncio.gather(*(lane() for _ in range(lanes)))
