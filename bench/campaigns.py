@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,10 +25,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import asyncpg
 import httpx
 import orjson
 
+from pulsecrm.delivery.channels import OutboundMessage, Sent
+from pulsecrm.delivery.channels.smtp import SmtpChannel, SmtpConfig
 from pulsecrm.delivery.receipts import sign
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +42,7 @@ URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB}"
 RAW = f"postgresql://postgres@127.0.0.1:5432/{DB}"
 SECRET = "bench-webhook-secret"  # noqa: S105
 NOW = datetime.now(UTC)
+SMTP_FROM = "Pulse Shop <news@shop.example>"
 
 
 def log(*args: object) -> None:
@@ -305,13 +310,132 @@ async def receipts_bench(count: int, logs: Path) -> dict[str, Any]:
             p.wait(timeout=20)
 
 
+# --- SMTP -----------------------------------------------------------------------------------------
+
+
+def smtp_messages(n: int) -> list[OutboundMessage]:
+    return [
+        OutboundMessage(
+            delivery_id=i,
+            campaign_id=1,
+            channel="email",
+            to=f"person{i}@example.com",
+            subject=f"Your offer, person {i}",
+            body=f"Hello person {i},\n\n20% off everything this week.\n\nThe shop",
+            unsubscribe_url=f"http://127.0.0.1:8000/u/{i}",
+        )
+        for i in range(n)
+    ]
+
+
+async def smtp_channel_rate(port: int, messages: list[OutboundMessage], pool: int) -> dict[str, Any]:
+    """Pulse's SmtpChannel: batches of 1,000 (the dispatcher's size), rendering included."""
+    channel = SmtpChannel(
+        SmtpConfig(host="127.0.0.1", port=port, security="none", sender=SMTP_FROM, pool_size=pool)
+    )
+    try:
+        started = time.perf_counter()
+        sent = 0
+        for i in range(0, len(messages), 1000):
+            sent += sum(isinstance(o, Sent) for o in await channel.send_batch(messages[i : i + 1000]))
+        elapsed = time.perf_counter() - started
+    finally:
+        await channel.close()
+    return {"sent": sent, "seconds": round(elapsed, 2), "messages_per_s": round(sent / elapsed)}
+
+
+async def smtp_floor_rate(port: int, messages: list[OutboundMessage], pool: int) -> dict[str, Any]:
+    """The floor: aiosmtplib alone, `pool` connections each sending its share of the same
+    messages, already rendered (no Pulse code, no building of e-mails in the timed part)."""
+    render = SmtpChannel(SmtpConfig(host="127.0.0.1", port=port, sender=SMTP_FROM)).render
+    wire = [(m.to, render(m)) for m in messages]
+    conns = [aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) for _ in range(pool)]
+    for conn in conns:
+        await conn.connect()
+
+    async def lane(conn: aiosmtplib.SMTP, share: list[tuple[str, bytes]]) -> int:
+        for to, content in share:
+            await conn.sendmail("news@shop.example", [to], content)
+        return len(share)
+
+    try:
+        started = time.perf_counter()
+        sent = sum(await asyncio.gather(*(lane(c, wire[k::pool]) for k, c in enumerate(conns))))
+        elapsed = time.perf_counter() - started
+    finally:
+        for conn in conns:
+            await conn.quit()
+    return {"sent": sent, "seconds": round(elapsed, 2), "messages_per_s": round(sent / elapsed)}
+
+
+def smtp_bench(n: int, pools: list[int], logs: Path) -> dict[str, Any]:
+    """Sending e-mail over SMTP to a local aiosmtpd (its own process, a sink), one sender process.
+
+    Measured on SmtpChannel.send_batch directly (what one worker's dispatcher calls), beside the
+    floor in the same run; each case runs twice, alternating, and the better run is kept.
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    out = (logs / "aiosmtpd.log").open("ab")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"],
+        stdout=out,
+        stderr=out,
+        cwd=logs,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "aiosmtpd did not start"
+                time.sleep(0.1)
+        messages = smtp_messages(n)
+        report: dict[str, Any] = {"messages": n, "server": "aiosmtpd Sink, own process", "by_pool": {}}
+        for pool in pools:
+            runs: dict[str, list[dict[str, Any]]] = {"pulse_smtp_channel": [], "floor_aiosmtplib_direct": []}
+            for _ in range(2):
+                runs["pulse_smtp_channel"].append(asyncio.run(smtp_channel_rate(port, messages, pool)))
+                runs["floor_aiosmtplib_direct"].append(asyncio.run(smtp_floor_rate(port, messages, pool)))
+            best = {k: max(v, key=lambda r: r["messages_per_s"]) for k, v in runs.items()}
+            best["share_of_floor"] = round(
+                best["pulse_smtp_channel"]["messages_per_s"]
+                / best["floor_aiosmtplib_direct"]["messages_per_s"],
+                2,
+            )
+            report["by_pool"][str(pool)] = best
+            log(f"smtp pool {pool}: {best}")
+        return report
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        out.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--send-days", type=int, default=73, help="created_at window: ~7.3% of customers")
     parser.add_argument("--receipts", type=int, default=200_000)
+    parser.add_argument("--smtp-messages", type=int, default=5_000)
+    parser.add_argument("--smtp-pools", default="1,4", help="SMTP pool sizes to measure, comma-separated")
+    parser.add_argument(
+        "--only", choices=["smtp"], help="run one part alone (smtp needs neither PostgreSQL nor Redis)"
+    )
     args = parser.parse_args()
     report: dict[str, Any] = {"cores": os.cpu_count(), "customers": args.customers}
+    pools = [int(p) for p in args.smtp_pools.split(",")]
+    if args.only == "smtp":
+        with tempfile.TemporaryDirectory() as tmp:
+            report = {"cores": os.cpu_count(), "smtp": smtp_bench(args.smtp_messages, pools, Path(tmp))}
+        text = json.dumps(report, indent=2)
+        (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
+        (ROOT / "bench" / "results" / "campaigns-smtp.json").write_text(text)
+        print(text)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp)
         log(f"loading {args.customers:,} customers with COPY")
@@ -325,6 +449,8 @@ def main() -> None:
         log("receipts through the webhook")
         report["receipts"] = asyncio.run(receipts_bench(args.receipts, logs))
         log(report["receipts"])
+        log("e-mail over SMTP to a local aiosmtpd")
+        report["smtp"] = smtp_bench(args.smtp_messages, pools, logs)
     text = json.dumps(report, indent=2)
     (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
     (ROOT / "bench" / "results" / "campaigns.json").write_text(text)
