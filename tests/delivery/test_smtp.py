@@ -58,7 +58,7 @@ def message(i: int, **overrides: Any) -> OutboundMessage:
         "to": f"person{i}@example.com",
         # Non-ASCII text and a line starting with a dot (which SMTP must escape) on the way.
         "body": f"Hello person {i} <you> & co. ₹ 500\n.dot line\n\nSecond paragraph.",
-        "subject": f"Offer {i}" if i % 2 else f"Offer {i} – für dich",
+        "subject": f"Offer {i}" if i % 2 else f"Offer {i}: für dich ✓",
         "unsubscribe_url": f"http://pulse.example/u/{1000 + i}",
     }
     values.update(overrides)
