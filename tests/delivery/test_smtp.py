@@ -354,5 +354,8 @@ def test_the_channel_is_built_from_the_settings() -> None:
         7,
     )
     assert smtp.message_id(message(5)) == "<pulse-1005.7@mail.example>"
+    # Left empty, as .env.example has them: no AUTH at all rather than a login as "".
+    unset = smtp_channel(Settings(_env_file=None, smtp_username="", smtp_password=""))  # type: ignore[call-arg, arg-type]
+    assert (unset.config.username, unset.config.password) == (None, None)
     with pytest.raises(ValueError, match="no e-mail address"):
         SmtpChannel(SmtpConfig(host="h", port=25, sender="Just a name"))

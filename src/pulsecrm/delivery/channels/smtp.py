@@ -264,8 +264,9 @@ def smtp_channel(settings: Settings, *, tls_context: ssl.SSLContext | None = Non
             host=settings.smtp_host,
             port=settings.smtp_port,
             security=settings.smtp_security,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            # Empty (as `.env.example` leaves them) means no AUTH, not a login as "".
+            username=settings.smtp_username or None,
+            password=settings.smtp_password.get_secret_value() or None if settings.smtp_password else None,
             sender=settings.smtp_from,
             pool_size=settings.smtp_pool_size,
             timeout=settings.smtp_timeout_seconds,
