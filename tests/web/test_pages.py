@@ -13,7 +13,12 @@ from tests.factories import customer, order
 
 async def _seed(web: Web, n: int = 30) -> None:
     people = [
-        customer(external_id=f"c{i:03}", name=f"Person {i:03}", city=["Mumbai", "Pune"][i % 2])
+        customer(
+            external_id=f"c{i:03}",
+            name=f"Person {i:03}",
+            city=["Mumbai", "Pune"][i % 2],
+            phone=f"+91 90000 3{i:04d}",
+        )
         for i in range(n)
     ]
     orders = [
