@@ -52,6 +52,7 @@ class Recorder:
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> RCPT answer
     refuse_data: dict[str, str] = field(default_factory=dict)  # recipient -> final DATA answer
     slow_data: float = 0.0  # seconds before the final answer to DATA
+    slow_only: set[str] = field(default_factory=set)  # if given, slow for these recipients only
     drop_after_data: bool = False  # take the message, then hang up without answering
     received: list[Received] = field(default_factory=list)
     ehlos: int = 0  # on a plain connection, one per connection: shows the pool reusing them
@@ -74,7 +75,7 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.slow_data:
+        if self.slow_data and (not self.slow_only or self.slow_only & set(envelope.rcpt_tos)):
             await asyncio.sleep(self.slow_data)
         for rcpt in envelope.rcpt_tos:
             if rcpt in self.refuse_data:

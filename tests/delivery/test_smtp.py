@@ -310,6 +310,25 @@ async def test_no_final_answer_in_time_may_have_sent() -> None:
     assert all(isinstance(o, Deferred) and o.maybe_sent and "after DATA" in o.reason for o in outcomes)
 
 
+async def test_a_cancelled_send_leaves_no_half_used_connection_in_the_pool() -> None:
+    recorder = Recorder(slow_data=1.0, slow_only={"person2@example.com"})
+    with smtp_server(recorder) as s:
+        smtp = channel(s.port, pool_size=1)
+        try:
+            # Message 1 goes out; message 2 waits for its final answer on the same connection.
+            task = asyncio.create_task(smtp.send_batch([message(1), message(2)]))
+            await asyncio.sleep(0.5)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            recorder.slow_data = 0
+            outcomes = await smtp.send_batch([message(3)])
+        finally:
+            await smtp.close()
+    assert isinstance(outcomes[0], Sent), outcomes
+    assert s.recorder.ehlos == 2  # the interrupted connection was dropped, not reused
+
+
 async def test_a_server_that_is_down_defers_everything_and_probe_says_why() -> None:
     smtp = channel(free_port(), pool_size=3)  # nothing listens there
     try:

@@ -114,7 +114,7 @@ class SmtpChannel:
             return str(exc)
         try:
             await conn.noop()
-        except aiosmtplib.SMTPException as exc:
+        except (aiosmtplib.SMTPException, OSError) as exc:
             return f"SMTP server did not answer NOOP: {_describe(exc)}"
         finally:
             await _quit(conn)
@@ -138,7 +138,11 @@ class SmtpChannel:
         for _ in range(2):
             if conn is None:
                 conn = self._idle.pop() if self._idle else await self._connect()
-            outcome, keep = await self._transaction(conn, message, content)
+            try:
+                outcome, keep = await self._transaction(conn, message, content)
+            except BaseException:
+                _abort(conn)  # cancelled mid-transaction: the connection's state is unknown
+                raise
             if outcome is not None and keep:
                 return outcome, conn
             _abort(conn)
