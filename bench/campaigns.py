@@ -11,12 +11,15 @@
 5. Outage: a rate-limited campaign loses its vendor (SIGKILL) and gets it back: seconds from
    the death to the campaign paused by the error policy, and from the return to the first
    send the new vendor process receives (the probe runs every PULSECRM_DELIVERY_PROBE_SECONDS).
+6. SMTP: e-mail to a local aiosmtpd (a sink in its own process) through real `serve` + one
+   `worker` with email_transport=smtp, through SmtpChannel alone, and the floor (aiosmtplib
+   alone, same pool size), per pool size.
 
 The machine is shared with other engineers' builds and tests while this runs: the figures
 are what a loaded 2-core machine did, not a quiet one.
 
     .venv/bin/python bench/campaigns.py [--customers 1000000] [--receipts 200000]
-        [--only launch,send,receipts,workers,outage]
+        [--only launch,send,receipts,workers,outage,smtp]
 """
 
 from __future__ import annotations
@@ -35,10 +38,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import asyncpg
 import httpx
 import orjson
 
+from pulsecrm.delivery.channels import OutboundMessage, Sent
+from pulsecrm.delivery.channels.smtp import SmtpChannel, SmtpConfig
 from pulsecrm.delivery.receipts import sign
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +55,7 @@ URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB}"
 RAW = f"postgresql://postgres@127.0.0.1:5432/{DB}"
 SECRET = "bench-webhook-secret"  # noqa: S105
 NOW = datetime.now(UTC)
+SMTP_FROM = "Pulse Shop <news@shop.example>"
 
 
 def log(*args: object) -> None:
@@ -514,6 +521,210 @@ def outage_bench(days: int, logs: Path, rate: int, down: float) -> dict[str, Any
         stack.close()
 
 
+# --- SMTP -----------------------------------------------------------------------------------------
+
+
+def smtp_messages(n: int) -> list[OutboundMessage]:
+    return [
+        OutboundMessage(
+            delivery_id=i,
+            campaign_id=1,
+            channel="email",
+            to=f"person{i}@example.com",
+            subject=f"Your offer, person {i}",
+            body=f"Hello person {i},\n\n20% off everything this week.\n\nThe shop",
+            unsubscribe_url=f"http://127.0.0.1:8000/u/{i}",
+        )
+        for i in range(n)
+    ]
+
+
+async def smtp_channel_rate(port: int, messages: list[OutboundMessage], pool: int) -> dict[str, Any]:
+    """Pulse's SmtpChannel: batches of 1,000 (the dispatcher's size), rendering included."""
+    channel = SmtpChannel(
+        SmtpConfig(host="127.0.0.1", port=port, security="none", sender=SMTP_FROM, pool_size=pool)
+    )
+    try:
+        started = time.perf_counter()
+        sent = 0
+        for i in range(0, len(messages), 1000):
+            sent += sum(isinstance(o, Sent) for o in await channel.send_batch(messages[i : i + 1000]))
+        elapsed = time.perf_counter() - started
+    finally:
+        await channel.close()
+    return {"sent": sent, "seconds": round(elapsed, 2), "messages_per_s": round(sent / elapsed)}
+
+
+async def smtp_floor_rate(port: int, messages: list[OutboundMessage], pool: int) -> dict[str, Any]:
+    """The floor: aiosmtplib alone, `pool` connections each sending its share of the same
+    messages, already rendered (no Pulse code, no building of e-mails in the timed part)."""
+    render = SmtpChannel(SmtpConfig(host="127.0.0.1", port=port, sender=SMTP_FROM)).render
+    wire = [(m.to, render(m)) for m in messages]
+    conns = [aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) for _ in range(pool)]
+    for conn in conns:
+        await conn.connect()
+
+    async def lane(conn: aiosmtplib.SMTP, share: list[tuple[str, bytes]]) -> int:
+        for to, content in share:
+            await conn.sendmail("news@shop.example", [to], content)
+        return len(share)
+
+    try:
+        started = time.perf_counter()
+        sent = sum(await asyncio.gather(*(lane(c, wire[k::pool]) for k, c in enumerate(conns))))
+        elapsed = time.perf_counter() - started
+    finally:
+        for conn in conns:
+            await conn.quit()
+    return {"sent": sent, "seconds": round(elapsed, 2), "messages_per_s": round(sent / elapsed)}
+
+
+SMTP_DB = "pulsecrm_bench_smtp"
+
+
+async def load_email_customers(n: int, e: dict[str, str]) -> None:
+    """A database of its own with `n` customers who have an e-mail address (consent unknown,
+    which may be messaged by default)."""
+    admin = await asyncpg.connect(ADMIN)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{SMTP_DB}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{SMTP_DB}"')
+    await admin.close()
+    subprocess.run([PULSECRM, "migrate"], env=e, check=True, capture_output=True)
+    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{SMTP_DB}")
+    try:
+        await conn.copy_records_to_table(
+            "customers",
+            records=[
+                (f"E{i:07d}", f"Person {i}", f"person{i}@example.com", "{}", NOW, NOW, NOW) for i in range(n)
+            ],
+            columns=["external_id", "name", "email", "attributes", "created_at", "updated_at", "ingested_at"],
+        )
+    finally:
+        await conn.close()
+
+
+def smtp_worker_rate(n: int, pool: int, smtp_port: int, logs: Path) -> dict[str, Any]:
+    """An e-mail campaign to `n` customers through real `serve` and one `pulsecrm worker`, whose
+    SMTP pool has `pool` connections: messages/s from launch to nothing pending (all sent)."""
+    api_port = free_port()
+    e = env(
+        PULSECRM_REDIS_URL="redis://127.0.0.1:6379/0",
+        PULSECRM_REDIS_PREFIX=f"pulsecrm-bench-smtp:{random.randrange(1 << 30):x}:",
+        PULSECRM_REDIS_ALLOW_VOLATILE="true",  # the shared Redis keeps nothing on disk
+        PULSECRM_EMAIL_TRANSPORT="smtp",
+        PULSECRM_SMTP_HOST="127.0.0.1",
+        PULSECRM_SMTP_PORT=str(smtp_port),
+        PULSECRM_SMTP_SECURITY="none",
+        PULSECRM_SMTP_FROM=SMTP_FROM,
+        PULSECRM_SMTP_POOL_SIZE=str(pool),
+    ) | {"PULSECRM_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{SMTP_DB}"}
+    asyncio.run(load_email_customers(n, e))
+    procs = [start("serve", ["serve", "--port", str(api_port)], e, logs)]
+    try:
+        wait_up(f"http://127.0.0.1:{api_port}")
+        key = (
+            subprocess.run(
+                [PULSECRM, "apikey", "create", "--name", "bench"],
+                env=e,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{api_port}", headers={"Authorization": f"Bearer {key}"}, timeout=120
+        )
+        body = {
+            "name": "SMTP bench",
+            "channel": "email",
+            "subject": "Your offer, {{ first_name }}",
+            "message": "Hello {{ first_name }},\n\n20% off everything this week.\n\nThe shop",
+            "rules": {"op": "and", "rules": []},
+        }
+        cid = api.post("/api/v1/campaigns", json=body).json()["id"]
+        procs.append(start("worker", ["worker"], e, logs))
+        time.sleep(2)  # let the worker start before the clock does
+        t0 = time.perf_counter()
+        audience = api.post(f"/api/v1/campaigns/{cid}/launch").json()["stats"]["audience"]
+        while time.perf_counter() - t0 < 600:
+            stats = api.get(f"/api/v1/campaigns/{cid}").json()["stats"]
+            if stats["pending"] == 0:
+                break
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - t0
+        assert stats["pending"] == 0 and stats["sent"] == audience == n, stats
+        return {
+            "sent": stats["sent"],
+            "seconds": round(elapsed, 2),
+            "messages_per_s": round(n / elapsed),
+            "workers": 1,
+        }
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=20)
+
+
+def smtp_bench(n: int, pools: list[int], logs: Path, *, with_worker: bool = True) -> dict[str, Any]:
+    """Sending e-mail over SMTP to a local aiosmtpd (its own process, a sink), per pool size:
+
+    - `pulse_worker`: a campaign through real `serve` + one `worker` (launch to all sent);
+    - `pulse_smtp_channel`: SmtpChannel.send_batch in batches of 1,000, in this process;
+    - `floor_aiosmtplib_direct`: aiosmtplib alone, same pool size, messages rendered beforehand.
+
+    The last two run twice, alternating, and the better run is kept; all in the same run.
+    """
+    port = free_port()
+    out = (logs / "aiosmtpd.log").open("ab")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"],
+        stdout=out,
+        stderr=out,
+        cwd=logs,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "aiosmtpd did not start"
+                time.sleep(0.1)
+        messages = smtp_messages(n)
+        report: dict[str, Any] = {
+            "messages": n,
+            "server": "aiosmtpd Sink, own process",
+            # The machine is shared: how busy it was says how far to trust the absolute figures.
+            "load_average_1m_at_start": round(os.getloadavg()[0], 1),
+            "by_pool": {},
+        }
+        for pool in pools:
+            runs: dict[str, list[dict[str, Any]]] = {"pulse_smtp_channel": [], "floor_aiosmtplib_direct": []}
+            for _ in range(2):
+                runs["pulse_smtp_channel"].append(asyncio.run(smtp_channel_rate(port, messages, pool)))
+                runs["floor_aiosmtplib_direct"].append(asyncio.run(smtp_floor_rate(port, messages, pool)))
+            best: dict[str, Any] = {k: max(v, key=lambda r: r["messages_per_s"]) for k, v in runs.items()}
+            if with_worker:
+                best["pulse_worker"] = smtp_worker_rate(n, pool, port, logs)
+            floor = best["floor_aiosmtplib_direct"]["messages_per_s"]
+            best["share_of_floor"] = {
+                k: round(best[k]["messages_per_s"] / floor, 2)
+                for k in ("pulse_smtp_channel", "pulse_worker")
+                if k in best
+            }
+            report["by_pool"][str(pool)] = best
+            log(f"smtp pool {pool}: {best}")
+        return report
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        out.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -521,7 +732,14 @@ def main() -> None:
     parser.add_argument("--receipts", type=int, default=200_000)
     parser.add_argument("--outage-rate", type=int, default=500, help="rate_limit of the outage campaign")
     parser.add_argument("--outage-seconds", type=float, default=10.0, help="how long the vendor stays down")
-    parser.add_argument("--only", default="launch,send,receipts,workers,outage", help="sections to run")
+    parser.add_argument("--smtp-messages", type=int, default=5_000)
+    parser.add_argument("--smtp-pools", default="1,4", help="SMTP pool sizes to measure, comma-separated")
+    parser.add_argument(
+        "--smtp-no-worker",
+        action="store_true",
+        help="SMTP without the serve+worker case (no PostgreSQL/Redis)",
+    )
+    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run, comma-separated")
     args = parser.parse_args()
     only = set(args.only.split(","))
     report: dict[str, Any] = {
@@ -530,10 +748,12 @@ def main() -> None:
         "machine": "shared with other engineers' builds and tests while measured (loaded)",
         "load_average_1min_at_start": round(os.getloadavg()[0], 1),
     }
+    pools = [int(p) for p in args.smtp_pools.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp)
-        log(f"loading {args.customers:,} customers with COPY")
-        asyncio.run(load(args.customers))
+        if only & {"launch", "send", "receipts", "workers", "outage"}:
+            log(f"loading {args.customers:,} customers with COPY")
+            asyncio.run(load(args.customers))
         if "launch" in only:
             log("launching everyone")
             report["launch"] = asyncio.run(launch_everyone())
@@ -553,13 +773,19 @@ def main() -> None:
             log("killing the vendor mid-campaign")
             report["outage"] = outage_bench(args.send_days, logs, args.outage_rate, args.outage_seconds)
             log(report["outage"])
+        if "smtp" in only:
+            log("e-mail over SMTP to a local aiosmtpd")
+            report["smtp"] = smtp_bench(args.smtp_messages, pools, logs, with_worker=not args.smtp_no_worker)
     report["load_average_1min_at_end"] = round(os.getloadavg()[0], 1)
     text = json.dumps(report, indent=2)
     (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
-    everything = only >= {"launch", "send", "receipts", "workers", "outage"}
+    everything = only >= set(SECTIONS)
     name = "campaigns.json" if everything else f"campaigns-{'-'.join(sorted(only))}.json"
     (ROOT / "bench" / "results" / name).write_text(text)
     print(text)
+
+
+SECTIONS = ("launch", "send", "receipts", "workers", "outage", "smtp")
 
 
 if __name__ == "__main__":

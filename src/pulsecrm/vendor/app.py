@@ -13,13 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from pulsecrm.bodies import read_body
-from pulsecrm.errors import InvalidInput, MalformedBody, PayloadTooLarge, PulseError
 from pulsecrm.vendor.config import VendorSettings
+from pulsecrm.vendor.errors import VendorError, read_body
 from pulsecrm.vendor.schemas import MAX_BATCH, Message, MessageBatch, SendResult
 from pulsecrm.vendor.sender import ReceiptSender
 from pulsecrm.vendor.state import Fault, VendorState
 
+# The largest request body taken: a full batch of 1,000 long e-mails fits with room to spare.
 MAX_BODY = 16 * 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
 
@@ -59,9 +59,9 @@ def create_app(settings: VendorSettings | None = None) -> FastAPI:
     app.state.vendor = state
     app.state.sender = sender
 
-    @app.exception_handler(PulseError)
-    async def pulse_error(_: Request, exc: PulseError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+    @app.exception_handler(VendorError)
+    async def vendor_error(_: Request, exc: VendorError) -> JSONResponse:
+        return exc.response()
 
     async def accept(messages: list[Message], fault: Fault | None) -> list[SendResult]:
         results, outcomes = state.accept(messages)
@@ -120,27 +120,22 @@ def _parse(body: bytes, model: type[M]) -> M:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise MalformedBody("body is not valid JSON") from None
+        raise VendorError(400, "malformed_body", "body is not valid JSON") from None
     if model is MessageBatch and isinstance(data, dict):
         messages = data.get("messages")
         if isinstance(messages, list) and len(messages) > MAX_BATCH:
-            raise PayloadTooLarge(f"{len(messages)} messages; at most {MAX_BATCH} per request")
+            raise VendorError(
+                413, "payload_too_large", f"{len(messages)} messages; at most {MAX_BATCH} per request"
+            )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False, include_input=False)
         details = [{"loc": list(e["loc"]), "message": e["msg"], "type": e["type"]} for e in errors]
-        raise InvalidInput("invalid messages; none were accepted", details=details) from None
+        raise VendorError(422, "invalid_input", "invalid messages; none were accepted", details) from None
 
 
 def _injected(fault: Fault) -> JSONResponse:
     if fault == "429":
-        return JSONResponse(
-            {"error": {"code": "rate_limited", "message": "too many requests", "details": []}},
-            status_code=429,
-            headers={"Retry-After": "1"},
-        )
-    return JSONResponse(
-        {"error": {"code": "internal_error", "message": "injected failure", "details": []}},
-        status_code=500,
-    )
+        return VendorError(429, "rate_limited", "too many requests").response(headers={"Retry-After": "1"})
+    return VendorError(500, "internal_error", "injected failure").response()

@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from pulsecrm.delivery.receipts import Receipt, ReceiptBatch, sign
+from pulsecrm.vendor.receipts import Receipt, ReceiptBatch, sign
 from pulsecrm.vendor.state import Outcome, Stats
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class ReceiptSender:
                 pass
 
     async def _deliver(self, client: httpx.AsyncClient, batch: list[Receipt]) -> None:
-        body = ReceiptBatch(receipts=batch).model_dump_json(exclude_none=True).encode()
+        body = ReceiptBatch(receipts=batch).body()
         backoff = self._retry_initial
         attempt = 0
         while True:

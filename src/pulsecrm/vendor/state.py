@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, TextIO
 
-from pulsecrm.delivery.receipts import Receipt
 from pulsecrm.vendor.config import VendorSettings
+from pulsecrm.vendor.receipts import Receipt
 from pulsecrm.vendor.schemas import Message, SendResult
 
 Fault = Literal["500", "429", "timeout"]
