@@ -202,6 +202,6 @@ async def test_audience_equals_the_reference(
             assert response.status_code == 200, (tree, response.text)
             expected = [c["external_id"] for c in stored if matches(tree, c, now=NOW, types=TYPES)]
             body = response.json()
-            assert body["answered_by"] == backend, body
+            assert body["answered_by"] == backend, (body["fallback"], tree)
             assert body["count"] == len(expected), tree
             assert [s["external_id"] for s in body["sample"]] == expected[:10], tree

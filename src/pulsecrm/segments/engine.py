@@ -196,7 +196,11 @@ async def _copy_chunk(
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg's connection: COPY is not in the DB-API
     buffer = io.BytesIO()
-    await driver.copy_from_query(str(compiled), *params, output=buffer.write, format="csv")
+
+    async def write(data: bytes) -> None:
+        buffer.write(data)
+
+    await driver.copy_from_query(str(compiled), *params, output=write, format="csv")
     schema = _schema(specs)
     if buffer.tell() == 0:
         return pl.DataFrame(schema=schema)
