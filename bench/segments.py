@@ -435,6 +435,99 @@ def measure(n: int, runs: int, lag_rate: int, engine_only: bool = False) -> dict
     return result
 
 
+def synthetic(n: int, runs: int) -> dict[str, Any]:
+    """The engine's query times at sizes PostgreSQL cannot be loaded to in the time at hand:
+    a snapshot made with numpy in the same shape and similar distributions as `customers()`
+    (no build from cold, so no build time)."""
+    import numpy as np
+    import polars as pl
+
+    from pulsecrm.segments import catalog as cat
+    from pulsecrm.segments import engine, rules
+    from pulsecrm.segments.compiler import micros
+
+    rng = np.random.default_rng(11)
+    now_us = micros(NOW)
+    day = 86_400 * 10**6
+    created = now_us - (rng.random(n) * 1000 * day).astype(np.int64)
+    count = np.minimum((rng.pareto(1.2, n) + 1).astype(np.int64) - 1 + (rng.random(n) < 0.8), 60)
+    total = (rng.lognormal(7.5, 1.0, n) * count * 100).astype(np.int64)
+    has = count > 0
+    first_at = created + (rng.random(n) * (now_us - created)).astype(np.int64)
+    last_at = first_at + (rng.random(n) * (now_us - first_at)).astype(np.int64)
+    cities = [c.lower() for c, _ in CITIES]
+    weights = np.array([w for _, w in CITIES], dtype=float)
+    firsts = [
+        "asha",
+        "ravi",
+        "priya",
+        "arjun",
+        "meera",
+        "kabir",
+        "sara",
+        "dev",
+        "nisha",
+        "rohan",
+        "anika",
+        "vivaan",
+    ]
+    ids = np.arange(1, n + 1)
+    base = pl.DataFrame(
+        {
+            "id": ids,
+            "total_spend": total,
+            "order_count": count,
+            "avg_order_value": pl.Series(np.where(has, total // np.maximum(count, 1), 0)).set(
+                ~pl.Series(has), None
+            ),
+            "first_order_at": pl.Series(first_at).set(~pl.Series(has), None),
+            "last_order_at": pl.Series(last_at).set(~pl.Series(has), None),
+            "created_at": created,
+            "name": pl.Series(np.array(firsts)[rng.integers(0, 12, n)])
+            + " "
+            + pl.Series(ids).cast(pl.String),
+            "email": "user" + pl.Series(ids).cast(pl.String) + "@example.com",
+            "phone": pl.Series([None] * n, dtype=pl.UInt32),
+            "city": pl.Series(rng.choice(len(cities), n, p=weights / weights.sum()).astype(np.uint32)),
+            "external_id": "c" + pl.Series(ids).cast(pl.String).str.zfill(7),
+            "attributes.tier": pl.Series(rng.choice(4, n, p=[0.5, 0.3, 0.15, 0.05]).astype(np.uint32)),
+            "attributes.visits": rng.integers(0, 61, n).astype(np.float64),
+            "attributes.vip": rng.random(n) < 0.1,
+        }
+    )
+    catalog = cat.build(CATALOG_TYPES)
+    dictionaries = {
+        "city": pl.Series(cities),
+        "attributes.tier": pl.Series(["bronze", "silver", "gold", "platinum"]),
+        "phone": pl.Series([], dtype=pl.String),
+    }
+    columns = {s.name: (s, engine.FrameColumn(s.name, dictionaries.get(s.name))) for s in catalog.fields}
+    snapshot = engine._snapshot(columns, base, 0, 0.0)
+    out: dict[str, Any] = {
+        "customers": n,
+        "synthetic": True,
+        "snapshot_mb": round(snapshot.nbytes / 1e6, 1),
+        "snapshot_mb_per_million": round(snapshot.nbytes / 1e6 / (n / 1e6), 1),
+        "trees": {},
+    }
+    for name, tree in TREES.items():
+        checked = rules.check(rules.parse(tree), catalog)
+        snapshot.answer(checked, datetime.now(UTC), 10)
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            found, _ = snapshot.answer(checked, datetime.now(UTC), 10)
+            times.append((time.perf_counter() - t) * 1000)
+        out["trees"][name] = {
+            "count": found,
+            "engine_p50_ms": pctl(times, 50),
+            "engine_p95_ms": pctl(times, 95),
+        }
+        log(name, out["trees"][name])
+    out["engine_p95_max_ms"] = max(t["engine_p95_ms"] for t in out["trees"].values())
+    return out
+
+
 # --- lag under ingestion ------------------------------------------------------------------------
 
 
@@ -519,9 +612,16 @@ def main() -> None:
     parser.add_argument("--lag", type=int, default=0, help="orders/s for the lag run at the largest size")
     parser.add_argument("--writer", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--engine-only", action="store_true", help="skip serve and the SQL scans")
+    parser.add_argument("--synthetic", type=int, default=0, help="engine query times on N made-up rows")
     args = parser.parse_args()
     if args.writer:
         writer_main(int(args.writer[0]), float(args.writer[1]), int(args.writer[2]))
+        return
+    if args.synthetic:
+        result = {"cores": os.cpu_count(), "load_average_at_start": os.getloadavg()}
+        result |= synthetic(args.synthetic, args.runs)
+        result["load_average_at_end"] = os.getloadavg()
+        print(json.dumps(result, indent=2))
         return
     report: dict[str, Any] = {
         "cores": os.cpu_count(),
