@@ -193,6 +193,21 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="How often a paused campaign's transport is asked whether it is back."
     )
 
+    audience_engine: bool = Field(
+        default=True,
+        description="Answer segment previews from an in-memory snapshot of the customers (built "
+        "on a process's first preview, kept fresh from the change feed); false = always SQL.",
+    )
+    audience_max_lag_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="A preview is answered from memory only if the snapshot caught up with every "
+        "committed write at most this long ago; otherwise SQL answers.",
+    )
+    audience_poll_seconds: float = Field(
+        default=0.2, gt=0, description="How often the snapshot reads the change feed."
+    )
+
     background_work: bool = Field(
         default=True,
         description="Without Redis, `serve` sends campaigns in-process; tests turn it off.",

@@ -15,6 +15,7 @@ from pulsecrm.deadletters.service import Replayer
 from pulsecrm.delivery.service import ReceiptQueue
 from pulsecrm.ingest.service import Ingestor
 from pulsecrm.segments.catalog import CatalogCache
+from pulsecrm.segments.engine import AudienceEngine
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Services:
     users: UserVerifier
     catalog: CatalogCache
     receipts: ReceiptQueue
+    audience: AudienceEngine
     # Per stream, how a dead letter is submitted again.
     replayers: dict[str, Replayer] = field(default_factory=dict)
     persistence: broker.Persistence | None = None  # read at start in stream mode
@@ -38,6 +40,7 @@ class Services:
     def start(cls, settings: Settings) -> Services:
         db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
         redis = broker.connect(settings.redis_url) if settings.redis_url else None
+        catalog = CatalogCache()
         return cls(
             settings=settings,
             db=db,
@@ -45,11 +48,19 @@ class Services:
             ingestor=Ingestor(db, redis, settings),
             api_keys=ApiKeyVerifier(settings.api_key_cache_seconds, settings.api_key_grace_seconds),
             users=UserVerifier(settings.api_key_cache_seconds, settings.api_key_grace_seconds),
-            catalog=CatalogCache(),
+            catalog=catalog,
             receipts=ReceiptQueue(db, redis, settings),
+            audience=AudienceEngine(
+                db,
+                catalog,
+                enabled=settings.audience_engine,
+                max_lag_seconds=settings.audience_max_lag_seconds,
+                poll_seconds=settings.audience_poll_seconds,
+            ),
         )
 
     async def close(self) -> None:
+        await self.audience.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()

@@ -20,6 +20,7 @@ from pulsecrm.customers import repository as customer_repo
 from pulsecrm.customers.consent import ChannelName
 from pulsecrm.customers.schemas import CustomerIn, OrderIn
 from pulsecrm.db import Database, utcnow
+from pulsecrm.segments import changes as change_feed
 
 Kind = Literal["customers", "orders"]
 
@@ -154,6 +155,8 @@ async def write_entries(
     await customer_repo.record_attribute_keys(conn, customers)
     await customer_repo.upsert_orders(conn, orders)
     await customer_repo.recompute_aggregates(conn, touched | previous)
+    # Last, so the feed's commit-order lock is held only for the commit itself.
+    await change_feed.record(conn, touched | previous)
     return sum(len(e.records) for e in entries)
 
 

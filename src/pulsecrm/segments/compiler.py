@@ -1,7 +1,12 @@
-"""Compile a checked rule tree to one SQLAlchemy boolean expression over `customers`.
+"""Compile a checked rule tree for one of two backends: SQL over `customers`, or a Polars
+expression over the audience engine's in-memory snapshot of them (`segments.engine`).
 
-One recursive function and an operator table; every value is a bound parameter and every
-field comes from the catalog's whitelist, so no text from a user ever becomes SQL.
+One recursive function and an operator table per backend, with the same comparators. In SQL
+every value is a bound parameter and every field comes from the catalog's whitelist, so no
+text from a user ever becomes SQL. In memory each field is a column the snapshot loaded with
+this module's own SQL expression for it (`snapshot_value`), so both backends compare the
+same values: money in cents, times in microseconds since the epoch, text lower-cased by the
+database, attributes of another JSON type already NULL.
 
 Each condition is two-valued, never NULL: a customer with no value for the field (or a
 custom attribute of another JSON type) fails positive comparators and passes the negative
@@ -11,11 +16,13 @@ complement under SQL's three-valued logic, and the same on SQLite and PostgreSQL
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
 
+import polars as pl
 import sqlalchemy as sa
 
 from pulsecrm.customers.models import Customer
@@ -36,7 +43,8 @@ class Context:
 
 
 def compile_rules(tree: CheckedGroup, *, dialect: str, now: datetime) -> sa.ColumnElement[bool]:
-    return _group(tree, Context(dialect, now))
+    ctx = Context(dialect, now)
+    return _group(tree, lambda c: _condition(c, ctx), _SQL_LOGIC)
 
 
 def _cost(node: CheckedCondition | CheckedGroup) -> int:
@@ -48,26 +56,48 @@ def _cost(node: CheckedCondition | CheckedGroup) -> int:
     return 3 if node.spec.attribute else 2 if node.spec.type == "text" else 1
 
 
-def _group(group: CheckedGroup, ctx: Context) -> sa.ColumnElement[bool]:
+E = TypeVar("E")
+
+
+@dataclass(frozen=True)
+class Logic(Generic[E]):
+    """A backend's boolean connectives."""
+
+    everyone: Callable[[], E]
+    all_of: Callable[[Sequence[E]], E]
+    any_of: Callable[[Sequence[E]], E]
+    negate: Callable[[E], E]
+
+
+_SQL_LOGIC: Logic[sa.ColumnElement[bool]] = Logic(
+    sa.true, lambda p: sa.and_(*p), lambda p: sa.or_(*p), sa.not_
+)
+
+
+def _group(group: CheckedGroup, condition: Callable[[CheckedCondition], E], logic: Logic[E]) -> E:
     # Conditions are two-valued and side-effect free, so their order does not change the result.
     ordered = sorted(group.rules, key=_cost)
-    parts = [_group(n, ctx) if isinstance(n, CheckedGroup) else _condition(n, ctx) for n in ordered]
+    parts = [_group(n, condition, logic) if isinstance(n, CheckedGroup) else condition(n) for n in ordered]
     if not parts:
-        expr: sa.ColumnElement[bool] = sa.true()  # an empty group means everyone
+        expr = logic.everyone()  # an empty group means everyone
     elif len(parts) == 1:
         expr = parts[0]
     else:
-        expr = sa.and_(*parts) if group.op == "and" else sa.or_(*parts)
-    return sa.not_(expr) if group.negate else expr
+        expr = logic.all_of(parts) if group.op == "and" else logic.any_of(parts)
+    return logic.negate(expr) if group.negate else expr
+
+
+def _lowered(condition: CheckedCondition) -> Any:
+    """The condition's value, lower-cased for text: text compares case-insensitively."""
+    value = condition.value
+    if condition.spec.type == "text":
+        value = tuple(v.lower() for v in value) if isinstance(value, tuple) else value
+        value = value.lower() if isinstance(value, str) else value
+    return value
 
 
 def _condition(condition: CheckedCondition, ctx: Context) -> sa.ColumnElement[bool]:
-    column = _field(condition.spec, ctx)
-    value = condition.value
-    if condition.spec.type == "text":  # text compares case-insensitively
-        value = tuple(v.lower() for v in value) if isinstance(value, tuple) else value
-        value = value.lower() if isinstance(value, str) else value
-    return OPERATORS[condition.cmp](column, value, ctx)
+    return OPERATORS[condition.cmp](_field(condition.spec, ctx), _lowered(condition), ctx)
 
 
 def _field(spec: FieldSpec, ctx: Context) -> Expr:
@@ -138,4 +168,144 @@ OPERATORS: dict[str, Operator] = {
     "not_within_last_days": lambda c, v, ctx: _missing_or(c, c < _cutoff(ctx, v)),
     "is_set": lambda c, _v, _c: c.is_not(None),
     "is_not_set": lambda c, _v, _c: c.is_(None),
+}
+
+
+# --- the in-memory backend ----------------------------------------------------------------------
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def snapshot_value(spec: FieldSpec, dialect: str) -> Expr:
+    """What the snapshot loads for a field: the SQL backend's own expression for it (lower-cased
+    text, typed attributes), with money in cents and times in microseconds since the epoch."""
+    ctx = Context(dialect, EPOCH)
+    expr = _field(spec, ctx)
+    if spec.type == "money":
+        if dialect == "sqlite":  # SQLite stores cents already; skip Money's conversion to Decimal
+            return sa.type_coerce(expr, sa.BigInteger)
+        return sa.cast(expr * 100, sa.BigInteger)
+    if spec.type == "date":
+        if dialect == "sqlite":
+            return expr  # naive UTC text; the loader converts it
+        return sa.cast(sa.extract("epoch", expr) * 1_000_000, sa.BigInteger)
+    if spec.type == "boolean":
+        return sa.cast(expr, sa.Integer)
+    return expr
+
+
+def micros(moment: datetime) -> int:
+    return (moment - EPOCH) // _MICROSECOND
+
+
+@dataclass(frozen=True)
+class FrameColumn:
+    """A field's column in the snapshot. Low-cardinality text is dictionary-encoded: `codes`
+    index `dictionary` (lower-cased values), and text tests run on the dictionary."""
+
+    name: str
+    dictionary: pl.Series | None = None
+
+    @property
+    def expr(self) -> pl.Expr:
+        return pl.col(self.name)
+
+    def test(self, predicate: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+        """`predicate` over the column's values (None never reaches it: callers check presence)."""
+        if self.dictionary is None:
+            return predicate(self.expr)
+        values = pl.DataFrame({"v": self.dictionary}).with_row_index("code")
+        codes = values.filter(predicate(pl.col("v")).fill_null(False))["code"]
+        return self.expr.is_in(codes.implode())
+
+
+class NotInMemory(Exception):
+    """A condition the snapshot cannot answer (a field it did not load, or loaded as another type)."""
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    columns: dict[str, tuple[FieldSpec, FrameColumn]]
+    now: datetime
+
+
+def compile_frame(
+    tree: CheckedGroup, *, columns: dict[str, tuple[FieldSpec, FrameColumn]], now: datetime
+) -> pl.Expr:
+    """The tree as a Polars boolean expression over the snapshot (never null). Raises
+    NotInMemory when a condition's field is not in the snapshot as the catalog now types it."""
+    ctx = FrameContext(columns, now)
+    return _group(tree, lambda c: _frame_condition(c, ctx), _FRAME_LOGIC).fill_null(False)
+
+
+def _all(parts: Sequence[pl.Expr]) -> pl.Expr:
+    return pl.all_horizontal(parts)
+
+
+def _any(parts: Sequence[pl.Expr]) -> pl.Expr:
+    return pl.any_horizontal(parts)
+
+
+# "Everyone" is a column expression, not a literal: a literal would count as one row.
+_FRAME_LOGIC: Logic[pl.Expr] = Logic(lambda: pl.col("id").is_not_null(), _all, _any, lambda e: ~e)
+
+
+def _frame_condition(condition: CheckedCondition, ctx: FrameContext) -> pl.Expr:
+    loaded = ctx.columns.get(condition.spec.name)
+    if loaded is None or not same_field(loaded[0], condition.spec):
+        raise NotInMemory(condition.spec.name)
+    value = _frame_value(condition.spec.type, _lowered(condition))
+    return FRAME_OPERATORS[condition.cmp](loaded[1], value, ctx)
+
+
+def same_field(a: FieldSpec, b: FieldSpec) -> bool:
+    """Whether a column loaded for `a` answers conditions on `b` (labels and known values aside)."""
+    return (a.name, a.type, a.attribute) == (b.name, b.type, b.attribute)
+
+
+def _frame_value(field_type: str, value: Any) -> Any:
+    """A checked value in the snapshot's units (cents, microseconds); day counts stay as they are."""
+    if isinstance(value, tuple):
+        return tuple(_frame_value(field_type, v) for v in value)
+    if field_type == "money" and isinstance(value, Decimal):
+        return int(value.scaleb(2))
+    if isinstance(value, datetime):
+        return micros(value)
+    return value
+
+
+def _f_present(c: FrameColumn, predicate: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+    return c.expr.is_not_null() & c.test(predicate)
+
+
+def _f_missing_or(c: FrameColumn, predicate: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+    return c.expr.is_null() | c.test(predicate)
+
+
+def _f_cutoff(ctx: FrameContext, days: int) -> int:
+    return micros(ctx.now - timedelta(days=days))
+
+
+FrameOperator = Callable[[FrameColumn, Any, FrameContext], pl.Expr]
+
+# The same comparators as OPERATORS, with the same NULL rule: positive ones need a value.
+FRAME_OPERATORS: dict[str, FrameOperator] = {
+    "eq": lambda c, v, _: _f_present(c, lambda e: e == v),
+    "ne": lambda c, v, _: _f_missing_or(c, lambda e: e != v),
+    "gt": lambda c, v, _: _f_present(c, lambda e: e > v),
+    "gte": lambda c, v, _: _f_present(c, lambda e: e >= v),
+    "lt": lambda c, v, _: _f_present(c, lambda e: e < v),
+    "lte": lambda c, v, _: _f_present(c, lambda e: e <= v),
+    "between": lambda c, v, _: _f_present(c, lambda e: e.is_between(v[0], v[1], closed="both")),
+    "contains": lambda c, v, _: _f_present(c, lambda e: e.str.contains(v, literal=True)),
+    "starts_with": lambda c, v, _: _f_present(c, lambda e: e.str.starts_with(v)),
+    "in": lambda c, v, _: _f_present(c, lambda e: e.is_in(pl.Series(v).implode())),
+    "not_in": lambda c, v, _: _f_missing_or(c, lambda e: ~e.is_in(pl.Series(v).implode())),
+    "before": lambda c, v, _: _f_present(c, lambda e: e < v),
+    "after": lambda c, v, _: _f_present(c, lambda e: e > v),
+    "within_last_days": lambda c, v, ctx: _f_present(c, lambda e: e >= _f_cutoff(ctx, v)),
+    "not_within_last_days": lambda c, v, ctx: _f_missing_or(c, lambda e: e < _f_cutoff(ctx, v)),
+    "is_set": lambda c, _v, _c: c.expr.is_not_null(),
+    "is_not_set": lambda c, _v, _c: c.expr.is_null(),
 }

@@ -31,13 +31,20 @@ async def fields(session: SessionDep, services: ServicesDep, _: SegmentsScope) -
 async def preview(
     body: PreviewIn, session: SessionDep, services: ServicesDep, _: SegmentsScope
 ) -> PreviewOut:
-    """The number of matching customers (exact unless `exact` is false) and a stable sample."""
+    """The number of matching customers (exact unless `exact` is false) and a stable sample (the
+    first ten by id), from the in-memory audience engine when it is fresh, else from SQL; the
+    answer says which."""
     catalog = await services.catalog.get(session)
-    count, capped, sample = await service.preview(
-        session, body.rules, catalog, cap=None if body.exact else body.cap
+    found = await service.preview(
+        session, body.rules, catalog, cap=None if body.exact else body.cap, engine=services.audience
     )
     return PreviewOut(
-        count=count, count_is_lower_bound=capped, sample=[SampleCustomer.model_validate(c) for c in sample]
+        count=found.count,
+        count_is_lower_bound=found.capped,
+        sample=[SampleCustomer.model_validate(c) for c in found.sample],
+        answered_by=found.answered_by,
+        fallback=found.fallback,
+        lag_ms=found.lag_ms,
     )
 
 

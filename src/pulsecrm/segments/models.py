@@ -33,3 +33,17 @@ class CustomerAttributeKey(Base):
 
     attribute: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value_type: Mapped[str] = mapped_column(sa.String(10), primary_key=True)  # string|number|boolean
+
+
+class CustomerChange(Base):
+    """The audience engine's change feed: one row per write batch, naming the customers it touched.
+
+    Written in the batch's own transaction, so a committed batch is always in the feed and a
+    rolled-back one never is; `seq` orders the rows in commit order (see `changes.record`).
+    """
+
+    __tablename__ = "customer_changes"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    external_ids: Mapped[list[str]] = mapped_column(JSONType)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,6 +71,20 @@ class PreviewOut(BaseModel):
         default=False, description="true when a non-exact preview stopped at `cap`: show it as “10,000+”."
     )
     sample: list[SampleCustomer]
+    answered_by: Literal["memory", "database"] = Field(
+        description="memory: the audience engine's snapshot answered; database: SQL did."
+    )
+    fallback: str | None = Field(
+        default=None,
+        description="Why the database answered although the engine is on: building (the snapshot "
+        "is being loaded), stale (it has not caught up with writes within the lag bound), "
+        "field_not_in_memory (a field it has not loaded yet), engine_failed.",
+    )
+    lag_ms: float | None = Field(
+        default=None,
+        description="memory: the snapshot had applied every write committed up to this long "
+        "before the query.",
+    )
 
 
 class SegmentIn(BaseModel):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +18,7 @@ from pulsecrm.pagination import newest_first
 from pulsecrm.segments import rules as rule_lang
 from pulsecrm.segments.catalog import Catalog
 from pulsecrm.segments.compiler import compile_rules
+from pulsecrm.segments.engine import Answer, AudienceEngine
 from pulsecrm.segments.models import Segment
 
 SAMPLE_SIZE = 10
@@ -41,9 +43,13 @@ async def checked_filter(
 def _filter(
     raw_rules: Any, catalog: Catalog, dialect: str, now: datetime
 ) -> tuple[rule_lang.RuleTree, sa.ColumnElement[bool]]:
-    tree = rule_lang.parse(raw_rules, prefix="$.rules")
-    checked = rule_lang.check(tree, catalog, prefix="$.rules")
+    tree, checked = _checked(raw_rules, catalog)
     return tree, compile_rules(checked, dialect=dialect, now=now)
+
+
+def _checked(raw_rules: Any, catalog: Catalog) -> tuple[rule_lang.RuleTree, rule_lang.CheckedGroup]:
+    tree = rule_lang.parse(raw_rules, prefix="$.rules")
+    return tree, rule_lang.check(tree, catalog, prefix="$.rules")
 
 
 async def count(session: AsyncSession, where: sa.ColumnElement[bool], *, cap: int | None = None) -> int:
@@ -61,14 +67,53 @@ async def sample(
     return list(await session.scalars(sa.select(Customer).where(where).order_by(Customer.id).limit(size)))
 
 
+@dataclass(frozen=True)
+class Preview:
+    count: int
+    capped: bool  # the count stopped at `cap`
+    sample: list[Customer]
+    answered_by: Literal["memory", "database"]
+    fallback: str | None = None  # why the database answered, when the engine was asked
+    lag_ms: float | None = None  # memory: how long before the query the snapshot caught up
+
+
 async def preview(
-    session: AsyncSession, raw_rules: Any, catalog: Catalog, *, cap: int | None = None
-) -> tuple[int, bool, list[Customer]]:
-    """(count, whether the count stopped at `cap`, sample). `cap=None` counts exactly."""
-    _, where = await checked_filter(session, raw_rules, catalog)
+    session: AsyncSession,
+    raw_rules: Any,
+    catalog: Catalog,
+    *,
+    cap: int | None = None,
+    engine: AudienceEngine | None = None,
+) -> Preview:
+    """Count and sample, from the audience engine when it can answer, else in SQL.
+    `cap=None` counts exactly (the engine always does, and caps the number it reports)."""
+    now = utcnow()
+    fallback = None
+    if engine is not None:
+        _, checked = await asyncio.to_thread(_checked, raw_rules, catalog)
+        answer = await engine.answer(checked, catalog, now, sample_size=SAMPLE_SIZE)
+        if isinstance(answer, Answer):
+            return await _from_memory(session, answer, cap)
+        fallback = answer
+    _, where = await checked_filter(session, raw_rules, catalog, now=now)
     found = await count(session, where, cap=cap)
     capped = cap is not None and found > cap
-    return (cap if capped and cap is not None else found), capped, await sample(session, where)
+    shown = cap if capped and cap is not None else found
+    return Preview(shown, capped, await sample(session, where), "database", fallback)
+
+
+async def _from_memory(session: AsyncSession, answer: Answer, cap: int | None) -> Preview:
+    """The engine's count and sample ids; the sample's rows are read by primary key."""
+    rows = []
+    if answer.sample_ids:
+        rows = list(
+            await session.scalars(
+                sa.select(Customer).where(Customer.id.in_(answer.sample_ids)).order_by(Customer.id)
+            )
+        )
+    capped = cap is not None and answer.count > cap
+    shown = cap if capped and cap is not None else answer.count
+    return Preview(shown, capped, rows, "memory", None, answer.lag_ms)
 
 
 async def create(
