@@ -24,6 +24,8 @@ class Atom:
     bare: bool = False  # a place name with no preposition ("… or Pune")
     weak: bool = False  # dropped when another condition names the same field
     note: str | None = None
+    pending: tuple[str, Any] | None = None  # a comparison whose field the parser fills in
+    money: bool = False  # the pending value was written as money ("10k", "₹500")
 
 
 def _cond(name: str, cmp: str, value: Any = None) -> Node:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import lru_cache
 
 from pulsecrm.ai import words as w
@@ -33,12 +34,18 @@ from pulsecrm.ai.offline.lexicon import (
     CONNECTIVES,
     FILLER,
     FIRST_VERB,
+    HIGH_VALUE,
     IS,
     JOIN_VERB,
     LAST_ORDER,
+    LOW_VALUE,
+    NAME_CUE,
     ORDER_TAIL,
     ORDER_VERB,
+    PEOPLE,
     POST,
+    RETURN_VERB,
+    SPEND_VERB,
     WINDOW,
 )
 from pulsecrm.ai.offline.quantities import _compare, _compared, _count, _money, quantity
@@ -107,7 +114,12 @@ class Grammar:
         neg = r"(?:(?:have|has|had|did|do|does|is|are) not|not|never|no|without|zero|nil)(?: been| yet| even| ever| once)*"
         add(
             "no_order_window",
-            rf"{neg} (?:any |an |a )?{ORDER_VERB}{ORDER_TAIL} {window}",
+            rf"{neg} (?:any |an |a )?(?:{ORDER_VERB}|{RETURN_VERB}|back){ORDER_TAIL} {window}",
+            self._no_order_window,
+        )
+        add(
+            "nothing_window",
+            rf"(?:nothing|no activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? {window}",
             self._no_order_window,
         )
         add(
@@ -159,6 +171,16 @@ class Grammar:
             self._calendar("created_at"),
         )
         add(
+            "new_people_cal",
+            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: (?:from|in|within|during|of|for|since|over))?(?: the)? (?P<cal>{CAL})",
+            self._calendar("created_at"),
+        )
+        add(
+            "new_people_window",
+            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: from)? {window}",
+            self._within("created_at"),
+        )
+        add(
             "tenure",
             rf"(?:been )?(?:with us|customers?|members?|a customer|a member|on board|around)(?: for)? (?P<rel>{AGO_MORE}|{AGO_LESS}) {dur}",
             self._ago("created_at", "rel", tenure=True),
@@ -193,6 +215,14 @@ class Grammar:
             r"new (?:buyers?|purchasers?)|first ?time (?:buyers? )?(?:in|within) (?:the )?last month",
             self._assumed(
                 "first_order_at", "within_last_days", DEFAULT_NEW_DAYS, "“new buyers” has no period"
+            ),
+        )
+
+        add(
+            "new_people",
+            rf"new {PEOPLE}",
+            self._assumed(
+                "created_at", "within_last_days", DEFAULT_NEW_DAYS, "“new customers” has no period"
             ),
         )
 
@@ -231,6 +261,11 @@ class Grammar:
             self._counted("order_count", bare="eq"),
         )
         add(
+            "orders_compared",
+            rf"(?:orders|purchases|transactions|order|purchase)(?: (?:count|placed|made|number))?(?: (?:is|are|of|was|=))? {quantity(w.NUMBER)}",
+            self._compared_count,
+        )
+        add(
             "orders_n",
             rf"(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))",
             self._counted("order_count", bare="eq"),
@@ -243,7 +278,9 @@ class Grammar:
 
         # Money: total spend, or the average order.
         avg = r"(?:(?:average|avg|mean|typical) (?:order|basket|purchase|ticket|cart|transaction|bill|spend per order)(?: (?:value|size|amount|spend|total))?|aov|(?:spend|spent|spending) per (?:order|purchase|visit)|per order|basket size|order value|ticket size|average spend)"
-        total = r"(?:total (?:spend|spent|spending|purchases|purchase value|order value|value|revenue|sales)|lifetime (?:value|spend|spending|revenue)|ltv|clv|spent|spend|spends|spending|spenders?|purchased worth|bought worth|shopped for|bought for|purchased for|bought|purchased|shopped|ordered|purchases worth|worth|revenue|revenue of|value of|paid)"
+        add("high_value", HIGH_VALUE, self._value_tier(high=True))
+        add("low_value", LOW_VALUE, self._value_tier(high=False))
+        total = rf"(?:{SPEND_VERB}|total (?:spend|spent|spending|purchases|purchase value|order value|value|revenue|sales)|lifetime (?:value|spend|spending|revenue)|ltv|clv|spent|spend|spends|spending|spenders?|purchased worth|bought worth|shopped for|bought for|purchased for|bought|purchased|shopped|ordered|purchases worth|worth|revenue|revenue of|value of)"
         between_words = r"(?: (?:is|was|are|of|been|has|have|had|totalling|totaling|totals|total|in total|overall|a total of|so far|to date|with us|altogether|till date|in all|until now|amount|amounting to|money|an amount of|sum))*"
         after_words = r"(?: (?:in total|overall|so far|to date|with us|lifetime|altogether|in all|worth|in purchases|on purchases|on orders|on shopping|till date|until now|in their lifetime|total|spend|spent|of spend|in spend|value))*"
         add(
@@ -302,6 +339,7 @@ class Grammar:
             self._email_domain,
         )
         add("with_domain", rf"(?:with|using|on|at) {domain}", self._email_domain)
+        add("named", rf"{NAME_CUE} (?P<v>[a-z]+(?: (?:[a-z]+|or|and|,))*)", self._named)
         text_fields = r"(?P<f>name|first name|full name|e ?mail|email address|phone|phone number|mobile|city|customer id|id|external id)"
         add(
             "text_op",
@@ -330,6 +368,9 @@ class Grammar:
             rf"(?:{neg_place}|(?:live|lives|living|located|based|residing|reside|from|in|city is|city =|city)(?: in| at| out of)?) (?P<city>[a-z][a-z]+(?: [a-z][a-z]+)?)",
             self._place_unknown,
         )
+        # Last: a comparison with no field ("or over 10k in Delhi"), completed by the parser
+        # from the parallel clause before it.
+        add("bare_amount", quantity(w.AMOUNT), self._bare_amount)
 
     def _attribute(self, spec: FieldSpec) -> None:
         key = spec.attribute or ""
@@ -372,7 +413,11 @@ class Grammar:
                     self._const(_cond(spec.name, "eq", False)),
                 )
         elif spec.type == "text":
-            value = r"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all)(?!\S))[\w@.+-]+"
+            # A known place is never a tier's value: "gold tier in Mumbai, or platinum tier".
+            places = "|".join(re.escape(c) for c in self.cities)
+            value = (
+                rf"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all|{places})(?!\S))[\w@.+-]+"
+            )
             values = rf"(?P<v>{value}(?: (?:or|,|, or|and|/) {value})*)"
             add(
                 f"attr_text_{key}",
@@ -427,7 +472,6 @@ class Grammar:
                 "buyers",
                 "customers",
                 "value",
-                "paid",
             ) and not any(w.is_money_like(v) for v in values):
                 return None  # "bought 3 times" is a count; only "bought ₹5k" is money
             found = _compare(m, _money, bare="gte")
@@ -639,6 +683,71 @@ class Grammar:
         if bare and m["city"] in ("la", "sf", "goa") and m["city"].upper() not in ctx.capitalised:
             return None  # short names only when written as names
         return _place_atom(m, values, negated=negated, bare=bare)
+
+    def _value_tier(self, *, high: bool) -> Handler:
+        def handle(m: re.Match[str], ctx: Context) -> Atom | None:
+            spend = ctx.catalog.spend
+            if spend is None or spend.customers == 0:
+                return None  # no distribution to read it against: reported, not guessed
+            if high:
+                bound = spend.p90.quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+                node, said = _cond("total_spend", "gte", w.plain(bound)), "the top 10% by total spend"
+                where = "the 90th percentile"
+            else:
+                bound = spend.p10.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
+                node, said = _cond("total_spend", "lte", w.plain(bound)), "the bottom 10% by total spend"
+                where = "the 10th percentile"
+            note = (
+                f"“{m[0]}” read as {said}: total spend {'≥' if high else '≤'} {w.plain(bound)}, "
+                f"{where} of all {spend.customers} customers now"
+            )
+            return Atom(m.start(), m.end(), node, note=note)
+
+        return handle
+
+    def _compared_count(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        """'orders > 5', 'purchases at least 3': a count, when a comparison is written."""
+        if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"]):
+            return None
+        atom = self._counted("order_count", bare="eq")(m, ctx)
+        return atom if isinstance(atom, Atom) else None
+
+    def _named(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        """'named Asha or Ravi': names as the user capitalised them, one `contains` each."""
+        names: list[list[str]] = [[]]
+        end = m.start("v")
+        pos = m.start("v")
+        for word in m["v"].split(" "):
+            if word in ("or", "and", ","):
+                if not names[-1]:
+                    break
+                names.append([])
+            elif (
+                word in ctx.capitalised
+                and word not in FILLER
+                and word not in ctx.grammar.cities
+                and len(names[-1]) < 3
+            ):
+                names[-1].append(word)
+                end = pos + len(word)
+            else:
+                break
+            pos += len(word) + 1
+        found = [" ".join(n) for n in names if n]
+        if not found:
+            return None
+        rules = [_cond("name", "contains", n) for n in found]
+        node = rules[0] if len(rules) == 1 else {"op": "or", "rules": rules}
+        return Atom(m.start(), end, node)
+
+    def _bare_amount(self, m: re.Match[str], _ctx: Context) -> Atom | None:
+        if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"]):
+            return None  # a number alone is no condition
+        found = _compare(m, _money, bare="gte")
+        if found is None:
+            return None
+        money = any(w.is_money_like(v) for g in ("val", "lo", "lo2") if (v := m.groupdict().get(g)))
+        return Atom(m.start(), m.end(), {}, pending=found, money=money)
 
     def _place_unknown(self, m: re.Match[str], ctx: Context) -> Atom | None:
         words = m["city"].split()

@@ -132,3 +132,33 @@ _PERIOD_AHEAD = (
     r"(?:(?:in|within|for|during|over)(?: the)? (?:last|past|previous|recent|prior|this|\d|an?|one|two|three"
     r"|four|five|six|seven|eight|nine|ten|twelve|few|couple)|since|this|after|before|recently)"
 )
+
+# Coming back, said as its absence: "haven't been back in 3 months", "we haven't seen in 90 days".
+RETURN_VERB = (
+    r"(?:been back|come back|came back|coming back|returned|return|come in|came in|been in|visited(?: us)?"
+    r"|visit(?: us)?|seen|been seen|shown up|showed up|been around|engaged|interacted|been active)"
+)
+# Verbs and phrases of spending money, beyond "spent": "dropped 5k", "splurged ₹10,000".
+SPEND_VERB = (
+    r"(?:dropped|drop|splurged|splurge|splashed out|splashed|shelled out|forked out|forked over|paid"
+    r"|racked up|rung up|invested|put in|laid out|blown|blew|dished out|coughed up|generated|brought in"
+    r"|contributed)"
+)
+# A value tier said with a vague word: resolved to a percentile of total spend, computed now.
+TIER_NOUN = (
+    r"(?:spenders?|customers?|buyers?|clients?|shoppers?|users?|purchasers?|accounts?|people|members?|ones)"
+)
+HIGH_VALUE = (
+    rf"(?:(?:big|biggest|bigger|top|high|highest|heavy|heaviest|large|largest|major|premium|best|most valuable"
+    rf"|high ?value|high ?spending|high ?ltv|high ?worth|valuable) {TIER_NOUN}|whales?|big fish|high ?rollers?"
+    rf"|top (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
+)
+LOW_VALUE = (
+    rf"(?:(?:low|lowest|lower|small|smallest|light|lightest|bottom|minor|tiny|low ?value|low ?spending|low ?ltv"
+    rf"|least valuable|cheap|cheapest|budget) {TIER_NOUN}"
+    rf"|bottom (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
+)
+# Nouns for the people a "new …" phrase is about: "new customers this month".
+PEOPLE = r"(?:customers?|users?|members?|clients?|shoppers?|accounts?|sign ?ups?|registrations?|joiners?|subscribers?|people|folks)"
+# What introduces a person's name: "customers named Priya", "called Arjun".
+NAME_CUE = r"(?:named|called|by the name(?: of)?|with the name|with name|whose (?:first )?name is|(?:first )?name is|name =|going by)"

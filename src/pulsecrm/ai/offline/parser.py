@@ -9,6 +9,7 @@ from pulsecrm.ai import words as w
 from pulsecrm.ai.offline.atoms import Atom, Node, _and, _cond
 from pulsecrm.ai.offline.grammar import Context, grammar_for
 from pulsecrm.ai.offline.lexicon import _CONNECTIVE_PHRASES, _FILLER_PHRASES, CONNECTIVES, FILLER
+from pulsecrm.ai.offline.quantities import _compared
 from pulsecrm.errors import InvalidInput
 from pulsecrm.segments import rules as rule_lang
 from pulsecrm.segments.catalog import Catalog
@@ -58,6 +59,7 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
             work = work[: atom.start] + "\x00" * (atom.end - atom.start) + work[atom.end :]
             atoms.append(atom)
     atoms.sort(key=lambda a: a.start)
+    atoms = _complete(atoms)
 
     # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
     named = [_fields(a.node) for a in atoms if not a.weak]
@@ -83,6 +85,45 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
     root = _root(_plain(rule_lang.simplify(typed)))
     rule_lang.check(rule_lang.parse(root), catalog)  # our own output obeys the same contract
     return Parsed(root, not_understood, notes)
+
+
+_NUMERIC_CMPS = frozenset({"gt", "gte", "lt", "lte", "between", "eq"})
+_COUNTS = frozenset({"order_count"})
+
+
+def _complete(atoms: list[Atom]) -> list[Atom]:
+    """Give each field-less comparison ("… or over 10k in Delhi") the field of the nearest
+    comparison before it; one written as money with none before reads as total spend (noted);
+    any other is dropped, so its words are reported as not understood."""
+    out: list[Atom] = []
+    for atom in atoms:
+        if atom.pending is None:
+            out.append(atom)
+            continue
+        field = next(
+            (
+                f
+                for a in reversed(out)
+                if (f := _compared_field(a.node)) and not (atom.money and f in _COUNTS)
+            ),
+            None,
+        )
+        if field is None and atom.money:
+            field = "total_spend"
+            atom.note = "no field named for an amount: read as total spend"
+        if field is not None:
+            atom.node = _compared(field, atom.pending)
+            out.append(atom)
+    return out
+
+
+def _compared_field(node: Node) -> str | None:
+    if "field" in node:
+        value = node.get("value")
+        dated = isinstance(value, str) or (isinstance(value, list) and isinstance(value[0], str))
+        return node["field"] if node["cmp"] in _NUMERIC_CMPS and not dated else None
+    fields = {_compared_field(n) for n in node["rules"]}
+    return fields.pop() if len(fields) == 1 else None
 
 
 def _fields(node: Node) -> set[str]:
@@ -188,7 +229,7 @@ class _Parser:
     """Recursive descent over atoms and connectives (see the module docstring for precedence)."""
 
     def __init__(self, items: list[Item]) -> None:
-        self.items = self._tidy(items)
+        self.items = _distribute(self._tidy(items))
         self.pos = 0
 
     @staticmethod
@@ -292,6 +333,31 @@ class _Parser:
         if self.peek() == "RP":
             self.take()
         return inner
+
+
+def _distribute(items: list[str | Atom]) -> list[str | Atom]:
+    """'over 5k in Mumbai or over 10k in Delhi': when the runs of conditions either side of a
+    tight OR name the same fields, the OR is between the whole runs, not the two nearest."""
+    out = list(items)
+    for i, item in enumerate(items):
+        if item == "OR":
+            left, right = _run(items, i, -1), _run(items, i, 1)
+            if len(left) >= 2 and sorted(left) == sorted(right):
+                out[i] = "ORBREAK"
+    return out
+
+
+def _run(items: list[str | Atom], i: int, step: int) -> list[tuple[str, ...]]:
+    fields: list[tuple[str, ...]] = []
+    j = i + step
+    while 0 <= j < len(items):
+        item = items[j]
+        if isinstance(item, Atom):
+            fields.append(tuple(sorted(_fields(item.node))))
+        elif item not in ("AND", "BREAK"):
+            break
+        j += step
+    return fields
 
 
 def _not(node: Node) -> Node:
