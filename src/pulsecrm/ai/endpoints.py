@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter
 
 from pulsecrm.ai import explain
@@ -32,6 +34,8 @@ async def segment(
 
     422 (naming `prompt`) when nothing in the prompt could be read as a condition."""
     catalog = await services.catalog.get(session)
+    # Vague value words ("big spenders") are read against the spend distribution of now.
+    catalog = replace(catalog, spend=await ai_service.spend_distribution(session))
     # A model may take seconds: don't hold a pooled connection while it thinks.
     await session.rollback()
     answer = await ai_service.engine_for(services.settings).rules_from_text(body.prompt, catalog)
