@@ -233,3 +233,88 @@ TUNING: list[tuple[str, Node]] = [
     ("spent over 5k but nothing in the last 30 days", AND(c(SPEND, "gt", 5000), away(30))),
     ("customers who haven't ordered since June", NOT(c(LAST, "after", "2026-05-31"))),
 ]
+
+# A second batch, written after the first was passing, in phrasings the first did not use.
+TUNING += [
+    ("our biggest spenders in Pune", AND(BIG, c(CITY, "eq", "Pune"))),
+    ("top-spending customers", BIG),
+    ("most valuable customers who haven't ordered in 90 days", AND(BIG, away(90))),
+    ("customers in the top 10% by spend", BIG),
+    ("high value shoppers from Chennai or Kochi", AND(BIG, c(CITY, "in", ["Chennai", "Kochi"]))),
+    ("whales that are not VIP", AND(BIG, c(VIP, "ne", True))),
+    ("low spenders with at least 2 orders", AND(LOW, c(ORDERS, "gte", 2))),
+    ("customers in the bottom 10% of spend", LOW),
+    ("customers who have dropped more than ₹15,000 in total", c(SPEND, "gt", 15000)),
+    ("people that splurged over 1L", c(SPEND, "gt", 100000)),
+    ("who've spent upwards of 30k", c(SPEND, "gt", 30000)),
+    ("customers that have spent less than 2k overall", c(SPEND, "lt", 2000)),
+    ("shoppers who paid over ₹3,000 so far", c(SPEND, "gt", 3000)),
+    ("haven't been back since March", NOT(c(LAST, "after", "2026-02-28"))),
+    ("customers who have not come back in the last 60 days", away(60)),
+    ("not seen in over 3 months", away(90)),
+    ("have not returned for 45 days", away(45)),
+    ("no orders for the past 2 months", away(60)),
+    ("no purchase in 6 weeks", away(42)),
+    ("haven't bought from us in 100 days", away(100)),
+    ("haven't shopped with us for the last 30 days", away(30)),
+    (
+        "people who have not ordered anything in the past 3 months in Delhi",
+        AND(away(90), c(CITY, "eq", "Delhi")),
+    ),
+    (
+        "more than 10k in Mumbai or more than 20k in Bangalore",
+        OR(
+            AND(c(SPEND, "gt", 10000), c(CITY, "eq", "Mumbai")),
+            AND(c(SPEND, "gt", 20000), c(CITY, "eq", "Bengaluru")),
+        ),
+    ),
+    (
+        "ordered more than 5 times in Pune, or more than 8 times in Delhi",
+        OR(AND(c(ORDERS, "gt", 5), c(CITY, "eq", "Pune")), AND(c(ORDERS, "gt", 8), c(CITY, "eq", "Delhi"))),
+    ),
+    (
+        "customers in Pune who spent over 5k or customers in Delhi who spent over 10k",
+        OR(
+            AND(c(CITY, "eq", "Pune"), c(SPEND, "gt", 5000)),
+            AND(c(CITY, "eq", "Delhi"), c(SPEND, "gt", 10000)),
+        ),
+    ),
+    (
+        "Mumbai with spend over 5k, or Delhi with spend over 9k",
+        OR(
+            AND(c(CITY, "eq", "Mumbai"), c(SPEND, "gt", 5000)),
+            AND(c(CITY, "eq", "Delhi"), c(SPEND, "gt", 9000)),
+        ),
+    ),
+    (
+        "customers from Pune, orders > 3, spend > 5000",
+        AND(c(CITY, "eq", "Pune"), c(ORDERS, "gt", 3), c(SPEND, "gt", 5000)),
+    ),
+    ("vip, orders >= 2", AND(c(VIP, "eq", True), c(ORDERS, "gte", 2))),
+    ("city = Mumbai, total_spend > 5000", AND(c(CITY, "eq", "Mumbai"), c(SPEND, "gt", 5000))),
+    ("order_count >= 3", c(ORDERS, "gte", 3)),
+    ("avg order value >= 1500, in Delhi", AND(c(AOV, "gte", 1500), c(CITY, "eq", "Delhi"))),
+    ("customers with orders greater than 4", c(ORDERS, "gt", 4)),
+    ("people named Maria", c("name", "contains", "maria")),
+    ("customers called Priya or Meera", OR(c("name", "contains", "priya"), c("name", "contains", "meera"))),
+    ("anyone named Kabir who lives in Pune", AND(c("name", "contains", "kabir"), c(CITY, "eq", "Pune"))),
+    ("customers whose name is Anika", c("name", "contains", "anika")),
+    ("new customers joined this month", c(JOINED, "after", MONTH_START)),
+    ("new sign-ups this week", c(JOINED, "after", "2026-11-08")),
+    ("brand new customers from this month", c(JOINED, "after", MONTH_START)),
+    ("new customers this month with no orders", AND(c(JOINED, "after", MONTH_START), c(ORDERS, "eq", 0))),
+    (
+        "new customers in the past 14 days who spent over 1k",
+        AND(c(JOINED, "within_last_days", 14), c(SPEND, "gt", 1000)),
+    ),
+    ("customers who joined this month", c(JOINED, "after", MONTH_START)),
+    ("customers with more than 2 orders who haven't been back in a month", AND(c(ORDERS, "gt", 2), away(30))),
+    ("gold or platinum tier whales", AND(c(TIER, "in", ["gold", "platinum"]), BIG)),
+    ("marketing opt-in big spenders", AND(c(OPT_IN, "eq", True), BIG)),
+    ("low spenders who are opted in to marketing", AND(LOW, c(OPT_IN, "eq", True))),
+    (
+        "spent more than 5000 rupees and ordered at least twice",
+        AND(c(SPEND, "gt", 5000), c(ORDERS, "gte", 2)),
+    ),
+    ("customers who dropped over 5k but not in Mumbai", AND(c(SPEND, "gt", 5000), c(CITY, "ne", "Mumbai"))),
+]

@@ -129,7 +129,7 @@ class Grammar:
         )
         add(
             "no_order_since",
-            rf"{neg} (?:any |an |a )?{ORDER_VERB}{ORDER_TAIL} (?:since|after) {date_}",
+            rf"{neg} (?:any |an |a )?(?:{ORDER_VERB}|{RETURN_VERB}|back){ORDER_TAIL} (?:since|after) {date_}",
             self._no_order_since,
         )
         add(
@@ -174,6 +174,11 @@ class Grammar:
             "new_people_cal",
             rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: (?:from|in|within|during|of|for|since|over))?(?: the)? (?P<cal>{CAL})",
             self._calendar("created_at"),
+        )
+        add(
+            "new_people_date",
+            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))? (?P<rel>since|after|before|in|during|from) {date_}",
+            self._dated("created_at"),
         )
         add(
             "new_people_window",
@@ -371,6 +376,7 @@ class Grammar:
         # Last: a comparison with no field ("or over 10k in Delhi"), completed by the parser
         # from the parallel clause before it.
         add("bare_amount", quantity(w.AMOUNT), self._bare_amount)
+        add("bare_times", rf"{quantity(w.NUMBER)} (?:times|time|x)", self._bare_times)
 
     def _attribute(self, spec: FieldSpec) -> None:
         key = spec.attribute or ""
@@ -709,11 +715,13 @@ class Grammar:
         """'orders > 5', 'purchases at least 3': a count, when a comparison is written."""
         if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"]):
             return None
+        if any((n := _count(v)) is not None and n >= 1000 for g in ("val", "lo", "lo2") if (v := m[g])):
+            return None  # "purchases over 5000" is money: left to the amount patterns, or reported
         atom = self._counted("order_count", bare="eq")(m, ctx)
         return atom if isinstance(atom, Atom) else None
 
     def _named(self, m: re.Match[str], ctx: Context) -> Atom | None:
-        """'named Asha or Ravi': names as the user capitalised them, one `contains` each."""
+        """'named Asha or Ravi': one `contains` per name; a name is capitalised or no keyword."""
         names: list[list[str]] = [[]]
         end = m.start("v")
         pos = m.start("v")
@@ -723,8 +731,9 @@ class Grammar:
                     break
                 names.append([])
             elif (
-                word in ctx.capitalised
+                (word in ctx.capitalised or word not in ctx.grammar.vocabulary)
                 and word not in FILLER
+                and word not in CONNECTIVES
                 and word not in ctx.grammar.cities
                 and len(names[-1]) < 3
             ):
@@ -748,6 +757,11 @@ class Grammar:
             return None
         money = any(w.is_money_like(v) for g in ("val", "lo", "lo2") if (v := m.groupdict().get(g)))
         return Atom(m.start(), m.end(), {}, pending=found, money=money)
+
+    def _bare_times(self, m: re.Match[str], _ctx: Context) -> Atom | None:
+        """'… or 5 times in Delhi': a count whose verb was said in the parallel clause before."""
+        found = _compare(m, _count, bare="eq")
+        return None if found is None else Atom(m.start(), m.end(), {}, pending=found)
 
     def _place_unknown(self, m: re.Match[str], ctx: Context) -> Atom | None:
         words = m["city"].split()
