@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from fastapi import APIRouter
 
-from pulsecrm.ai import explain
+from pulsecrm.ai import explain, summary
 from pulsecrm.ai import service as ai_service
 from pulsecrm.ai.schemas import (
     AudienceOut,
@@ -15,11 +15,15 @@ from pulsecrm.ai.schemas import (
     MessagesOut,
     SegmentPromptIn,
     SegmentSuggestionOut,
+    SummaryOut,
     VariantOut,
 )
+from pulsecrm.campaigns import service as campaign_service
 from pulsecrm.campaigns import templates
+from pulsecrm.db import utcnow
 from pulsecrm.deps import CampaignsScope, SegmentsScope, ServicesDep, SessionDep
 from pulsecrm.segments import service as segment_service
+from pulsecrm.validation import DbId
 
 router = APIRouter(prefix="/api/v1/ai", tags=["ai"])
 
@@ -97,3 +101,17 @@ async def messages(
         ),
         channel=body.channel,
     )
+
+
+@router.post("/campaigns/{campaign_id:int}/summary", response_model=SummaryOut)
+async def campaign_summary(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> SummaryOut:
+    """How a campaign did, in plain words: rates overall and by city, spend and recency band.
+
+    Every number in the sentences comes from the facts returned beside them (checked)."""
+    await campaign_service.get(session, campaign_id)  # 404 when there is no such campaign
+    found = await summary.facts(session, campaign_id, now=utcnow())
+    said = summary.sentences(found)
+    text = " ".join(said)
+    if stray := summary.ungrounded(text, found):
+        raise AssertionError(f"summary states numbers not in its facts: {stray}")  # a bug, never input
+    return SummaryOut(sentences=said, text=text, facts=found.as_json())

@@ -78,3 +78,10 @@ class MessagesOut(BaseModel):
     variants: list[VariantOut]
     audience: AudienceOut
     channel: Literal["sms", "email"]
+
+
+class SummaryOut(BaseModel):
+    sentences: list[str] = Field(description="3-6 plain sentences; every number in them is in `facts`.")
+    text: str
+    facts: dict[str, Any] = Field(description="Delivered and failed overall and by city, spend and recency.")
+    engine: Literal["offline"] = "offline"
