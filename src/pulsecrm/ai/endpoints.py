@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 
-from pulsecrm.ai import explain, summary
+from pulsecrm.ai import explain, send_time, summary
 from pulsecrm.ai import service as ai_service
 from pulsecrm.ai.schemas import (
     AudienceOut,
@@ -15,6 +16,8 @@ from pulsecrm.ai.schemas import (
     MessagesOut,
     SegmentPromptIn,
     SegmentSuggestionOut,
+    SendTimeIn,
+    SendTimeOut,
     SummaryOut,
     VariantOut,
 )
@@ -115,3 +118,23 @@ async def campaign_summary(campaign_id: DbId, session: SessionDep, _: CampaignsS
     if stray := summary.ungrounded(text, found):
         raise AssertionError(f"summary states numbers not in its facts: {stray}")  # a bug, never input
     return SummaryOut(sentences=said, text=text, facts=found.as_json())
+
+
+@router.post("/send-time", response_model=SendTimeOut)
+async def suggest_send_time(
+    body: SendTimeIn, session: SessionDep, services: ServicesDep, _: CampaignsScope
+) -> SendTimeOut:
+    """The hours an audience orders in, and the three-hour window most of its orders fall in."""
+    catalog = await services.catalog.get(session)
+    raw_rules = await ai_service.audience_rules(session, raw_rules=body.rules, segment_id=body.segment_id)
+    now = utcnow()
+    _tree, where = segment_service.audience_filter(session, raw_rules, catalog, now=now)
+    found = await send_time.distribution(session, where, zone=ZoneInfo(body.timezone), now=now)
+    return SendTimeOut(
+        orders=found.orders,
+        hours=found.hours,
+        suggested_hour=found.start_hour,
+        share=round(found.share, 4),
+        timezone=body.timezone,
+        sentence=found.sentence(body.timezone),
+    )
