@@ -121,6 +121,7 @@ PARTICULAR: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/api/v1/campaigns"): {404: "No segment has that `segment_id`."},
     ("post", "/api/v1/campaigns/reach"): {404: "No segment has that `segment_id`."},
     ("post", "/api/v1/ai/messages"): {404: "No segment has that `segment_id`."},
+    ("post", "/api/v1/ai/send-time"): {404: "No segment has that `segment_id`."},
     ("post", "/api/v1/campaigns/preview-message"): {404: "No customer has that `customer_external_id`."},
     ("post", "/api/v1/receipts"): {
         202: "Queued on the durable stream (Redis mode); applied by the worker.",

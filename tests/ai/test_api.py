@@ -62,6 +62,36 @@ async def test_words_to_a_segment(database_url: str) -> None:
         assert saved.status_code == 201
 
 
+async def test_value_words_use_the_spend_distribution_of_now(database_url: str) -> None:
+    async with running_api(database_url) as api:
+        await _seed(api)  # spends 0, 100, 6000, 7000, 8000, 9000
+        big = (await api.client.post("/api/v1/ai/segment", json={"prompt": "big spenders"})).json()
+        # The 90th percentile, interpolated: 8000 + 0.5 x (9000 - 8000).
+        assert big["rules"]["rules"] == [{"field": "total_spend", "cmp": "gte", "value": 8500}]
+        assert big["count"] == 1 and big["not_understood"] == []
+        assert big["notes"] == [
+            "“big spenders” read as the top 10% by total spend: total spend ≥ 8500, "
+            "the 90th percentile of all 6 customers now"
+        ]
+        low = (await api.client.post("/api/v1/ai/segment", json={"prompt": "low spenders"})).json()
+        assert low["rules"]["rules"] == [{"field": "total_spend", "cmp": "lte", "value": 50}]
+        assert low["count"] == 1
+        # Computed at question time: a new customer moves the threshold at once.
+        extra = {"external_id": "c7", "name": "Person c7", "city": "Pune"}
+        order = {
+            "external_id": "c7-0",
+            "customer_external_id": "c7",
+            "amount": "50000",
+            "ordered_at": _ago(1),
+        }
+        assert (await api.client.post("/api/v1/customers", json=[extra])).status_code in (201, 202)
+        assert (await api.client.post("/api/v1/orders", json=[order])).status_code in (201, 202)
+        again = (await api.client.post("/api/v1/ai/segment", json={"prompt": "whales"})).json()
+        assert again["rules"]["rules"] == [
+            {"field": "total_spend", "cmp": "gte", "value": 25400}
+        ]  # 9000 + 0.4 x 41000
+
+
 async def test_partly_understood_prompts_say_so(database_url: str) -> None:
     async with running_api(database_url) as api:
         body = (

@@ -68,6 +68,26 @@ class Goal:
     deadline: str | None = None
     occasion: str | None = None
     product: str | None = None
+    event: str | None = None  # "store opening", "anniversary sale"
+    date: str | None = None  # when it happens: "Saturday", "5 Dec"
+    novel: bool = False  # the goal itself says something is new ("new", "launch", "arrivals")
+
+    @property
+    def facts(self) -> list[str]:
+        """What every variant must repeat: nothing the goal said is dropped."""
+        return [
+            f
+            for f in (
+                self.offer,
+                self.code,
+                self.deadline,
+                self.occasion,
+                self.product,
+                self.event,
+                self.date,
+            )
+            if f
+        ]
 
 
 # --- reading the goal -------------------------------------------------------------------------
@@ -105,6 +125,18 @@ _PRODUCT = re.compile(
     r"\b(?:upsell|cross-sell|cross sell|promote|launch|introduce|recommend|sell|push|upgrade to)\s+"
     r"(?:our |the |new |a |an )?([a-z][a-z ]{2,30}?)\s+(?:to|for|among|with|at)\b"
     r"|\b(?:off|on)\s+(?:all |our |the |select |new |every )?([a-z][a-z ]{2,25}?)(?=$|[,.]| for| to| this| till| until| before| with| by| at| ends?| using| code)",
+    re.I,
+)
+_EVENT = re.compile(
+    r"\b((?:new |grand )?(?:store|shop|outlet|branch|showroom|flagship|cafe|restaurant|studio)(?: re-?opening| opening| launch)"
+    r"|grand (?:re-?)?opening|(?:re-?)?opening day|(?:\d+(?:st|nd|rd|th) |first |second |third |\d+ years? )?anniversary(?: sale)?"
+    r"|(?:clearance|warehouse|stock|mega|flash|end of season|end-of-season|summer|winter|monsoon|festive|weekend|midnight|birthday|anniversary) sale"
+    r"|(?:product|collection|app|website|menu) launch|pop-?up(?: store| event| shop)?|trunk show|workshop|webinar|live event|tasting"
+    r"|masterclass|loyalty program(?:me)?|referral program(?:me)?|members'? (?:day|night|evening))\b",
+    re.I,
+)
+_WHEN = re.compile(
+    rf"\b(?:on|this|from|starting|starts|begins)\s+({DAYS}|\d{{1,2}}(?:st|nd|rd|th)? {MONTH}|{MONTH} \d{{1,2}}(?:st|nd|rd|th)?)\b",
     re.I,
 )
 _NOT_PRODUCTS = {
@@ -150,17 +182,49 @@ def read_goal(text: str) -> Goal:
         words = candidate.split()
         while words and words[0] in ("all", "our", "the", "new", "select", "on", "off", "every"):
             words.pop(0)
-        if words and len(words) <= 3 and not set(words) & _NOT_PRODUCTS:
+        when = re.compile(
+            rf"{DAYS}|{MONTH}|\d+|till|until|by|tonight|midnight|today|tomorrow|weekend|this", re.I
+        )
+        if (
+            words
+            and len(words) <= 3
+            and not set(words) & _NOT_PRODUCTS
+            and not any(when.fullmatch(x) for x in words)
+        ):
             product = " ".join(words)
             break
     if product is None and "cart" in low:
         product = "the items in your cart"
     elif product is None and "back in stock" in low:
         product = "your favourites, back in stock"
+    event = match[1].lower() if (match := _EVENT.search(text)) else None
+    if event and product and (product in event or event in product):
+        product = None  # "launch of our new store" is the event, not a product
+    date = match[1] if (match := _WHEN.search(text)) else None
+    if date and deadline and date.lower() == deadline.lower():
+        date = None
     # Only safe characters from the goal reach a template: no braces, no Jinja.
-    facts = [offer, code, deadline, occasion, product]
-    offer, code, deadline, occasion, product = (f if f and SAFE.match(f) else None for f in facts)
-    return Goal(kind, offer, code, deadline, occasion, product)
+    facts = [offer, code, deadline, occasion, product, event, date]
+    offer, code, deadline, occasion, product, event, date = (
+        f if f and SAFE.match(f) else None for f in facts
+    )
+    novel = bool(re.search(r"\bnew\b|launch|arriv|just in\b", text, re.I))
+    return Goal(kind, offer, code, deadline, occasion, product, event, date, novel)
+
+
+def promise(goal: Goal) -> str:
+    """One sentence holding every fact of the goal, for a variant whose angle left one out."""
+    what = goal.offer or ""
+    if goal.product:
+        what = f"{what} on {goal.product}" if what else goal.product
+    if goal.code:
+        what = f"{what} with code {goal.code}" if what else f"code {goal.code}"
+    head = " ".join(x for x in (goal.occasion, goal.event) if x)
+    text = f"{head}: {what}" if head and what else head or what
+    if goal.date:
+        text = f"{text}, on {goal.date}" if text else f"On {goal.date}"
+    text = _sentence(text[:1].upper() + text[1:]) if text else ""
+    return f"{text} {_ends(goal)}".strip()
 
 
 # --- angles -----------------------------------------------------------------------------------
@@ -184,7 +248,8 @@ def _offer(goal: Goal, lead: str = "Enjoy") -> str:
 
 
 def _thing(goal: Goal) -> str:
-    return goal.product or "our latest collection"
+    # Never a made-up product or collection: without one, the store itself.
+    return goal.product or "what's in store"
 
 
 def _ends(goal: Goal) -> str:
@@ -198,9 +263,9 @@ def _sentence(text: str) -> str:
 def we_miss_you(goal: Goal, aud: AudienceSummary) -> Draft:
     offer = _sentence(_offer(goal, "Here's"))
     return Draft(
-        [f"Hi {HI}, we miss you! It's been a while{SINCE}.", offer + " Come back and see what's new." if offer else "Come back and see what's new.", _ends(goal)],
+        [f"Hi {HI}, we miss you! It's been a while{SINCE}.", offer + " Come back and see us." if offer else "Come back and see us.", _ends(goal)],
         f"We miss you, {HI}" + (f" — {goal.offer} inside" if goal.offer else ""),
-        [f"It's been a while{SINCE}, and we've missed having you around.", f"{offer} We'd love to welcome you back." if offer else "A lot has changed since your last visit, and we'd love to show you.", _ends(goal)],
+        [f"It's been a while{SINCE}, and we've missed having you around.", f"{offer} We'd love to welcome you back." if offer else "We'd love to see you again.", _ends(goal)],
     )  # fmt: skip
 
 
@@ -220,19 +285,15 @@ def personal_history(goal: Goal, aud: AudienceSummary) -> Draft | None:
         return None  # most of them have no history to mention
     offer = _sentence(_offer(goal, "Here's"))
     return Draft(
-        [f"{HI}, thank you for {HISTORY} with us.", offer or f"We've picked {_thing(goal)} we think you'll love.", _ends(goal)],
-        f"Picked for you, {HI}",
-        [f"Thank you for {HISTORY} with us.", f"Based on what you've loved before, we've picked {_thing(goal)} for you.", offer, _ends(goal)],
+        [f"{HI}, thank you for {HISTORY} with us.", offer or (f"We think you'll love {goal.product}." if goal.product else "It means a lot to us."), _ends(goal)],
+        f"Thank you for {HISTORY}, {HI}",
+        [f"Thank you for {HISTORY} with us.", f"Based on what you've loved before, we think you'll love {goal.product}." if goal.product else "Every order means a lot to us.", offer, _ends(goal)],
     )  # fmt: skip
 
 
-def urgency(goal: Goal, aud: AudienceSummary) -> Draft:
-    if not goal.offer and not goal.deadline:
-        return Draft(
-            [f"{HI}, {_thing(goal)} is going fast.", "Don't miss out."],
-            f"Going fast: {_thing(goal)}",
-            [f"Just a heads-up: {_thing(goal)} is going fast.", "We'd hate for you to miss out."],
-        )
+def urgency(goal: Goal, aud: AudienceSummary) -> Draft | None:
+    if not goal.deadline:
+        return None  # without the goal's own deadline, any urgency would be made up
     when = goal.deadline or "soon"
     what = goal.offer or _thing(goal)
     code = f" Code {goal.code}." if goal.code else ""
@@ -245,6 +306,12 @@ def urgency(goal: Goal, aud: AudienceSummary) -> Draft:
 
 def whats_new(goal: Goal, aud: AudienceSummary) -> Draft:
     offer = _sentence(_offer(goal))
+    if not (goal.product and goal.novel):  # "just landed" only when the goal says it is new
+        return Draft(
+            [f"{HI}, come and see {_thing(goal)} for you.", offer, _ends(goal)],
+            f"{HI}, come and take a look",
+            [f"Come and see {_thing(goal)} for you; we think you'll like it.", offer, _ends(goal)],
+        )
     return Draft(
         [f"{HI}, {_thing(goal)} just landed and it's worth a look.", offer, _ends(goal)],
         f"New in: {_thing(goal)}",
@@ -255,9 +322,9 @@ def whats_new(goal: Goal, aud: AudienceSummary) -> Draft:
 def local(goal: Goal, aud: AudienceSummary) -> Draft:
     offer = _sentence(_offer(goal, "Get"))
     return Draft(
-        [f"{CITY_PEOPLE} are loving {_thing(goal)}, {HI}.", offer or "See what's trending.", _ends(goal)],
-        f"{HI}, see what's trending near you",
-        [f"{CITY_PEOPLE} have been snapping up {_thing(goal)}.", offer or "Come and see what everyone's talking about.", _ends(goal)],
+        [f"{CITY_PEOPLE} shop with us every day, {HI}.", offer or "Come and join them.", _ends(goal)],
+        f"{HI}, from your neighbours at our store",
+        [f"{CITY_PEOPLE} shop with us every day.", offer or "We'd love to see you among them.", _ends(goal)],
     )  # fmt: skip
 
 
@@ -266,15 +333,15 @@ def feedback(goal: Goal, aud: AudienceSummary) -> Draft:
     return Draft(
         [f"{HI}, how can we do better? Reply and tell us{(' ' + offer) if offer else ''}.", _ends(goal)],
         f"{HI}, can we ask you something?",
-        [f"We noticed we haven't seen you in a while{SINCE}, and we'd love to know why.", "Hit reply and tell us what we could do better; we read every answer.", _sentence(_offer(goal, "As a thank-you, enjoy")), _ends(goal)],
+        ["We'd love to know how we're doing.", "Hit reply and tell us what we could do better; we read every answer.", _sentence(_offer(goal, "As a thank-you, enjoy")), _ends(goal)],
     )  # fmt: skip
 
 
 def question_hook(goal: Goal, aud: AudienceSummary) -> Draft:
     offer = _sentence(_offer(goal))
     return Draft(
-        [f"{HI}, ready for something new?", f"{_thing(goal)[0].upper()}{_thing(goal)[1:]} is waiting.", offer, _ends(goal)],
-        f"Ready for something new, {HI}?",
+        [f"{HI}, got a minute?", f"{_thing(goal)[0].upper()}{_thing(goal)[1:]} is waiting.", offer, _ends(goal)],
+        f"Got a minute, {HI}?",
         [f"We've got {_thing(goal)} waiting for you.", offer, _ends(goal)],
     )  # fmt: skip
 
@@ -282,10 +349,16 @@ def question_hook(goal: Goal, aud: AudienceSummary) -> Draft:
 def vip_recognition(goal: Goal, aud: AudienceSummary) -> Draft:
     who = "one of our most valued customers" if aud.premium else "a valued customer"
     offer = _sentence(_offer(goal, "Here's"))
+    if not goal.product:  # no "first look" at something the goal didn't name
+        return Draft(
+            [f"{HI}, you're {who}, and we wanted you to know it.", offer, _ends(goal)],
+            f"{HI}, you're {who}",
+            [f"You're {who}, and we wanted you to know it.", offer, _ends(goal)],
+        )
     return Draft(
-        [f"{HI}, as {who}, you get first look at {_thing(goal)}.", offer, _ends(goal)],
-        f"For {who}: first look",
-        [f"As {who}, you get first look at {_thing(goal)} before anyone else.", offer, _ends(goal)],
+        [f"{HI}, as {who}, we thought of you for {_thing(goal)}.", offer, _ends(goal)],
+        f"For {who}: {_thing(goal)}",
+        [f"As {who}, you were the first we thought of for {_thing(goal)}.", offer, _ends(goal)],
     )  # fmt: skip
 
 
@@ -298,7 +371,9 @@ def gratitude(goal: Goal, aud: AudienceSummary) -> Draft:
     )  # fmt: skip
 
 
-def exclusive_access(goal: Goal, aud: AudienceSummary) -> Draft:
+def exclusive_access(goal: Goal, aud: AudienceSummary) -> Draft | None:
+    if not goal.product:
+        return None  # early access to what? Not something to invent
     offer = _sentence(_offer(goal, "Plus"))
     return Draft(
         [f"{HI}, you're on our members-only list: early access to {_thing(goal)} starts now.", offer, _ends(goal)],
@@ -319,13 +394,15 @@ def welcome_intro(goal: Goal, aud: AudienceSummary) -> Draft:
 def first_order_nudge(goal: Goal, aud: AudienceSummary) -> Draft:
     offer = _offer(goal, "with")
     return Draft(
-        [f"{HI}, your first order is just a tap away{(' ' + offer) if offer else ''}.", f"Start with {_thing(goal)}.", _ends(goal)],
+        [f"{HI}, your first order is just a tap away{(' ' + offer) if offer else ''}.", f"Start with {goal.product}." if goal.product else "", _ends(goal)],
         f"{HI}, ready for your first order?",
-        [f"Your first order is just a tap away{(' ' + offer) if offer else ''}.", f"Not sure where to start? Most new customers begin with {_thing(goal)}.", _ends(goal)],
+        [f"Your first order is just a tap away{(' ' + offer) if offer else ''}.", f"Not sure where to start? Try {goal.product}." if goal.product else "We're here if you have any questions.", _ends(goal)],
     )  # fmt: skip
 
 
-def upgrade(goal: Goal, aud: AudienceSummary) -> Draft:
+def upgrade(goal: Goal, aud: AudienceSummary) -> Draft | None:
+    if not goal.product:
+        return None
     offer = _sentence(_offer(goal))
     return Draft(
         [f"{HI}, ready for an upgrade? Meet {_thing(goal)}.", offer, _ends(goal)],
@@ -334,12 +411,14 @@ def upgrade(goal: Goal, aud: AudienceSummary) -> Draft:
     )  # fmt: skip
 
 
-def complete_the_set(goal: Goal, aud: AudienceSummary) -> Draft:
+def complete_the_set(goal: Goal, aud: AudienceSummary) -> Draft | None:
+    if not goal.product:
+        return None
     offer = _sentence(_offer(goal))
     return Draft(
-        [f"{HI}, complete your collection: {_thing(goal)} goes perfectly with what you already have.", offer, _ends(goal)],
+        [f"{HI}, complete the set: {_thing(goal)} goes perfectly with what you already have.", offer, _ends(goal)],
         "Goes perfectly with what you have",
-        [f"Complete your collection: {_thing(goal)} goes perfectly with what you've bought before.", offer, _ends(goal)],
+        [f"Complete the set: {_thing(goal)} goes perfectly with what you've bought before.", offer, _ends(goal)],
     )  # fmt: skip
 
 
@@ -353,19 +432,34 @@ def festive(goal: Goal, aud: AudienceSummary) -> Draft | None:
         else f"{goal.occasion} is here"
     )
     return Draft(
-        [f"{greeting}, {HI}!", offer or f"Celebrate with {_thing(goal)}.", _ends(goal)],
+        [f"{greeting}, {HI}!", offer or "Celebrate with us.", _ends(goal)],
         f"{greeting}, {HI}!",
-        [f"{greeting}! May the season bring you joy.", offer or f"Celebrate with {_thing(goal)}.", _ends(goal)],
+        [f"{greeting}! May the season bring you joy.", offer or "Celebrate with us.", _ends(goal)],
     )  # fmt: skip
 
 
 def friendly_reminder(goal: Goal, aud: AudienceSummary) -> Draft:
     offer = _sentence(_offer(goal, "And don't forget:"))
+    if not goal.product:
+        return Draft(
+            [f"Hi {HI}, just a friendly reminder from us.", offer, _ends(goal)],
+            f"{HI}, a friendly reminder",
+            ["Just a friendly reminder from all of us.", offer, _ends(goal)],
+        )
     return Draft(
         [f"Hi {HI}, just a friendly reminder: {_thing(goal)} is still waiting for you.", offer, _ends(goal)],
         f"{HI}, you left something behind",
         [f"Just a friendly reminder: {_thing(goal)} is still waiting for you.", offer, _ends(goal)],
     )  # fmt: skip
+
+
+def from_the_team(goal: Goal, aud: AudienceSummary) -> Draft:
+    offer = _sentence(_offer(goal, "Here's"))
+    return Draft(
+        [f"A quick note from all of us, {HI}: thank you for choosing us.", offer, _ends(goal)],
+        f"A note from the team, {HI}",
+        ["A quick note from all of us: thank you for choosing us.", offer, _ends(goal)],
+    )
 
 
 ANGLES: dict[str, Angle] = {
@@ -386,6 +480,7 @@ ANGLES: dict[str, Angle] = {
     "complements": complete_the_set,
     "festive": festive,
     "reminder": friendly_reminder,
+    "from the team": from_the_team,
 }
 ORDER = {
     "win_back": ["we miss you", "the offer", "their history", "what's new", "feedback", "urgency", "local", "curiosity"],
@@ -406,7 +501,14 @@ FALLBACK = [
     "recognition",
     "early access",
     "feedback",
+    "from the team",
 ]
+# Tones that a goal's kind rules out: thanks and welcome are not win-back.
+NOT_FOR = {
+    "loyalty": {"we miss you", "welcome", "first order"},
+    "welcome": {"we miss you", "feedback", "their history"},
+    "upsell": {"welcome", "first order"},
+}
 
 
 # --- assembling -------------------------------------------------------------------------------
@@ -437,11 +539,11 @@ def compose(goal_text: str, audience: AudienceSummary, channel: str, count: int)
     order = list(ORDER[goal.kind])
     # Fit the audience: mostly lapsed people hear "we miss you" early, people who never
     # ordered hear about a first order, whatever the goal's kind.
-    if audience.lapsed_share > 0.6 and "we miss you" not in order[:2]:
+    if audience.lapsed_share > 0.6 and "we miss you" not in order[:2] and goal.kind not in NOT_FOR:
         order.insert(1, "we miss you")
     if audience.size and audience.never_ordered_share > 0.6 and "first order" not in order[:2]:
         order.insert(1, "first order")
-    names = list(dict.fromkeys([*order, *FALLBACK]))
+    names = [n for n in dict.fromkeys([*order, *FALLBACK]) if n not in NOT_FOR.get(goal.kind, set())]
     out: list[Variant] = []
     seen: set[str] = set()
     for name in names:
@@ -450,7 +552,7 @@ def compose(goal_text: str, audience: AudienceSummary, channel: str, count: int)
         draft = ANGLES[name](goal, audience)
         if draft is None:
             continue
-        variant = _assemble(name, draft, channel)
+        variant = _assemble(name, draft, channel, goal)
         if variant.message in seen:
             continue
         templates.check(variant.message)
@@ -461,14 +563,27 @@ def compose(goal_text: str, audience: AudienceSummary, channel: str, count: int)
     return out
 
 
-def _assemble(angle: str, draft: Draft, channel: str) -> Variant:
+def _missing(goal: Goal, text: str) -> bool:
+    low = text.lower()
+    return any(fact.lower() not in low for fact in goal.facts)
+
+
+def _assemble(angle: str, draft: Draft, channel: str, goal: Goal) -> Variant:
     if channel == "sms":
         message = draft.sms[0]
         for part in draft.sms[1:]:
             if part and rendered_length(f"{message} {part}") <= SMS_LIMIT:
                 message = f"{message} {part}"
+        if _missing(goal, message):
+            # The angle's own words dropped a fact (or it did not fit): the facts come first.
+            said = promise(goal)
+            fits = [m for m in (f"{draft.sms[0]} {said}", f"{HI}: {said}") if rendered_length(m) <= SMS_LIMIT]
+            message = fits[0] if fits else said
         return Variant(angle, message, None)
-    body = "\n\n".join([f"Hi {HI},", *(p for p in draft.email if p), "See you soon,\nThe team"])
+    paragraphs = [p for p in draft.email if p]
+    if _missing(goal, " ".join(paragraphs)):
+        paragraphs.insert(0, promise(goal))
+    body = "\n\n".join([f"Hi {HI},", *paragraphs, "See you soon,\nThe team"])
     subject = (
         draft.subject if rendered_length(draft.subject) <= SUBJECT_LIMIT else draft.subject.split(" — ")[0]
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
 from fastapi import APIRouter
 
-from pulsecrm.ai import explain
+from pulsecrm.ai import explain, send_time, summary
 from pulsecrm.ai import service as ai_service
 from pulsecrm.ai.schemas import (
     AudienceOut,
@@ -13,11 +16,17 @@ from pulsecrm.ai.schemas import (
     MessagesOut,
     SegmentPromptIn,
     SegmentSuggestionOut,
+    SendTimeIn,
+    SendTimeOut,
+    SummaryOut,
     VariantOut,
 )
+from pulsecrm.campaigns import service as campaign_service
 from pulsecrm.campaigns import templates
+from pulsecrm.db import utcnow
 from pulsecrm.deps import CampaignsScope, SegmentsScope, ServicesDep, SessionDep
 from pulsecrm.segments import service as segment_service
+from pulsecrm.validation import DbId
 
 router = APIRouter(prefix="/api/v1/ai", tags=["ai"])
 
@@ -32,6 +41,8 @@ async def segment(
 
     422 (naming `prompt`) when nothing in the prompt could be read as a condition."""
     catalog = await services.catalog.get(session)
+    # Vague value words ("big spenders") are read against the spend distribution of now.
+    catalog = replace(catalog, spend=await ai_service.spend_distribution(session))
     # A model may take seconds: don't hold a pooled connection while it thinks.
     await session.rollback()
     answer = await ai_service.engine_for(services.settings).rules_from_text(body.prompt, catalog)
@@ -92,4 +103,38 @@ async def messages(
             top_city=audience.top_city,
         ),
         channel=body.channel,
+    )
+
+
+@router.post("/campaigns/{campaign_id:int}/summary", response_model=SummaryOut)
+async def campaign_summary(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> SummaryOut:
+    """How a campaign did, in plain words: rates overall and by city, spend and recency band.
+
+    Every number in the sentences comes from the facts returned beside them (checked)."""
+    await campaign_service.get(session, campaign_id)  # 404 when there is no such campaign
+    found = await summary.facts(session, campaign_id, now=utcnow())
+    said = summary.sentences(found)
+    text = " ".join(said)
+    if stray := summary.ungrounded(text, found):
+        raise AssertionError(f"summary states numbers not in its facts: {stray}")  # a bug, never input
+    return SummaryOut(sentences=said, text=text, facts=found.as_json())
+
+
+@router.post("/send-time", response_model=SendTimeOut)
+async def suggest_send_time(
+    body: SendTimeIn, session: SessionDep, services: ServicesDep, _: CampaignsScope
+) -> SendTimeOut:
+    """The hours an audience orders in, and the three-hour window most of its orders fall in."""
+    catalog = await services.catalog.get(session)
+    raw_rules = await ai_service.audience_rules(session, raw_rules=body.rules, segment_id=body.segment_id)
+    now = utcnow()
+    _tree, where = segment_service.audience_filter(session, raw_rules, catalog, now=now)
+    found = await send_time.distribution(session, where, zone=ZoneInfo(body.timezone), now=now)
+    return SendTimeOut(
+        orders=found.orders,
+        hours=found.hours,
+        suggested_hour=found.start_hour,
+        share=round(found.share, 4),
+        timezone=body.timezone,
+        sentence=found.sentence(body.timezone),
     )

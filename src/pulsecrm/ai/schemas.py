@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pulsecrm.ai.offline import MAX_PROMPT
 from pulsecrm.validation import DbId, Text
@@ -78,3 +79,37 @@ class MessagesOut(BaseModel):
     variants: list[VariantOut]
     audience: AudienceOut
     channel: Literal["sms", "email"]
+
+
+class SummaryOut(BaseModel):
+    sentences: list[str] = Field(description="3-6 plain sentences; every number in them is in `facts`.")
+    text: str
+    facts: dict[str, Any] = Field(description="Delivered and failed overall and by city, spend and recency.")
+    engine: Literal["offline"] = "offline"
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name like 'Asia/Kolkata'") from None
+    return name
+
+
+class SendTimeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    rules: Any = Field(default=None, description="The audience as a rule tree…")
+    segment_id: DbId | None = Field(default=None, description="…or a saved segment; neither = everyone.")
+    timezone: Annotated[str, AfterValidator(_zone)] = Field(
+        default="UTC", max_length=64, description="Hours are given in this IANA time zone."
+    )
+
+
+class SendTimeOut(BaseModel):
+    orders: int = Field(description="Orders of the audience counted.")
+    hours: list[int] = Field(description="Orders by local hour of day, 0-23.")
+    suggested_hour: int | None = Field(description="Start of the busiest three-hour window (local).")
+    share: float = Field(description="Of all orders, the share placed in that window.")
+    timezone: str
+    sentence: str

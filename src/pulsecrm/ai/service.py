@@ -18,7 +18,7 @@ from pulsecrm.customers.models import Customer
 from pulsecrm.db import utcnow
 from pulsecrm.errors import InvalidInput
 from pulsecrm.segments import service as segment_service
-from pulsecrm.segments.catalog import Catalog
+from pulsecrm.segments.catalog import Catalog, SpendDistribution, percentile
 
 LAPSED_DAYS = 90
 
@@ -33,6 +33,24 @@ def engine_for(settings: Settings) -> Engine:
             timeout=settings.ai_timeout_seconds,
         )
     return OfflineEngine()
+
+
+async def spend_distribution(session: AsyncSession) -> SpendDistribution:
+    """Total spend's 10th and 90th percentiles over all customers now, for "big spenders".
+
+    Linear interpolation between the two neighbouring ranks (PostgreSQL's percentile_cont),
+    read with ORDER BY … OFFSET so PostgreSQL and SQLite answer alike: three small queries."""
+    customers = int(await session.scalar(sa.select(sa.func.count()).select_from(Customer)) or 0)
+    if customers == 0:
+        return SpendDistribution(0, Decimal(0), Decimal(0))
+    bounds = []
+    for q in ("0.1", "0.9"):
+        position = Decimal(q) * (customers - 1)
+        rows = await session.scalars(
+            sa.select(Customer.total_spend).order_by(Customer.total_spend).offset(int(position)).limit(2)
+        )
+        bounds.append(percentile([Decimal(v) for v in rows], float(position - int(position))))
+    return SpendDistribution(customers, bounds[0], bounds[1])
 
 
 async def audience_rules(session: AsyncSession, *, raw_rules: Any, segment_id: int | None) -> Any:

@@ -274,8 +274,21 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
             low = low[:-2]
         elif "'" in low:
             low = low.replace("'", "")
-        out.append(Token(correct(low, vocabulary), word))
+        # A name is never a typo: "named Zara" must not become "named zero".
+        naming = bool(out) and (
+            out[-1].text in _NAME_CUES
+            or (
+                out[-1].text in ("or", "and")
+                and len(out) > 1
+                and out[-2].text == out[-2].original.lower()
+                and out[-2].original[:1].isupper()
+            )
+        )
+        out.append(Token(low if naming else correct(low, vocabulary), word))
     return out
+
+
+_NAME_CUES = frozenset({"named", "called", "name", "is"})
 
 
 def correct(word: str, vocabulary: frozenset[str]) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from pulsecrm.ai.tags import Tag
 from pulsecrm.campaigns import service
 from pulsecrm.campaigns.schemas import (
     CampaignIn,
@@ -17,6 +18,7 @@ from pulsecrm.campaigns.schemas import (
     MessagePreviewOut,
     ReachIn,
     ReachOut,
+    TagsIn,
 )
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep, WriteSessionDep
@@ -42,6 +44,7 @@ async def create(
         rate_limit=body.rate_limit,
         catalog=await services.catalog.get(session),
         by=who.name,
+        tags=body.tags,
     )
     await session.commit()
     return CampaignOut.of(campaign)
@@ -54,9 +57,12 @@ async def list_campaigns(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: IdCursor = None,
     status: Literal["draft", "running", "paused", "completed", "cancelled"] | None = None,
+    tag: Tag | None = None,
 ) -> Page[CampaignOut]:
-    """All campaigns, newest first, each with its stats."""
-    rows, next_cursor = await service.list_campaigns(session, limit=limit, cursor=cursor, status=status)
+    """All campaigns, newest first, each with its stats; `tag` keeps those with that tag."""
+    rows, next_cursor = await service.list_campaigns(
+        session, limit=limit, cursor=cursor, status=status, tag=tag
+    )
     return Page[CampaignOut](items=[CampaignOut.of(c) for c in rows], next_cursor=next_cursor)
 
 
@@ -119,6 +125,16 @@ async def launch(
 
 async def _change(campaign_id: DbId, action: str, session: WriteSessionDep) -> CampaignOut:
     campaign = await service.change(session, campaign_id, action)
+    await session.commit()
+    return CampaignOut.of(campaign)
+
+
+@router.put("/{campaign_id:int}/tags", response_model=CampaignOut)
+async def set_tags(
+    campaign_id: DbId, body: TagsIn, session: WriteSessionDep, _: CampaignsScope
+) -> CampaignOut:
+    """Replace the campaign's tags (suggested at creation) with the marketer's own choice."""
+    campaign = await service.set_tags(session, campaign_id, body.tags)
     await session.commit()
     return CampaignOut.of(campaign)
 

@@ -51,6 +51,9 @@ class Campaign(Base):
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_by_policy: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Auto-tags (ai.tags), editable: comma-separated from a fixed vocabulary, so one LIKE
+    # filters the history the same way on PostgreSQL and SQLite.
+    tags: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
 
     __table_args__ = (
         sa.CheckConstraint(f"status IN {CAMPAIGN_STATUSES}", name="status"),

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pulsecrm.ai.tags import TAGS, Tag
 from pulsecrm.campaigns import templates
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.delivery.models import Delivery
@@ -27,6 +28,17 @@ class CampaignIn(BaseModel):
     rules: Any = Field(default=None, description="The audience as a rule tree…")
     segment_id: DbId | None = Field(default=None, description="…or a saved segment (its rules are copied).")
     rate_limit: int | None = Field(default=None, ge=1, le=100_000, description="Messages per second.")
+    tags: list[Tag] | None = Field(
+        default=None,
+        max_length=len(TAGS),
+        description="Leave out to have them suggested from the rules and message.",
+    )
+
+
+class TagsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[Tag] = Field(max_length=len(TAGS), description=f"Any of: {', '.join(TAGS)}.")
 
 
 class Stats(BaseModel):
@@ -73,6 +85,7 @@ class CampaignOut(BaseModel):
     created_at: datetime
     launched_at: datetime | None
     completed_at: datetime | None
+    tags: list[str] = Field(description="Auto-suggested at creation, editable.")
 
     @classmethod
     def of(cls, c: Campaign) -> CampaignOut:
@@ -108,6 +121,7 @@ class CampaignOut(BaseModel):
             created_at=c.created_at,
             launched_at=c.launched_at,
             completed_at=c.completed_at,
+            tags=[t for t in c.tags.split(",") if t],
         )
 
 

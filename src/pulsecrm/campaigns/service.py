@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from pulsecrm.ai import tags as ai_tags
 from pulsecrm.campaigns import templates
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.config import Settings
@@ -46,6 +48,7 @@ async def create(
     rate_limit: int | None,
     catalog: Catalog,
     by: str,
+    tags: Sequence[str] | None = None,
 ) -> Campaign:
     if channel == "email" and not subject:
         raise InvalidInput(
@@ -78,6 +81,7 @@ async def create(
         created_by=by,
         created_at=now,
         updated_at=now,
+        tags=_tags(tags if tags is not None else ai_tags.suggest(rule_lang.dump(tree), message, subject)),
     )
     session.add(campaign)
     await session.flush()
@@ -208,13 +212,28 @@ async def resume_after_errors(conn: AsyncConnection, campaign_ids: list[int], *,
     return int(result.rowcount)
 
 
+def _tags(tags: Sequence[str]) -> str:
+    return ",".join(t for t in ai_tags.TAGS if t in tags)  # the fixed order, no duplicates
+
+
+async def set_tags(session: AsyncSession, campaign_id: int, tags: Sequence[str]) -> Campaign:
+    campaign = await get(session, campaign_id, lock=True)
+    campaign.tags = _tags(tags)
+    campaign.updated_at = utcnow()
+    await session.flush()
+    return campaign
+
+
 async def list_campaigns(
-    session: AsyncSession, *, limit: int, cursor: str | None, status: str | None
+    session: AsyncSession, *, limit: int, cursor: str | None, status: str | None, tag: str | None = None
 ) -> tuple[list[Campaign], str | None]:
     """Newest first."""
     query = sa.select(Campaign)
     if status is not None:
         query = query.where(Campaign.status == status)
+    if tag is not None:
+        # Tags are a fixed vocabulary without commas: ",a,b," contains ",a," exactly when a is one.
+        query = query.where((sa.literal(",") + Campaign.tags + ",").contains(f",{tag},", autoescape=True))
     return await newest_first(session, query, Campaign.id, limit=limit, cursor=cursor)
 
 

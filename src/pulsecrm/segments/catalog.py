@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,8 +68,27 @@ _JSON_TO_FIELD = {"string": "text", "number": "number", "boolean": "boolean"}
 
 
 @dataclass(frozen=True)
+class SpendDistribution:
+    """Where total spend sits across all customers now, for words like "big spenders"."""
+
+    customers: int
+    p10: Decimal  # linear interpolation between ranks, like PostgreSQL's percentile_cont
+    p90: Decimal
+
+
+def percentile(ordered: list[Decimal], q: float) -> Decimal:
+    """The q-th quantile of sorted values, interpolating linearly between neighbours."""
+    position = Decimal(str(q)) * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True)
 class Catalog:
     fields: tuple[FieldSpec, ...]
+    # Filled in per question (the AI endpoints), not cached with the fields: see `spend_distribution`.
+    spend: SpendDistribution | None = field(default=None, compare=False)
     _by_name: dict[str, FieldSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

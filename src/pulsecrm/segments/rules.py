@@ -328,3 +328,55 @@ def _date_bound(raw: Any, parsed: datetime, *, upper: bool) -> datetime:
     if upper and isinstance(raw, str) and len(raw) == 10:
         return parsed + timedelta(days=1) - timedelta(microseconds=1)
     return parsed
+
+
+# --- tree algebra -----------------------------------------------------------------------------
+
+Rule = Condition | Group
+
+_FLIP = {
+    "eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "within_last_days": "not_within_last_days",
+    "not_within_last_days": "within_last_days", "is_set": "is_not_set", "is_not_set": "is_set",
+}  # fmt: skip
+_ORDER_FLIP = {"gt": "lte", "lte": "gt", "gte": "lt", "lt": "gte"}
+# Fields every customer has, so "not > 5" is exactly "<= 5" (no one lacks a value).
+NEVER_EMPTY = frozenset({"total_spend", "order_count", "created_at", "name", "external_id"})
+
+
+def negate(node: Rule) -> Rule:
+    """The exact complement, as the plainest tree: flip a comparator when that is exact, else
+    mark the group `not` (each comparator's missing-value rule is already its own complement's)."""
+    if isinstance(node, Condition):
+        if node.cmp in _FLIP:
+            return node.model_copy(update={"cmp": _FLIP[node.cmp]})
+        if node.cmp in _ORDER_FLIP and node.field in NEVER_EMPTY:
+            return node.model_copy(update={"cmp": _ORDER_FLIP[node.cmp]})
+        return Group(op="and", negate=True, rules=[node])
+    if not node.rules:
+        return node  # "not" of everyone: ignored rather than matching no one
+    return node.model_copy(update={"negate": not node.negate})
+
+
+def simplify(node: Rule) -> Rule:
+    """The same audience as a plainer tree: same-op groups flattened, empty groups and duplicate
+    children dropped, single children unwrapped, a negated single child negated."""
+    if isinstance(node, Condition):
+        return node
+    children: list[Rule] = []
+    for child in (simplify(c) for c in node.rules):
+        if isinstance(child, Group) and not child.rules:
+            continue
+        if isinstance(child, Group) and child.op == node.op and not child.negate:
+            children.extend(child.rules)
+        else:
+            children.append(child)
+    unique = list({_key(c): c for c in children}.values())
+    if not unique:
+        return node.model_copy(update={"rules": [], "negate": False})  # "not" of everyone: ignored
+    if len(unique) == 1:
+        return negate(unique[0]) if node.negate else unique[0]
+    return node.model_copy(update={"rules": unique})
+
+
+def _key(node: Rule) -> str:
+    return repr(node.model_dump(mode="json", by_alias=True))

@@ -1,23 +1,4 @@
-"""The offline engine: plain words to a rule tree, deterministically, with no network.
-
-How it reads a prompt:
-
-1. Normalise it into lowercase tokens (`words.tokenize`: contractions, ranges, small typos).
-2. Find *atoms*, the phrases that are one condition each ("spent more than ₹5k",
-   "haven't ordered in 3 months", "in Mumbai"), by trying patterns in priority order; a
-   matched span is masked so a later pattern cannot reuse its words.
-3. Read the words between atoms as connectives (and, or, commas, "but", "who", "either",
-   "not", "except", brackets); any other word that is not filler is *not understood* and
-   reported, never silently dropped.
-4. Build the tree with the precedence people mean: commas, "but", "who", "and also" join
-   clauses loosest; inside a clause OR is looser than AND; "either … or …" and brackets
-   group; ", or" is an OR between whole clauses. Place names joined by and/or/commas become
-   one list ("in Mumbai and Pune" means either city).
-
-Nothing here guesses a number it was not given: a vague word ("lapsed", "new") with no
-period gets a stated default, recorded in `notes`, and a prompt with no condition at all is
-refused.
-"""
+"""The grammar: for one catalog, the patterns that find atoms, in priority order, and their handlers."""
 
 # ruff: noqa: E501 - patterns read best one per line, as the phrases people type
 
@@ -26,203 +7,49 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import lru_cache
-from typing import Any
 
-from pulsecrm.ai import composer
 from pulsecrm.ai import words as w
-from pulsecrm.ai.base import SegmentAnswer
-from pulsecrm.ai.composer import AudienceSummary, Variant
-from pulsecrm.errors import InvalidInput
-from pulsecrm.segments import rules as rule_lang
-from pulsecrm.segments.catalog import ATTRIBUTE_PREFIX, Catalog, FieldSpec
-
-Node = dict[str, Any]
-
-DEFAULT_LAPSED_DAYS = 90
-DEFAULT_RECENT_DAYS = 30
-DEFAULT_NEW_DAYS = 30
-
-
-class NotUnderstood(InvalidInput):
-    code = "prompt_not_understood"
-
-
-@dataclass(frozen=True)
-class Parsed:
-    rules: Node
-    not_understood: list[str]
-    notes: list[str]
-
-
-@dataclass
-class Atom:
-    start: int
-    end: int
-    node: Node
-    cities: tuple[str, ...] = ()  # a place condition that may merge with its neighbours
-    negated: bool = False
-    bare: bool = False  # a place name with no preposition ("… or Pune")
-    weak: bool = False  # dropped when another condition names the same field
-    note: str | None = None
-
-
-# --- comparators ------------------------------------------------------------------------------
-
-CMP_WORDS: dict[str, tuple[str, ...]] = {
-    "gte": (
-        "at least", "atleast", "a minimum of", "minimum of", "min of", "minimum", "min",
-        "no less than", "not less than", "no fewer than", "not fewer than", "not under",
-        "not below", ">=", "=>",
-    ),
-    "lte": (
-        "at most", "atmost", "no more than", "not more than", "no greater than",
-        "not greater than", "not over", "not above", "not exceeding", "up to", "upto",
-        "a maximum of", "maximum of", "max of", "maximum", "max", "<=", "=<",
-    ),
-    "gt": (
-        "more than", "greater than", "over", "above", "exceeding", "exceeds", "exceed",
-        "in excess of", "upwards of", "upward of", "beyond", "higher than", "bigger than",
-        "larger than", "north of", "mor than", ">",
-    ),
-    "lt": (
-        "less than", "fewer than", "under", "below", "lower than", "smaller than", "beneath",
-        "south of", "<",
-    ),
-    "eq": ("exactly", "of exactly", "precisely", "equal to", "equals", "=", "only", "just", "is"),
-}  # fmt: skip
-POST_WORDS: dict[str, tuple[str, ...]] = {
-    "gte": (
-        "+", "or more", "or above", "or higher", "or over", "and above", "and up", "and over",
-        "and more", "plus", "or greater", "at least", "minimum", "or plus",
-    ),
-    "lte": (
-        "or less", "or fewer", "or below", "or lower", "or under", "and below", "and under",
-        "and less", "at most", "max", "maximum", "or lesser",
-    ),
-}  # fmt: skip
-_CMP_OF = {phrase: cmp for cmp, phrases in CMP_WORDS.items() for phrase in phrases}
-_POST_OF = {phrase: cmp for cmp, phrases in POST_WORDS.items() for phrase in phrases}
-
-
-def _alt(phrases: Any) -> str:
-    return "|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True))
-
-
-CMP = _alt(_CMP_OF)
-POST = _alt(_POST_OF)
-
-
-def quantity(value: str) -> str:
-    """A comparison with a value: 'more than 5k', '5k+', 'between 2k and 5k', '3 to 5'."""
-    return (
-        rf"(?:(?:between|from|btw|btwn) (?P<lo>{value}) (?:and|to|or) (?P<hi>{value})"
-        rf"|(?P<lo2>{value}) to (?P<hi2>{value})"
-        rf"|(?:(?P<cmp>{CMP}) )?(?P<val>{value})(?: (?P<post>{POST})(?! than| [\d₹$]))?)"
-        # "more than 5k but less than 10k": a second bound on the same field
-        rf"(?: (?:and|but|yet|,|, but|, and) (?:(?:is|was|are) )?(?P<cmp2>{CMP}) (?P<val2>{value}))?"
-    )
-
-
-def _compare(
-    m: re.Match[str], parse: Callable[[str], Decimal | None], *, bare: str
-) -> tuple[str, Any] | None:
-    """(comparator, JSON value) from a `quantity` match; `bare` is the comparator of '5k' alone."""
-    groups = m.groupdict()
-    lo, hi = groups.get("lo") or groups.get("lo2"), groups.get("hi") or groups.get("hi2")
-    if lo and hi:
-        low, high = parse(lo), parse(hi)
-        if low is None or high is None:
-            return None
-        return "between", [w.plain(min(low, high)), w.plain(max(low, high))]
-    value = parse(m["val"])
-    if value is None:
-        return None
-    if groups.get("cmp2"):
-        second, cmp2 = parse(groups["val2"]), _CMP_OF[groups["cmp2"]]
-        first = _CMP_OF.get(m["cmp"] or "") or _POST_OF.get(m["post"] or "") or bare
-        if second is None or {first, cmp2} not in ({"gt", "lt"}, {"gte", "lte"}) or m["post"]:
-            return None
-        low, high = (value, second) if first in ("gt", "gte") else (second, value)
-        if {first, cmp2} == {"gte", "lte"}:
-            return "between", [w.plain(low), w.plain(high)]
-        return "and", [("gt", w.plain(low)), ("lt", w.plain(high))]
-    cmp = _CMP_OF.get(m["cmp"] or "") or _POST_OF.get(m["post"] or "") or bare
-    if m["cmp"] and m["post"]:
-        # "more than 5k or more" is just "more than"; "up to 5k or more" makes no sense.
-        upward = _CMP_OF[m["cmp"]] in ("gt", "gte")
-        if upward != (_POST_OF[m["post"]] == "gte"):
-            return None
-        cmp = _CMP_OF[m["cmp"]]
-    return cmp, w.plain(value)
-
-
-def _compared(name: str, found: tuple[str, Any]) -> Node:
-    cmp, value = found
-    if cmp == "and":  # two bounds: more than one and less than the other
-        return {"op": "and", "rules": [_cond(name, c, v) for c, v in value]}
-    return _cond(name, cmp, value)
-
-
-def _count(text: str) -> Decimal | None:
-    value = {"once": Decimal(1), "twice": Decimal(2), "thrice": Decimal(3)}.get(text) or w.number(text)
-    return value if value is not None and value == value.to_integral_value() and value >= 0 else None
-
-
-def _money(text: str) -> Decimal | None:
-    return w.amount(text)
-
-
-# --- places -----------------------------------------------------------------------------------
-
-# Well-known spellings, so "Bombay" finds the "Mumbai" customers. The first name of a group is
-# used when the catalog has none of them.
-CITY_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("Mumbai", "Bombay"), ("Delhi", "New Delhi"), ("Bengaluru", "Bangalore"), ("Pune", "Poona"),
-    ("Hyderabad",), ("Chennai", "Madras"), ("Kolkata", "Calcutta"), ("Ahmedabad",), ("Jaipur",),
-    ("Kochi", "Cochin"), ("Gurugram", "Gurgaon"), ("Noida",), ("Lucknow",), ("Surat",),
-    ("Chandigarh",), ("Indore",), ("Nagpur",), ("Bhopal",), ("Goa",), ("Coimbatore",),
-    ("Mysuru", "Mysore"), ("Thiruvananthapuram", "Trivandrum"), ("Visakhapatnam", "Vizag"),
-    ("Vadodara", "Baroda"), ("Patna",), ("Navi Mumbai",), ("Thane",), ("Nashik",),
-    ("London",), ("New York", "NYC"), ("San Francisco", "SF"), ("Los Angeles", "LA"),
-    ("Chicago",), ("Boston",), ("Seattle",), ("Toronto",), ("Sydney",), ("Melbourne",),
-    ("Singapore",), ("Dubai",), ("Paris",), ("Berlin",), ("Manchester",), ("Zürich", "Zurich"),
-)  # fmt: skip
-
-
-# --- vocabulary of the tree -------------------------------------------------------------------
-
-FILLER = frozenset(
-    """
-    customers customer people person persons users user clients client shoppers shopper buyers
-    buyer folks members member contacts contact audience segment everyone everybody anyone
-    anybody all any those these them they their theirs show me find get give list select pick
-    want need target please i we us our my you the a an of to for who whom whose have has had
-    having are is was were be been being do does did ones one just some total overall lifetime
-    ever so far in at on from by as there here what whats which that whose guys ppl cust custs
-    already currently still now customers' someone somebody like can could would should will
-    """.split()  # noqa: SIM905 - a word list is easier to extend as text
+from pulsecrm.ai.offline.atoms import (
+    DEFAULT_LAPSED_DAYS,
+    DEFAULT_NEW_DAYS,
+    DEFAULT_RECENT_DAYS,
+    Atom,
+    Node,
+    _and,
+    _cond,
+    _iso,
+    _place_atom,
+    _range_node,
 )
-_FILLER_PHRASES = ("from us", "with us", "so far", "to date", "in total", "at all")
-
-CONNECTIVES: dict[str, str] = {
-    "and": "AND", "or": "OR", "nor": "OR", ",": "COMMA", "but": "BREAK", "who": "BREAK",
-    "whom": "BREAK", "that": "BREAK", "which": "BREAK", "whose": "BREAK", "where": "BREAK",
-    "with": "BREAK", "having": "BREAK", "plus": "BREAK", "while": "BREAK", "whereas": "BREAK",
-    "although": "BREAK", "though": "BREAK", "however": "BREAK", "also": "BREAK",
-    "additionally": "BREAK", "either": "EITHER", "neither": "NEITHER", "not": "NOT", "no": "NOT",
-    "non": "NOT", "never": "NOT", "without": "NOT", "except": "WIDE_NOT", "excluding": "WIDE_NOT",
-    "exclude": "WIDE_NOT", "excl": "WIDE_NOT", "minus": "WIDE_NOT", "besides": "WIDE_NOT",
-    "(": "LP", ")": "RP", "[": "LP", "]": "RP",
-}  # fmt: skip
-_CONNECTIVE_PHRASES = {
-    ("other", "than"): "WIDE_NOT", ("apart", "from"): "WIDE_NOT", ("but", "not"): "BREAK NOT",
-    ("as", "well", "as"): "BREAK", ("and", "also"): "BREAK", ("in", "addition", "to"): "BREAK",
-    ("and", "or"): "OR", ("leaving", "out"): "WIDE_NOT", ("leave", "out"): "WIDE_NOT",
-}  # fmt: skip
-
+from pulsecrm.ai.offline.lexicon import (
+    _PERIOD_AHEAD,
+    AGO_LESS,
+    AGO_MORE,
+    CAL,
+    CITY_GROUPS,
+    CMP,
+    CONNECTIVES,
+    FILLER,
+    FIRST_VERB,
+    HIGH_VALUE,
+    IS,
+    JOIN_VERB,
+    LAST_ORDER,
+    LOW_VALUE,
+    NAME_CUE,
+    ORDER_TAIL,
+    ORDER_VERB,
+    PEOPLE,
+    POST,
+    RETURN_VERB,
+    SPEND_VERB,
+    WINDOW,
+)
+from pulsecrm.ai.offline.quantities import _compare, _compared, _count, _money, quantity
+from pulsecrm.segments.catalog import Catalog, FieldSpec
 
 # --- the grammar ------------------------------------------------------------------------------
 
@@ -243,46 +70,6 @@ class Context:
     today: date
     capitalised: set[str]  # words the user capitalised (a place we don't know yet)
     notes: list[str] = field(default_factory=list)
-
-
-def _cond(name: str, cmp: str, value: Any = None) -> Node:
-    node: Node = {"field": name, "cmp": cmp}
-    if cmp not in ("is_set", "is_not_set"):
-        node["value"] = value
-    return node
-
-
-def _and(*nodes: Node) -> Node:
-    return {"op": "and", "rules": list(nodes)}
-
-
-ORDER_VERB = (
-    r"(?:ordered|ordering|order|orders|bought|buy|buying|purchased|purchase|purchases|purchasing"
-    r"|shopped|shop|shopping|transacted|transacting|transaction|transactions|checked out|placed (?:an |any |a )?orders?"
-    r"|made (?:a |any |an )?(?:purchases?|orders?)|spent anything|spent money|bought anything|been active|activity)"
-)
-ORDER_TAIL = r"(?: (?:anything|something|from us|with us|again|at all|online|here|stuff|items|products|at least once|even once|once))*"
-WINDOW = (
-    r"(?:in|within|during|for|over|since|inside)(?: the)?(?: (?:last|past|previous|recent|prior|preceding))?"
-)
-AGO_MORE = r"(?:more than|over|at least|longer than|older than|>|beyond|earlier than)"
-AGO_LESS = (
-    r"(?:less than|under|within|fewer than|inside|<|in the last|in the past|within the last|within the past)"
-)
-CAL = r"(?:this|current|last|previous) (?:week|month|year)|today|yesterday"
-JOIN_VERB = (
-    r"(?:joined|join|signed up|sign up|signup|registered|register|subscribed|created (?:an |their )?accounts?"
-    r"|became (?:a )?customers?|onboarded|acquired|enrolled|signed on|sign ups|signups|sign up date"
-    r"|signup date|joining date|registration date|account created|created)"
-)
-FIRST_VERB = r"(?:(?:(?:placed|made|did) (?:their |a |an |the )?)?first (?:order|purchase|bought|ordered|purchased|transaction|buy|shopped)(?: date)?)"
-LAST_ORDER = r"(?:(?:last|latest|most recent|previous|recent) (?:order|purchase|transaction|buy)(?: date)?|last ordered|last purchased|last bought|last shopped)"
-IS = r"(?: (?:was|is|were|are|placed|made|date|on|at|happened))*"
-# What makes "no orders …" about a period rather than ever: "in the last", "for 3", "since", "this".
-_PERIOD_AHEAD = (
-    r"(?:(?:in|within|for|during|over)(?: the)? (?:last|past|previous|recent|prior|this|\d|an?|one|two|three"
-    r"|four|five|six|seven|eight|nine|ten|twelve|few|couple)|since|this|after|before|recently)"
-)
 
 
 class Grammar:
@@ -327,7 +114,12 @@ class Grammar:
         neg = r"(?:(?:have|has|had|did|do|does|is|are) not|not|never|no|without|zero|nil)(?: been| yet| even| ever| once)*"
         add(
             "no_order_window",
-            rf"{neg} (?:any |an |a )?{ORDER_VERB}{ORDER_TAIL} {window}",
+            rf"{neg} (?:any |an |a )?(?:{ORDER_VERB}|{RETURN_VERB}|back){ORDER_TAIL} {window}",
+            self._no_order_window,
+        )
+        add(
+            "nothing_window",
+            rf"(?:nothing|no activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? {window}",
             self._no_order_window,
         )
         add(
@@ -337,7 +129,7 @@ class Grammar:
         )
         add(
             "no_order_since",
-            rf"{neg} (?:any |an |a )?{ORDER_VERB}{ORDER_TAIL} (?:since|after) {date_}",
+            rf"{neg} (?:any |an |a )?(?:{ORDER_VERB}|{RETURN_VERB}|back){ORDER_TAIL} (?:since|after) {date_}",
             self._no_order_since,
         )
         add(
@@ -379,6 +171,21 @@ class Grammar:
             self._calendar("created_at"),
         )
         add(
+            "new_people_cal",
+            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: (?:from|in|within|during|of|for|since|over))?(?: the)? (?P<cal>{CAL})",
+            self._calendar("created_at"),
+        )
+        add(
+            "new_people_date",
+            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))? (?P<rel>since|after|before|in|during|from) {date_}",
+            self._dated("created_at"),
+        )
+        add(
+            "new_people_window",
+            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: from)? {window}",
+            self._within("created_at"),
+        )
+        add(
             "tenure",
             rf"(?:been )?(?:with us|customers?|members?|a customer|a member|on board|around)(?: for)? (?P<rel>{AGO_MORE}|{AGO_LESS}) {dur}",
             self._ago("created_at", "rel", tenure=True),
@@ -413,6 +220,14 @@ class Grammar:
             r"new (?:buyers?|purchasers?)|first ?time (?:buyers? )?(?:in|within) (?:the )?last month",
             self._assumed(
                 "first_order_at", "within_last_days", DEFAULT_NEW_DAYS, "“new buyers” has no period"
+            ),
+        )
+
+        add(
+            "new_people",
+            rf"new {PEOPLE}",
+            self._assumed(
+                "created_at", "within_last_days", DEFAULT_NEW_DAYS, "“new customers” has no period"
             ),
         )
 
@@ -451,6 +266,11 @@ class Grammar:
             self._counted("order_count", bare="eq"),
         )
         add(
+            "orders_compared",
+            rf"(?:orders|purchases|transactions|order|purchase)(?: (?:count|placed|made|number))?(?: (?:is|are|of|was|=))? {quantity(w.NUMBER)}",
+            self._compared_count,
+        )
+        add(
             "orders_n",
             rf"(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))",
             self._counted("order_count", bare="eq"),
@@ -463,7 +283,9 @@ class Grammar:
 
         # Money: total spend, or the average order.
         avg = r"(?:(?:average|avg|mean|typical) (?:order|basket|purchase|ticket|cart|transaction|bill|spend per order)(?: (?:value|size|amount|spend|total))?|aov|(?:spend|spent|spending) per (?:order|purchase|visit)|per order|basket size|order value|ticket size|average spend)"
-        total = r"(?:total (?:spend|spent|spending|purchases|purchase value|order value|value|revenue|sales)|lifetime (?:value|spend|spending|revenue)|ltv|clv|spent|spend|spends|spending|spenders?|purchased worth|bought worth|shopped for|bought for|purchased for|bought|purchased|shopped|ordered|purchases worth|worth|revenue|revenue of|value of|paid)"
+        add("high_value", HIGH_VALUE, self._value_tier(high=True))
+        add("low_value", LOW_VALUE, self._value_tier(high=False))
+        total = rf"(?:{SPEND_VERB}|total (?:spend|spent|spending|purchases|purchase value|order value|value|revenue|sales)|lifetime (?:value|spend|spending|revenue)|ltv|clv|spent|spend|spends|spending|spenders?|purchased worth|bought worth|shopped for|bought for|purchased for|bought|purchased|shopped|ordered|purchases worth|worth|revenue|revenue of|value of)"
         between_words = r"(?: (?:is|was|are|of|been|has|have|had|totalling|totaling|totals|total|in total|overall|a total of|so far|to date|with us|altogether|till date|in all|until now|amount|amounting to|money|an amount of|sum))*"
         after_words = r"(?: (?:in total|overall|so far|to date|with us|lifetime|altogether|in all|worth|in purchases|on purchases|on orders|on shopping|till date|until now|in their lifetime|total|spend|spent|of spend|in spend|value))*"
         add(
@@ -522,6 +344,7 @@ class Grammar:
             self._email_domain,
         )
         add("with_domain", rf"(?:with|using|on|at) {domain}", self._email_domain)
+        add("named", rf"{NAME_CUE} (?P<v>[a-z]+(?: (?:[a-z]+|or|and|,))*)", self._named)
         text_fields = r"(?P<f>name|first name|full name|e ?mail|email address|phone|phone number|mobile|city|customer id|id|external id)"
         add(
             "text_op",
@@ -550,6 +373,10 @@ class Grammar:
             rf"(?:{neg_place}|(?:live|lives|living|located|based|residing|reside|from|in|city is|city =|city)(?: in| at| out of)?) (?P<city>[a-z][a-z]+(?: [a-z][a-z]+)?)",
             self._place_unknown,
         )
+        # Last: a comparison with no field ("or over 10k in Delhi"), completed by the parser
+        # from the parallel clause before it.
+        add("bare_amount", quantity(w.AMOUNT), self._bare_amount)
+        add("bare_times", rf"{quantity(w.NUMBER)} (?:times|time|x)", self._bare_times)
 
     def _attribute(self, spec: FieldSpec) -> None:
         key = spec.attribute or ""
@@ -592,7 +419,11 @@ class Grammar:
                     self._const(_cond(spec.name, "eq", False)),
                 )
         elif spec.type == "text":
-            value = r"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all)(?!\S))[\w@.+-]+"
+            # A known place is never a tier's value: "gold tier in Mumbai, or platinum tier".
+            places = "|".join(re.escape(c) for c in self.cities)
+            value = (
+                rf"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all|{places})(?!\S))[\w@.+-]+"
+            )
             values = rf"(?P<v>{value}(?: (?:or|,|, or|and|/) {value})*)"
             add(
                 f"attr_text_{key}",
@@ -647,7 +478,6 @@ class Grammar:
                 "buyers",
                 "customers",
                 "value",
-                "paid",
             ) and not any(w.is_money_like(v) for v in values):
                 return None  # "bought 3 times" is a count; only "bought ₹5k" is money
             found = _compare(m, _money, bare="gte")
@@ -860,6 +690,79 @@ class Grammar:
             return None  # short names only when written as names
         return _place_atom(m, values, negated=negated, bare=bare)
 
+    def _value_tier(self, *, high: bool) -> Handler:
+        def handle(m: re.Match[str], ctx: Context) -> Atom | None:
+            spend = ctx.catalog.spend
+            if spend is None or spend.customers == 0:
+                return None  # no distribution to read it against: reported, not guessed
+            if high:
+                bound = spend.p90.quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+                node, said = _cond("total_spend", "gte", w.plain(bound)), "the top 10% by total spend"
+                where = "the 90th percentile"
+            else:
+                bound = spend.p10.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
+                node, said = _cond("total_spend", "lte", w.plain(bound)), "the bottom 10% by total spend"
+                where = "the 10th percentile"
+            note = (
+                f"“{m[0]}” read as {said}: total spend {'≥' if high else '≤'} {w.plain(bound)}, "
+                f"{where} of all {spend.customers} customers now"
+            )
+            return Atom(m.start(), m.end(), node, note=note)
+
+        return handle
+
+    def _compared_count(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        """'orders > 5', 'purchases at least 3': a count, when a comparison is written."""
+        if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"]):
+            return None
+        if any((n := _count(v)) is not None and n >= 1000 for g in ("val", "lo", "lo2") if (v := m[g])):
+            return None  # "purchases over 5000" is money: left to the amount patterns, or reported
+        atom = self._counted("order_count", bare="eq")(m, ctx)
+        return atom if isinstance(atom, Atom) else None
+
+    def _named(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        """'named Asha or Ravi': one `contains` per name; a name is capitalised or no keyword."""
+        names: list[list[str]] = [[]]
+        end = m.start("v")
+        pos = m.start("v")
+        for word in m["v"].split(" "):
+            if word in ("or", "and", ","):
+                if not names[-1]:
+                    break
+                names.append([])
+            elif (
+                (word in ctx.capitalised or word not in ctx.grammar.vocabulary)
+                and word not in FILLER
+                and word not in CONNECTIVES
+                and word not in ctx.grammar.cities
+                and len(names[-1]) < 3
+            ):
+                names[-1].append(word)
+                end = pos + len(word)
+            else:
+                break
+            pos += len(word) + 1
+        found = [" ".join(n) for n in names if n]
+        if not found:
+            return None
+        rules = [_cond("name", "contains", n) for n in found]
+        node = rules[0] if len(rules) == 1 else {"op": "or", "rules": rules}
+        return Atom(m.start(), end, node)
+
+    def _bare_amount(self, m: re.Match[str], _ctx: Context) -> Atom | None:
+        if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"]):
+            return None  # a number alone is no condition
+        found = _compare(m, _money, bare="gte")
+        if found is None:
+            return None
+        money = any(w.is_money_like(v) for g in ("val", "lo", "lo2") if (v := m.groupdict().get(g)))
+        return Atom(m.start(), m.end(), {}, pending=found, money=money)
+
+    def _bare_times(self, m: re.Match[str], _ctx: Context) -> Atom | None:
+        """'… or 5 times in Delhi': a count whose verb was said in the parallel clause before."""
+        found = _compare(m, _count, bare="eq")
+        return None if found is None else Atom(m.start(), m.end(), {}, pending=found)
+
     def _place_unknown(self, m: re.Match[str], ctx: Context) -> Atom | None:
         words = m["city"].split()
         while words and (words[-1] in FILLER or words[-1] in CONNECTIVES or words[-1] in self.vocabulary):
@@ -875,385 +778,6 @@ class Grammar:
         return atom
 
 
-def _place_atom(m: re.Match[str], values: tuple[str, ...], *, negated: bool, bare: bool) -> Atom:
-    if len(values) == 1:
-        node = _cond("city", "ne" if negated else "eq", values[0])
-    else:
-        node = _cond("city", "not_in" if negated else "in", list(values))
-    return Atom(m.start(), m.end(), node, cities=values, negated=negated, bare=bare)
-
-
-def _iso(day: date) -> str:
-    return day.isoformat()
-
-
-def _range_node(name: str, rel: str, span: tuple[date, date], today: date) -> Node:
-    first, last = span
-    if rel in ("since", "on or after"):
-        return _cond(name, "after", _iso(first - timedelta(days=1)))
-    if rel == "after":
-        return _cond(name, "after", _iso(last))
-    if rel in ("before", "prior to"):
-        return _cond(name, "before", _iso(first))
-    if rel in ("until", "till", "on or before"):
-        return _cond(name, "before", _iso(last + timedelta(days=1)))
-    if last >= today:
-        # "this month": everything since the first, including what comes later today.
-        return _cond(name, "after", _iso(first - timedelta(days=1)))
-    return _cond(name, "between", [_iso(first), _iso(last)])
-
-
-# --- reading a prompt -------------------------------------------------------------------------
-
-
 @lru_cache(maxsize=16)
 def grammar_for(catalog: Catalog) -> Grammar:
     return Grammar(catalog)
-
-
-MAX_PROMPT = 1000
-
-
-def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = None) -> Parsed:
-    """The rule tree a prompt describes, what could not be read, and the defaults assumed.
-
-    Raises NotUnderstood (422, naming `prompt`) when no condition is found at all."""
-    grammar = grammar_for(catalog)
-    today = (now or datetime.now(UTC)).astimezone(UTC).date()
-    tokens = w.tokenize(prompt[:MAX_PROMPT], grammar.vocabulary)
-    capitalised = {t.text for t in tokens if t.original[:1].isupper()}
-    text = " ".join(t.text for t in tokens)
-    starts, pos = [], 0
-    for token in tokens:
-        starts.append(pos)
-        pos += len(token.text) + 1
-    ctx = Context(catalog, grammar, today, capitalised)
-
-    atoms: list[Atom] = []
-    work = text
-    for pattern in grammar.patterns:
-        if not any(ch.isalnum() or ch in "₹$<>=+" for ch in work):
-            break
-        found: list[Atom] = []
-        for m in pattern.regex.finditer(work):
-            atom = pattern.handler(m, ctx)
-            if atom is None:
-                continue
-            found.extend(atom if isinstance(atom, list) else [atom])
-        for atom in found:
-            work = work[: atom.start] + "\x00" * (atom.end - atom.start) + work[atom.end :]
-            atoms.append(atom)
-    atoms.sort(key=lambda a: a.start)
-
-    # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
-    named = [_fields(a.node) for a in atoms if not a.weak]
-    atoms = [a for a in atoms if not (a.weak and any(_fields(a.node) & f for f in named))]
-    notes = [a.note for a in atoms if a.note]
-
-    stream, not_understood = _stream(tokens, starts, atoms)
-    if not atoms:
-        raise NotUnderstood(
-            "no condition found in the prompt; try e.g. “spent more than 5k and haven't ordered in "
-            "3 months, in Mumbai or Pune”",
-            details=[
-                {
-                    "loc": ["body", "prompt"],
-                    "path": "$.prompt",
-                    "message": "nothing in the prompt names a customer field, amount, count, date or place",
-                    "not_understood": not_understood,
-                }
-            ],
-        )
-    tree = _Parser(_merge_places(stream)).parse()
-    root = _root(_simplify(tree))
-    rule_lang.check(rule_lang.parse(root), catalog)  # our own output obeys the same contract
-    return Parsed(root, not_understood, notes)
-
-
-def _fields(node: Node) -> set[str]:
-    if "field" in node:
-        return {node["field"]}
-    return set().union(*(_fields(n) for n in node["rules"])) if node["rules"] else set()
-
-
-Item = Atom | str
-
-
-def _stream(tokens: list[w.Token], starts: list[int], atoms: list[Atom]) -> tuple[list[Item], list[str]]:
-    """Atoms and connectives in order, and the runs of words nobody understood."""
-    items: list[Item] = []
-    unknown: list[str] = []
-    run: list[str] = []
-
-    pending: list[str] = []
-
-    def flush() -> None:
-        pending.clear()
-        if run:
-            unknown.append(" ".join(run))
-            run.clear()
-
-    i, a = 0, 0
-    while i < len(tokens):
-        if a < len(atoms) and starts[i] >= atoms[a].start:
-            flush()
-            items.append(atoms[a])
-            while i < len(tokens) and starts[i] < atoms[a].end:
-                i += 1
-            a += 1
-            continue
-        word = tokens[i].text
-        matched = False
-        for phrase, kinds in _CONNECTIVE_PHRASES.items():
-            if tuple(t.text for t in tokens[i : i + len(phrase)]) == phrase and not (
-                a < len(atoms)
-                and i + len(phrase) - 1 < len(tokens)
-                and starts[i + len(phrase) - 1] >= atoms[a].start
-            ):
-                flush()
-                items.extend(kinds.split())
-                i += len(phrase)
-                matched = True
-                break
-        if matched:
-            continue
-        two = f"{word} {tokens[i + 1].text}" if i + 1 < len(tokens) else ""
-        if two in _FILLER_PHRASES:
-            i += 2
-            continue
-        if word not in _GLUE and word in FILLER:
-            pending.clear()
-        if word in CONNECTIVES:
-            flush()
-            items.append(CONNECTIVES[word])
-        elif word not in FILLER:
-            run.extend(pending)
-            pending.clear()
-            run.append(tokens[i].original or word)
-        elif word in _GLUE:
-            pending.append(tokens[i].original or word)  # keep "in the last 3 months" whole
-            i += 1
-            continue
-        else:
-            flush()
-        i += 1
-    flush()
-    return items, [u for u in unknown if any(ch.isalnum() for ch in u)]
-
-
-_GLUE = frozenset(("in", "at", "on", "from", "of", "for", "the", "a", "an", "to", "by"))
-_JOINERS = {"AND", "OR", "COMMA"}
-
-
-def _merge_places(items: list[Item]) -> list[Item]:
-    """'in Mumbai, Pune or Delhi' -> one condition: city in [Mumbai, Pune, Delhi]."""
-    out: list[Item] = []
-    for item in items:
-        if isinstance(item, Atom) and item.cities:
-            j = len(out) - 1
-            while j >= 0 and isinstance(out[j], str) and out[j] in _JOINERS:
-                j -= 1
-            prev = out[j] if j >= 0 else None
-            if (
-                isinstance(prev, Atom)
-                and prev.cities
-                and j < len(out) - 1
-                and (item.bare or item.negated == prev.negated)
-            ):
-                values = tuple(dict.fromkeys(prev.cities + item.cities))
-                merged = Atom(prev.start, item.end, {}, cities=values, negated=prev.negated)
-                merged.node = _cond("city", "not_in" if prev.negated else "in", list(values))
-                out[j:] = [merged]
-                continue
-        out.append(item)
-    return out
-
-
-class _Parser:
-    """Recursive descent over atoms and connectives (see the module docstring for precedence)."""
-
-    def __init__(self, items: list[Item]) -> None:
-        self.items = self._tidy(items)
-        self.pos = 0
-
-    @staticmethod
-    def _tidy(items: list[Item]) -> list[str | Atom]:
-        """Collapse each run of joiners into one: any OR makes it an OR, a comma or clause
-        word makes it a clause boundary; drop joiners that join nothing."""
-        out: list[str | Atom] = []
-        run: list[str] = []
-        for item in [*items, "END"]:
-            if isinstance(item, str) and item in ("AND", "OR", "COMMA", "BREAK"):
-                run.append(item)
-                continue
-            if (
-                not run
-                and out
-                and (isinstance(out[-1], Atom) or out[-1] == "RP")
-                and (isinstance(item, Atom) or item in ("NOT", "WIDE_NOT", "EITHER", "NEITHER", "LP"))
-            ):
-                # "vip or gold tier customers in Mumbai": modifiers side by side qualify the
-                # whole phrase, so they join like a clause, not like a tight "and".
-                run = ["BREAK"]
-            if run:
-                starts_clause = not out or (
-                    isinstance(out[-1], str) and out[-1] in ("NOT", "WIDE_NOT", "EITHER", "NEITHER", "LP")
-                )
-                if not starts_clause and item not in ("END", "RP"):
-                    loose = "COMMA" in run or "BREAK" in run
-                    if "OR" in run:
-                        out.append("ORBREAK" if loose else "OR")
-                    else:
-                        out.append("BREAK" if loose else "AND")
-                run = []
-            if item != "END":
-                out.append(item)
-        return out
-
-    def peek(self) -> str | Atom | None:
-        return self.items[self.pos] if self.pos < len(self.items) else None
-
-    def take(self) -> str | Atom | None:
-        item = self.peek()
-        self.pos += 1
-        return item
-
-    def parse(self) -> Node:
-        nodes = []
-        while self.peek() is not None:
-            nodes.append(self.or_clauses())
-            if self.peek() == "RP":  # an unmatched ")"
-                self.take()
-        return _and(*nodes) if len(nodes) != 1 else nodes[0]
-
-    def or_clauses(self) -> Node:
-        nodes = [self.clauses()]
-        while self.peek() == "ORBREAK":
-            self.take()
-            nodes.append(self.clauses())
-        return nodes[0] if len(nodes) == 1 else {"op": "or", "rules": nodes}
-
-    def clauses(self) -> Node:
-        nodes = [self.disjunction()]
-        while self.peek() == "BREAK":
-            self.take()
-            nodes.append(self.disjunction())
-        return nodes[0] if len(nodes) == 1 else _and(*nodes)
-
-    def disjunction(self) -> Node:
-        nodes = [self.conjunction()]
-        while self.peek() == "OR":
-            self.take()
-            nodes.append(self.conjunction())
-        return nodes[0] if len(nodes) == 1 else {"op": "or", "rules": nodes}
-
-    def conjunction(self) -> Node:
-        nodes = [self.unary()]
-        while True:
-            nxt = self.peek()
-            if nxt == "AND":
-                self.take()
-            elif not (isinstance(nxt, Atom) or nxt in ("NOT", "WIDE_NOT", "EITHER", "NEITHER", "LP")):
-                break
-            nodes.append(self.unary())
-        return nodes[0] if len(nodes) == 1 else _and(*nodes)
-
-    def unary(self) -> Node:
-        item = self.take()
-        if item is None or item in ("RP", "OR", "ORBREAK", "BREAK", "AND"):
-            return _and()  # a dangling "not" or "either": matches everyone, simplified away
-        if isinstance(item, Atom):
-            return item.node
-        if item == "NOT":
-            return _negate(self.unary())
-        if item == "WIDE_NOT":
-            return _negate(self.disjunction())
-        if item == "EITHER":
-            return self.disjunction()
-        if item == "NEITHER":
-            return _negate(self.disjunction())
-        # "(": everything up to the matching ")"
-        inner = self.or_clauses()
-        if self.peek() == "RP":
-            self.take()
-        return inner
-
-
-_FLIP = {
-    "eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "within_last_days": "not_within_last_days",
-    "not_within_last_days": "within_last_days", "is_set": "is_not_set", "is_not_set": "is_set",
-}  # fmt: skip
-_ORDER_FLIP = {"gt": "lte", "lte": "gt", "gte": "lt", "lt": "gte"}
-NEVER_EMPTY = frozenset({"total_spend", "order_count", "created_at", "name", "external_id"})
-
-
-def _negate(node: Node) -> Node:
-    """The exact complement, as the plainest tree: flip a comparator when that is exact."""
-    if "field" in node:
-        cmp = node["cmp"]
-        if cmp in _FLIP:
-            return {**node, "cmp": _FLIP[cmp]}
-        if cmp in _ORDER_FLIP and node["field"] in NEVER_EMPTY:
-            return {**node, "cmp": _ORDER_FLIP[cmp]}
-        return {"op": "and", "not": True, "rules": [node]}
-    if not node["rules"]:
-        return node  # "not" of nothing: ignore rather than match no one
-    flipped = {**node, "not": not node.get("not", False)}
-    if not flipped["not"]:
-        del flipped["not"]
-    return flipped
-
-
-def _simplify(node: Node) -> Node:
-    """Flatten same-op groups, drop empty ones and duplicates, unwrap single children."""
-    if "field" in node:
-        return node
-    op, negated = node.get("op", "and"), node.get("not", False)
-    children: list[Node] = []
-    for child in (_simplify(c) for c in node["rules"]):
-        if "field" not in child and not child["rules"]:
-            continue
-        if "field" not in child and child.get("op") == op and not child.get("not"):
-            children.extend(child["rules"])
-        else:
-            children.append(child)
-    unique = list({_key(c): c for c in children}.values())
-    if len(unique) == 1 and not negated:
-        return unique[0]
-    if len(unique) == 1 and "field" in unique[0]:
-        return _negate(unique[0])
-    out: Node = {"op": op, "rules": unique}
-    if negated:
-        out["not"] = True
-    return out
-
-
-def _key(node: Node) -> str:
-    return repr(sorted(node.items())) if "field" in node else repr(node)
-
-
-def _root(node: Node) -> Node:
-    if "field" in node or node.get("not"):
-        return {"version": 1, "op": "and", "rules": [node]}
-    return {"version": 1, "op": node["op"], "rules": node["rules"]}
-
-
-def attribute_name(spec: FieldSpec) -> str:
-    return spec.name.removeprefix(ATTRIBUTE_PREFIX)
-
-
-class OfflineEngine:
-    """The default engine: this module's parser and the composer, no network."""
-
-    name = "offline"
-
-    async def rules_from_text(
-        self, prompt: str, catalog: Catalog, *, now: datetime | None = None
-    ) -> SegmentAnswer:
-        parsed = rules_from_text(prompt, catalog, now=now)
-        return SegmentAnswer(parsed.rules, self.name, parsed.not_understood, parsed.notes)
-
-    async def message_variants(
-        self, goal: str, audience: AudienceSummary, channel: str, count: int
-    ) -> list[Variant]:
-        return composer.compose(goal, audience, channel, count)

@@ -1,0 +1,164 @@
+"""The offline engine's lexicon: the words for comparisons, places, connectives and verbs.
+
+Patterns in `grammar` are written from these, so a synonym or a verb form is added here once
+and every pattern that reads that concept understands it.
+"""
+
+# ruff: noqa: E501 - word lists and verb alternations read best one per line
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# --- comparators ------------------------------------------------------------------------------
+
+CMP_WORDS: dict[str, tuple[str, ...]] = {
+    "gte": (
+        "at least", "atleast", "a minimum of", "minimum of", "min of", "minimum", "min",
+        "no less than", "not less than", "no fewer than", "not fewer than", "not under",
+        "not below", ">=", "=>",
+    ),
+    "lte": (
+        "at most", "atmost", "no more than", "not more than", "no greater than",
+        "not greater than", "not over", "not above", "not exceeding", "up to", "upto",
+        "a maximum of", "maximum of", "max of", "maximum", "max", "<=", "=<",
+    ),
+    "gt": (
+        "more than", "greater than", "over", "above", "exceeding", "exceeds", "exceed",
+        "in excess of", "upwards of", "upward of", "beyond", "higher than", "bigger than",
+        "larger than", "north of", "mor than", ">",
+    ),
+    "lt": (
+        "less than", "fewer than", "under", "below", "lower than", "smaller than", "beneath",
+        "south of", "<",
+    ),
+    "eq": ("exactly", "of exactly", "precisely", "equal to", "equals", "=", "only", "just", "is"),
+}  # fmt: skip
+POST_WORDS: dict[str, tuple[str, ...]] = {
+    "gte": (
+        "+", "or more", "or above", "or higher", "or over", "and above", "and up", "and over",
+        "and more", "plus", "or greater", "at least", "minimum", "or plus",
+    ),
+    "lte": (
+        "or less", "or fewer", "or below", "or lower", "or under", "and below", "and under",
+        "and less", "at most", "max", "maximum", "or lesser",
+    ),
+}  # fmt: skip
+_CMP_OF = {phrase: cmp for cmp, phrases in CMP_WORDS.items() for phrase in phrases}
+_POST_OF = {phrase: cmp for cmp, phrases in POST_WORDS.items() for phrase in phrases}
+
+
+def _alt(phrases: Any) -> str:
+    return "|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True))
+
+
+CMP = _alt(_CMP_OF)
+POST = _alt(_POST_OF)
+
+# --- places -----------------------------------------------------------------------------------
+
+# Well-known spellings, so "Bombay" finds the "Mumbai" customers. The first name of a group is
+# used when the catalog has none of them.
+CITY_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("Mumbai", "Bombay"), ("Delhi", "New Delhi"), ("Bengaluru", "Bangalore"), ("Pune", "Poona"),
+    ("Hyderabad",), ("Chennai", "Madras"), ("Kolkata", "Calcutta"), ("Ahmedabad",), ("Jaipur",),
+    ("Kochi", "Cochin"), ("Gurugram", "Gurgaon"), ("Noida",), ("Lucknow",), ("Surat",),
+    ("Chandigarh",), ("Indore",), ("Nagpur",), ("Bhopal",), ("Goa",), ("Coimbatore",),
+    ("Mysuru", "Mysore"), ("Thiruvananthapuram", "Trivandrum"), ("Visakhapatnam", "Vizag"),
+    ("Vadodara", "Baroda"), ("Patna",), ("Navi Mumbai",), ("Thane",), ("Nashik",),
+    ("London",), ("New York", "NYC"), ("San Francisco", "SF"), ("Los Angeles", "LA"),
+    ("Chicago",), ("Boston",), ("Seattle",), ("Toronto",), ("Sydney",), ("Melbourne",),
+    ("Singapore",), ("Dubai",), ("Paris",), ("Berlin",), ("Manchester",), ("Zürich", "Zurich"),
+)  # fmt: skip
+
+
+# --- vocabulary of the tree -------------------------------------------------------------------
+
+FILLER = frozenset(
+    """
+    customers customer people person persons users user clients client shoppers shopper buyers
+    buyer folks members member contacts contact audience segment everyone everybody anyone
+    anybody all any those these them they their theirs show me find get give list select pick
+    want need target please i we us our my you the a an of to for who whom whose have has had
+    having are is was were be been being do does did ones one just some total overall lifetime
+    ever so far in at on from by as there here what whats which that whose guys ppl cust custs
+    already currently still now customers' someone somebody like can could would should will
+    """.split()  # noqa: SIM905 - a word list is easier to extend as text
+)
+_FILLER_PHRASES = ("from us", "with us", "so far", "to date", "in total", "at all")
+
+CONNECTIVES: dict[str, str] = {
+    "and": "AND", "or": "OR", "nor": "OR", ",": "COMMA", "but": "BREAK", "who": "BREAK",
+    "whom": "BREAK", "that": "BREAK", "which": "BREAK", "whose": "BREAK", "where": "BREAK",
+    "with": "BREAK", "having": "BREAK", "plus": "BREAK", "while": "BREAK", "whereas": "BREAK",
+    "although": "BREAK", "though": "BREAK", "however": "BREAK", "also": "BREAK",
+    "additionally": "BREAK", "either": "EITHER", "neither": "NEITHER", "not": "NOT", "no": "NOT",
+    "non": "NOT", "never": "NOT", "without": "NOT", "except": "WIDE_NOT", "excluding": "WIDE_NOT",
+    "exclude": "WIDE_NOT", "excl": "WIDE_NOT", "minus": "WIDE_NOT", "besides": "WIDE_NOT",
+    "(": "LP", ")": "RP", "[": "LP", "]": "RP",
+}  # fmt: skip
+_CONNECTIVE_PHRASES = {
+    ("other", "than"): "WIDE_NOT", ("apart", "from"): "WIDE_NOT", ("but", "not"): "BREAK NOT",
+    ("as", "well", "as"): "BREAK", ("and", "also"): "BREAK", ("in", "addition", "to"): "BREAK",
+    ("and", "or"): "OR", ("leaving", "out"): "WIDE_NOT", ("leave", "out"): "WIDE_NOT",
+}  # fmt: skip
+
+
+ORDER_VERB = (
+    r"(?:ordered|ordering|order|orders|bought|buy|buying|purchased|purchase|purchases|purchasing"
+    r"|shopped|shop|shopping|transacted|transacting|transaction|transactions|checked out|placed (?:an |any |a )?orders?"
+    r"|made (?:a |any |an )?(?:purchases?|orders?)|spent anything|spent money|bought anything|been active|activity)"
+)
+ORDER_TAIL = r"(?: (?:anything|something|from us|with us|again|at all|online|here|stuff|items|products|at least once|even once|once))*"
+WINDOW = (
+    r"(?:in|within|during|for|over|since|inside)(?: the)?(?: (?:last|past|previous|recent|prior|preceding))?"
+)
+AGO_MORE = r"(?:more than|over|at least|longer than|older than|>|beyond|earlier than)"
+AGO_LESS = (
+    r"(?:less than|under|within|fewer than|inside|<|in the last|in the past|within the last|within the past)"
+)
+CAL = r"(?:this|current|last|previous) (?:week|month|year)|today|yesterday"
+JOIN_VERB = (
+    r"(?:joined|join|signed up|sign up|signup|registered|register|subscribed|created (?:an |their )?accounts?"
+    r"|became (?:a )?customers?|onboarded|acquired|enrolled|signed on|sign ups|signups|sign up date"
+    r"|signup date|joining date|registration date|account created|created)"
+)
+FIRST_VERB = r"(?:(?:(?:placed|made|did) (?:their |a |an |the )?)?first (?:order|purchase|bought|ordered|purchased|transaction|buy|shopped)(?: date)?)"
+LAST_ORDER = r"(?:(?:last|latest|most recent|previous|recent) (?:order|purchase|transaction|buy)(?: date)?|last ordered|last purchased|last bought|last shopped)"
+IS = r"(?: (?:was|is|were|are|placed|made|date|on|at|happened))*"
+# What makes "no orders …" about a period rather than ever: "in the last", "for 3", "since", "this".
+_PERIOD_AHEAD = (
+    r"(?:(?:in|within|for|during|over)(?: the)? (?:last|past|previous|recent|prior|this|\d|an?|one|two|three"
+    r"|four|five|six|seven|eight|nine|ten|twelve|few|couple)|since|this|after|before|recently)"
+)
+
+# Coming back, said as its absence: "haven't been back in 3 months", "we haven't seen in 90 days".
+RETURN_VERB = (
+    r"(?:been back|come back|came back|coming back|returned|return|come in|came in|been in|visited(?: us)?"
+    r"|visit(?: us)?|seen|been seen|shown up|showed up|been around|engaged|interacted|been active)"
+)
+# Verbs and phrases of spending money, beyond "spent": "dropped 5k", "splurged ₹10,000".
+SPEND_VERB = (
+    r"(?:dropped|drop|splurged|splurge|splashed out|splashed|shelled out|forked out|forked over|paid"
+    r"|racked up|rung up|invested|put in|laid out|blown|blew|dished out|coughed up|generated|brought in"
+    r"|contributed)"
+)
+# A value tier said with a vague word: resolved to a percentile of total spend, computed now.
+TIER_NOUN = (
+    r"(?:spenders?|customers?|buyers?|clients?|shoppers?|users?|purchasers?|accounts?|people|members?|ones)"
+)
+HIGH_VALUE = (
+    rf"(?:(?:big|biggest|bigger|top|high|highest|heavy|heaviest|large|largest|major|premium|best|most valuable"
+    rf"|high ?value|(?:high|top|big|heavy|biggest|highest) ?spending|high ?ltv|high ?worth|valuable) {TIER_NOUN}|whales?|big fish|high ?rollers?|(?:who )?(?:spent|spend|spends|spending) the most|(?:who )?(?:spent|spend|spends|spending) (?:a lot|lots|big|heavily|the most money)"
+    rf"|top (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
+)
+LOW_VALUE = (
+    rf"(?:(?:low|lowest|lower|small|smallest|light|lightest|bottom|minor|tiny|low ?value|low ?spending|low ?ltv"
+    rf"|least valuable|cheap|cheapest|budget|(?:low|least|lowest) ?spending) {TIER_NOUN}|(?:who )?(?:spent|spend|spends|spending) the least|(?:who )?(?:spent|spend|spends|spending) (?:very )?little"
+    rf"|bottom (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
+)
+# Nouns for the people a "new …" phrase is about: "new customers this month".
+PEOPLE = r"(?:customers?|users?|members?|clients?|shoppers?|accounts?|sign ?ups?|registrations?|joiners?|subscribers?|people|folks)"
+# What introduces a person's name: "customers named Priya", "called Arjun".
+NAME_CUE = r"(?:named|called|by the name(?: of)?|with the name|with name|whose (?:first )?name is|(?:first )?name is|name =|going by)"

@@ -1,0 +1,381 @@
+"""Reading a prompt: find the atoms, read the words between them as connectives, build the tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pulsecrm.ai import words as w
+from pulsecrm.ai.offline.atoms import Atom, Node, _and, _cond
+from pulsecrm.ai.offline.grammar import Context, grammar_for
+from pulsecrm.ai.offline.lexicon import _CONNECTIVE_PHRASES, _FILLER_PHRASES, CONNECTIVES, FILLER
+from pulsecrm.ai.offline.quantities import _compared
+from pulsecrm.errors import InvalidInput
+from pulsecrm.segments import rules as rule_lang
+from pulsecrm.segments.catalog import Catalog
+
+
+class NotUnderstood(InvalidInput):
+    code = "prompt_not_understood"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    rules: Node
+    not_understood: list[str]
+    notes: list[str]
+
+
+MAX_PROMPT = 1000
+
+
+def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = None) -> Parsed:
+    """The rule tree a prompt describes, what could not be read, and the defaults assumed.
+
+    Raises NotUnderstood (422, naming `prompt`) when no condition is found at all."""
+    grammar = grammar_for(catalog)
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    tokens = w.tokenize(prompt[:MAX_PROMPT], grammar.vocabulary)
+    capitalised = {t.text for t in tokens if t.original[:1].isupper()}
+    text = " ".join(t.text for t in tokens)
+    starts, pos = [], 0
+    for token in tokens:
+        starts.append(pos)
+        pos += len(token.text) + 1
+    ctx = Context(catalog, grammar, today, capitalised)
+
+    atoms: list[Atom] = []
+    work = text
+    for pattern in grammar.patterns:
+        if not any(ch.isalnum() or ch in "₹$<>=+" for ch in work):
+            break
+        found: list[Atom] = []
+        for m in pattern.regex.finditer(work):
+            atom = pattern.handler(m, ctx)
+            if atom is None:
+                continue
+            found.extend(atom if isinstance(atom, list) else [atom])
+        for atom in found:
+            work = work[: atom.start] + "\x00" * (atom.end - atom.start) + work[atom.end :]
+            atoms.append(atom)
+    atoms.sort(key=lambda a: a.start)
+    atoms = _complete(atoms)
+
+    # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
+    named = [_fields(a.node) for a in atoms if not a.weak]
+    atoms = [a for a in atoms if not (a.weak and any(_fields(a.node) & f for f in named))]
+    notes = [a.note for a in atoms if a.note]
+
+    stream, not_understood = _stream(tokens, starts, atoms)
+    if not atoms:
+        raise NotUnderstood(
+            "no condition found in the prompt; try e.g. “spent more than 5k and haven't ordered in "
+            "3 months, in Mumbai or Pune”",
+            details=[
+                {
+                    "loc": ["body", "prompt"],
+                    "path": "$.prompt",
+                    "message": "nothing in the prompt names a customer field, amount, count, date or place",
+                    "not_understood": not_understood,
+                }
+            ],
+        )
+    tree = _Parser(_merge_places(stream)).parse()
+    typed = rule_lang.parse({"version": 1, "op": "and", "rules": [tree]})
+    root = _root(_plain(rule_lang.simplify(typed)))
+    rule_lang.check(rule_lang.parse(root), catalog)  # our own output obeys the same contract
+    return Parsed(root, not_understood, notes)
+
+
+_NUMERIC_CMPS = frozenset({"gt", "gte", "lt", "lte", "between", "eq"})
+_COUNTS = frozenset({"order_count"})
+
+
+def _complete(atoms: list[Atom]) -> list[Atom]:
+    """Give each field-less comparison ("… or over 10k in Delhi") the field of the nearest
+    comparison before it; one written as money with none before reads as total spend (noted);
+    any other is dropped, so its words are reported as not understood."""
+    out: list[Atom] = []
+    for atom in atoms:
+        if atom.pending is None:
+            out.append(atom)
+            continue
+        field = next(
+            (
+                f
+                for a in reversed(out)
+                if (f := _compared_field(a.node)) and not (atom.money and f in _COUNTS)
+            ),
+            None,
+        )
+        if field is None and atom.money:
+            field = "total_spend"
+            atom.note = "no field named for an amount: read as total spend"
+        if field is not None:
+            atom.node = _compared(field, atom.pending)
+            out.append(atom)
+    return out
+
+
+def _compared_field(node: Node) -> str | None:
+    if "field" in node:
+        value = node.get("value")
+        dated = isinstance(value, str) or (isinstance(value, list) and isinstance(value[0], str))
+        return node["field"] if node["cmp"] in _NUMERIC_CMPS and not dated else None
+    fields = {_compared_field(n) for n in node["rules"]}
+    return fields.pop() if len(fields) == 1 else None
+
+
+def _fields(node: Node) -> set[str]:
+    if "field" in node:
+        return {node["field"]}
+    return set().union(*(_fields(n) for n in node["rules"])) if node["rules"] else set()
+
+
+Item = Atom | str
+
+
+def _stream(tokens: list[w.Token], starts: list[int], atoms: list[Atom]) -> tuple[list[Item], list[str]]:
+    """Atoms and connectives in order, and the runs of words nobody understood."""
+    items: list[Item] = []
+    unknown: list[str] = []
+    run: list[str] = []
+
+    pending: list[str] = []
+
+    def flush() -> None:
+        pending.clear()
+        if run:
+            unknown.append(" ".join(run))
+            run.clear()
+
+    i, a = 0, 0
+    while i < len(tokens):
+        if a < len(atoms) and starts[i] >= atoms[a].start:
+            flush()
+            items.append(atoms[a])
+            while i < len(tokens) and starts[i] < atoms[a].end:
+                i += 1
+            a += 1
+            continue
+        word = tokens[i].text
+        matched = False
+        for phrase, kinds in _CONNECTIVE_PHRASES.items():
+            if tuple(t.text for t in tokens[i : i + len(phrase)]) == phrase and not (
+                a < len(atoms)
+                and i + len(phrase) - 1 < len(tokens)
+                and starts[i + len(phrase) - 1] >= atoms[a].start
+            ):
+                flush()
+                items.extend(kinds.split())
+                i += len(phrase)
+                matched = True
+                break
+        if matched:
+            continue
+        two = f"{word} {tokens[i + 1].text}" if i + 1 < len(tokens) else ""
+        if two in _FILLER_PHRASES:
+            i += 2
+            continue
+        if word not in _GLUE and word in FILLER:
+            pending.clear()
+        if word in CONNECTIVES:
+            flush()
+            items.append(CONNECTIVES[word])
+        elif word not in FILLER:
+            run.extend(pending)
+            pending.clear()
+            run.append(tokens[i].original or word)
+        elif word in _GLUE:
+            pending.append(tokens[i].original or word)  # keep "in the last 3 months" whole
+            i += 1
+            continue
+        else:
+            flush()
+        i += 1
+    flush()
+    return items, [u for u in unknown if any(ch.isalnum() for ch in u)]
+
+
+_GLUE = frozenset(("in", "at", "on", "from", "of", "for", "the", "a", "an", "to", "by"))
+_JOINERS = {"AND", "OR", "COMMA"}
+
+
+def _merge_places(items: list[Item]) -> list[Item]:
+    """'in Mumbai, Pune or Delhi' -> one condition: city in [Mumbai, Pune, Delhi]."""
+    out: list[Item] = []
+    for item in items:
+        if isinstance(item, Atom) and item.cities:
+            j = len(out) - 1
+            while j >= 0 and isinstance(out[j], str) and out[j] in _JOINERS:
+                j -= 1
+            prev = out[j] if j >= 0 else None
+            if (
+                isinstance(prev, Atom)
+                and prev.cities
+                and j < len(out) - 1
+                and (item.bare or item.negated == prev.negated)
+            ):
+                values = tuple(dict.fromkeys(prev.cities + item.cities))
+                merged = Atom(prev.start, item.end, {}, cities=values, negated=prev.negated)
+                merged.node = _cond("city", "not_in" if prev.negated else "in", list(values))
+                out[j:] = [merged]
+                continue
+        out.append(item)
+    return out
+
+
+class _Parser:
+    """Recursive descent over atoms and connectives (see the module docstring for precedence)."""
+
+    def __init__(self, items: list[Item]) -> None:
+        self.items = _distribute(self._tidy(items))
+        self.pos = 0
+
+    @staticmethod
+    def _tidy(items: list[Item]) -> list[str | Atom]:
+        """Collapse each run of joiners into one: any OR makes it an OR, a comma or clause
+        word makes it a clause boundary; drop joiners that join nothing."""
+        out: list[str | Atom] = []
+        run: list[str] = []
+        for item in [*items, "END"]:
+            if isinstance(item, str) and item in ("AND", "OR", "COMMA", "BREAK"):
+                run.append(item)
+                continue
+            if (
+                not run
+                and out
+                and (isinstance(out[-1], Atom) or out[-1] == "RP")
+                and (isinstance(item, Atom) or item in ("NOT", "WIDE_NOT", "EITHER", "NEITHER", "LP"))
+            ):
+                # "vip or gold tier customers in Mumbai": modifiers side by side qualify the
+                # whole phrase, so they join like a clause, not like a tight "and".
+                run = ["BREAK"]
+            if run:
+                starts_clause = not out or (
+                    isinstance(out[-1], str) and out[-1] in ("NOT", "WIDE_NOT", "EITHER", "NEITHER", "LP")
+                )
+                if not starts_clause and item not in ("END", "RP"):
+                    loose = "COMMA" in run or "BREAK" in run
+                    if "OR" in run:
+                        out.append("ORBREAK" if loose else "OR")
+                    else:
+                        out.append("BREAK" if loose else "AND")
+                run = []
+            if item != "END":
+                out.append(item)
+        return out
+
+    def peek(self) -> str | Atom | None:
+        return self.items[self.pos] if self.pos < len(self.items) else None
+
+    def take(self) -> str | Atom | None:
+        item = self.peek()
+        self.pos += 1
+        return item
+
+    def parse(self) -> Node:
+        nodes = []
+        while self.peek() is not None:
+            nodes.append(self.or_clauses())
+            if self.peek() == "RP":  # an unmatched ")"
+                self.take()
+        return _and(*nodes) if len(nodes) != 1 else nodes[0]
+
+    def or_clauses(self) -> Node:
+        nodes = [self.clauses()]
+        while self.peek() == "ORBREAK":
+            self.take()
+            nodes.append(self.clauses())
+        return nodes[0] if len(nodes) == 1 else {"op": "or", "rules": nodes}
+
+    def clauses(self) -> Node:
+        nodes = [self.disjunction()]
+        while self.peek() == "BREAK":
+            self.take()
+            nodes.append(self.disjunction())
+        return nodes[0] if len(nodes) == 1 else _and(*nodes)
+
+    def disjunction(self) -> Node:
+        nodes = [self.conjunction()]
+        while self.peek() == "OR":
+            self.take()
+            nodes.append(self.conjunction())
+        return nodes[0] if len(nodes) == 1 else {"op": "or", "rules": nodes}
+
+    def conjunction(self) -> Node:
+        nodes = [self.unary()]
+        while True:
+            nxt = self.peek()
+            if nxt == "AND":
+                self.take()
+            elif not (isinstance(nxt, Atom) or nxt in ("NOT", "WIDE_NOT", "EITHER", "NEITHER", "LP")):
+                break
+            nodes.append(self.unary())
+        return nodes[0] if len(nodes) == 1 else _and(*nodes)
+
+    def unary(self) -> Node:
+        item = self.take()
+        if item is None or item in ("RP", "OR", "ORBREAK", "BREAK", "AND"):
+            return _and()  # a dangling "not" or "either": matches everyone, simplified away
+        if isinstance(item, Atom):
+            return item.node
+        if item == "NOT":
+            return _not(self.unary())
+        if item == "WIDE_NOT":
+            return _not(self.disjunction())
+        if item == "EITHER":
+            return self.disjunction()
+        if item == "NEITHER":
+            return _not(self.disjunction())
+        # "(": everything up to the matching ")"
+        inner = self.or_clauses()
+        if self.peek() == "RP":
+            self.take()
+        return inner
+
+
+def _distribute(items: list[str | Atom]) -> list[str | Atom]:
+    """'over 5k in Mumbai or over 10k in Delhi': when the runs of conditions either side of a
+    tight OR name the same fields, the OR is between the whole runs, not the two nearest."""
+    out = list(items)
+    for i, item in enumerate(items):
+        if item == "OR":
+            left, right = _run(items, i, -1), _run(items, i, 1)
+            if len(left) >= 2 and sorted(left) == sorted(right):
+                out[i] = "ORBREAK"
+    return out
+
+
+def _run(items: list[str | Atom], i: int, step: int) -> list[tuple[str, ...]]:
+    fields: list[tuple[str, ...]] = []
+    j = i + step
+    while 0 <= j < len(items):
+        item = items[j]
+        if isinstance(item, Atom):
+            fields.append(tuple(sorted(_fields(item.node))))
+        elif item not in ("AND", "BREAK"):
+            break
+        j += step
+    return fields
+
+
+def _not(node: Node) -> Node:
+    # Negation is left to `rule_lang.simplify`, which pushes it into a comparator when exact.
+    return {"op": "and", "not": True, "rules": [node]}
+
+
+def _plain(node: rule_lang.Rule) -> Node:
+    """A typed node back to the JSON shape: `not` only when set, no value where none is taken."""
+    if isinstance(node, rule_lang.Condition):
+        return _cond(node.field, node.cmp, node.value)
+    out: Node = {"op": node.op, "rules": [_plain(c) for c in node.rules]}
+    if node.negate:
+        out["not"] = True
+    return out
+
+
+def _root(node: Node) -> Node:
+    if "field" in node or node.get("not"):
+        return {"version": 1, "op": "and", "rules": [node]}
+    return {"version": 1, "op": node["op"], "rules": node["rules"]}

@@ -1,0 +1,72 @@
+"""Comparisons with a value: "more than 5k", "5k+", "between 2 and 4", parsed into (cmp, value)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from pulsecrm.ai import words as w
+from pulsecrm.ai.offline.atoms import Node, _cond
+from pulsecrm.ai.offline.lexicon import _CMP_OF, _POST_OF, CMP, POST
+
+
+def quantity(value: str) -> str:
+    """A comparison with a value: 'more than 5k', '5k+', 'between 2k and 5k', '3 to 5'."""
+    return (
+        rf"(?:(?:between|from|btw|btwn) (?P<lo>{value}) (?:and|to|or) (?P<hi>{value})"
+        rf"|(?P<lo2>{value}) to (?P<hi2>{value})"
+        rf"|(?:(?P<cmp>{CMP}) )?(?P<val>{value})(?: (?P<post>{POST})(?! than| [\d₹$]))?)"
+        # "more than 5k but less than 10k": a second bound on the same field
+        rf"(?: (?:and|but|yet|,|, but|, and) (?:(?:is|was|are) )?(?P<cmp2>{CMP}) (?P<val2>{value}))?"
+    )
+
+
+def _compare(
+    m: re.Match[str], parse: Callable[[str], Decimal | None], *, bare: str
+) -> tuple[str, Any] | None:
+    """(comparator, JSON value) from a `quantity` match; `bare` is the comparator of '5k' alone."""
+    groups = m.groupdict()
+    lo, hi = groups.get("lo") or groups.get("lo2"), groups.get("hi") or groups.get("hi2")
+    if lo and hi:
+        low, high = parse(lo), parse(hi)
+        if low is None or high is None:
+            return None
+        return "between", [w.plain(min(low, high)), w.plain(max(low, high))]
+    value = parse(m["val"])
+    if value is None:
+        return None
+    if groups.get("cmp2"):
+        second, cmp2 = parse(groups["val2"]), _CMP_OF[groups["cmp2"]]
+        first = _CMP_OF.get(m["cmp"] or "") or _POST_OF.get(m["post"] or "") or bare
+        if second is None or {first, cmp2} not in ({"gt", "lt"}, {"gte", "lte"}) or m["post"]:
+            return None
+        low, high = (value, second) if first in ("gt", "gte") else (second, value)
+        if {first, cmp2} == {"gte", "lte"}:
+            return "between", [w.plain(low), w.plain(high)]
+        return "and", [("gt", w.plain(low)), ("lt", w.plain(high))]
+    cmp = _CMP_OF.get(m["cmp"] or "") or _POST_OF.get(m["post"] or "") or bare
+    if m["cmp"] and m["post"]:
+        # "more than 5k or more" is just "more than"; "up to 5k or more" makes no sense.
+        upward = _CMP_OF[m["cmp"]] in ("gt", "gte")
+        if upward != (_POST_OF[m["post"]] == "gte"):
+            return None
+        cmp = _CMP_OF[m["cmp"]]
+    return cmp, w.plain(value)
+
+
+def _compared(name: str, found: tuple[str, Any]) -> Node:
+    cmp, value = found
+    if cmp == "and":  # two bounds: more than one and less than the other
+        return {"op": "and", "rules": [_cond(name, c, v) for c, v in value]}
+    return _cond(name, cmp, value)
+
+
+def _count(text: str) -> Decimal | None:
+    value = {"once": Decimal(1), "twice": Decimal(2), "thrice": Decimal(3)}.get(text) or w.number(text)
+    return value if value is not None and value == value.to_integral_value() and value >= 0 else None
+
+
+def _money(text: str) -> Decimal | None:
+    return w.amount(text)
