@@ -41,7 +41,7 @@ from pulsecrm.web.login import oidc_client
 from pulsecrm.web.login import router as login_router
 from pulsecrm.web.pages import router as pages_router
 from pulsecrm.web.ratelimit import LoginLimiter
-from pulsecrm.web.security import SESSION_COOKIE, SignInRequired
+from pulsecrm.web.security import SESSION_COOKIE, SecurityHeaders, SignInRequired
 from pulsecrm.web.templating import STATIC, render
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app)
     # Added last, so it is the outermost of ours: it sees errors from every other middleware.
     app.add_middleware(OutageGuard, retry_after=settings.outage_retry_after_seconds)
+    # Outermost: every answer carries them, the guard's 503s and the error pages included.
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -256,7 +256,7 @@ async def api_key_create(
     if "\x00" in name:  # PostgreSQL cannot store it
         return await _keys_page(request, session, status_code=422, error=f"The name {NUL_MESSAGE}.", name="")
     try:
-        new = await auth_service.create_key(session, name=name, scopes=scopes or None, user_id=user.id)
+        new = await auth_service.create_key(session, name=name, scopes=scopes, user_id=user.id)
     except PulseError as exc:
         await session.rollback()
         return await _keys_page(request, session, status_code=exc.status_code, error=exc.message, name=name)

@@ -45,3 +45,23 @@ Pulse.el = function (tag, attrs, ...children) {
 Pulse.number = (n) => Number(n).toLocaleString("en-US");
 Pulse.money = (n) => "₹" + Number(n).toLocaleString("en-US", { maximumFractionDigits: 0 });
 })();
+
+// Behaviour the templates ask for by attribute, so no page needs an inline script or handler
+// (the Content-Security-Policy allows neither).
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
+document.addEventListener("click", (event) => {
+  const copy = event.target.closest("[data-copy]");
+  if (copy) {
+    const source = document.getElementById(copy.dataset.copy);
+    if (navigator.clipboard && source) navigator.clipboard.writeText(source.value);
+    copy.textContent = "Copied";
+  }
+  const back = event.target.closest("a[data-back]");
+  if (back && window.history.length > 1) {
+    event.preventDefault();
+    window.history.back();
+  }
+});
