@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match, Mount
 
-from pulsecrm import __version__, broker, openapi
+from pulsecrm import __version__, broker, formatting, openapi
 from pulsecrm.ai.endpoints import router as ai_router
 from pulsecrm.campaigns.endpoints import router as campaigns_router
 from pulsecrm.config import Settings, get_settings
@@ -67,6 +67,7 @@ OPEN_PATHS = frozenset(
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    formatting.configure(settings.default_currency)  # how pages and messages write money
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

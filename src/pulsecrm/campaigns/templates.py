@@ -1,6 +1,9 @@
 """Message templates: Jinja2 in a sandbox, checked when the campaign is created.
 
-`Hi {{ first_name | default("there") }}, you've spent ₹{{ total_spend }} with us.`
+`Hi {{ first_name | default("there") }}, you've spent {{ total_spend }} with us.`
+
+Sums print the way the pages write them (`₹3,52,961`, pulsecrm.formatting) and still compare as
+numbers; the filters `money`, `number` and `date` format any other value the same way.
 
 Only the variables below exist; anything else, or a template that does not parse, is a 422
 naming the line. The sandbox keeps templates away from Python objects (`{{ ''.__class__ }}`
@@ -34,6 +37,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from pulsecrm import formatting
 from pulsecrm.errors import InvalidInput
 
 VARIABLES = {
@@ -42,9 +46,9 @@ VARIABLES = {
     "email": "E-mail address",
     "phone": "Phone number",
     "city": "City",
-    "total_spend": "Total spend, e.g. 12,499.00",
+    "total_spend": "Total spend, e.g. ₹12,499",
     "order_count": "Number of orders",
-    "avg_order_value": "Average order value",
+    "avg_order_value": "Average order value, e.g. ₹1,785.57",
     "last_order_at": "Date of the last order, e.g. 3 Nov 2026",
     "external_id": "The customer's id",
     "attributes": "Custom attributes: {{ attributes.tier }}",
@@ -229,6 +233,19 @@ _SAFE_ATTRIBUTES: dict[type, frozenset[str]] = {
 _REMOVED_FILTERS = ("format", "xmlattr", "pprint", "urlize", "filesizeformat")
 
 
+def _date_filter(value: Any) -> str:
+    """`date` in a message: a datetime, or the ISO text an attribute holds; text that is no
+    date (`last_order_at` is already written out) passes through, a missing value is empty."""
+    if isinstance(value, datetime):
+        return formatting.date_(value)
+    if isinstance(value, str):
+        try:
+            return formatting.date_(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return ""
+
+
 class _BoundedEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "+", "**"})
 
@@ -240,6 +257,13 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
             name: _bounded_filter(name, f) for name, f in self.filters.items() if name not in _REMOVED_FILTERS
         }
         self.filters["_bounded_iter"] = _bounded_iter
+        # The pages' formatting, for messages: `{{ attributes.credit | money }}`.
+        for name, function in (
+            ("money", formatting.money),
+            ("number", formatting.number),
+            ("date", _date_filter),
+        ):
+            self.filters[name] = _bounded_filter(name, function)
 
     def wrap_str_format(self, value: Any) -> None:
         # `'{:>300000000}'.format(1)`: `format` is not among the safe attributes of text.
@@ -415,12 +439,12 @@ def context_for(customer: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:,.2f}"
+def _money(value: Decimal | None) -> formatting.Money | None:
+    return None if value is None else formatting.Money(value)
 
 
 def _date(value: datetime | None) -> str | None:
-    return None if value is None else f"{value.day} {value:%b %Y}"
+    return None if value is None else formatting.date_(value)
 
 
 @dataclass(frozen=True)

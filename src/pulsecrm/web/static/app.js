@@ -42,8 +42,14 @@ Pulse.el = function (tag, attrs, ...children) {
   return node;
 };
 
-Pulse.number = (n) => Number(n).toLocaleString("en-US");
-Pulse.money = (n) => "₹" + Number(n).toLocaleString("en-US", { maximumFractionDigits: 0 });
+// The same formatting as the pages (pulsecrm.formatting): the store's locale and currency.
+const format = JSON.parse(document.querySelector('meta[name="pulse-format"]').content);
+const numbers = new Intl.NumberFormat(format.locale);
+const money = (digits) => new Intl.NumberFormat(format.locale, { style: "currency", currency: format.currency, minimumFractionDigits: digits, maximumFractionDigits: digits });
+const whole = money(0);
+const cents = money(2);
+Pulse.number = (n) => numbers.format(Number(n));
+Pulse.money = (n) => (Number.isInteger(Number(n)) ? whole : cents).format(Number(n));
 })();
 
 // Behaviour the templates ask for by attribute, so no page needs an inline script or handler
