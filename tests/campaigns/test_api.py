@@ -42,8 +42,8 @@ async def _create(api: Api, **fields: Any) -> Any:
 @pytest.mark.parametrize(
     ("message", "needle", "line"),
     [
-        ("Hi {{ first_name ", "does not parse", 1),
-        ("Hello\n{% if %}x{% endif %}", "does not parse", 2),
+        ("Hi {{ first_name ", "has a mistake: a {{ … }} is not closed", 1),
+        ("Hello\n{% if %}x{% endif %}", "has a mistake: a {% … %} tag is missing its condition", 2),
         ("Hi {{ password }}", "unknown variable", 1),
         ("Hi {{ first_name }}\nYour {{ coupon_code }}", "unknown variable", 2),
     ],

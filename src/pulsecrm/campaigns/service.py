@@ -180,17 +180,29 @@ async def list_deliveries(
 
 
 async def preview_message(
-    session: AsyncSession, *, message: str, subject: str | None, customer_external_id: str | None
+    session: AsyncSession,
+    *,
+    message: str,
+    subject: str | None,
+    customer_external_id: str | None,
+    raw_rules: Any = None,
+    segment_id: int | None = None,
+    catalog: Catalog | None = None,
 ) -> tuple[Customer | None, str | None, str]:
     templates.check(message, path="$.message")
     if subject:
         templates.check(subject, path="$.subject")
     query = sa.select(Customer)
-    query = (
-        query.where(Customer.external_id == customer_external_id)
-        if customer_external_id
-        else query.order_by(Customer.total_spend.desc(), Customer.id).limit(1)
-    )
+    if segment_id is not None:
+        raw_rules = (await segment_service.get(session, segment_id)).rules
+    if customer_external_id:
+        query = query.where(Customer.external_id == customer_external_id)
+    elif raw_rules is not None and catalog is not None:
+        # Someone the campaign would reach: the first of the audience, as its sample shows.
+        _, where = await segment_service.checked_filter(session, raw_rules, catalog)
+        query = query.where(where).order_by(Customer.id).limit(1)
+    else:
+        query = query.order_by(Customer.total_spend.desc(), Customer.id).limit(1)
     customer = await session.scalar(query)
     if customer_external_id and customer is None:
         raise NotFound(f"no customer with external_id {customer_external_id!r}")

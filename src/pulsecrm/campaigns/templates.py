@@ -23,6 +23,7 @@ A template cannot make the server allocate without bound, at check, preview or s
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
@@ -299,7 +300,7 @@ def _bounded_ast(source: str, path: str) -> nodes.Template:
         ast = _env.parse(source)
     except TemplateSyntaxError as exc:
         raise InvalidTemplate(
-            f"the message template does not parse: {exc.message} (line {exc.lineno})",
+            f"The message has a mistake: {_plain(exc.message or '', exc.lineno)}",
             details=[{"path": path, "line": exc.lineno, "message": exc.message or "syntax error"}],
         ) from None
     for node in ast.find_all(nodes.Stmt):
@@ -317,6 +318,38 @@ def _bounded_ast(source: str, path: str) -> nodes.Template:
             )
         loop.iter = nodes.Filter(loop.iter, "_bounded_iter", [], [], None, None, lineno=loop.lineno)
     return ast
+
+
+# Jinja's own wording ("Expected an expression, got 'end of statement block'") is for
+# programmers; a marketer reads what to change. The original stays in the error's details.
+_PLAIN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), text)
+    for pattern, text in (
+        (
+            r"innermost block that needs to be closed is '(\w+)'",
+            "a {{% {0} %}} is not closed: end it with {{% end{0} %}}",
+        ),
+        (r"expected 'end of print statement'", "a {{{{ … }}}} is not closed: end it with }}}}"),
+        (r"got 'end of statement block'", "a {{% … %}} tag is missing its condition, e.g. {{% if city %}}"),
+        (
+            r"got 'end of print statement'",
+            "a {{{{ }}}} is empty or ends too soon: put a detail in it, e.g. {{{{ first_name }}}}",
+        ),
+        (r"unexpected '}'", "there is a stray }}: details are written {{{{ first_name }}}}"),
+        (
+            r"unknown tag '(\w+)'",
+            "{{% {0} %}} is not something messages understand: use {{% if %}}, {{% for %}} and their ends",
+        ),
+    )
+)
+
+
+def _plain(message: str, line: int | None) -> str:
+    where = f" (line {line})" if line else ""
+    for pattern, text in _PLAIN:
+        if match := pattern.search(message):
+            return text.format(*match.groups()) + where + "."
+    return f"check the {{{{ }}}} and {{% %}} parts{where}."
 
 
 def check(source: str, *, path: str = "$.message") -> None:
