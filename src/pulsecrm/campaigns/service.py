@@ -179,6 +179,35 @@ async def list_deliveries(
     return (rows[:limit], str(rows[limit - 1][0].id)) if len(rows) > limit else (rows, None)
 
 
+async def numbered_deliveries(
+    session: AsyncSession, campaign_id: int, *, status: str | None, limit: int, after_id: int | None
+) -> tuple[list[tuple[int, Delivery, str]], str | None]:
+    """The log as a person reads it: each message numbered 1..n within its campaign (its
+    position in the audience, also when filtered by status), not by the table's global id."""
+    await get(session, campaign_id)
+    numbered = (
+        sa.select(
+            Delivery.id.label("id"),
+            sa.func.row_number().over(order_by=Delivery.id).label("number"),
+        )
+        .where(Delivery.campaign_id == campaign_id)
+        .subquery()
+    )
+    query = (
+        sa.select(numbered.c.number, Delivery, Customer.external_id)
+        .join(Delivery, Delivery.id == numbered.c.id)
+        .join(Customer, Customer.id == Delivery.customer_id)
+        .order_by(numbered.c.id)
+        .limit(limit + 1)
+    )
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    if after_id is not None:
+        query = query.where(numbered.c.id > after_id)
+    rows = [(int(n), d, str(ext)) for n, d, ext in await session.execute(query)]
+    return (rows[:limit], str(rows[limit - 1][1].id)) if len(rows) > limit else (rows, None)
+
+
 async def preview_message(
     session: AsyncSession,
     *,

@@ -401,6 +401,15 @@ def check(source: str, *, path: str = "$.message") -> None:
         raise type(exc)(exc.message, details=[{"path": path, "message": exc.message}]) from None
 
 
+def used_variables(source: str) -> list[str]:
+    """The variables a template uses, in the order of VARIABLES; none for one that does not parse."""
+    try:
+        used = meta.find_undeclared_variables(_env.parse(source))
+    except TemplateSyntaxError:
+        return []
+    return [name for name in VARIABLES if name in used]
+
+
 def _line_of(source: str, name: str) -> int | None:
     for number, line in enumerate(source.splitlines(), start=1):
         if name in line:

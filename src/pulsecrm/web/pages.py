@@ -26,6 +26,7 @@ from pulsecrm.ingest.writer import Kind
 from pulsecrm.segments import service as segments
 from pulsecrm.segments.schemas import FieldCatalogOut
 from pulsecrm.validation import NUL_MESSAGE, DbId, IdCursor
+from pulsecrm.web import rules_text
 from pulsecrm.web.security import CheckedForm, CurrentUser
 from pulsecrm.web.templating import render
 
@@ -182,15 +183,45 @@ async def _campaign_context(session: SessionDep, campaign_id: int) -> dict[str, 
 
 
 @router.get("/campaigns/{campaign_id}")
-async def campaign_page(campaign_id: DbId, request: Request, session: SessionDep, _: CurrentUser) -> Response:
+async def campaign_page(
+    campaign_id: DbId, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
+) -> Response:
     context = await _campaign_context(session, campaign_id)
-    return render(request, "campaign.html", statuses=DELIVERY_STATUSES, **context)
+    campaign: CampaignOut = context["campaign"]
+    catalog = await services.catalog.get(session)
+    # A marketer reads the message as a customer gets it and the rules as a sentence, never
+    # the template source or the rule tree's JSON.
+    try:
+        reader, subject, message = await campaigns.preview_message(
+            session,
+            message=campaign.message,
+            subject=campaign.subject,
+            customer_external_id=None,
+            raw_rules=campaign.rules,
+            catalog=catalog,
+        )
+    except PulseError:
+        reader, subject, message = None, None, None
+    return render(
+        request,
+        "campaign.html",
+        statuses=DELIVERY_STATUSES,
+        audience_text=rules_text.sentence(campaign.rules, catalog),
+        reader=reader,
+        rendered_subject=subject,
+        rendered_message=message,
+        personalised=message_templates.used_variables(campaign.message),
+        **context,
+    )
 
 
 @router.get("/campaigns/{campaign_id}/live")
 async def campaign_live(campaign_id: DbId, request: Request, session: SessionDep, _: CurrentUser) -> Response:
     """The counters and chart, polled by the campaign page while messages are in flight."""
-    return render(request, "_campaign_live.html", **await _campaign_context(session, campaign_id))
+    response = render(request, "_campaign_live.html", **await _campaign_context(session, campaign_id))
+    # The log below the counters reloads on this event, so its rows follow the same numbers.
+    response.headers["HX-Trigger"] = "delivery-progress"
+    return response
 
 
 @router.get("/campaigns/{campaign_id}/log")
@@ -203,7 +234,7 @@ async def campaign_log(
     after: DbId | None = None,
 ) -> Response:
     chosen = status if status in DELIVERY_STATUSES else None
-    rows, next_cursor = await campaigns.list_deliveries(
+    rows, next_cursor = await campaigns.numbered_deliveries(
         session, campaign_id, status=chosen, limit=50, after_id=after
     )
     return render(
