@@ -81,6 +81,7 @@ async def load(n: int) -> None:
 async def launch_everyone() -> dict[str, Any]:
     """Create and launch a campaign to every customer in-process; time the launch itself."""
     from pulsecrm.campaigns import service
+    from pulsecrm.config import Settings
     from pulsecrm.db import Database
     from pulsecrm.segments.catalog import build
 
@@ -101,7 +102,7 @@ async def launch_everyone() -> dict[str, Any]:
             )
             await session.commit()
             started = time.perf_counter()
-            launched = await service.launch(session, campaign.id, build({}))
+            launched = await service.launch(session, campaign.id, build({}), settings=Settings())
             await session.commit()
             seconds = time.perf_counter() - started
             audience = launched.audience

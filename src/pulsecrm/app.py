@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatcher = None
         if services.redis is None and settings.background_work:
             # One process is a whole CRM: without Redis the web process sends campaigns too.
-            dispatcher = Dispatcher(services.db, settings)
+            dispatcher = Dispatcher.build(services.db, settings, services.redis)
             background = asyncio.create_task(dispatcher.run(stop))
         try:
             yield

@@ -129,7 +129,7 @@ async def _worker(settings: Settings) -> None:
     ingest, receipts = services.ingestor.consumer(), services.receipts.consumer()
     for name, stream in ((ingest.name, ingest.stream), (receipts.name, receipts.stream)):
         logging.getLogger("pulsecrm.worker").info("worker %s consuming %s", name, stream)
-    dispatcher = Dispatcher(services.db, settings)
+    dispatcher = Dispatcher.build(services.db, settings, services.redis)
     try:
         await asyncio.gather(ingest.run(stop), receipts.run(stop), dispatcher.run(stop))
     finally:

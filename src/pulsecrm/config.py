@@ -221,7 +221,14 @@ class Settings(BaseSettings):
     ai_timeout_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator(
-        "redis_url", "oidc_issuer", "ai_base_url", "sms_max_rate", "email_max_rate", mode="before"
+        "redis_url",
+        "oidc_issuer",
+        "ai_base_url",
+        "sms_max_rate",
+        "email_max_rate",
+        "smtp_username",
+        "smtp_password",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from pulsecrm.customers.models import Customer
 from tests.conftest import Api
 
 SPENDERS = {"op": "and", "rules": [{"field": "total_spend", "cmp": "gte", "value": 100}]}
@@ -13,7 +15,13 @@ SPENDERS = {"op": "and", "rules": [{"field": "total_spend", "cmp": "gte", "value
 
 async def _seed(api: Api) -> None:
     customers = [
-        {"external_id": f"c{i}", "name": f"Person{i} Test", "city": "Pune", "attributes": {"tier": "gold"}}
+        {
+            "external_id": f"c{i}",
+            "name": f"Person{i} Test",
+            "city": "Pune",
+            "phone": f"+91 90000 1000{i}",
+            "attributes": {"tier": "gold"},
+        }
         for i in range(1, 7)
     ]
     assert (await api.client.post("/api/v1/customers", json=customers)).status_code in (201, 202)
@@ -233,3 +241,59 @@ async def test_message_preview_renders_for_a_customer(inline_api: Api) -> None:
         )
     ).json()
     assert evil["message"] == "Hi {{ 7*7 }} <script>"  # customer data is data, never template code
+
+
+async def test_reach_and_launch_leave_out_the_unreachable_and_count_each_reason(api: Api) -> None:
+    people = [
+        {"external_id": "r1", "name": "Opted In", "phone": "+91 90000 40001"},
+        {"external_id": "r2", "name": "Never Asked", "phone": "+91 90000 40002"},
+        {"external_id": "r3", "name": "Unsubscribed", "phone": "+91 90000 40003"},
+        {"external_id": "r4", "name": "No Phone", "email": "r4@example.com"},
+        {"external_id": "r5", "name": "Opted Out", "phone": "+91 90000 40005"},
+    ]
+    assert (await api.client.post("/api/v1/customers", json=people)).status_code in (201, 202)
+    await api.drain()
+    assert (await api.client.post("/api/v1/customers/r3/unsubscribe")).status_code == 200
+    # Consent as ingestion records it (its own tests cover the ingest, import and unsubscribe paths).
+    async with api.services.db.engine.begin() as conn:
+        for external_id, state in (("r1", "opted_in"), ("r5", "opted_out")):
+            await conn.execute(
+                sa.update(Customer).where(Customer.external_id == external_id).values(sms_consent=state)
+            )
+    everyone = {"op": "and", "rules": []}
+
+    async def reach(channel: str = "sms") -> Any:
+        response = await api.client.post(
+            "/api/v1/campaigns/reach", json={"channel": channel, "rules": everyone}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    settings = api.services.settings
+    assert await reach() == {
+        "matched": 5,
+        "reachable": 2,
+        "excluded": {"unsubscribed": 1, "no_consent": 1, "no_address": 1},
+    }
+    settings.message_unknown_consent = False
+    try:
+        # Unknown consent no longer counts as yes; r4 is left out for that before its address.
+        assert (await reach())["excluded"] == {"unsubscribed": 1, "no_consent": 3, "no_address": 0}
+    finally:
+        settings.message_unknown_consent = True
+    assert (await reach("email"))["reachable"] == 1  # only r4 has an address
+
+    created = (
+        await api.client.post("/api/v1/campaigns", json={"name": "r", "message": "Hi", "rules": everyone})
+    ).json()
+    launched = (await api.client.post(f"/api/v1/campaigns/{created['id']}/launch")).json()["stats"]
+    assert (
+        launched["audience"],
+        launched["unsubscribed_excluded"],
+        launched["no_consent_excluded"],
+        launched["unreachable_excluded"],
+    ) == (2, 1, 1, 1)
+    log = (await api.client.get(f"/api/v1/campaigns/{created['id']}/deliveries")).json()["items"]
+    assert sorted(d["customer_external_id"] for d in log) == ["r1", "r2"]
+    missing = await api.client.post("/api/v1/campaigns/reach", json={"channel": "fax", "rules": everyone})
+    assert missing.status_code == 422 and missing.json()["error"]["details"][0]["loc"][-1] == "channel"

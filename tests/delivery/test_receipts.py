@@ -18,7 +18,10 @@ from tests.conftest import WEBHOOK_SECRET, Api, running_api
 async def _sent_campaign(api: Api, customers: int = 5) -> int:
     """A launched campaign whose deliveries are recorded as sent with ids m1..mN (as the
     dispatcher would leave them)."""
-    people = [{"external_id": f"c{i}", "name": f"P{i}"} for i in range(1, customers + 1)]
+    people = [
+        {"external_id": f"c{i}", "name": f"P{i}", "phone": f"+91 90000 2{i:04d}"}
+        for i in range(1, customers + 1)
+    ]
     assert (await api.client.post("/api/v1/customers", json=people)).status_code in (201, 202)
     await api.drain()
     body = {"name": "t", "message": "Hi {{ name }}", "rules": {"op": "and", "rules": []}}

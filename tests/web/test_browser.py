@@ -326,6 +326,9 @@ async def test_create_and_launch_a_campaign_until_completed(
 ) -> None:
     stack = await stack_factory(vendor=True)
     await seed(stack)
+    async with stack.api() as api:  # two of Pune's 50 will be left out at launch
+        for who in ("c0001", "c0005"):
+            assert (await api.post(f"/api/v1/customers/{who}/unsubscribe")).status_code == 200
     await sign_in(page, stack, "/campaigns/new")
     await page.get_by_role("button", name="+ Condition").click()
     await page.get_by_label("Field").select_option("city")
@@ -343,7 +346,9 @@ async def test_create_and_launch_a_campaign_until_completed(
     await expect(page.locator("#preview-message")).to_contain_text("Hi Person")
     await page.screenshot(path=shots / "campaign-wizard-message.png", full_page=True)
     await page.get_by_role("button", name="Next: review").click()
-    await expect(page.locator("#review-count")).to_have_attribute("data-count", "50")
+    await expect(page.locator("#review-count")).to_have_attribute("data-count", "48")
+    await expect(page.locator("#review-reach")).to_have_text("50 match · 48 reachable by SMS")
+    await expect(page.locator("#review-excluded")).to_have_text("Left out at launch: 2 unsubscribed.")
     await page.screenshot(path=shots / "campaign-wizard-review.png", full_page=True)
     await page.get_by_role("button", name="Launch campaign").click()
 
@@ -354,9 +359,10 @@ async def test_create_and_launch_a_campaign_until_completed(
     async with stack.api() as api:
         (campaign,) = (await api.get("/api/v1/campaigns")).json()["items"]
     stats = campaign["stats"]
-    assert campaign["status"] == "completed" and stats["audience"] == 50
-    assert stats["delivered"] + stats["failed"] + stats["unknown"] == 50
-    assert stats["delivered"] >= 35  # the mock vendor delivers ~90%
+    assert campaign["status"] == "completed" and stats["audience"] == 48
+    assert stats["unsubscribed_excluded"] == 2
+    assert stats["delivered"] + stats["failed"] + stats["unknown"] == 48
+    assert stats["delivered"] >= 33  # the mock vendor delivers ~90%
     await expect(page.get_by_role("button", name="Pause")).to_have_count(0)  # actions follow the status
     await expect(page.locator('[data-stat="delivered"]')).to_have_text(str(stats["delivered"]))
     await page.get_by_label("Show").select_option("failed")

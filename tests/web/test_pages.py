@@ -7,13 +7,20 @@ from typing import Any
 
 import orjson
 
+from pulsecrm.campaigns import service as campaign_service
+from pulsecrm.db import utcnow
 from tests.conftest import Web, browser_client, make_user, sign_in
 from tests.factories import customer, order
 
 
 async def _seed(web: Web, n: int = 30) -> None:
     people = [
-        customer(external_id=f"c{i:03}", name=f"Person {i:03}", city=["Mumbai", "Pune"][i % 2])
+        customer(
+            external_id=f"c{i:03}",
+            name=f"Person {i:03}",
+            city=["Mumbai", "Pune"][i % 2],
+            phone=f"+91 90000 3{i:04d}",
+        )
         for i in range(n)
     ]
     orders = [
@@ -109,6 +116,15 @@ async def test_campaign_pages_and_actions(web: Web) -> None:
         "No delivered messages"
         in (await web.client.get(f"/campaigns/{campaign['id']}/log", params={"status": "delivered"})).text
     )
+    async with web.api.services.db.engine.begin() as conn:  # as the error policy would
+        paused = await campaign_service.pause_for_errors(
+            conn, campaign["id"], reason="vendor unreachable: ConnectError (3 batches in a row)", now=utcnow()
+        )
+    assert paused
+    live = await web.client.get(f"/campaigns/{campaign['id']}/live")
+    assert "vendor unreachable: ConnectError (3 batches in a row), since" in live.text
+    assert "it resumes by itself when the vendor answers again" in live.text
+    assert (await web.form(f"/campaigns/{campaign['id']}/resume")).status_code == 303
     for action, status in (("pause", "paused"), ("resume", "running"), ("cancel", "cancelled")):
         response = await web.form(f"/campaigns/{campaign['id']}/{action}")
         assert response.status_code == 303

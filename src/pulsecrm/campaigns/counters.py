@@ -39,14 +39,14 @@ async def apply_deltas(
 
 
 async def complete_settled(conn: AsyncConnection, campaign_ids: list[int], now: datetime) -> None:
-    """A running campaign with nothing pending or sent-but-unconfirmed is completed."""
+    """A running campaign with nothing pending, nor sent and awaiting a receipt, is completed."""
     await conn.execute(
         sa.update(Campaign)
         .where(
             Campaign.id.in_(campaign_ids),
             Campaign.status == "running",
             Campaign.pending == 0,
-            Campaign.sent == 0,
+            sa.or_(Campaign.sent == 0, Campaign.awaits_receipts.is_(False)),
         )
         .values(status="completed", completed_at=now, updated_at=now)
         .execution_options(synchronize_session=False)

@@ -12,8 +12,11 @@ from pulsecrm.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
     DeliveryOut,
+    Excluded,
     MessagePreviewIn,
     MessagePreviewOut,
+    ReachIn,
+    ReachOut,
 )
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep, WriteSessionDep
@@ -57,6 +60,26 @@ async def list_campaigns(
     return Page[CampaignOut](items=[CampaignOut.of(c) for c in rows], next_cursor=next_cursor)
 
 
+@router.post("/reach", response_model=ReachOut)
+async def reach(body: ReachIn, session: SessionDep, services: ServicesDep, _: CampaignsScope) -> ReachOut:
+    """How many customers the audience matches, and how many of them a launch on `channel` would
+    message now: the unsubscribed, those without consent and those without an address for the
+    channel are left out, each counted once."""
+    raw_rules = await service.audience_rules(session, rules=body.rules, segment_id=body.segment_id)
+    counted = await service.reach(
+        session,
+        raw_rules,
+        await services.catalog.get(session),
+        channel=body.channel,
+        message_unknown=services.settings.message_unknown_consent,
+    )
+    excluded = Excluded(
+        unsubscribed=counted.unsubscribed, no_consent=counted.no_consent, no_address=counted.no_address
+    )
+    matched = counted.audience + counted.unsubscribed + counted.no_consent + counted.no_address
+    return ReachOut(matched=matched, reachable=counted.audience, excluded=excluded)
+
+
 @router.post("/preview-message", response_model=MessagePreviewOut)
 async def preview_message(
     body: MessagePreviewIn, session: SessionDep, services: ServicesDep, _: CampaignsScope
@@ -92,7 +115,12 @@ async def launch(
     campaign_id: DbId, session: WriteSessionDep, services: ServicesDep, _: CampaignsScope
 ) -> JSONResponse:
     """Freeze the audience and hand the sending to the workers (202: it runs in the background)."""
-    campaign = await service.launch(session, campaign_id, await services.catalog.get(session))
+    campaign = await service.launch(
+        session,
+        campaign_id,
+        await services.catalog.get(session),
+        settings=services.settings,
+    )
     await session.commit()
     return JSONResponse(CampaignOut.of(campaign).model_dump(mode="json"), status_code=202)
 

@@ -42,6 +42,9 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whether its channel sends receipts: without them `sent` is final (SMTP), and the campaign
+    # completes when nothing is pending.
+    awaits_receipts: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
     # Why a campaign is paused, and since when: a person ("paused by you") or the error policy
     # ("vendor unreachable: ConnectError"); cleared on resume.
     pause_reason: Mapped[str | None] = mapped_column(sa.String(300))

@@ -37,8 +37,24 @@ class Stats(BaseModel):
     failed: int
     unknown: int
     cancelled: int
-    unsubscribed_excluded: int
+    unsubscribed_excluded: int = Field(description="Matched, but unsubscribed from everything.")
+    no_consent_excluded: int = Field(
+        description="Matched, but opted out of the channel (or consent unknown where the store "
+        "messages only those who opted in)."
+    )
+    unreachable_excluded: int = Field(
+        description="Matched and consenting, but with no address for the channel."
+    )
     delivery_rate: float | None = Field(description="delivered / (delivered + failed)")
+
+
+class Pause(BaseModel):
+    reason: str
+    since: datetime | None
+    by_policy: bool = Field(
+        description="Paused by the error policy, not by a person: it resumes by itself when the "
+        "transport answers again (unless delivery_auto_resume is off)."
+    )
 
 
 class CampaignOut(BaseModel):
@@ -52,6 +68,7 @@ class CampaignOut(BaseModel):
     segment_id: int | None
     rate_limit: int | None
     stats: Stats
+    pause: Pause | None = Field(description="Why the campaign is paused, while it is.")
     created_by: str
     created_at: datetime
     launched_at: datetime | None
@@ -69,6 +86,8 @@ class CampaignOut(BaseModel):
             unknown=c.unknown,
             cancelled=c.cancelled,
             unsubscribed_excluded=c.unsubscribed_excluded,
+            no_consent_excluded=c.no_consent_excluded,
+            unreachable_excluded=c.unreachable_excluded,
             delivery_rate=round(c.delivered / settled, 4) if settled else None,
         )
         return cls(
@@ -82,6 +101,9 @@ class CampaignOut(BaseModel):
             segment_id=c.segment_id,
             rate_limit=c.rate_limit,
             stats=stats,
+            pause=Pause(reason=c.pause_reason or "paused", since=c.paused_at, by_policy=c.paused_by_policy)
+            if c.status == "paused"
+            else None,
             created_by=c.created_by,
             created_at=c.created_at,
             launched_at=c.launched_at,
@@ -113,6 +135,28 @@ class DeliveryOut(BaseModel):
             finished_at=d.finished_at,
             updated_at=d.updated_at,
         )
+
+
+class ReachIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["sms", "email"]
+    rules: Any = Field(default=None, description="The audience as a rule tree…")
+    segment_id: DbId | None = Field(default=None, description="…or a saved segment.")
+
+
+class Excluded(BaseModel):
+    unsubscribed: int = Field(description="Unsubscribed from everything.")
+    no_consent: int = Field(
+        description="Opted out of the channel, or consent unknown where only opt-ins are messaged."
+    )
+    no_address: int = Field(description="No phone number (SMS) or e-mail address (e-mail).")
+
+
+class ReachOut(BaseModel):
+    matched: int = Field(description="Customers the rules match now.")
+    reachable: int = Field(description="Of those, how many a launch now would message on the channel.")
+    excluded: Excluded
 
 
 class MessagePreviewIn(BaseModel):

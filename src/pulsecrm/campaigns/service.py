@@ -8,12 +8,16 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pulsecrm.campaigns import templates
 from pulsecrm.campaigns.models import Campaign
+from pulsecrm.config import Settings
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import utcnow
+from pulsecrm.delivery import store as delivery_store
+from pulsecrm.delivery.channels import ChannelName
+from pulsecrm.delivery.channels import registry as channel_registry
 from pulsecrm.delivery.models import Delivery
 from pulsecrm.errors import Conflict, InvalidInput, NotFound
 from pulsecrm.pagination import newest_first
@@ -43,11 +47,6 @@ async def create(
     catalog: Catalog,
     by: str,
 ) -> Campaign:
-    if (raw_rules is None) == (segment_id is None):
-        raise InvalidInput(
-            "give the audience as `rules` or as `segment_id`, not both or neither",
-            details=[{"loc": ["body", "rules"], "message": "exactly one of rules, segment_id"}],
-        )
     if channel == "email" and not subject:
         raise InvalidInput(
             "an e-mail campaign needs a subject",
@@ -56,9 +55,8 @@ async def create(
     templates.check(message, path="$.message")
     if subject:
         templates.check(subject, path="$.subject")
-    if segment_id is not None:
-        raw_rules = (await segment_service.get(session, segment_id)).rules
-    tree, _ = segment_service.audience_filter(session, raw_rules, catalog)
+    raw_rules = await audience_rules(session, rules=raw_rules, segment_id=segment_id)
+    tree, _ = await segment_service.checked_filter(session, raw_rules, catalog)
     now = utcnow()
     campaign = Campaign(
         name=name,
@@ -86,6 +84,16 @@ async def create(
     return campaign
 
 
+async def audience_rules(session: AsyncSession, *, rules: Any, segment_id: int | None) -> Any:
+    """The audience's rule tree, given as rules or as a saved segment (exactly one of them)."""
+    if (rules is None) == (segment_id is None):
+        raise InvalidInput(
+            "give the audience as `rules` or as `segment_id`, not both or neither",
+            details=[{"loc": ["body", "rules"], "message": "exactly one of rules, segment_id"}],
+        )
+    return rules if segment_id is None else (await segment_service.get(session, segment_id)).rules
+
+
 async def get(session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
     query = sa.select(Campaign).where(Campaign.id == campaign_id)
     campaign = await session.scalar(query.with_for_update() if lock else query)
@@ -105,49 +113,94 @@ def _transition(campaign: Campaign, action: str) -> None:
     campaign.updated_at = utcnow()
 
 
-async def launch(session: AsyncSession, campaign_id: int, catalog: Catalog) -> Campaign:
-    """Freeze the audience: one delivery row per matching, subscribed customer, in one statement."""
+async def launch(
+    session: AsyncSession, campaign_id: int, catalog: Catalog, *, settings: Settings
+) -> Campaign:
+    """Freeze the audience: a delivery per matching customer reachable on the channel, in one
+    statement; those left out are counted by reason."""
     campaign = await get(session, campaign_id, lock=True)
     _transition(campaign, "launch")
-    _, where = segment_service.audience_filter(session, campaign.rules, catalog)
+    _, where = await segment_service.checked_filter(session, campaign.rules, catalog)
     now = utcnow()
-    frozen = sa.insert(Delivery).from_select(
-        ["campaign_id", "customer_id", "status", "attempts", "updated_at"],
-        sa.select(
-            sa.literal(campaign.id, sa.BigInteger),
-            Customer.id,
-            sa.literal("pending"),
-            sa.literal(0),
-            sa.literal(now, Delivery.__table__.c.updated_at.type),
-        ).where(where, Customer.unsubscribed_at.is_(None)),
+    await session.flush()  # the store's statements below must see the campaign running
+    launched = await delivery_store.create_for_launch(
+        await session.connection(),
+        campaign_id=campaign.id,
+        where=where,
+        channel=channel_of(campaign),
+        message_unknown=settings.message_unknown_consent,
+        now=now,
     )
-    audience = (await session.execute(frozen)).rowcount  # type: ignore[attr-defined]
-    excluded = await segment_service.count(session, sa.and_(where, Customer.unsubscribed_at.is_not(None)))
-    campaign.audience = campaign.pending = int(audience)
-    campaign.unsubscribed_excluded = excluded
-    campaign.launched_at = now
-    if audience == 0:
+    await session.refresh(campaign)  # the store moved its counters
+    campaign.audience = launched.audience
+    campaign.unsubscribed_excluded = launched.unsubscribed
+    campaign.no_consent_excluded = launched.no_consent
+    campaign.unreachable_excluded = launched.no_address
+    campaign.awaits_receipts = channel_registry.gives_receipts(settings, channel_of(campaign))
+    campaign.launched_at = campaign.updated_at = now
+    if launched.audience == 0:
         campaign.status, campaign.completed_at = "completed", now
     await session.flush()
     return campaign
 
 
-async def change(session: AsyncSession, campaign_id: int, action: str) -> Campaign:
+async def reach(
+    session: AsyncSession, raw_rules: Any, catalog: Catalog, *, channel: ChannelName, message_unknown: bool
+) -> delivery_store.Launched:
+    """Who launching these rules on `channel` now would message, and who it would leave out."""
+    _, where = await segment_service.checked_filter(session, raw_rules, catalog)
+    return await delivery_store.reach(
+        await session.connection(), where, channel=channel, message_unknown=message_unknown
+    )
+
+
+def channel_of(campaign: Campaign) -> ChannelName:
+    return "email" if campaign.channel == "email" else "sms"
+
+
+async def change(session: AsyncSession, campaign_id: int, action: str, *, by: str | None = None) -> Campaign:
     """Pause, resume or cancel. Cancelling settles every pending delivery as cancelled."""
     campaign = await get(session, campaign_id, lock=True)
     _transition(campaign, action)
+    now = utcnow()
+    if action == "pause":
+        campaign.pause_reason = f"paused by {by}" if by else "paused by a person"
+        campaign.paused_at, campaign.paused_by_policy = now, False
+    else:
+        campaign.pause_reason, campaign.paused_at, campaign.paused_by_policy = None, None, False
     if action == "cancel":
-        result = await session.execute(
-            sa.update(Delivery)
-            .where(Delivery.campaign_id == campaign.id, Delivery.status == "pending")
-            .values(status="cancelled", finished_at=utcnow(), updated_at=utcnow())
-        )
-        cancelled = int(result.rowcount)  # type: ignore[attr-defined]
-        campaign.cancelled += cancelled
-        campaign.pending -= cancelled
-        campaign.completed_at = utcnow()
+        await session.flush()
+        await delivery_store.cancel(await session.connection(), campaign_id=campaign.id, now=now)
+        await session.refresh(campaign)
+        campaign.completed_at = now
     await session.flush()
     return campaign
+
+
+async def pause_for_errors(conn: AsyncConnection, campaign_id: int, *, reason: str, now: datetime) -> bool:
+    """The error policy pauses a running campaign, saying why; False if it was not running."""
+    allowed, target = TRANSITIONS["pause"]
+    result = await conn.execute(
+        sa.update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status.in_(allowed))
+        .values(
+            status=target, pause_reason=reason[:300], paused_at=now, paused_by_policy=True, updated_at=now
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def resume_after_errors(conn: AsyncConnection, campaign_ids: list[int], *, now: datetime) -> int:
+    """Resume campaigns the error policy paused (not those a person paused)."""
+    allowed, target = TRANSITIONS["resume"]
+    result = await conn.execute(
+        sa.update(Campaign)
+        .where(
+            Campaign.id.in_(campaign_ids), Campaign.status.in_(allowed), Campaign.paused_by_policy.is_(True)
+        )
+        .values(status=target, pause_reason=None, paused_at=None, paused_by_policy=False, updated_at=now)
+    )
+    return int(result.rowcount)
 
 
 async def list_campaigns(

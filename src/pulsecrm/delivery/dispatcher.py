@@ -1,108 +1,103 @@
-"""The dispatcher: claims pending deliveries, renders them, sends them to the vendor in batches.
+"""The dispatcher: a pipeline of small steps over a store (`delivery.store`) and channels.
+
+    running campaigns -> rate grant -> claim -> render -> channel.send_batch -> record
+                                                                           \\-> error policy
 
 At most one message per customer per campaign, even across crashes: a delivery is claimed
-with a lease (its `next_attempt_at`) in one committed statement, sent with the idempotency
-key `pulse-<delivery id>`, and recorded afterwards. If the sender dies in between, the lease
-runs out, another sender claims it again and the vendor answers the same message id for
-the same key, so the customer gets one message and the log records it once.
+with a lease in one committed statement, sent, and recorded afterwards. On an idempotent
+channel (the vendor) a sender that died is retried after the lease with the same key and the
+vendor drops the duplicate; on one without keys (SMTP) the claim marks it maybe-sent, and an
+expired lease makes it `unknown`, never a second message.
 
-Only running campaigns are claimed, so a pause stops sending after the batch in flight.
+Only running campaigns are claimed, so a pause stops sending after the batches in flight. A
+transport that keeps deferring pauses the campaign (`delivery.policy`); paused campaigns'
+transports are probed and, when they answer, the campaigns resume by themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pulsecrm.campaigns import counters, templates
+from pulsecrm.campaigns import service as campaign_service
+from pulsecrm.campaigns import templates
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.config import Settings
+from pulsecrm.customers import consent
 from pulsecrm.customers.models import Customer
-from pulsecrm.db import Database, bulk_update, one_of, utcnow
-from pulsecrm.delivery import receipts as receipt_lang
-from pulsecrm.delivery.models import Delivery, ParkedReceipt
+from pulsecrm.db import Database, utcnow
+from pulsecrm.delivery import store
+from pulsecrm.delivery.channels import Channel, ChannelName, Deferred, OutboundMessage, Rejected, SendOutcome
+from pulsecrm.delivery.channels.registry import build_channels, close_channels
+from pulsecrm.delivery.policy import ErrorPolicy
+from pulsecrm.delivery.ratelimit import Bucket, DatabaseRateLimiter, RateLimiter, RedisRateLimiter
 from pulsecrm.failures import Failure, OutageLog, classify
 
 log = logging.getLogger(__name__)
-deliveries_t: sa.Table = Delivery.__table__  # type: ignore[assignment]
-RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
-
-
-@dataclass
-class Claimed:
-    delivery_id: int
-    campaign_id: int
-    customer_id: int
-    attempts: int
-    maybe_sent: bool
-
-
-@dataclass
-class Outcome:
-    """What one vendor call did to a batch of deliveries."""
-
-    sent: dict[int, str] = field(default_factory=dict)  # delivery id -> vendor message id
-    failed: dict[int, str] = field(default_factory=dict)  # delivery id -> reason (final)
-    retry: dict[int, tuple[float, str]] = field(default_factory=dict)  # id -> (delay s, reason)
-    unknown: dict[int, str] = field(default_factory=dict)  # gave up, but the vendor may have it
-    ambiguous: set[int] = field(default_factory=set)  # this attempt may have reached the vendor
-
-
-class RateLimiter:
-    """Per-campaign token buckets: how many messages a campaign may send right now."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[int, tuple[float, float]] = {}  # campaign -> (tokens, at)
-
-    def allowance(self, campaign_id: int, rate: int | None, wanted: int) -> int:
-        if rate is None:
-            return wanted
-        tokens, at = self._buckets.get(campaign_id, (float(rate), time.monotonic()))
-        now = time.monotonic()
-        tokens = min(float(rate), tokens + (now - at) * rate)
-        granted = min(wanted, int(tokens))
-        self._buckets[campaign_id] = (tokens - granted, now)
-        return granted
+SWEEP_SECONDS = 10.0
 
 
 class Dispatcher:
     def __init__(
-        self, db: Database, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        channels: Mapping[ChannelName, Channel],
+        limiter: RateLimiter,
     ) -> None:
         self.db = db
         self.settings = settings
-        self.client = httpx.AsyncClient(
-            base_url=settings.vendor_url,
-            timeout=settings.delivery_timeout_seconds,
-            transport=transport,
-            limits=httpx.Limits(max_connections=8),
+        self.channels = channels
+        self.limiter = limiter
+        self.policy = ErrorPolicy(
+            after_failed_batches=settings.delivery_pause_after_failed_batches,
+            error_rate=settings.delivery_pause_error_rate,
+            window_seconds=settings.delivery_error_window_seconds,
         )
-        self.rates = RateLimiter()
         self.outage = OutageLog(log, "dispatcher: the database")
+        self._next_probe = 0.0
+
+    @classmethod
+    def build(
+        cls,
+        db: Database,
+        settings: Settings,
+        redis: aioredis.Redis | None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Dispatcher:
+        """The transports the settings choose, and rate buckets shared through Redis when there
+        is one (else through the database)."""
+        limiter: RateLimiter = (
+            RedisRateLimiter(redis, settings.redis_prefix) if redis is not None else DatabaseRateLimiter(db)
+        )
+        return cls(db, settings, channels=build_channels(settings, transport=transport), limiter=limiter)
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await close_channels(self.channels)
 
     async def run(self, stop: asyncio.Event) -> None:
         next_sweep = 0.0
         while not stop.is_set():
             try:
                 if time.monotonic() >= next_sweep:
-                    await self.mark_unconfirmed()
-                    next_sweep = time.monotonic() + 10
+                    await self.sweep()
+                    next_sweep = time.monotonic() + SWEEP_SECONDS
                 await self.reconcile_parked()
+                if time.monotonic() >= self._next_probe:
+                    await self.probe_paused()
+                    self._next_probe = time.monotonic() + self.settings.delivery_probe_seconds
                 if not await self.run_once():
-                    await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=0.2)
+                    await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=0.05)
                 self.outage.succeeded()
             except asyncio.CancelledError:
                 raise
@@ -123,60 +118,51 @@ class Dispatcher:
                     .order_by(Campaign.id)
                 )
             )
-        # Up to `delivery_concurrency` batches in flight: rendering here overlaps the vendor's
-        # and the database's work. A pause lets only these already-claimed batches finish.
-        sends: list[tuple[Campaign, list[Claimed]]] = []
+        # Up to `delivery_concurrency` batches in flight: rendering overlaps the transport's and
+        # the database's work. A pause lets only these already-claimed batches finish.
+        sends: list[tuple[Campaign, list[store.Claimed]]] = []
         for campaign in campaigns:
+            channel = self.channels[campaign_service.channel_of(campaign)]
             while len(sends) < self.settings.delivery_concurrency:
-                room = self.rates.allowance(
-                    campaign.id, campaign.rate_limit, self.settings.delivery_batch_size
-                )
+                room = await self.limiter.take(self.buckets(campaign), self.settings.delivery_batch_size)
                 if room <= 0:
                     break
-                claimed = await self.claim(campaign.id, room)
+                claimed = await self.claim(campaign.id, room, idempotent=channel.idempotent)
                 if not claimed:
                     break
                 sends.append((campaign, claimed))
         await asyncio.gather(*(self.send(campaign, claimed) for campaign, claimed in sends))
         return sum(len(claimed) for _, claimed in sends)
 
-    async def claim(self, campaign_id: int, limit: int) -> list[Claimed]:
-        """Reserve up to `limit` due deliveries of a running campaign, committed before sending."""
+    def buckets(self, campaign: Campaign) -> list[Bucket]:
+        """The campaign's own rate, and its channel's ceiling across every campaign and worker."""
+        buckets = []
+        if campaign.rate_limit:
+            buckets.append(Bucket(f"campaign:{campaign.id}", float(campaign.rate_limit)))
+        ceiling = self.settings.email_max_rate if campaign.channel == "email" else self.settings.sms_max_rate
+        if ceiling:
+            buckets.append(Bucket(f"channel:{campaign.channel}", float(ceiling)))
+        return buckets
+
+    async def claim(self, campaign_id: int, limit: int, *, idempotent: bool = True) -> list[store.Claimed]:
         now = utcnow()
         lease_until = now + timedelta(seconds=self.settings.delivery_lease_seconds)
 
-        async def work(conn: AsyncConnection) -> list[Claimed]:
-            due = (
-                sa.select(Delivery.id)
-                .join(Campaign, Campaign.id == Delivery.campaign_id)
-                .where(
-                    Delivery.campaign_id == campaign_id,
-                    Delivery.status == "pending",
-                    Campaign.status == "running",
-                    sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-                )
-                .order_by(Delivery.id)
-                .limit(limit)
+        async def work(conn: AsyncConnection) -> list[store.Claimed]:
+            return await store.claim(
+                conn,
+                campaign_id=campaign_id,
+                limit=limit,
+                lease_until=lease_until,
+                now=now,
+                idempotent=idempotent,
             )
-            if conn.dialect.name != "sqlite":
-                due = due.with_for_update(of=Delivery, skip_locked=True)
-            rows = await conn.execute(
-                sa.update(Delivery)
-                .where(Delivery.id.in_(due.scalar_subquery()))
-                .values(attempts=Delivery.attempts + 1, next_attempt_at=lease_until, updated_at=now)
-                .returning(
-                    Delivery.id,
-                    Delivery.campaign_id,
-                    Delivery.customer_id,
-                    Delivery.attempts,
-                    Delivery.maybe_sent,
-                )
-            )
-            return sorted((Claimed(*row) for row in rows), key=lambda c: c.delivery_id)
 
         return await self.db.write(work)
 
-    async def send(self, campaign: Campaign, claimed: list[Claimed]) -> None:
+    async def send(self, campaign: Campaign, claimed: list[store.Claimed]) -> store.Recorded:
+        channel_name = campaign_service.channel_of(campaign)
+        channel = self.channels[channel_name]
         async with self.db.read() as session:
             people = {
                 c.id: c
@@ -184,225 +170,163 @@ class Dispatcher:
                     sa.select(Customer).where(Customer.id.in_([c.customer_id for c in claimed]))
                 )
             }
-        outcome = Outcome()
-        messages: list[dict[str, Any]] = []
-        batch: list[Claimed] = []
+        early: list[SendOutcome] = []
+        withdrawn: dict[int, str] = {}
+        messages: list[OutboundMessage] = []
         for item in claimed:
             customer = people.get(item.customer_id)
-            to = (
-                None
-                if customer is None
-                else (customer.email if campaign.channel == "email" else customer.phone)
-            )
-            if not to:
-                outcome.failed[item.delivery_id] = (
-                    f"no {'e-mail address' if campaign.channel == 'email' else 'phone number'}"
-                )
+            why_not = self.not_reachable(customer, channel_name)
+            if why_not is not None or customer is None:
+                # Reachable at launch, not any more: cancelled with the reason, never failed.
+                withdrawn[item.delivery_id] = why_not or "the customer was deleted"
                 continue
+            address = str(getattr(customer, consent.address_column(channel_name).key))
             try:
                 context = templates.context_for(customer)
                 body = templates.render(campaign.message, context)
                 subject = templates.render(campaign.subject, context) if campaign.subject else None
             except Exception as exc:  # a template that rendered for the sample can still fail here
-                outcome.failed[item.delivery_id] = f"could not render the message: {exc}"[:500]
+                early.append(Rejected(item.delivery_id, f"could not render the message: {exc}"[:500]))
                 continue
             messages.append(
-                {
-                    "idempotency_key": idempotency_key(item.delivery_id),
-                    "to": to,
-                    "channel": campaign.channel,
-                    "subject": subject,
-                    "body": body,
-                }
+                OutboundMessage(
+                    delivery_id=item.delivery_id,
+                    campaign_id=campaign.id,
+                    channel=channel_name,
+                    to=address,
+                    body=body,
+                    subject=subject,
+                )
             )
-            batch.append(item)
-        if batch:
-            await self._call_vendor(batch, messages, outcome)
-        await self.record(claimed, outcome)
+        outcomes = await channel.send_batch(messages) if messages else []
+        recorded = await self.record(
+            claimed, [*early, *outcomes], idempotent=channel.idempotent, withdrawn=withdrawn
+        )
+        deferred = [o for o in outcomes if isinstance(o, Deferred)]
+        reason = self.policy.observe(
+            campaign.id,
+            messages=len(messages),
+            deferred=len(deferred),
+            reason=deferred[-1].reason if deferred else None,
+        )
+        if reason is not None:
+            await self.pause(campaign, reason)
+        return recorded
 
-    async def _call_vendor(
-        self, batch: list[Claimed], messages: list[dict[str, Any]], outcome: Outcome
-    ) -> None:
-        try:
-            response = await self.client.post("/v1/messages/batch", json={"messages": messages})
-        except httpx.ConnectError as exc:  # never reached the vendor
-            self._retry_or_fail(batch, f"vendor unreachable: {type(exc).__name__}", outcome, None)
-            return
-        except httpx.HTTPError as exc:  # sent, no answer: the vendor may have accepted it
-            outcome.ambiguous.update(item.delivery_id for item in batch)
-            self._retry_or_fail(batch, f"no answer from the vendor: {type(exc).__name__}", outcome, None)
-            return
-        if response.status_code == 200:
-            ids = {r["idempotency_key"]: r["message_id"] for r in response.json()["results"]}
-            for item in batch:
-                message_id = ids.get(idempotency_key(item.delivery_id))
-                if message_id:
-                    outcome.sent[item.delivery_id] = message_id
-                else:
-                    self._retry_or_fail([item], "vendor did not answer for this message", outcome, None)
-            return
-        reason = f"vendor answered {response.status_code}"
-        if response.status_code in RETRYABLE_STATUS:
-            retry_after = response.headers.get("retry-after")
-            delay = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
-            self._retry_or_fail(batch, reason, outcome, delay)
-        else:
-            for item in batch:
-                outcome.failed[item.delivery_id] = f"{reason}: {response.text[:200]}"
+    def not_reachable(self, customer: Customer | None, channel: ChannelName) -> str | None:
+        """Why a customer reachable at launch may not be messaged now (they unsubscribed, opted
+        out or lost their address since), or None."""
+        if customer is None:
+            return "the customer was deleted"
+        if customer.unsubscribed_at is not None:
+            return "unsubscribed after launch"
+        state = getattr(customer, consent.consent_column(channel).key)
+        if state == "opted_out" or (state == "unknown" and not self.settings.message_unknown_consent):
+            return "consent withdrawn after launch"
+        if not getattr(customer, consent.address_column(channel).key):
+            return "no address for the channel any more"
+        return None
 
-    def _retry_or_fail(
-        self, batch: Sequence[Claimed], reason: str, outcome: Outcome, delay: float | None
-    ) -> None:
-        for item in batch:
-            if item.attempts >= self.settings.delivery_max_attempts:
-                final = f"{reason} (gave up after {item.attempts} attempts)"
-                if item.maybe_sent or item.delivery_id in outcome.ambiguous:
-                    outcome.unknown[item.delivery_id] = final  # a late receipt can still settle it
-                else:
-                    outcome.failed[item.delivery_id] = final
-            else:
-                backoff = min(60.0, 0.5 * 2 ** (item.attempts - 1)) * random.uniform(0.8, 1.2)
-                outcome.retry[item.delivery_id] = (max(backoff, delay or 0.0), reason)
-
-    async def record(self, claimed: list[Claimed], outcome: Outcome) -> None:
-        """Write a vendor call's results, counters and any receipts that came in early."""
-        campaign_of = {c.delivery_id: c.campaign_id for c in claimed}
-        maybe_sent = {c.delivery_id: c.maybe_sent for c in claimed}
+    async def record(
+        self,
+        claimed: list[store.Claimed],
+        outcomes: list[SendOutcome],
+        *,
+        idempotent: bool = True,
+        withdrawn: Mapping[int, str] | None = None,
+    ) -> store.Recorded:
         now = utcnow()
 
-        async def work(conn: AsyncConnection) -> None:
-            # Only deliveries still pending move: a cancel in the meantime wins.
-            ids = list(campaign_of)
-            still = set(
-                (
-                    await conn.execute(
-                        sa.select(Delivery.id).where(
-                            one_of(conn, deliveries_t.c.id, ids), Delivery.status == "pending"
-                        )
-                    )
-                ).scalars()
+        async def work(conn: AsyncConnection) -> store.Recorded:
+            return await store.record(
+                conn,
+                claimed,
+                outcomes,
+                idempotent=idempotent,
+                max_attempts=self.settings.delivery_max_attempts,
+                now=now,
+                withdrawn=withdrawn or {},
             )
-            changes = counters.deltas()
-            rows: list[dict[str, Any]] = []
 
-            def settle(
-                delivery_id: int, status: str, *, message_id: str | None = None, error: str | None = None
-            ) -> None:
-                """Move a still-pending delivery out of pending, and its campaign's counters with it."""
-                if delivery_id not in still:
-                    return
-                sent = status == "sent"
-                rows.append(
-                    {
-                        "id": delivery_id,
-                        "status": status,
-                        "vendor_message_id": message_id,
-                        "error": error[:500] if error else None,
-                        "next_attempt_at": None,
-                        "sent_at": now if sent else None,
-                        "finished_at": None if sent else now,
-                        "updated_at": now,
-                    }
+        return await self.db.write(work)
+
+    async def pause(self, campaign: Campaign, reason: str) -> None:
+        now = utcnow()
+
+        async def work(conn: AsyncConnection) -> bool:
+            return await campaign_service.pause_for_errors(conn, campaign.id, reason=reason, now=now)
+
+        if await self.db.write(work):
+            log.warning("campaign %d paused by the error policy: %s", campaign.id, reason)
+        self.policy.forget(campaign.id)
+
+    async def probe_paused(self) -> int:
+        """Ask the transports of campaigns the policy paused whether they are back; resume those
+        whose transport answers (when configured to). Returns how many resumed."""
+        if not self.settings.delivery_auto_resume:
+            return 0
+        async with self.db.read() as session:
+            paused = list(
+                await session.scalars(
+                    sa.select(Campaign).where(
+                        Campaign.status == "paused", Campaign.paused_by_policy.is_(True)
+                    )
                 )
-                changes[campaign_of[delivery_id]]["pending"] -= 1
-                changes[campaign_of[delivery_id]][status] += 1
+            )
+        by_channel: dict[int, list[int]] = {}
+        transports: dict[int, Channel] = {}
+        for campaign in paused:
+            channel = self.channels[campaign_service.channel_of(campaign)]
+            by_channel.setdefault(id(channel), []).append(campaign.id)
+            transports[id(channel)] = channel
+        ready = [
+            cid
+            for key, channel in transports.items()
+            if await channel.probe() is None
+            for cid in by_channel[key]
+        ]
+        if not ready:
+            return 0
+        now = utcnow()
 
-            for delivery_id, message_id in outcome.sent.items():
-                settle(delivery_id, "sent", message_id=message_id)
-            for delivery_id, reason in outcome.failed.items():
-                settle(delivery_id, "failed", error=reason)
-            for delivery_id, reason in outcome.unknown.items():
-                settle(delivery_id, "unknown", error=reason)
-            await bulk_update(conn, deliveries_t, rows, key="id")
-            retries = [
-                {
-                    "id": delivery_id,
-                    "next_attempt_at": now + timedelta(seconds=delay),
-                    "error": reason[:500],
-                    "maybe_sent": delivery_id in outcome.ambiguous or maybe_sent[delivery_id],
-                    "updated_at": now,
-                }
-                for delivery_id, (delay, reason) in outcome.retry.items()
-                if delivery_id in still
-            ]
-            await bulk_update(conn, deliveries_t, retries, key="id")
-            await counters.apply_deltas(conn, changes, now)
-            sent_ids = [r["vendor_message_id"] for r in rows if r["status"] == "sent"]
-            if sent_ids:
-                await settle_parked(conn, message_ids=sent_ids)
+        async def work(conn: AsyncConnection) -> int:
+            return await campaign_service.resume_after_errors(conn, ready, now=now)
 
-        await self.db.write(work)
+        resumed = await self.db.write(work)
+        for campaign_id in ready:
+            self.policy.forget(campaign_id)
+        if resumed:
+            log.warning("%d campaigns resumed: their transport answers again", resumed)
+        return resumed
 
     async def reconcile_parked(self) -> int:
-        """Apply parked receipts whose message has since been recorded as sent.
-
-        The fast path in `record` can miss one: a receipt parked by a transaction that commits
-        just after the send was recorded is invisible to it. Each pass closes that gap.
-        """
+        """Apply parked receipts whose message has since been recorded as sent."""
 
         async def work(conn: AsyncConnection) -> int:
-            return await settle_parked(conn)
+            return await store.settle_parked(conn, now=utcnow())
 
         return await self.db.write(work)
 
-    async def mark_unconfirmed(self) -> int:
-        """Messages sent long ago with no receipt become `unknown`, so their campaign can finish."""
-        cutoff = utcnow() - timedelta(seconds=self.settings.delivery_unconfirmed_seconds)
+    async def sweep(self) -> int:
+        """Sent long ago and never confirmed becomes unknown, so campaigns can finish; on channels
+        without idempotency keys, a claim whose sender died becomes unknown too."""
         now = utcnow()
+        sent_before = now - timedelta(seconds=self.settings.delivery_unconfirmed_seconds)
+        keyless = [name for name, channel in self.channels.items() if not channel.idempotent]
 
         async def work(conn: AsyncConnection) -> int:
-            stale = (
-                sa.select(Delivery.id)
-                .where(Delivery.status == "sent", Delivery.sent_at < cutoff)
-                .limit(10_000)
-            )
-            if conn.dialect.name != "sqlite":
-                stale = stale.with_for_update(skip_locked=True)
-            rows = (
-                await conn.execute(
-                    sa.update(Delivery)
-                    .where(Delivery.id.in_(stale.scalar_subquery()))
-                    .values(status="unknown", updated_at=now)
-                    .returning(Delivery.campaign_id)
+            moved = await store.expire_unconfirmed(conn, sent_before=sent_before, now=now)
+            if keyless:
+                ids = list(
+                    (
+                        await conn.execute(
+                            sa.select(Campaign.id).where(
+                                Campaign.channel.in_(keyless), Campaign.status.in_(["running", "paused"])
+                            )
+                        )
+                    ).scalars()
                 )
-            ).all()
-            changes = counters.deltas()
-            for (campaign_id,) in rows:
-                changes[campaign_id]["sent"] -= 1
-                changes[campaign_id]["unknown"] += 1
-            await counters.apply_deltas(conn, changes, now)
-            return len(rows)
+                moved += await store.give_up_expired(conn, now=now, campaign_ids=ids)
+            return moved
 
         return await self.db.write(work)
-
-
-async def settle_parked(conn: AsyncConnection, *, message_ids: list[str] | None = None) -> int:
-    """Apply, then forget, parked receipts whose message is now recorded (only `message_ids`,
-    if given); the caller owns the transaction."""
-    parked_t: sa.Table = ParkedReceipt.__table__  # type: ignore[assignment]
-    query = (
-        sa.select(
-            ParkedReceipt.message_id, ParkedReceipt.status, ParkedReceipt.reason, ParkedReceipt.occurred_at
-        )
-        .join(Delivery, Delivery.vendor_message_id == ParkedReceipt.message_id)
-        .order_by(ParkedReceipt.message_id)
-        .limit(10_000)
-    )
-    if message_ids is not None:
-        query = query.where(one_of(conn, parked_t.c.message_id, message_ids))
-    if conn.dialect.name != "sqlite":
-        query = query.with_for_update(of=ParkedReceipt, skip_locked=True)
-    rows = (await conn.execute(query)).all()
-    if not rows:
-        return 0
-    await receipt_lang.apply(
-        conn, [receipt_lang.Receipt(message_id=m, status=s, reason=r, occurred_at=o) for m, s, r, o in rows]
-    )
-    await conn.execute(
-        sa.delete(ParkedReceipt).where(one_of(conn, parked_t.c.message_id, [r[0] for r in rows]))
-    )
-    return len(rows)
-
-
-def idempotency_key(delivery_id: int) -> str:
-    return f"pulse-{delivery_id}"

@@ -4,9 +4,7 @@ Signature: `X-Pulse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">
 shared webhook secret, compared in constant time, and refused outside a 5-minute window so a
 captured request cannot be replayed later.
 
-Applying is idempotent and forward-only: a delivery moves from sent (or unknown) to
-delivered or failed once; a second receipt for it changes nothing. A receipt for a message id
-not recorded yet (the vendor can be faster than our bookkeeping) is parked, not dropped.
+Applying them is `delivery.store.apply_receipts`: idempotent and forward-only.
 """
 
 from __future__ import annotations
@@ -14,22 +12,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pulsecrm.campaigns import counters
-from pulsecrm.db import bulk_update, bulk_upsert, one_of, utcnow
-from pulsecrm.delivery.models import Delivery, ParkedReceipt
 from pulsecrm.errors import Unauthorized
 from pulsecrm.validation import Timestamp
 
 WINDOW_SECONDS = 300
-deliveries_t: sa.Table = Delivery.__table__  # type: ignore[assignment]
-parked_t: sa.Table = ParkedReceipt.__table__  # type: ignore[assignment]
 
 
 class Receipt(BaseModel):
@@ -67,66 +57,3 @@ def verify(secret: str, header: str | None, body: bytes, *, now: float | None = 
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, given):
         raise Unauthorized("signature does not match")
-
-
-@dataclass(frozen=True)
-class Applied:
-    applied: int
-    duplicates: int
-    parked: int
-
-
-def _first_per_message(receipts: list[Receipt]) -> dict[str, Receipt]:
-    """One receipt per message: the earliest outcome wins, as it would have arrived first."""
-    first: dict[str, Receipt] = {}
-    for r in sorted(receipts, key=lambda r: r.occurred_at):
-        first.setdefault(r.message_id, r)
-    return first
-
-
-async def apply(conn: AsyncConnection, receipts: list[Receipt]) -> Applied:
-    """Apply receipts in the caller's transaction: deliveries, campaign counters, completion."""
-    by_message = _first_per_message(receipts)
-    query = sa.select(Delivery.id, Delivery.campaign_id, Delivery.status, Delivery.vendor_message_id).where(
-        one_of(conn, deliveries_t.c.vendor_message_id, list(by_message))
-    )
-    if conn.dialect.name != "sqlite":
-        query = query.order_by(Delivery.id).with_for_update()
-    found = (await conn.execute(query)).all()
-    now = utcnow()
-    updates, changes = [], counters.deltas()
-    duplicates = 0
-    for delivery_id, campaign_id, status, message_id in found:
-        receipt = by_message[str(message_id)]
-        if status not in ("sent", "unknown"):
-            duplicates += 1  # already final: receipts never move a delivery backwards
-            continue
-        updates.append(
-            {
-                "id": delivery_id,
-                "status": receipt.status,
-                "error": receipt.reason,
-                "finished_at": receipt.occurred_at,
-                "updated_at": now,
-            }
-        )
-        changes[campaign_id][status] -= 1
-        changes[campaign_id][receipt.status] += 1
-    await bulk_update(conn, deliveries_t, updates, key="id")
-    await counters.apply_deltas(conn, changes, now)
-    known = {message_id for *_, message_id in found}
-    parked = [
-        {
-            "message_id": r.message_id,
-            "status": r.status,
-            "reason": r.reason,
-            "occurred_at": r.occurred_at,
-            "received_at": now,
-        }
-        for mid, r in sorted(by_message.items())
-        if mid not in known
-    ]
-    await bulk_upsert(conn, parked_t, parked, key="message_id")
-    return Applied(
-        applied=len(updates), duplicates=duplicates + len(receipts) - len(by_message), parked=len(parked)
-    )

@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pulsecrm import broker
 from pulsecrm.broker import Item, Reject, StreamMessage, raw_fields
 from pulsecrm.config import Settings
-from pulsecrm.db import Database
+from pulsecrm.db import Database, utcnow
 from pulsecrm.deadletters import service as deadletter_service
-from pulsecrm.delivery import receipts as receipt_lang
-from pulsecrm.delivery.receipts import Applied, Receipt
+from pulsecrm.delivery import store
+from pulsecrm.delivery.receipts import Receipt
+from pulsecrm.delivery.store import Applied
 from pulsecrm.errors import InvalidInput, plain_message, validation_text
 from pulsecrm.failures import BadEntry
 
@@ -85,7 +86,7 @@ class ReceiptQueue:
 
     async def apply_now(self, receipts: list[Receipt]) -> Applied:
         async def work(conn: AsyncConnection) -> Applied:
-            return await receipt_lang.apply(conn, receipts)
+            return await store.apply_receipts(conn, receipts, now=utcnow())
 
         return await self.db.write(work)
 

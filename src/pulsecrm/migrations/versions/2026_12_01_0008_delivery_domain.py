@@ -40,6 +40,10 @@ def upgrade() -> None:
             op.create_check_constraint(f"{channel}_consent", "customers", f"{channel}_consent IN {_CONSENT}")
     for name in ("no_consent_excluded", "unreachable_excluded"):
         op.add_column("campaigns", sa.Column(name, sa.Integer(), server_default="0", nullable=False))
+    op.add_column(
+        "campaigns",
+        sa.Column("awaits_receipts", sa.Boolean(), server_default=sa.true(), nullable=False),
+    )
     op.add_column("campaigns", sa.Column("pause_reason", sa.String(300)))
     op.add_column("campaigns", sa.Column("paused_at", pulsecrm.db.UTCDateTime(timezone=True)))
     op.add_column(

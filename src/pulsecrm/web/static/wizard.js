@@ -190,9 +190,23 @@ document.addEventListener("DOMContentLoaded", () => {
     countOut.setAttribute("aria-busy", "true");
     try {
       const audience = await audienceRules();
-      const data = await Pulse.api("POST", "/api/v1/segments/preview", { rules: audience.rules, exact: true });
-      countOut.textContent = Pulse.number(data.count);
-      countOut.dataset.count = data.count;
+      const data = await Pulse.api("POST", "/api/v1/campaigns/reach", {
+        channel: channel.value, rules: audience.segment_id ? undefined : audience.rules,
+        segment_id: audience.segment_id || undefined,
+      });
+      const channelName = channel.value === "email" ? "e-mail" : "SMS";
+      countOut.textContent = Pulse.number(data.matched);
+      countOut.dataset.count = data.reachable;
+      document.getElementById("review-reach").replaceChildren(
+        countOut, ` match · ${Pulse.number(data.reachable)} reachable by ${channelName}`);
+      const reasons = [
+        [data.excluded.unsubscribed, "unsubscribed"],
+        [data.excluded.no_consent, `without consent for ${channelName}`],
+        [data.excluded.no_address, channel.value === "email" ? "without an e-mail address" : "without a phone number"],
+      ].filter(([n]) => n > 0).map(([n, why]) => `${Pulse.number(n)} ${why}`);
+      document.getElementById("review-excluded").textContent = reasons.length
+        ? `Left out at launch: ${reasons.join(", ")}.`
+        : "Everyone who matches can be reached.";
     } catch (error) {
       countOut.textContent = "?";
       stepError(error.message);
