@@ -1,9 +1,11 @@
-"""A deterministic demo data set: a few thousand customers across Indian cities, with orders."""
+"""A demo data set: a few thousand customers across Indian cities, with orders, dated relative to
+the day it is loaded (so "ordered in the last 30 days" and "joined this month" match people on
+first use). The same seed and day give the same data."""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from pulsecrm.customers.schemas import CustomerIn, OrderIn
@@ -108,7 +110,7 @@ def generate(
     customers: int = 3000, seed: int = 7, now: datetime | None = None
 ) -> tuple[list[CustomerIn], list[OrderIn]]:
     rng = random.Random(seed)
-    now = (now or datetime(2026, 11, 1, tzinfo=UTC)).replace(microsecond=0)
+    now = (now or utcnow()).replace(microsecond=0)
     cities = [c for c, _ in CITIES]
     weights = [w for _, w in CITIES]
     people: list[CustomerIn] = []
@@ -160,8 +162,10 @@ def generate(
     return people, orders
 
 
-async def load(db: Database, *, customers: int = 3000, currency: str = "INR") -> tuple[int, int]:
-    people, orders = generate(customers)
+async def load(
+    db: Database, *, customers: int = 3000, currency: str = "INR", now: datetime | None = None
+) -> tuple[int, int]:
+    people, orders = generate(customers, now=now)
     received = utcnow()
     for i in range(0, len(people), 2000):
         entry = Entry("customers", received, people[i : i + 2000])
