@@ -283,3 +283,35 @@ async def test_pages_fit_a_phone(stack_factory: Any, page: Page, shots: Path) ->
     for name in ("Dashboard", "Customers", "Segments", "Campaigns", "Uploads", "Settings"):
         link = page.locator(".topbar").get_by_role("link", name=name, exact=True)
         await expect(link).to_be_in_viewport(ratio=1)
+
+
+async def test_a_file_exported_from_another_tool_imports_after_checking_its_columns(
+    stack_factory: Any, page: Page, shots: Path
+) -> None:
+    from tests.web.test_uploads import EXPORT
+
+    stack = await stack_factory()
+    await sign_in(page, stack, "/uploads")
+    await page.get_by_label("File (.csv or .ndjson)").set_input_files(
+        files=[{"name": "export.csv", "mimeType": "text/csv", "buffer": EXPORT}]
+    )
+    mapping = page.locator("#mapping")
+    await expect(mapping.get_by_role("heading", name="Check the columns")).to_be_visible()
+    await expect(mapping.get_by_label("Column “E-mail” goes to")).to_have_value("email")
+    await expect(mapping.get_by_label("Column “Signup Date” goes to")).to_have_value("created_at")
+    await expect(mapping.get_by_label("Column “Loyalty Points” goes to")).to_have_value(
+        "attributes.loyalty_points"
+    )
+    await expect(mapping.locator("tbody tr")).to_have_count(3)
+    await expect(mapping.locator("tbody")).to_contain_text("not-an-email")
+    await mapping.get_by_label("Column “tier” goes to").select_option(label="Leave out")
+    await page.screenshot(path=shots / "upload-mapping.png", full_page=True)
+    async with stack.api() as api:  # nothing written before the user imports
+        assert (await api.get("/api/v1/customers")).json()["items"] == []
+    await page.get_by_role("button", name="Import").click()
+    result = page.locator("#upload-result")
+    await expect(result).to_contain_text("Read 3 rows: 2 imported, 1 rejected.")
+    await expect(result).to_contain_text("line 3:")
+    async with stack.api() as api:
+        asha = (await api.get("/api/v1/customers/X1")).json()
+    assert asha["attributes"] == {"marketing_opt_in": True, "loyalty_points": 1200, "pin": "0411"}

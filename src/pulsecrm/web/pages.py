@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
@@ -363,6 +363,20 @@ async def upload_page(request: Request, _: CurrentUser) -> Response:
     return render(request, "uploads.html")
 
 
+@router.post("/uploads/preview")
+async def upload_preview(
+    _: CurrentUser,
+    __: CheckedForm,
+    kind: Annotated[Kind, Form()],
+    file: Annotated[UploadFile, File()],
+) -> JSONResponse:
+    """The mapping step: the browser sends the start of a CSV; the answer is its columns, the
+    suggested target of each and their first values. Nothing is written."""
+    uploads.check_suffix(Path(file.filename or "").suffix, field="file")
+    head = await file.read(uploads.HEAD_BYTES)
+    return JSONResponse(uploads.preview(kind, head))
+
+
 @router.post("/uploads")
 async def upload(
     services: ServicesDep,
@@ -370,15 +384,23 @@ async def upload(
     __: CheckedForm,
     kind: Annotated[Kind, Form()],
     file: Annotated[UploadFile, File()],
+    mapping: Annotated[str | None, Form(max_length=100_000)] = None,
 ) -> Response:
-    """Import a CSV or NDJSON file; the answer streams progress lines (see ingest.uploads)."""
+    """Import a CSV or NDJSON file; the answer streams progress lines (see ingest.uploads).
+    `mapping` (JSON, one target per CSV column) is checked before anything is written."""
     suffix = uploads.check_suffix(Path(file.filename or "").suffix, field="file")
     path, size = await asyncio.to_thread(uploads.spool_file, file.file, suffix)
+    try:
+        targets = await asyncio.to_thread(uploads.parse_mapping, mapping, kind, path)
+    except PulseError:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise
     lines = uploads.import_with_progress(
         services.db,
         kind,
         path,
         size,
         default_currency=services.settings.default_currency,
+        mapping=targets,
     )
     return StreamingResponse(lines, media_type="application/x-ndjson")
