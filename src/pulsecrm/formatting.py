@@ -27,6 +27,7 @@ def configure(currency: str) -> None:
     """The currency of this store's figures (the app calls it at start with the setting)."""
     global _store_currency
     _store_currency = currency.upper()
+    _warm(_store_currency)
 
 
 def store_currency() -> str:
@@ -115,3 +116,13 @@ class Money(Decimal):
 
     def __str__(self) -> str:
         return money(self, self.currency)
+
+
+def _warm(currency: str) -> None:
+    # Babel reads its locale data on first use (~100s of ms on a loaded machine); done at import,
+    # not inside a message's render budget (campaigns.templates.MAX_RENDER_SECONDS).
+    money(0, currency)
+    format_decimal(0, locale=_locale(currency))
+
+
+_warm("INR")
