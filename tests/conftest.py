@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -301,3 +302,47 @@ async def web(database_url: str) -> AsyncIterator[Web]:
             response = await sign_in(client, "marketer@example.com", PASSWORD)
             assert response.status_code == 303, response.text
             yield Web(api, client, user_id, "marketer@example.com")
+
+
+# --- no process left behind --------------------------------------------------------------------
+
+
+def _descendants(pid: int) -> list[tuple[int, str]]:
+    """Live (not zombie) descendants of `pid` with their command lines, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # The command name is in parentheses and may hold spaces: fields follow the last ')'.
+        state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
+        if state != "Z":
+            children.setdefault(int(ppid), []).append(int(entry.name))
+    found: list[tuple[int, str]] = []
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        try:
+            cmdline = (Path("/proc") / str(child) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        found.append((child, cmdline.strip()))
+        todo.extend(children.get(child, []))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Every process a test starts is stopped by it: checked once the whole session is over."""
+    before = {pid for pid, _ in _descendants(os.getpid())}
+    yield
+    deadline = time.monotonic() + 10  # a process told to stop may take a moment
+    while True:
+        left = [(pid, cmd) for pid, cmd in _descendants(os.getpid()) if pid not in before]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not left, f"the tests left processes running: {left}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli_helpers import PULSECRM, cli_env, free_port
+from tests.cli_helpers import PULSECRM, cli_env, free_port, pulsecrm, wait_healthy
 
 
 @pytest.mark.slow
@@ -83,3 +85,55 @@ def test_run_starts_everything_and_prints_how_to_get_in(tmp_path: Path) -> None:
         proc.wait(timeout=20)
     assert (tmp_path / "data" / "pulsecrm.db").exists()
     assert "loaded demo data: 3000 customers" in output
+
+
+def _children(pid: int) -> list[int]:
+    from tests.conftest import _descendants
+
+    return [child for child, _ in _descendants(pid)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_run_and_every_process_it_started(tmp_path: Path, sig: signal.Signals) -> None:
+    port = free_port()
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [PULSECRM, "run", "--no-demo", "--port", str(port)],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=cli_env(data_dir=str(tmp_path / "data")),
+        )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", tmp_path)
+        wait_healthy(f"http://127.0.0.1:{port + 25}", tmp_path)  # the mock vendor
+        children = _children(proc.pid)
+        assert children, log.read_text()
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    assert not alive, f"still running after {sig.name}: {alive}\n{log.read_text()}"
+    # The ports are free again for the next start.
+    for p in (port, port + 25):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", p))
+
+
+@pytest.mark.slow
+def test_a_taken_port_is_named_with_a_way_out(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = pulsecrm("run", "--no-demo", "--port", str(port), cwd=tmp_path, data_dir=str(tmp_path / "d"))
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output
+    assert f"Port {port} on 127.0.0.1 is taken" in output
+    assert f"pulsecrm run --port {port + 1}" in output
+    assert "running at" not in output and "Traceback" not in output

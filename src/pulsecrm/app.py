@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match, Mount
 
-from pulsecrm import __version__, broker, openapi
+from pulsecrm import __version__, broker, formatting, openapi
 from pulsecrm.ai.endpoints import router as ai_router
 from pulsecrm.campaigns.endpoints import router as campaigns_router
 from pulsecrm.config import Settings, get_settings
@@ -41,7 +41,7 @@ from pulsecrm.web.login import oidc_client
 from pulsecrm.web.login import router as login_router
 from pulsecrm.web.pages import router as pages_router
 from pulsecrm.web.ratelimit import LoginLimiter
-from pulsecrm.web.security import SESSION_COOKIE, SignInRequired
+from pulsecrm.web.security import SESSION_COOKIE, SecurityHeaders, SignInRequired
 from pulsecrm.web.templating import STATIC, render
 from pulsecrm.web.unsubscribe import router as unsubscribe_router
 
@@ -71,6 +71,7 @@ OPEN_PATHS = frozenset(
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    formatting.configure(settings.default_currency)  # how pages and messages write money
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,6 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app)
     # Added last, so it is the outermost of ours: it sees errors from every other middleware.
     app.add_middleware(OutageGuard, retry_after=settings.outage_retry_after_seconds)
+    # Outermost: every answer carries them, the guard's 503s and the error pages included.
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -152,6 +153,10 @@ def run(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     port = port or settings.port
     vendor_port = port + 25
+    # Both ports are claimed before anything is printed or started: a taken port is a clear
+    # message, not "running at …" followed by a traceback.
+    web_socket = _claim_port(settings.host, port, what="the web app")
+    _claim_port("127.0.0.1", vendor_port, what="the mock vendor (the web app's port + 25)").close()
     # The webhook secret, like the demo key, is made once and kept in the data directory.
     if settings.webhook_secret is None:
         os.environ["PULSECRM_WEBHOOK_SECRET"] = _kept_secret(settings.data_dir / "webhook-secret")
@@ -168,32 +173,61 @@ def run(
         "PULSECRM_VENDOR_PORT": str(vendor_port),
         "PULSECRM_VENDOR_WEBHOOK_URL": f"{url}/api/v1/receipts",
     }
+    # uvicorn stops on SIGINT/SIGTERM and then raises the same signal again; with the default
+    # handler that kills this process before the `finally` below stops the vendor. A handler
+    # that exits normally lets it run.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_on_signal)
     vendor = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
         [sys.executable, "-m", "pulsecrm", "vendor", "--port", str(vendor_port)], env=vendor_env
     )
-    console.print(f"\n[bold]Pulse CRM[/] is running at [link={url}]{url}[/]")
-    if settings.oidc_issuer:
-        console.print(f"  sign in:   with single sign-on ({settings.oidc_issuer})")
-    else:
-        console.print(f"  sign in:   {DEMO_EMAIL} / {password}")
-    console.print(f"  API docs:  {url}/docs")
-    console.print(f"  API key:   {key}")
-    console.print(f"  try:       curl -H 'Authorization: Bearer {key}' {url}/api/v1/customers?limit=3")
-    console.print(f"  vendor:    mock SMS/e-mail vendor at http://127.0.0.1:{vendor_port}")
-    console.print(f"  data:      {settings.effective_database_url}")
-    console.print("  Stop with Ctrl+C.\n")
     try:
-        uvicorn.run(
-            "pulsecrm.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=port,
-            log_level="warning",
-            access_log=False,
+        console.print(f"\n[bold]Pulse CRM[/] is running at [link={url}]{url}[/]")
+        if settings.oidc_issuer:
+            console.print(f"  sign in:   with single sign-on ({settings.oidc_issuer})")
+        else:
+            console.print(f"  sign in:   {DEMO_EMAIL} / {password}")
+        console.print(f"  API docs:  {url}/docs")
+        console.print(f"  API key:   {key}")
+        console.print(f"  try:       curl -H 'Authorization: Bearer {key}' {url}/api/v1/customers?limit=3")
+        console.print(f"  vendor:    mock SMS/e-mail vendor at http://127.0.0.1:{vendor_port}")
+        console.print(f"  data:      {settings.effective_database_url}")
+        console.print("  Stop with Ctrl+C.\n")
+        config = uvicorn.Config(
+            "pulsecrm.app:create_app", factory=True, log_level="warning", access_log=False
         )
+        uvicorn.Server(config).run(sockets=[web_socket])
     finally:
         vendor.terminate()
-        vendor.wait(timeout=10)
+        try:
+            vendor.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            vendor.kill()
+            vendor.wait()
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+PORT_TAKEN = 3  # exit status of `run` when a port it needs is in use
+
+
+def _claim_port(host: str, port: int, *, what: str) -> socket.socket:
+    """A listening socket on host:port, or a clear message and exit status PORT_TAKEN."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        console.print(
+            f"[red]Port {port} on {host} is taken[/] ({exc.strerror}); it is needed for {what}.\n"
+            f"Stop whatever uses it, or start on other ports: [bold]pulsecrm run --port {port + 1}[/]"
+        )
+        raise typer.Exit(PORT_TAKEN) from None
+    sock.listen(2048)
+    return sock
 
 
 def _kept_secret(path: Path) -> str:
@@ -295,7 +329,7 @@ def apikey_create(
         db = _db(get_settings())
         try:
             async with db.sessions() as session:
-                new = await auth_service.create_key(session, name=name, scopes=scope)
+                new = await auth_service.create_key(session, name=name, scopes=scope or None)
                 await session.commit()
                 return new.secret
         finally:

@@ -1,9 +1,11 @@
-"""A deterministic demo data set: a few thousand customers across Indian cities, with orders."""
+"""A demo data set: a few thousand customers across Indian cities, with orders, dated relative to
+the day it is loaded (so "ordered in the last 30 days" and "joined this month" match people on
+first use). The same seed and day give the same data."""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from pulsecrm.customers.schemas import ConsentIn, CustomerIn, OrderIn
@@ -110,7 +112,7 @@ def generate(
     rng = random.Random(seed)
     # Consent and missing phones draw from their own generator, so the rest stays as it was.
     reach = random.Random(seed + 1)
-    now = (now or datetime(2026, 11, 1, tzinfo=UTC)).replace(microsecond=0)
+    now = (now or utcnow()).replace(microsecond=0)
     cities = [c for c, _ in CITIES]
     weights = [w for _, w in CITIES]
     people: list[CustomerIn] = []
@@ -168,9 +170,14 @@ def generate(
 
 
 async def load(
-    db: Database, *, customers: int = 3000, currency: str = "INR", consent_attributes: ConsentAttributes
+    db: Database,
+    *,
+    customers: int = 3000,
+    currency: str = "INR",
+    consent_attributes: ConsentAttributes,
+    now: datetime | None = None,
 ) -> tuple[int, int]:
-    people, orders = generate(customers)
+    people, orders = generate(customers, now=now)
     received = utcnow()
     for i in range(0, len(people), 2000):
         entry = Entry("customers", received, people[i : i + 2000], source="demo")

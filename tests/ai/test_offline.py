@@ -115,7 +115,7 @@ def test_every_answer_is_a_valid_tree_with_a_line_per_condition() -> None:
         conditions = _conditions(parsed.rules)
         described = [line for line in explain.lines(parsed.rules, cat) if not line.text.endswith(":")]
         assert len(described) == conditions, prompt
-        assert explain.summary(parsed.rules, cat).startswith("Customers where ")
+        assert explain.summary(parsed.rules, cat).startswith("Customers who match: ")
 
 
 def _conditions(node: dict[str, Any]) -> int:

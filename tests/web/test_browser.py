@@ -154,6 +154,11 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Anything the Content-Security-Policy refused is a page that does not work as written.
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     yield page
     await context.close()
     assert not errors, f"script errors on the page: {errors}"

@@ -39,7 +39,8 @@ def lines(tree: dict[str, Any], catalog: Catalog) -> list[Line]:
 def summary(tree: dict[str, Any], catalog: Catalog) -> str:
     """The whole tree as one sentence, with brackets where groups nest."""
     body = _sentence(tree, catalog, top=True)
-    return f"Customers where {body}." if tree.get("rules") else "All customers."
+    # "Customers who match: has never ordered." reads; "Customers where has never ordered" did not.
+    return f"Customers who match: {body}." if tree.get("rules") else "All customers."
 
 
 def _walk(node: dict[str, Any], path: str, catalog: Catalog, out: list[Line], *, top: bool = False) -> None:

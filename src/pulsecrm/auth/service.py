@@ -47,7 +47,8 @@ def hash_key(secret: str) -> str:
 async def create_key(
     session: AsyncSession, *, name: str, scopes: list[str] | None = None, user_id: int | None = None
 ) -> NewKey:
-    chosen = sorted(set(scopes or SCOPES))
+    # None means every scope (the CLI's default); an empty list is a mistake, not "everything".
+    chosen = sorted(set(SCOPES if scopes is None else scopes))
     unknown = [s for s in chosen if s not in SCOPES]
     if unknown:
         raise InvalidInput(
@@ -56,6 +57,11 @@ async def create_key(
         )
     if not name.strip():
         raise InvalidInput("a key needs a name", details=[{"loc": ["name"], "message": "empty"}])
+    if not chosen:
+        raise InvalidInput(
+            "Choose at least one thing the key is allowed to do.",
+            details=[{"loc": ["scopes"], "message": "no scope chosen"}],
+        )
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(

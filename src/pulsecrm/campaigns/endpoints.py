@@ -88,14 +88,22 @@ async def reach(body: ReachIn, session: SessionDep, services: ServicesDep, _: Ca
 
 @router.post("/preview-message", response_model=MessagePreviewOut)
 async def preview_message(
-    body: MessagePreviewIn, session: SessionDep, _: CampaignsScope
+    body: MessagePreviewIn, session: SessionDep, services: ServicesDep, _: CampaignsScope
 ) -> MessagePreviewOut:
-    """Render a template for one customer (the given one, or the top spender)."""
+    """Render a template for one customer: the given one, else one of the given audience (`rules`
+    or `segment_id`), else the top spender."""
     customer, subject, text = await service.preview_message(
-        session, message=body.message, subject=body.subject, customer_external_id=body.customer_external_id
+        session,
+        message=body.message,
+        subject=body.subject,
+        customer_external_id=body.customer_external_id,
+        raw_rules=body.rules,
+        segment_id=body.segment_id,
+        catalog=await services.catalog.get(session),
     )
     return MessagePreviewOut(
         customer_external_id=customer.external_id if customer else None,
+        customer_name=customer.name if customer else None,
         subject=subject,
         message=text,
         characters=len(text),

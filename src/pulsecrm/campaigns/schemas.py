@@ -179,12 +179,15 @@ class MessagePreviewIn(BaseModel):
     message: Text = Field(min_length=1, max_length=templates.MAX_LENGTH)
     subject: Text | None = Field(default=None, max_length=300)
     customer_external_id: Text | None = Field(
-        default=None, max_length=128, description="Default: a sample customer."
+        default=None, max_length=128, description="Default: a customer of the audience, if one is given."
     )
+    rules: Any = Field(default=None, description="The audience to take the customer from…")
+    segment_id: DbId | None = Field(default=None, description="…or a saved segment's audience.")
 
 
 class MessagePreviewOut(BaseModel):
     customer_external_id: str | None
+    customer_name: str | None = None
     subject: str | None
     message: str
     characters: int

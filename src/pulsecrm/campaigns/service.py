@@ -256,18 +256,59 @@ async def list_deliveries(
     return (rows[:limit], str(rows[limit - 1][0].id)) if len(rows) > limit else (rows, None)
 
 
+async def numbered_deliveries(
+    session: AsyncSession, campaign_id: int, *, status: str | None, limit: int, after_id: int | None
+) -> tuple[list[tuple[int, Delivery, str]], str | None]:
+    """The log as a person reads it: each message numbered 1..n within its campaign (its
+    position in the audience, also when filtered by status), not by the table's global id."""
+    await get(session, campaign_id)
+    numbered = (
+        sa.select(
+            Delivery.id.label("id"),
+            sa.func.row_number().over(order_by=Delivery.id).label("number"),
+        )
+        .where(Delivery.campaign_id == campaign_id)
+        .subquery()
+    )
+    query = (
+        sa.select(numbered.c.number, Delivery, Customer.external_id)
+        .join(Delivery, Delivery.id == numbered.c.id)
+        .join(Customer, Customer.id == Delivery.customer_id)
+        .order_by(numbered.c.id)
+        .limit(limit + 1)
+    )
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    if after_id is not None:
+        query = query.where(numbered.c.id > after_id)
+    rows = [(int(n), d, str(ext)) for n, d, ext in await session.execute(query)]
+    return (rows[:limit], str(rows[limit - 1][1].id)) if len(rows) > limit else (rows, None)
+
+
 async def preview_message(
-    session: AsyncSession, *, message: str, subject: str | None, customer_external_id: str | None
+    session: AsyncSession,
+    *,
+    message: str,
+    subject: str | None,
+    customer_external_id: str | None,
+    raw_rules: Any = None,
+    segment_id: int | None = None,
+    catalog: Catalog | None = None,
 ) -> tuple[Customer | None, str | None, str]:
     templates.check(message, path="$.message")
     if subject:
         templates.check(subject, path="$.subject")
     query = sa.select(Customer)
-    query = (
-        query.where(Customer.external_id == customer_external_id)
-        if customer_external_id
-        else query.order_by(Customer.total_spend.desc(), Customer.id).limit(1)
-    )
+    if segment_id is not None:
+        raw_rules = (await segment_service.get(session, segment_id)).rules
+    if customer_external_id:
+        query = query.where(Customer.external_id == customer_external_id)
+    elif raw_rules is not None and catalog is not None:
+        # Someone the campaign would reach: the first of the audience, as its sample shows.
+        _, where = await segment_service.checked_filter(session, raw_rules, catalog)
+        query = query.where(where).order_by(Customer.id).limit(1)
+    else:
+        query = query.order_by(Customer.total_spend.desc(), Customer.id).limit(1)
     customer = await session.scalar(query)
     if customer_external_id and customer is None:
         raise NotFound(f"no customer with external_id {customer_external_id!r}")

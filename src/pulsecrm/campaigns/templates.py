@@ -1,6 +1,9 @@
 """Message templates: Jinja2 in a sandbox, checked when the campaign is created.
 
-`Hi {{ first_name | default("there") }}, you've spent ₹{{ total_spend }} with us.`
+`Hi {{ first_name | default("there") }}, you've spent {{ total_spend }} with us.`
+
+Sums print the way the pages write them (`₹3,52,961`, pulsecrm.formatting) and still compare as
+numbers; the filters `money`, `number` and `date` format any other value the same way.
 
 Only the variables below exist; anything else, or a template that does not parse, is a 422
 naming the line. The sandbox keeps templates away from Python objects (`{{ ''.__class__ }}`
@@ -20,6 +23,7 @@ A template cannot make the server allocate without bound, at check, preview or s
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
@@ -34,6 +38,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from pulsecrm import formatting
 from pulsecrm.errors import InvalidInput
 
 VARIABLES = {
@@ -42,9 +47,9 @@ VARIABLES = {
     "email": "E-mail address",
     "phone": "Phone number",
     "city": "City",
-    "total_spend": "Total spend, e.g. 12,499.00",
+    "total_spend": "Total spend, e.g. ₹12,499",
     "order_count": "Number of orders",
-    "avg_order_value": "Average order value",
+    "avg_order_value": "Average order value, e.g. ₹1,785.57",
     "last_order_at": "Date of the last order, e.g. 3 Nov 2026",
     "external_id": "The customer's id",
     "attributes": "Custom attributes: {{ attributes.tier }}",
@@ -229,6 +234,19 @@ _SAFE_ATTRIBUTES: dict[type, frozenset[str]] = {
 _REMOVED_FILTERS = ("format", "xmlattr", "pprint", "urlize", "filesizeformat")
 
 
+def _date_filter(value: Any) -> str:
+    """`date` in a message: a datetime, or the ISO text an attribute holds; text that is no
+    date (`last_order_at` is already written out) passes through, a missing value is empty."""
+    if isinstance(value, datetime):
+        return formatting.date_(value)
+    if isinstance(value, str):
+        try:
+            return formatting.date_(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return ""
+
+
 class _BoundedEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "+", "**"})
 
@@ -240,6 +258,13 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
             name: _bounded_filter(name, f) for name, f in self.filters.items() if name not in _REMOVED_FILTERS
         }
         self.filters["_bounded_iter"] = _bounded_iter
+        # The pages' formatting, for messages: `{{ attributes.credit | money }}`.
+        for name, function in (
+            ("money", formatting.money),
+            ("number", formatting.number),
+            ("date", _date_filter),
+        ):
+            self.filters[name] = _bounded_filter(name, function)
 
     def wrap_str_format(self, value: Any) -> None:
         # `'{:>300000000}'.format(1)`: `format` is not among the safe attributes of text.
@@ -275,7 +300,7 @@ def _bounded_ast(source: str, path: str) -> nodes.Template:
         ast = _env.parse(source)
     except TemplateSyntaxError as exc:
         raise InvalidTemplate(
-            f"the message template does not parse: {exc.message} (line {exc.lineno})",
+            f"The message has a mistake: {_plain(exc.message or '', exc.lineno)}",
             details=[{"path": path, "line": exc.lineno, "message": exc.message or "syntax error"}],
         ) from None
     for node in ast.find_all(nodes.Stmt):
@@ -293,6 +318,38 @@ def _bounded_ast(source: str, path: str) -> nodes.Template:
             )
         loop.iter = nodes.Filter(loop.iter, "_bounded_iter", [], [], None, None, lineno=loop.lineno)
     return ast
+
+
+# Jinja's own wording ("Expected an expression, got 'end of statement block'") is for
+# programmers; a marketer reads what to change. The original stays in the error's details.
+_PLAIN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), text)
+    for pattern, text in (
+        (
+            r"innermost block that needs to be closed is '(\w+)'",
+            "a {{% {0} %}} is not closed: end it with {{% end{0} %}}",
+        ),
+        (r"expected 'end of print statement'", "a {{{{ … }}}} is not closed: end it with }}}}"),
+        (r"got 'end of statement block'", "a {{% … %}} tag is missing its condition, e.g. {{% if city %}}"),
+        (
+            r"got 'end of print statement'",
+            "a {{{{ }}}} is empty or ends too soon: put a detail in it, e.g. {{{{ first_name }}}}",
+        ),
+        (r"unexpected '}'", "there is a stray }}: details are written {{{{ first_name }}}}"),
+        (
+            r"unknown tag '(\w+)'",
+            "{{% {0} %}} is not something messages understand: use {{% if %}}, {{% for %}} and their ends",
+        ),
+    )
+)
+
+
+def _plain(message: str, line: int | None) -> str:
+    where = f" (line {line})" if line else ""
+    for pattern, text in _PLAIN:
+        if match := pattern.search(message):
+            return text.format(*match.groups()) + where + "."
+    return f"check the {{{{ }}}} and {{% %}} parts{where}."
 
 
 def check(source: str, *, path: str = "$.message") -> None:
@@ -342,6 +399,15 @@ def check(source: str, *, path: str = "$.message") -> None:
         render(source, _SAMPLE)
     except InvalidTemplate as exc:
         raise type(exc)(exc.message, details=[{"path": path, "message": exc.message}]) from None
+
+
+def used_variables(source: str) -> list[str]:
+    """The variables a template uses, in the order of VARIABLES; none for one that does not parse."""
+    try:
+        used = meta.find_undeclared_variables(_env.parse(source))
+    except TemplateSyntaxError:
+        return []
+    return [name for name in VARIABLES if name in used]
 
 
 def _line_of(source: str, name: str) -> int | None:
@@ -415,12 +481,12 @@ def context_for(customer: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:,.2f}"
+def _money(value: Decimal | None) -> formatting.Money | None:
+    return None if value is None else formatting.Money(value)
 
 
 def _date(value: datetime | None) -> str | None:
-    return None if value is None else f"{value.day} {value:%b %Y}"
+    return None if value is None else formatting.date_(value)
 
 
 @dataclass(frozen=True)

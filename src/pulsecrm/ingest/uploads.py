@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -23,11 +24,78 @@ import orjson
 
 from pulsecrm.db import Database
 from pulsecrm.errors import InvalidInput
+from pulsecrm.ingest import importer
 from pulsecrm.ingest.importer import ImportReport, import_file
 from pulsecrm.ingest.writer import ConsentAttributes, Kind
 
 SUFFIXES = {".csv", ".ndjson", ".jsonl", ".json"}
 MAX_ERRORS_SHOWN = 100
+HEAD_BYTES = 64 * 1024  # what the browser sends for the mapping step: enough for a few rows
+LABELS: dict[Kind, dict[str, str]] = {
+    "customers": {
+        "external_id": "Customer id",
+        "name": "Name",
+        "email": "E-mail",
+        "phone": "Phone",
+        "city": "City",
+        "created_at": "Signed up",
+    },
+    "orders": {
+        "external_id": "Order id",
+        "customer_external_id": "Customer id",
+        "amount": "Amount",
+        "currency": "Currency",
+        "ordered_at": "Ordered at",
+        "items": "Items (JSON)",
+    },
+}
+
+
+def preview(kind: Kind, head: bytes) -> dict[str, Any]:
+    """The mapping step: each column with its suggested target and first values, and the
+    targets to choose from. `head` is the start of the file; a cut last line is dropped."""
+    if len(head) >= HEAD_BYTES and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]
+    text = head.decode("utf-8-sig", errors="replace")
+    headers, rows = importer.read_head(io.StringIO(text, newline=""))
+    if not headers:
+        raise InvalidInput("the file is empty", details=[{"loc": ["file"], "message": "no header row"}])
+    targets = importer.suggest_mapping(kind, headers)
+    return {
+        "kind": kind,
+        "columns": [
+            {
+                "header": header,
+                "target": target,
+                "attribute": importer.ATTRIBUTE + importer.attribute_key(header),
+                "samples": [row[i] if i < len(row) else "" for row in rows],
+            }
+            for i, (header, target) in enumerate(zip(headers, targets, strict=True))
+        ],
+        "fields": [{"value": name, "label": label} for name, label in LABELS[kind].items()],
+        "required": list(importer.REQUIRED[kind]),
+        "attributes": kind == "customers",
+    }
+
+
+def parse_mapping(raw: str | None, kind: Kind, path: Path) -> list[str] | None:
+    """The user's mapping (a JSON list, one target per column), checked against the file's
+    header before anything is written; None for NDJSON or when none was sent."""
+    if not raw or path.suffix.lower() != ".csv":
+        return None
+    try:
+        targets = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        targets = None
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise InvalidInput(
+            "the mapping is a JSON list of targets, one per column",
+            details=[{"loc": ["mapping"], "message": "not a list of strings"}],
+        )
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        headers, _ = importer.read_head(handle, rows=0)
+    importer.check_mapping(kind, headers, targets)
+    return targets
 
 
 def check_suffix(suffix: str, *, field: str) -> str:
@@ -85,6 +153,7 @@ async def import_with_progress(
     *,
     default_currency: str,
     consent_attributes: ConsentAttributes,
+    mapping: list[str] | None = None,
 ) -> AsyncIterator[bytes]:
     """Import `path` (deleted afterwards), yielding progress lines as it goes."""
     updates: asyncio.Queue[int] = asyncio.Queue()
@@ -98,6 +167,7 @@ async def import_with_progress(
                 default_currency=default_currency,
                 consent_attributes=consent_attributes,
                 progress=updates.put_nowait,
+                mapping=mapping,
             )
         finally:
             await asyncio.to_thread(path.unlink, missing_ok=True)

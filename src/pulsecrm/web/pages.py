@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import ValidationError
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
@@ -29,6 +29,7 @@ from pulsecrm.ingest.writer import Kind
 from pulsecrm.segments import service as segments
 from pulsecrm.segments.schemas import FieldCatalogOut
 from pulsecrm.validation import NUL_MESSAGE, DbId, IdCursor
+from pulsecrm.web import rules_text
 from pulsecrm.web.security import CheckedForm, CurrentUser
 from pulsecrm.web.templating import render
 
@@ -201,15 +202,45 @@ async def _campaign_context(session: SessionDep, campaign_id: int) -> dict[str, 
 
 
 @router.get("/campaigns/{campaign_id}")
-async def campaign_page(campaign_id: DbId, request: Request, session: SessionDep, _: CurrentUser) -> Response:
+async def campaign_page(
+    campaign_id: DbId, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
+) -> Response:
     context = await _campaign_context(session, campaign_id)
-    return render(request, "campaign.html", statuses=DELIVERY_STATUSES, **context)
+    campaign: CampaignOut = context["campaign"]
+    catalog = await services.catalog.get(session)
+    # A marketer reads the message as a customer gets it and the rules as a sentence, never
+    # the template source or the rule tree's JSON.
+    try:
+        reader, subject, message = await campaigns.preview_message(
+            session,
+            message=campaign.message,
+            subject=campaign.subject,
+            customer_external_id=None,
+            raw_rules=campaign.rules,
+            catalog=catalog,
+        )
+    except PulseError:
+        reader, subject, message = None, None, None
+    return render(
+        request,
+        "campaign.html",
+        statuses=DELIVERY_STATUSES,
+        audience_text=rules_text.sentence(campaign.rules, catalog),
+        reader=reader,
+        rendered_subject=subject,
+        rendered_message=message,
+        personalised=message_templates.used_variables(campaign.message),
+        **context,
+    )
 
 
 @router.get("/campaigns/{campaign_id}/live")
 async def campaign_live(campaign_id: DbId, request: Request, session: SessionDep, _: CurrentUser) -> Response:
     """The counters and chart, polled by the campaign page while messages are in flight."""
-    return render(request, "_campaign_live.html", **await _campaign_context(session, campaign_id))
+    response = render(request, "_campaign_live.html", **await _campaign_context(session, campaign_id))
+    # The log below the counters reloads on this event, so its rows follow the same numbers.
+    response.headers["HX-Trigger"] = "delivery-progress"
+    return response
 
 
 @router.get("/campaigns/{campaign_id}/log")
@@ -222,7 +253,7 @@ async def campaign_log(
     after: DbId | None = None,
 ) -> Response:
     chosen = status if status in DELIVERY_STATUSES else None
-    rows, next_cursor = await campaigns.list_deliveries(
+    rows, next_cursor = await campaigns.numbered_deliveries(
         session, campaign_id, status=chosen, limit=50, after_id=after
     )
     return render(
@@ -275,7 +306,7 @@ async def api_key_create(
     if "\x00" in name:  # PostgreSQL cannot store it
         return await _keys_page(request, session, status_code=422, error=f"The name {NUL_MESSAGE}.", name="")
     try:
-        new = await auth_service.create_key(session, name=name, scopes=scopes or None, user_id=user.id)
+        new = await auth_service.create_key(session, name=name, scopes=scopes, user_id=user.id)
     except PulseError as exc:
         await session.rollback()
         return await _keys_page(request, session, status_code=exc.status_code, error=exc.message, name=name)
@@ -351,6 +382,20 @@ async def upload_page(request: Request, _: CurrentUser) -> Response:
     return render(request, "uploads.html")
 
 
+@router.post("/uploads/preview")
+async def upload_preview(
+    _: CurrentUser,
+    __: CheckedForm,
+    kind: Annotated[Kind, Form()],
+    file: Annotated[UploadFile, File()],
+) -> JSONResponse:
+    """The mapping step: the browser sends the start of a CSV; the answer is its columns, the
+    suggested target of each and their first values. Nothing is written."""
+    uploads.check_suffix(Path(file.filename or "").suffix, field="file")
+    head = await file.read(uploads.HEAD_BYTES)
+    return JSONResponse(uploads.preview(kind, head))
+
+
 @router.post("/uploads")
 async def upload(
     services: ServicesDep,
@@ -358,10 +403,17 @@ async def upload(
     __: CheckedForm,
     kind: Annotated[Kind, Form()],
     file: Annotated[UploadFile, File()],
+    mapping: Annotated[str | None, Form(max_length=100_000)] = None,
 ) -> Response:
-    """Import a CSV or NDJSON file; the answer streams progress lines (see ingest.uploads)."""
+    """Import a CSV or NDJSON file; the answer streams progress lines (see ingest.uploads).
+    `mapping` (JSON, one target per CSV column) is checked before anything is written."""
     suffix = uploads.check_suffix(Path(file.filename or "").suffix, field="file")
     path, size = await asyncio.to_thread(uploads.spool_file, file.file, suffix)
+    try:
+        targets = await asyncio.to_thread(uploads.parse_mapping, mapping, kind, path)
+    except PulseError:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise
     lines = uploads.import_with_progress(
         services.db,
         kind,
@@ -369,5 +421,6 @@ async def upload(
         size,
         default_currency=services.settings.default_currency,
         consent_attributes=services.settings.consent_attributes,
+        mapping=targets,
     )
     return StreamingResponse(lines, media_type="application/x-ndjson")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -13,6 +14,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
+from pulsecrm import formatting
 from pulsecrm.web.security import csrf_token
 
 HERE = Path(__file__).parent
@@ -34,39 +36,6 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={_asset_version(path)}"
 
 
-def number(value: Any) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,}"
-
-
-def money(value: Any) -> str:
-    if value is None:
-        return "—"
-    amount = Decimal(value)
-    return f"₹{amount:,.0f}" if amount >= 1000 else f"₹{amount:,.2f}"
-
-
-def money_short(value: Any) -> str:
-    """Large sums the way Indian retail reads them: ₹15.9 L, ₹2.4 Cr."""
-    if value is None:
-        return "—"
-    amount = Decimal(value)
-    if amount >= 10_000_000:
-        return f"₹{amount / 10_000_000:,.2f} Cr"
-    if amount >= 100_000:
-        return f"₹{amount / 100_000:,.1f} L"
-    return money(amount)
-
-
-def date(value: datetime | None, fmt: str = "%d %b %Y") -> str:
-    return value.astimezone(UTC).strftime(fmt) if value else "—"
-
-
-def datetime_(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC") if value else "—"
-
-
 def ago(value: datetime | None) -> str:
     if value is None:
         return "never"
@@ -78,15 +47,49 @@ def ago(value: datetime | None) -> str:
     return "just now"
 
 
+def attribute_name(key: str) -> str:
+    """`marketing_opt_in` reads "Marketing opt in"."""
+    words = key.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else key
+
+
+def attribute_value(value: Any) -> str:
+    """Yes/No for flags, grouped numbers, lists joined: never Python's `True` or `['a']`."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, int | float | Decimal):
+        return formatting.number(value)
+    if isinstance(value, list):
+        return ", ".join(attribute_value(v) for v in value) or formatting.EMPTY
+    if value is None or value == "":
+        return formatting.EMPTY
+    return str(value)
+
+
+def number_format() -> str:
+    """The locale and currency for the scripts' own formatting (builder counts and samples)."""
+    currency = formatting.store_currency()
+    return json.dumps(
+        {"locale": formatting.LOCALE_BY_CURRENCY.get(currency, "en").replace("_", "-"), "currency": currency}
+    )
+
+
 def rate(value: float | None) -> str:
     """A delivery rate (0..1) as a percentage; none yet while nothing has settled."""
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
 env.filters.update(
-    number=number, money=money, money_short=money_short, date=date, datetime=datetime_, ago=ago, rate=rate
+    number=formatting.number,
+    money=formatting.money,
+    date=formatting.date_,
+    datetime=formatting.datetime_,
+    ago=ago,
+    rate=rate,
+    attribute_name=attribute_name,
+    attribute_value=attribute_value,
 )
-env.globals.update(static_url=static_url)
+env.globals.update(static_url=static_url, number_format=number_format)
 
 
 def render(request: Request, template: str, /, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -42,6 +42,32 @@ Pulse.el = function (tag, attrs, ...children) {
   return node;
 };
 
-Pulse.number = (n) => Number(n).toLocaleString("en-US");
-Pulse.money = (n) => "₹" + Number(n).toLocaleString("en-US", { maximumFractionDigits: 0 });
+// The same formatting as the pages (pulsecrm.formatting): the store's locale and currency.
+const format = JSON.parse(document.querySelector('meta[name="pulse-format"]').content);
+const numbers = new Intl.NumberFormat(format.locale);
+const money = (digits) => new Intl.NumberFormat(format.locale, { style: "currency", currency: format.currency, minimumFractionDigits: digits, maximumFractionDigits: digits });
+const whole = money(0);
+const cents = money(2);
+Pulse.number = (n) => numbers.format(Number(n));
+Pulse.money = (n) => (Number.isInteger(Number(n)) ? whole : cents).format(Number(n));
 })();
+
+// Behaviour the templates ask for by attribute, so no page needs an inline script or handler
+// (the Content-Security-Policy allows neither).
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
+document.addEventListener("click", (event) => {
+  const copy = event.target.closest("[data-copy]");
+  if (copy) {
+    const source = document.getElementById(copy.dataset.copy);
+    if (navigator.clipboard && source) navigator.clipboard.writeText(source.value);
+    copy.textContent = "Copied";
+  }
+  const back = event.target.closest("a[data-back]");
+  if (back && window.history.length > 1) {
+    event.preventDefault();
+    window.history.back();
+  }
+});

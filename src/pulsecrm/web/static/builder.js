@@ -63,6 +63,11 @@ class Builder {
     return v !== null && v !== "" && !(typeof v === "number" && Number.isNaN(v));
   }
 
+  incompleteCount() {
+    const walk = (group) => group.rules.reduce((n, node) => n + (node.rules ? walk(node) : this.isComplete(node) ? 0 : 1), 0);
+    return walk(this.tree);
+  }
+
   changed() {
     this.render();
     this.onChange(this);
@@ -203,7 +208,7 @@ class Builder {
         "aria-label": extra.label || "Value", placeholder: extra.placeholder, list: extra.list,
         "data-focus-key": path + ":" + (extra.key || "v"),
         // Typing updates the tree without redrawing, so focus and cursor stay put.
-        oninput: (e) => { onValue(this.convert(type, e.target.value)); this.onChange(this); },
+        oninput: (e) => { onValue(this.convert(type, e.target.value)); this.touched(e.target, cond); this.onChange(this); },
         onchange: (e) => this.touched(e.target, cond),
       });
     };
@@ -211,7 +216,7 @@ class Builder {
       wrap.append(
         Pulse.el("input", {
           type: "number", min: "0", step: "1", value: cond.value ?? "", "aria-label": "Days", "data-focus-key": path + ":v",
-          oninput: (e) => { cond.value = e.target.value === "" ? null : parseInt(e.target.value, 10); this.onChange(this); },
+          oninput: (e) => { cond.value = e.target.value === "" ? null : parseInt(e.target.value, 10); this.touched(e.target, cond); this.onChange(this); },
           onchange: (e) => this.touched(e.target, cond),
         }),
         Pulse.el("span", { class: "unit", text: "days" }),
@@ -230,7 +235,7 @@ class Builder {
         Pulse.el("input", {
           type: "text", value: list.join(", "), placeholder: "Mumbai, Pune", "aria-label": "Values, separated by commas",
           list: listId, "data-focus-key": path + ":v",
-          oninput: (e) => { cond.value = e.target.value.split(",").map((s) => s.trim()).filter(Boolean); this.onChange(this); },
+          oninput: (e) => { cond.value = e.target.value.split(",").map((s) => s.trim()).filter(Boolean); this.touched(e.target, cond); this.onChange(this); },
           onchange: (e) => this.touched(e.target, cond),
         }),
       );
@@ -316,7 +321,8 @@ class LivePreview {
       this.builder.showErrors([]);
       this.countEl.textContent = Pulse.number(data.count);
       this.countEl.dataset.count = data.count;
-      const incomplete = this.builder.root.querySelectorAll(".condition.incomplete").length;
+      // Counted from the tree, which every keystroke updates (a row's style follows on blur).
+      const incomplete = this.builder.incompleteCount();
       this.statusEl.textContent = incomplete ? `${incomplete} condition${incomplete > 1 ? "s" : ""} still need${incomplete > 1 ? "" : "s"} a value and ${incomplete > 1 ? "are" : "is"} not counted yet.` : "customers match";
       this.renderSample(data.sample);
       // Kept for the browser tests and the latency figure: edit → count on screen.
@@ -362,7 +368,8 @@ Pulse.askAssistant = async function (prompt, builder, out) {
     const data = await Pulse.api("POST", "/api/v1/ai/segment", { prompt });
     builder.setRules(data.rules);
     const lines = (data.conditions || []).map((c) => c.text);
-    out.replaceChildren(
+    // replaceChildren writes null as the text "null": leave the absent parts out instead.
+    const parts = [
       Pulse.el("p", { class: "small", text: data.explanation }),
       lines.length > 1 ? Pulse.el("ul", { class: "explanation" }, lines.map((l) => Pulse.el("li", { text: l }))) : null,
       (data.not_understood || []).length
@@ -370,7 +377,8 @@ Pulse.askAssistant = async function (prompt, builder, out) {
         : null,
       (data.notes || []).length ? Pulse.el("p", { class: "muted small", text: data.notes.join(" ") }) : null,
       Pulse.el("p", { class: "muted small", text: `Answered by the ${data.engine} engine${data.fallback_reason ? ` (${data.fallback_reason})` : ""}. Check the conditions below; you can edit them.` }),
-    );
+    ];
+    out.replaceChildren(...parts.filter((part) => part));
   } catch (error) {
     out.replaceChildren(Pulse.el("p", { class: "error", role: "alert", text: error.message }));
   }

@@ -50,6 +50,9 @@ document.addEventListener("DOMContentLoaded", () => {
   function stepError(text) {
     steps[current].querySelector(".steperror").textContent = text || "";
   }
+  // An error is about what the user typed: once they change it, it no longer applies.
+  form.addEventListener("input", () => stepError(""));
+  form.addEventListener("change", () => stepError(""));
 
   function show(index) {
     current = index;
@@ -124,18 +127,23 @@ document.addEventListener("DOMContentLoaded", () => {
     previewController = new AbortController();
     const subject = channel.value === "email" ? form.elements.subject.value.trim() || null : null;
     try {
-      const data = await Pulse.api("POST", "/api/v1/campaigns/preview-message", { message: message.value, subject }, previewController.signal);
+      // Rendered for someone the campaign would reach, not for whoever spends most overall.
+      const audience = source() === "segment" ? { segment_id: Number(form.elements.segment_id.value) } : { rules: builder.value({ complete: true }) };
+      const data = await Pulse.api("POST", "/api/v1/campaigns/preview-message", { message: message.value, subject, ...audience }, previewController.signal);
       out.classList.remove("muted", "error");
       out.textContent = data.message;
       subjectOut.hidden = !data.subject;
       subjectOut.textContent = data.subject || "";
-      meta.textContent = `For customer ${data.customer_external_id || "(none yet)"} · ${data.characters} characters` +
+      meta.textContent = `${data.customer_name ? `As ${data.customer_name} (${data.customer_external_id}) reads it` : "Nobody in this audience yet"} · ${data.characters} characters` +
         (channel.value === "sms" ? ` · ${data.sms_segments} SMS part${data.sms_segments > 1 ? "s" : ""}` : "");
       return data;
     } catch (error) {
       if (error.name === "AbortError") return null;
       out.classList.add("error");
       out.textContent = error.message;
+      // A message that does not render has no length yet: no count beside the error.
+      meta.textContent = "";
+      subjectOut.hidden = true;
       throw error;
     }
   }
@@ -154,9 +162,9 @@ document.addEventListener("DOMContentLoaded", () => {
       });
       box.replaceChildren(...data.variants.map((v, i) => Pulse.el("article", { class: "variant" },
         Pulse.el("small", { class: "muted", text: `Option ${i + 1}${v.angle ? " · " + v.angle : ""}` }),
-        v.subject ? Pulse.el("p", { class: "subject", text: v.subject }) : null,
-        Pulse.el("p", { class: "template", text: v.message }),
-        Pulse.el("p", { class: "muted small", text: `Reads as: ${v.preview}` }),
+        v.preview_subject || v.subject ? Pulse.el("p", { class: "subject", text: v.preview_subject || v.subject }) : null,
+        // What a customer reads; the template itself goes into the editor on "Use this".
+        Pulse.el("p", { class: "rendered", text: v.preview }),
         Pulse.el("button", { type: "button", class: "outline small", text: "Use this", onclick: () => {
           message.value = v.message;
           if (v.subject) form.elements.subject.value = v.subject;
