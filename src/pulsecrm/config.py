@@ -181,6 +181,19 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="How often a paused campaign's transport is asked whether it is back."
     )
 
+    # Operations: logs and metrics.
+    log_format: Literal["plain", "json"] = Field(
+        default="plain", description="plain: readable lines for a terminal; json: one JSON object per event."
+    )
+    log_level: str = Field(default="INFO", pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    access_log: bool = Field(default=True, description="One log line per HTTP request, with its request id.")
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="A directory every pulsecrm process on this host writes its metrics to, so one "
+        "/metrics adds them up (prometheus-client multiprocess mode). Empty it at boot. Unset: "
+        "`serve --workers N` (N > 1) uses a fresh temporary one.",
+    )
+
     background_work: bool = Field(
         default=True,
         description="Without Redis, `serve` sends campaigns in-process; tests turn it off.",

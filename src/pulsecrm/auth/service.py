@@ -18,7 +18,9 @@ from pulsecrm.db import utcnow
 from pulsecrm.errors import InvalidInput, NotFound
 from pulsecrm.failures import Failure, classify
 
-SCOPES = ("ingest", "read", "segments", "campaigns")
+SCOPES = ("ingest", "read", "segments", "campaigns", "metrics")
+# A key made without naming scopes gets these: reading /metrics is asked for by name.
+DEFAULT_SCOPES = ("ingest", "read", "segments", "campaigns")
 KEY_PREFIX = "pk_"
 K = TypeVar("K")
 
@@ -47,7 +49,7 @@ def hash_key(secret: str) -> str:
 async def create_key(
     session: AsyncSession, *, name: str, scopes: list[str] | None = None, user_id: int | None = None
 ) -> NewKey:
-    chosen = sorted(set(scopes or SCOPES))
+    chosen = sorted(set(scopes or DEFAULT_SCOPES))
     unknown = [s for s in chosen if s not in SCOPES]
     if unknown:
         raise InvalidInput(

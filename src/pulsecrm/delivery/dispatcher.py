@@ -24,6 +24,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pulsecrm import metrics
 from pulsecrm.campaigns import counters, templates
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.config import Settings
@@ -223,16 +224,22 @@ class Dispatcher:
     async def _call_vendor(
         self, batch: list[Claimed], messages: list[dict[str, Any]], outcome: Outcome
     ) -> None:
+        started = time.perf_counter()
         try:
             response = await self.client.post("/v1/messages/batch", json={"messages": messages})
         except httpx.ConnectError as exc:  # never reached the vendor
+            metrics.vendor_call(time.perf_counter() - started, "unreachable")
             self._retry_or_fail(batch, f"vendor unreachable: {type(exc).__name__}", outcome, None)
             return
         except httpx.HTTPError as exc:  # sent, no answer: the vendor may have accepted it
+            metrics.vendor_call(time.perf_counter() - started, "timeout")
             outcome.ambiguous.update(item.delivery_id for item in batch)
             self._retry_or_fail(batch, f"no answer from the vendor: {type(exc).__name__}", outcome, None)
             return
-        if response.status_code == 200:
+        ok = response.status_code == 200
+        metrics.vendor_call(time.perf_counter() - started, None if ok else f"http_{response.status_code}")
+        log.info("vendor call: %d messages, answered %d", len(batch), response.status_code)
+        if ok:
             ids = {r["idempotency_key"]: r["message_id"] for r in response.json()["results"]}
             for item in batch:
                 message_id = ids.get(idempotency_key(item.delivery_id))

@@ -28,6 +28,7 @@ class Entry:
     kind: Kind
     received_at: datetime
     records: Sequence[CustomerIn | OrderIn]
+    request_id: str | None = None  # the API request that brought it, for the logs
 
 
 def _newest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
