@@ -15,33 +15,21 @@ import httpx
 from tests.cli_helpers import free_port, wait_healthy
 from tests.faults.procs import WEBHOOK_SECRET, Child, OwnRedis, Processes, Served, spawn
 
-HAPROXY_CONFIG = """\
-global
-    maxconn 2000
+HAPROXY_CONFIG = Path(__file__).parent.parent / "deploy" / "haproxy.cfg"
 
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    # A request that never reached a server (refused: a killed process) is sent to another
-    # one; nothing reached a server, so nothing can be applied twice.
-    retries 3
-    option redispatch
-    retry-on conn-failure
-    option http-buffer-request
 
-frontend pulse
-    bind 127.0.0.1:{port}
-    default_backend api
-
-backend api
-    balance roundrobin
-    option httpchk GET /healthz
-    # Which process answered, so a test can see requests land on both.
-    http-response set-header X-Served-By %s
-{servers}
-"""
+def haproxy_config(port: int, servers: list[str]) -> str:
+    """deploy/haproxy.cfg (the compose recipe's), on a loopback port with our servers, checked
+    more often so a killed process leaves the rotation within a second."""
+    lines = []
+    for line in HAPROXY_CONFIG.read_text().splitlines():
+        if line.strip().startswith("bind "):
+            line = f"    bind 127.0.0.1:{port}"
+        elif line.strip().startswith("server "):
+            continue
+        lines.append(line)
+    lines += [f"    server s{i + 1} {where} check inter 300 fall 2 rise 2" for i, where in enumerate(servers)]
+    return "\n".join(lines) + "\n"
 
 
 class Cluster:
@@ -98,12 +86,8 @@ class Cluster:
     def start_balancer(self) -> None:
         haproxy = shutil.which("haproxy")
         assert haproxy, "haproxy is not installed"
-        servers = "\n".join(
-            f"    server s{i + 1} {api.base.removeprefix('http://')} check inter 300 fall 2 rise 2"
-            for i, api in enumerate(self.apis)
-        )
         config = self.root / "haproxy.cfg"
-        config.write_text(HAPROXY_CONFIG.format(port=self.port, servers=servers))
+        config.write_text(haproxy_config(self.port, [api.base.removeprefix("http://") for api in self.apis]))
         self.balancer = spawn(
             "haproxy", [haproxy, "-db", "-f", str(config)], log=self.procs.logs / "haproxy.log", cwd=self.root
         )
