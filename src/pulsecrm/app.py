@@ -147,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, so it is the outermost of ours: it sees errors from every other middleware.
     app.add_middleware(OutageGuard, retry_after=settings.outage_retry_after_seconds)
     # Outermost of all: the request id and timing cover every layer, errors included.
-    app.add_middleware(RequestTelemetry, access_log=settings.access_log)
+    app.add_middleware(RequestTelemetry, access_log=settings.access_log, count=settings.request_metrics)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

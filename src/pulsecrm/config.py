@@ -187,6 +187,11 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     access_log: bool = Field(default=True, description="One log line per HTTP request, with its request id.")
+    request_metrics: bool = Field(
+        default=True,
+        description="Count and time every request for /metrics; off only to measure what that costs "
+        "(bench/scaleout.py). The request id is answered either way.",
+    )
     metrics_dir: Path | None = Field(
         default=None,
         description="A directory every pulsecrm process on this host writes its metrics to, so one "

@@ -30,9 +30,10 @@ class RequestTelemetry:
     """Pure ASGI (no per-request task or body copy): sets the request id, times the request,
     counts it by route template (never by raw path: ids in paths would explode the series)."""
 
-    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True, count: bool = True) -> None:
         self.app = app
         self.access_log = access_log
+        self.count = count
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +57,8 @@ class RequestTelemetry:
         finally:
             seconds = time.perf_counter() - start
             route = route_of(scope)
-            metrics.request_done(route, status, seconds)
+            if self.count:
+                metrics.request_done(route, status, seconds)
             if self.access_log:
                 access.info(
                     "%s %s %d %.1fms",
