@@ -60,10 +60,12 @@ class RequestTelemetry:
             if self.count:
                 metrics.request_done(route, status, seconds)
             if self.access_log:
+                # The raw path stays percent-encoded: a %0A in it cannot start a forged line.
+                raw: bytes = scope.get("raw_path") or scope["path"].encode()
                 access.info(
                     "%s %s %d %.1fms",
                     scope["method"],
-                    scope["path"],
+                    raw.decode("latin-1")[:300],
                     status,
                     seconds * 1000,
                     extra={"route": route, "status": status, "duration_ms": round(seconds * 1000, 2)},
