@@ -360,6 +360,88 @@ async def metrics_phase(logs: Path, seconds: int, rounds: int) -> dict[str, Any]
     }
 
 
+async def metrics_cpu_phase(tmp: Path, requests: int, rounds: int) -> dict[str, Any]:
+    """CPU time per request in this process (time.process_time, so other processes' load on a
+    shared machine moves it little), driving the app's ASGI interface directly: GET /healthz
+    and an authenticated GET /api/v1/customers?limit=1, instrumentation off vs on."""
+    from pulsecrm.app import create_app
+    from pulsecrm.auth import service as auth_service
+    from pulsecrm.config import Settings
+    from pulsecrm.db import migrate
+
+    url = f"sqlite+aiosqlite:///{tmp / 'cpu.db'}"
+    migrate(url)
+    apps = {}
+    for name, on in (("off", False), ("metrics", True)):
+        settings = Settings(database_url=url, access_log=False, request_metrics=on, background_work=False)
+        apps[name] = create_app(settings)
+    key = ""
+
+    async def call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path.split("?")[0],
+            "raw_path": path.split("?")[0].encode(),
+            "query_string": path.partition("?")[2].encode(),
+            "root_path": "",
+            "headers": [(b"host", b"bench"), *headers],
+            "client": ("127.0.0.1", 1),
+            "server": ("bench", 80),
+        }
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] != 200:
+                raise RuntimeError(f"{path}: {message['status']}")
+
+        await app(scope, receive, send)
+
+    results: dict[str, dict[str, list[float]]] = {n: {"healthz": [], "customers_read": []} for n in apps}
+    contexts = [app.router.lifespan_context(app) for app in apps.values()]
+    for ctx in contexts:
+        await ctx.__aenter__()
+    try:
+        async with apps["off"].state.services.db.sessions() as session:
+            key = (await auth_service.create_key(session, name="cpu", scopes=["read"])).secret
+            await session.commit()
+        auth = [(b"authorization", f"Bearer {key}".encode())]
+        for r in range(rounds):
+            for name in list(apps) if r % 2 == 0 else list(reversed(apps)):
+                for label, path, headers in (
+                    ("healthz", "/healthz", []),
+                    ("customers_read", "/api/v1/customers?limit=1", auth),
+                ):
+                    n = requests if label == "healthz" else requests // 5
+                    start = time.process_time()
+                    for _ in range(n):
+                        await call(apps[name], path, headers)
+                    results[name][label].append((time.process_time() - start) / n * 1e6)
+    finally:
+        for ctx in contexts:
+            await ctx.__aexit__(None, None, None)
+    medians = {n: {k: round(statistics.median(v), 1) for k, v in d.items()} for n, d in results.items()}
+    return {
+        "cpu_us_per_request": medians,
+        "slowdown_percent": {
+            k: round(100 * (medians["metrics"][k] / medians["off"][k] - 1), 1) for k in medians["off"]
+        },
+        "target_percent": 5,
+        "method": f"{requests} (healthz) / {requests // 5} (customers) in-process ASGI calls per run, "
+        f"{rounds} alternating rounds, medians",
+    }
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -371,6 +453,7 @@ async def main() -> None:
     parser.add_argument("--skip-metrics", action="store_true")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-send", action="store_true")
+    parser.add_argument("--only-metrics-cpu", action="store_true", help="just the in-process metrics cost")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scaleout.json")
     a = parser.parse_args()
     result: dict[str, Any] = {
@@ -378,6 +461,13 @@ async def main() -> None:
         "cores": os.cpu_count(),
         "setup": "2 serve behind HAProxy, W workers, mock vendor, Redis (AOF everysec), PostgreSQL; one machine",
     }
+    if a.only_metrics_cpu:
+        print(
+            json.dumps(
+                {"cores": os.cpu_count(), **await metrics_cpu_phase(Path(tempfile.mkdtemp()), 5000, 7)}
+            )
+        )
+        return
     await recreate_database()
     people, bought = make_records(a.customers, a.orders)
     logs = Path(tempfile.mkdtemp(prefix="pulsecrm-bench-scaleout-"))
@@ -411,7 +501,9 @@ async def main() -> None:
                 "floor_vendor_alone": floor,
             }
         if not a.skip_metrics:
-            result["metrics_cost"] = await metrics_phase(logs, a.wrk_seconds, a.rounds)
+            result["metrics_cost_cpu"] = await metrics_cpu_phase(logs, 5000, 7)
+            log(f"metrics cpu: {result['metrics_cost_cpu']}")
+            result["metrics_cost_wrk"] = await metrics_phase(logs, a.wrk_seconds, a.rounds)
     finally:
         await drop_database()
     text = json.dumps(result, indent=2)

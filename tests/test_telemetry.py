@@ -94,6 +94,11 @@ async def test_metrics_count_requests_records_and_deliveries(api: Api) -> None:
         assert sample(text, "pulsecrm_stream_pending", stream="ingest") == 0
         assert sample(text, "pulsecrm_scrape_source_up", source="redis") == 1
 
+    assert (await api.client.post(f"/api/v1/campaigns/{campaign.json()['id']}/pause")).status_code == 200
+    paused = (await api.client.get("/metrics", headers=headers)).text
+    assert sample(paused, "pulsecrm_campaigns_paused", by="person") == 1
+    assert grew(paused, "pulsecrm_campaign_pauses_total", reason="person") == 1
+
 
 async def test_metrics_api_key_cli_scope(sqlite_url: str, tmp_path: Path) -> None:
     made = pulsecrm(
