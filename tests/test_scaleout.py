@@ -170,7 +170,19 @@ async def _scenario(cluster: Cluster, key: str, browser: httpx.Client) -> None:
 
         stop = asyncio.Event()
         loader = asyncio.create_task(keep_ingesting(ingest, stop))
-        await asyncio.sleep(1.5)
+
+        # Kill once both workers have written records and called the vendor, which is early
+        # in the send: at RATE messages/s each, the campaign takes seconds more.
+        def worked(worker: Any) -> bool:
+            return (
+                count_lines(worker.log, r'"wrote \d+ records') > 0
+                and count_lines(worker.log, r'"vendor call: \d+ messages') > 0
+            )
+
+        async def both_working() -> bool:
+            return all(worked(w) for w in cluster.workers)
+
+        await wait_for(both_working, bool, within=60, what="both workers to write and send")
         midway = (await client.get(f"/api/v1/campaigns/{campaign['id']}")).json()["stats"]
         # Midway for real: part sent, part still to send when the processes die.
         assert 0 < midway["pending"] < audience, midway
