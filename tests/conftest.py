@@ -65,7 +65,7 @@ def _need(service: str, ok: bool, why: str) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_sep("-", "service suites")
-    for service in ("postgres", "redis", "chromium"):
+    for service in ("postgres", "redis", "chromium", "haproxy"):
         terminalreporter.write_line(f"{service}: {_service_status.get(service, 'not used')}")
 
 

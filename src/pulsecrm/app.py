@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match, Mount
 
-from pulsecrm import __version__, broker, formatting, openapi
+from pulsecrm import __version__, broker, formatting, logs, metrics, openapi
 from pulsecrm.ai.endpoints import router as ai_router
 from pulsecrm.campaigns.endpoints import router as campaigns_router
 from pulsecrm.config import Settings, get_settings
@@ -36,6 +36,8 @@ from pulsecrm.ingest.endpoints import router as ingest_router
 from pulsecrm.limits import RequestLimits
 from pulsecrm.segments.endpoints import router as segments_router
 from pulsecrm.services import Services
+from pulsecrm.telemetry import RequestTelemetry
+from pulsecrm.telemetry import router as telemetry_router
 from pulsecrm.web.docs import router as docs_router
 from pulsecrm.web.login import oidc_client
 from pulsecrm.web.login import router as login_router
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if dispatcher is not None:
                 await dispatcher.close()
             await services.close()
+            metrics.process_exited()
 
     app = FastAPI(
         title="Pulse CRM",
@@ -144,12 +147,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(delivery_router)
     app.include_router(ai_router)
     app.include_router(deadletters_router)
+    app.include_router(telemetry_router)
     _install_error_handlers(app)
     openapi.install(app)
     # Added last, so it is the outermost of ours: it sees errors from every other middleware.
     app.add_middleware(OutageGuard, retry_after=settings.outage_retry_after_seconds)
     # Outermost: every answer carries them, the guard's 503s and the error pages included.
     app.add_middleware(SecurityHeaders)
+    # Outermost of all: the request id and timing cover every layer, errors included.
+    app.add_middleware(RequestTelemetry, access_log=settings.access_log, count=settings.request_metrics)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -288,6 +294,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        logs.mark_logged(exc)  # Starlette re-raises it to the server, which must not log it again
         if _wants_page(request):
             return _error_page(
                 request, 500, "Something went wrong on our side. It has been logged; try again."

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
+import shutil
 import signal
 import socket
+import sys
+import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from pulsecrm import logs
 from pulsecrm.auth import service as auth_service
 from pulsecrm.config import Settings, get_settings
 from pulsecrm.db import Database
@@ -32,11 +38,26 @@ app.add_typer(import_app, name="import")
 console = Console(soft_wrap=True)  # printed commands must stay copy-pastable
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("PULSECRM_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def _logging(settings: Settings) -> dict[str, Any]:
+    return logs.configure(settings.log_format, settings.log_level)
+
+
+def _metrics_dir(settings: Settings, processes: int) -> None:
+    """Choose prometheus-client's multiprocess directory before anything imports it: the
+    configured one (shared by every pulsecrm process of this host), or for `serve --workers N`
+    a fresh one of its own, removed at exit."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = settings.metrics_dir
+    if directory is None:
+        if processes <= 1:
+            return
+        directory = Path(tempfile.mkdtemp(prefix="pulsecrm-metrics-"))
+        atexit.register(shutil.rmtree, directory, True)
+    directory.mkdir(parents=True, exist_ok=True)
+    if "pulsecrm.metrics" in sys.modules:  # imported too early: it would keep single-process storage
+        raise RuntimeError("pulsecrm.metrics was imported before its multiprocess directory was set")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def _db(settings: Settings) -> Database:
@@ -61,6 +82,8 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    log_config = _logging(settings)
+    _metrics_dir(settings, workers)
     _check_redis(settings)
     run_migrations(settings.effective_database_url)
     uvicorn.run(
@@ -69,8 +92,10 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        # Our logging in every worker process; uvicorn's own chatter only from warnings up.
+        log_config=log_config,
         log_level="warning",
-        access_log=False,
+        access_log=False,  # RequestTelemetry writes the one line per request, with its id
     )
 
 
@@ -84,7 +109,8 @@ def worker() -> None:
             "`pulsecrm serve` does the background work itself."
         )
         raise typer.Exit(2)
-    _logging()
+    _logging(settings)
+    _metrics_dir(settings, 1)
     _check_redis(settings)
     asyncio.run(_worker(settings))
 
@@ -135,6 +161,9 @@ async def _worker(settings: Settings) -> None:
     finally:
         await dispatcher.close()
         await services.close()
+        from pulsecrm import metrics
+
+        metrics.process_exited()
 
 
 @app.command()
@@ -302,14 +331,39 @@ def vendor(
     if settings.webhook_secret is None:
         console.print("[red]pulsecrm vendor needs PULSECRM_WEBHOOK_SECRET[/] to sign the receipts it sends.")
         raise typer.Exit(2)
-    _logging()
+    log_config = _logging(get_settings())
     uvicorn.run(
         create_vendor_app(settings),
         host=host or settings.host,
         port=settings.port if port is None else port,
+        log_config=log_config,
         log_level="warning",
         access_log=False,
     )
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each service.")] = 5.0,
+) -> None:
+    """Check the configuration and what it points at; exit 1 if anything breaks a promise."""
+    from pulsecrm import doctor as checks
+
+    logs.configure(level="ERROR")  # the findings say it all; no warnings from the probes
+    findings = asyncio.run(checks.examine(get_settings(), wait=timeout))
+    if as_json:
+        typer.echo(orjson.dumps(checks.as_json(findings), option=orjson.OPT_INDENT_2).decode())
+    else:
+        colour = {"ok": "green", "warn": "yellow", "fail": "red"}
+        for f in findings:
+            console.print(f"[{colour[f.level]}]{f.level:<4}[/] [bold]{f.check}[/]: {f.found}", markup=True)
+            console.print(f"      {f.meaning}", markup=False, style="dim")
+    failed = [f.check for f in findings if f.level == "fail"]
+    if failed:
+        if not as_json:
+            console.print(f"[red]{len(failed)} finding(s) break a promise:[/] {', '.join(failed)}")
+        raise typer.Exit(1)
 
 
 # --- API keys ---------------------------------------------------------------------------------
@@ -320,7 +374,10 @@ def apikey_create(
     name: Annotated[str, typer.Option(help="What the key is for.")],
     scope: Annotated[
         list[str] | None,
-        typer.Option(help=f"Repeatable; default all of: {', '.join(auth_service.SCOPES)}."),
+        typer.Option(
+            help=f"Repeatable; one of: {', '.join(auth_service.SCOPES)}. "
+            f"Default: {', '.join(auth_service.DEFAULT_SCOPES)} (`--scope metrics` for a Prometheus key)."
+        ),
     ] = None,
 ) -> None:
     """Create a key and print it (this is the only time it is shown)."""

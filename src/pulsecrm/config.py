@@ -208,6 +208,24 @@ class Settings(BaseSettings):
         default=0.2, gt=0, description="How often the snapshot reads the change feed."
     )
 
+    # Operations: logs and metrics.
+    log_format: Literal["plain", "json"] = Field(
+        default="plain", description="plain: readable lines for a terminal; json: one JSON object per event."
+    )
+    log_level: str = Field(default="INFO", pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    access_log: bool = Field(default=True, description="One log line per HTTP request, with its request id.")
+    request_metrics: bool = Field(
+        default=True,
+        description="Count and time every request for /metrics; off only to measure what that costs "
+        "(bench/scaleout.py). The request id is answered either way.",
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="A directory every pulsecrm process on this host writes its metrics to, so one "
+        "/metrics adds them up (prometheus-client multiprocess mode). Empty it at boot. Unset: "
+        "`serve --workers N` (N > 1) uses a fresh temporary one.",
+    )
+
     background_work: bool = Field(
         default=True,
         description="Without Redis, `serve` sends campaigns in-process; tests turn it off.",

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from pulsecrm import broker
+from pulsecrm import broker, metrics
 from pulsecrm.auth.service import ApiKeyVerifier
 from pulsecrm.auth.users import UserVerifier
 from pulsecrm.config import Settings
@@ -39,6 +39,7 @@ class Services:
     @classmethod
     def start(cls, settings: Settings) -> Services:
         db = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
+        metrics.watch_pool(db.engine)
         redis = broker.connect(settings.redis_url) if settings.redis_url else None
         catalog = CatalogCache()
         return cls(

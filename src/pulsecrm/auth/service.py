@@ -18,7 +18,9 @@ from pulsecrm.db import utcnow
 from pulsecrm.errors import InvalidInput, NotFound
 from pulsecrm.failures import Failure, classify
 
-SCOPES = ("ingest", "read", "segments", "campaigns")
+SCOPES = ("ingest", "read", "segments", "campaigns", "metrics")
+# A key made without naming scopes gets these: reading /metrics is asked for by name.
+DEFAULT_SCOPES = ("ingest", "read", "segments", "campaigns")
 KEY_PREFIX = "pk_"
 K = TypeVar("K")
 
@@ -47,8 +49,8 @@ def hash_key(secret: str) -> str:
 async def create_key(
     session: AsyncSession, *, name: str, scopes: list[str] | None = None, user_id: int | None = None
 ) -> NewKey:
-    # None means every scope (the CLI's default); an empty list is a mistake, not "everything".
-    chosen = sorted(set(SCOPES if scopes is None else scopes))
+    # None means the default scopes (the CLI's); an empty list is a mistake, not "everything".
+    chosen = sorted(set(DEFAULT_SCOPES if scopes is None else scopes))
     unknown = [s for s in chosen if s not in SCOPES]
     if unknown:
         raise InvalidInput(

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from pulsecrm import metrics
 from pulsecrm.ai.tags import Tag
 from pulsecrm.campaigns import service
 from pulsecrm.campaigns.schemas import (
@@ -149,7 +150,9 @@ async def set_tags(
 
 @router.post("/{campaign_id:int}/pause", response_model=CampaignOut)
 async def pause(campaign_id: DbId, session: WriteSessionDep, _: CampaignsScope) -> CampaignOut:
-    return await _change(campaign_id, "pause", session)
+    paused = await _change(campaign_id, "pause", session)
+    metrics.campaign_paused("person")  # the error policy's pauses count themselves, by reason
+    return paused
 
 
 @router.post("/{campaign_id:int}/resume", response_model=CampaignOut)

@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pulsecrm import metrics
 from pulsecrm.campaigns import service as campaign_service
 from pulsecrm.campaigns import templates
 from pulsecrm.campaigns.models import Campaign
@@ -262,6 +263,7 @@ class Dispatcher:
             return await campaign_service.pause_for_errors(conn, campaign.id, reason=reason, now=now)
 
         if await self.db.write(work):
+            metrics.campaign_paused("error_policy")
             log.warning("campaign %d paused by the error policy: %s", campaign.id, reason)
         self.policy.forget(campaign.id)
 

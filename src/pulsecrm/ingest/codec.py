@@ -2,9 +2,11 @@
 
 An entry (format `v` = 1) is one request's records of one kind, or a slice of them:
 `kind`, `received_at` (ISO 8601 with offset), `n` (record count) and `records` (a JSON
-array of records as the API takes them). Decoding validates the records again -- the stream
-may hold entries from an older producer or a foreign writer -- and a record that fails is
-rejected on its own, so the rest of its entry is still written.
+array of records as the API takes them), and optionally `rid`, the id of the request that
+brought it (added later within v1: an entry without it reads as before). Decoding validates
+the records again -- the stream may hold entries from an older producer or a foreign
+writer -- and a record that fails is rejected on its own, so the rest of its entry is still
+written.
 """
 
 from __future__ import annotations
@@ -34,12 +36,17 @@ class IngestCodec:
         self.records_per_entry = float(entry_records)
 
     def encode(
-        self, kind: Kind, received_at: datetime, records: Sequence[CustomerIn | OrderIn]
+        self,
+        kind: Kind,
+        received_at: datetime,
+        records: Sequence[CustomerIn | OrderIn],
+        request_id: str | None = None,
     ) -> list[dict[str, bytes]]:
         """Entries of at most `entry_records` records each."""
         size = self.entry_records
         adapter = LIST_ADAPTERS[kind]
         stamp = received_at.isoformat().encode()
+        extra = {"rid": request_id.encode()} if request_id else {}
         return [
             {
                 "v": VERSION,
@@ -47,6 +54,7 @@ class IngestCodec:
                 "received_at": stamp,
                 "n": str(len(records[i : i + size])).encode(),
                 "records": adapter.dump_json(list(records[i : i + size]), exclude_none=True),
+                **extra,
             }
             for i in range(0, len(records), size)
         ]
@@ -67,12 +75,13 @@ class IngestCodec:
             if received_at.tzinfo is None:
                 raise BadEntry("received_at has no UTC offset")
             body = fields[b"records"]
+            rid = fields[b"rid"].decode(errors="replace")[:64] if b"rid" in fields else None
         except (BadEntry, KeyError, ValueError) as exc:
             reason = f"missing field {exc.args[0].decode()!r}" if isinstance(exc, KeyError) else str(exc)
             return [], [Reject(message.id, "entry", None, raw_fields(message), f"BadEntry: {reason}", 1)]
         try:  # the fast path: the whole entry at once, in Rust
             records = LIST_ADAPTERS[kind].validate_json(body)
-            return [Item(message.id, Entry(kind, received_at, [r])) for r in records], []
+            return [Item(message.id, Entry(kind, received_at, [r], rid)) for r in records], []
         except ValidationError:
             pass
         try:
@@ -86,7 +95,7 @@ class IngestCodec:
         for record in raw:
             try:
                 items.append(
-                    Item(message.id, Entry(kind, received_at, [MODELS[kind].model_validate(record)]))
+                    Item(message.id, Entry(kind, received_at, [MODELS[kind].model_validate(record)], rid))
                 )
             except ValidationError as exc:
                 label = record.get("external_id") if isinstance(record, dict) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from pulsecrm import broker
+from pulsecrm import broker, logs, metrics
 from pulsecrm.config import Settings
 from pulsecrm.customers.schemas import CustomerIn, OrderIn
 from pulsecrm.db import Database, utcnow
@@ -42,19 +43,30 @@ class Ingestor:
         self.codec = IngestCodec(settings.ingest_entry_records)
 
     async def _write(self, entries: Sequence[Entry]) -> int:
-        return await write_batch(
+        written = await write_batch(
             self.db,
             entries,
             default_currency=self.settings.default_currency,
             consent_attributes=self.settings.consent_attributes,
         )
+        per_kind: Counter[str] = Counter()
+        for entry in entries:
+            per_kind[entry.kind] += len(entry.records)
+        for kind, n in per_kind.items():
+            metrics.records_written(kind, n)
+        return written
 
     async def accept(self, kind: Kind, records: Sequence[CustomerIn | OrderIn]) -> Accepted:
         received_at = utcnow()
+        rid = logs.request_id.get()
         if self.redis is None:
-            return Accepted("written", await self._write([Entry(kind, received_at, records)]))
-        await broker.append(self.redis, self.stream, self.codec.encode(kind, received_at, records))
-        return Accepted("queued", len(records))
+            accepted = Accepted("written", await self._write([Entry(kind, received_at, records, rid)]))
+        else:
+            entries = self.codec.encode(kind, received_at, records, rid)
+            await broker.append(self.redis, self.stream, entries)
+            accepted = Accepted("queued", len(records))
+        metrics.records_accepted(kind, len(records))
+        return accepted
 
     async def replay(self, kind: str, record: Any) -> str:
         """A dead letter's record, submitted again as the API would take it."""
@@ -101,3 +113,12 @@ class Ingestor:
     async def write_items(self, entries: list[Entry]) -> None:
         """One transaction: the batch function the stream consumer calls."""
         await self._write(entries)
+        # One line per transaction, naming the requests it came from (see pulsecrm.logs).
+        requests = sorted({e.request_id for e in entries if e.request_id})
+        records = sum(len(e.records) for e in entries)
+        log.info(
+            "wrote %d records from %d requests",
+            records,
+            len(requests),
+            extra={"records": records, "request_ids": requests[:100]},
+        )

@@ -32,6 +32,7 @@ class Entry:
     records: Sequence[CustomerIn | OrderIn]
     # Recorded as the source of the consents it carries: "ingest" (the API) or "import" (files).
     source: str = "ingest"
+    request_id: str | None = None  # the API request that brought it, for the logs
 
 
 def _newest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

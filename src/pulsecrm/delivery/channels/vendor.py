@@ -3,11 +3,13 @@ idempotency key each, receipts later on the signed webhook."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
+from pulsecrm import metrics
 from pulsecrm.delivery.channels import Deferred, OutboundMessage, Rejected, SendOutcome, Sent
 
 # Worth trying again later: the vendor is busy, down or confused, not refusing the message.
@@ -47,14 +49,19 @@ class VendorChannel:
     async def _send(self, batch: list[OutboundMessage]) -> tuple[list[SendOutcome], list[OutboundMessage]]:
         """(outcomes, messages to send again without the ones refused)."""
         payload = {"messages": [_wire(m) for m in batch]}
+        started = time.perf_counter()
         try:
             response = await self.client.post("/v1/messages/batch", json=payload)
         except httpx.ConnectError as exc:  # never reached the vendor
+            metrics.vendor_call(time.perf_counter() - started, "unreachable")
             return [Deferred(m.delivery_id, f"vendor unreachable: {type(exc).__name__}") for m in batch], []
         except httpx.HTTPError as exc:  # sent, no answer: the vendor may have accepted it
+            metrics.vendor_call(time.perf_counter() - started, "timeout")
             reason = f"no answer from the vendor: {type(exc).__name__}"
             return [Deferred(m.delivery_id, reason, maybe_sent=True) for m in batch], []
-        if response.status_code == 200:
+        ok = response.status_code == 200
+        metrics.vendor_call(time.perf_counter() - started, None if ok else f"http_{response.status_code}")
+        if ok:
             ids = {r["idempotency_key"]: r["message_id"] for r in response.json()["results"]}
             return [
                 Sent(m.delivery_id, ids[m.idempotency_key])
