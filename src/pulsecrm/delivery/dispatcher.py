@@ -33,7 +33,7 @@ from pulsecrm.campaigns import service as campaign_service
 from pulsecrm.campaigns import templates
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.config import Settings
-from pulsecrm.customers import consent
+from pulsecrm.customers import consent, links
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import Database, one_of, utcnow
 from pulsecrm.delivery import store
@@ -202,6 +202,10 @@ class Dispatcher:
                     to=address,
                     body=body,
                     subject=subject,
+                    # One click opts the recipient out of this channel (`List-Unsubscribe` for e-mail).
+                    unsubscribe_url=links.unsubscribe_url(self.settings, customer.id, channel_name)
+                    if channel_name == "email"
+                    else None,
                 )
             )
         outcomes = await channel.send_batch(messages) if messages else []

@@ -81,7 +81,7 @@ class IngestCodec:
             return [], [Reject(message.id, "entry", None, raw_fields(message), f"BadEntry: {reason}", 1)]
         try:  # the fast path: the whole entry at once, in Rust
             records = LIST_ADAPTERS[kind].validate_json(body)
-            return [Item(message.id, Entry(kind, received_at, [r], rid)) for r in records], []
+            return [Item(message.id, Entry(kind, received_at, [r], request_id=rid)) for r in records], []
         except ValidationError:
             pass
         try:
@@ -95,7 +95,10 @@ class IngestCodec:
         for record in raw:
             try:
                 items.append(
-                    Item(message.id, Entry(kind, received_at, [MODELS[kind].model_validate(record)], rid))
+                    Item(
+                        message.id,
+                        Entry(kind, received_at, [MODELS[kind].model_validate(record)], request_id=rid),
+                    )
                 )
             except ValidationError as exc:
                 label = record.get("external_id") if isinstance(record, dict) else None

@@ -60,7 +60,9 @@ class Ingestor:
         received_at = utcnow()
         rid = logs.request_id.get()
         if self.redis is None:
-            accepted = Accepted("written", await self._write([Entry(kind, received_at, records, rid)]))
+            accepted = Accepted(
+                "written", await self._write([Entry(kind, received_at, records, request_id=rid)])
+            )
         else:
             entries = self.codec.encode(kind, received_at, records, rid)
             await broker.append(self.redis, self.stream, entries)

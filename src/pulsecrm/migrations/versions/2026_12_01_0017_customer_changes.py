@@ -4,7 +4,7 @@ One row per ingestion batch with the external ids of the customers it touched, w
 the batch's transaction; audience engines poll it and re-read those customers.
 
 Revision ID: 0017
-Revises: 0008
+Revises: 0014
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 import pulsecrm.db
 
 revision: str = "0017"
-down_revision: str | None = "0008"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
