@@ -37,7 +37,7 @@ async def test_the_page_shows_consent_per_channel_and_changes_it(web: Web) -> No
     page = await web.client.get("/customers/c1")
     text = _text(page.text)
     assert "Marketing consent" in text
-    assert "E-mail Opted in Opted out Unknown 01 May 2026, 10:00 UTC ingest" in text
+    assert "E-mail Opted in Opted out Unknown 1 May 2026, 10:00 UTC ingest" in text
     assert "SMS (no phone number: not reachable)" in text and "never stated" in text
     assert (_selected(page.text, "email"), _selected(page.text, "sms")) == ("opted_in", "unknown")
 

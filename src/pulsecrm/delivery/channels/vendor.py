@@ -3,6 +3,7 @@ idempotency key each, receipts later on the signed webhook."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 from pulsecrm import metrics
 from pulsecrm.delivery.channels import Deferred, OutboundMessage, Rejected, SendOutcome, Sent
 
+log = logging.getLogger(__name__)
 # Worth trying again later: the vendor is busy, down or confused, not refusing the message.
 TRANSIENT_STATUS = {401, 403, 408, 425, 429, 500, 502, 503, 504}
 
@@ -61,6 +63,7 @@ class VendorChannel:
             return [Deferred(m.delivery_id, reason, maybe_sent=True) for m in batch], []
         ok = response.status_code == 200
         metrics.vendor_call(time.perf_counter() - started, None if ok else f"http_{response.status_code}")
+        log.info("vendor call: %d messages, answered %d", len(batch), response.status_code)
         if ok:
             ids = {r["idempotency_key"]: r["message_id"] for r in response.json()["results"]}
             return [
