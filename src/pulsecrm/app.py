@@ -34,6 +34,7 @@ from pulsecrm.failures import Failure, classify, describe
 from pulsecrm.guard import OutageGuard
 from pulsecrm.ingest.endpoints import router as ingest_router
 from pulsecrm.limits import RequestLimits
+from pulsecrm.outcomes.runner import Attributor
 from pulsecrm.segments.endpoints import router as segments_router
 from pulsecrm.services import Services
 from pulsecrm.telemetry import RequestTelemetry
@@ -93,18 +94,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             services.redis, settings.redis_prefix, settings.login_attempts_per_minute
         )
         stop = asyncio.Event()
-        background: asyncio.Task[None] | None = None
+        background: list[asyncio.Task[None]] = []
         dispatcher = None
         if services.redis is None and settings.background_work:
-            # One process is a whole CRM: without Redis the web process sends campaigns too.
+            # One process is a whole CRM: without Redis the web process sends campaigns (and
+            # credits their orders) too.
             dispatcher = Dispatcher.build(services.db, settings, services.redis)
-            background = asyncio.create_task(dispatcher.run(stop))
+            background.append(asyncio.create_task(dispatcher.run(stop)))
+            background.append(asyncio.create_task(Attributor(services.db, settings).run(stop)))
         try:
             yield
         finally:
             stop.set()
-            if background is not None:
-                await background
+            await asyncio.gather(*background)
             if dispatcher is not None:
                 await dispatcher.close()
             await services.close()

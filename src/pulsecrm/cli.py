@@ -155,9 +155,12 @@ async def _worker(settings: Settings) -> None:
     ingest, receipts = services.ingestor.consumer(), services.receipts.consumer()
     for name, stream in ((ingest.name, ingest.stream), (receipts.name, receipts.stream)):
         logging.getLogger("pulsecrm.worker").info("worker %s consuming %s", name, stream)
+    from pulsecrm.outcomes.runner import Attributor
+
     dispatcher = Dispatcher.build(services.db, settings, services.redis)
+    attributor = Attributor(services.db, settings)
     try:
-        await asyncio.gather(ingest.run(stop), receipts.run(stop), dispatcher.run(stop))
+        await asyncio.gather(ingest.run(stop), receipts.run(stop), dispatcher.run(stop), attributor.run(stop))
     finally:
         await dispatcher.close()
         await services.close()

@@ -192,6 +192,13 @@ class Settings(BaseSettings):
     delivery_probe_seconds: float = Field(
         default=2.0, gt=0, description="How often a paused campaign's transport is asked whether it is back."
     )
+    attribution_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="How often workers credit new orders, sends and bounces to campaigns (the "
+        "outcome figures lag by about this much).",
+    )
 
     audience_engine: bool = Field(
         default=True,

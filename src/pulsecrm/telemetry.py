@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pulsecrm import broker, logs, metrics
 from pulsecrm.auth.service import Principal
-from pulsecrm.campaigns.counters import COUNTERS
+from pulsecrm.campaigns.counters import STATUSES
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.deadletters.models import DeadLetter
 from pulsecrm.deps import ServicesDep, require_scope
@@ -108,10 +108,10 @@ async def read_snapshot(services: Services) -> metrics.Snapshot:
                 .group_by(DeadLetter.stream)
             )
             snapshot.dead_letters = {"ingest": 0, "receipts": 0} | {s: int(n) for s, n in dead.all()}
-            sums = [sa.func.coalesce(sa.func.sum(getattr(Campaign, c)), 0) for c in COUNTERS]
+            sums = [sa.func.coalesce(sa.func.sum(getattr(Campaign, c)), 0) for c in STATUSES]
             rows = await session.execute(sa.select(Campaign.channel, *sums).group_by(Campaign.channel))
             for channel, *values in rows.all():
-                for name, value in zip(COUNTERS, values, strict=True):
+                for name, value in zip(STATUSES, values, strict=True):
                     snapshot.deliveries[(channel, name)] = int(value)
             paused = await session.execute(
                 sa.select(Campaign.paused_by_policy, sa.func.count())

@@ -11,7 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsecrm.campaigns.models import Campaign
 
-COUNTERS = ("pending", "sent", "delivered", "failed", "unknown", "cancelled")
+# One per delivery status: each delivery is counted under exactly one of these.
+STATUSES = ("pending", "sent", "delivered", "failed", "unknown", "cancelled")
+COUNTERS = (
+    *STATUSES,
+    "control",
+    "opened",
+    "clicked",
+    "converted",
+    "orders",
+    "revenue_minor",
+    "treatment_converted",
+    "treatment_orders",
+    "treatment_revenue_minor",
+    "control_converted",
+    "control_orders",
+    "control_revenue_minor",
+)
 
 
 def deltas() -> defaultdict[int, defaultdict[str, int]]:

@@ -46,6 +46,8 @@ async def create(
         catalog=await services.catalog.get(session),
         by=who.name,
         tags=body.tags,
+        holdout_percent=body.holdout_percent,
+        attribution_days=body.attribution_days,
     )
     await session.commit()
     return CampaignOut.of(campaign)

@@ -54,6 +54,28 @@ class Campaign(Base):
     # Auto-tags (ai.tags), editable: comma-separated from a fixed vocabulary, so one LIKE
     # filters the history the same way on PostgreSQL and SQLite.
     tags: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    # Outcomes: a share of the reachable audience held out as control (sent nothing), and how
+    # many days after a message an order still counts for it.
+    holdout_percent: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    attribution_days: Mapped[int] = mapped_column(sa.Integer, default=5, server_default="5")
+    # Whether the attribution pass has looked for orders already placed after the launch.
+    attribution_seeded: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    control: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    # Unique opens and clicks (customers), moved with the delivery counters.
+    opened: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    clicked: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    # Last-touch attribution: customers with an order credited to this campaign, those orders,
+    # their revenue in minor units (counters are integers; money is exact that way).
+    converted: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    orders: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    revenue_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    # Everything each group bought within attribution_days of the launch, for the lift.
+    treatment_converted: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    treatment_orders: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    treatment_revenue_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    control_converted: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    control_orders: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    control_revenue_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
     __table_args__ = (
         sa.CheckConstraint(f"status IN {CAMPAIGN_STATUSES}", name="status"),

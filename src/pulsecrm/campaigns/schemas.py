@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +12,7 @@ from pulsecrm.ai.tags import TAGS, Tag
 from pulsecrm.campaigns import templates
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.delivery.models import Delivery
+from pulsecrm.outcomes.money import minor_to_text
 from pulsecrm.validation import DbId, Text
 
 
@@ -32,6 +34,19 @@ class CampaignIn(BaseModel):
         default=None,
         max_length=len(TAGS),
         description="Leave out to have them suggested from the rules and message.",
+    )
+    holdout_percent: int = Field(
+        default=0,
+        ge=0,
+        le=50,
+        description="Share of the reachable audience held out as a control group and sent nothing, "
+        "to measure the lift (0 = no control group).",
+    )
+    attribution_days: int = Field(
+        default=5,
+        ge=1,
+        le=30,
+        description="An order counts for a message when placed this many days after it at most.",
     )
 
 
@@ -58,6 +73,16 @@ class Stats(BaseModel):
         description="Matched and consenting, but with no address for the channel."
     )
     delivery_rate: float | None = Field(description="delivered / (delivered + failed)")
+    control: int = Field(description="Held out as the control group: sent nothing.")
+    opened: int = Field(description="Customers who opened (a click counts as an open).")
+    clicked: int = Field(description="Customers who clicked a link.")
+    converted: int = Field(
+        description="Customers with an order credited to this campaign (last touch, within attribution_days)."
+    )
+    orders: int = Field(description="Orders credited to this campaign.")
+    revenue: str = Field(description="Their total, a decimal string.")
+    conversion_rate: float | None = Field(description="converted / messages that went out (not failed)")
+    revenue_per_message: str | None = Field(description="revenue / messages that went out, a decimal string")
 
 
 class Pause(BaseModel):
@@ -86,10 +111,13 @@ class CampaignOut(BaseModel):
     launched_at: datetime | None
     completed_at: datetime | None
     tags: list[str] = Field(description="Auto-suggested at creation, editable.")
+    holdout_percent: int
+    attribution_days: int
 
     @classmethod
     def of(cls, c: Campaign) -> CampaignOut:
         settled = c.delivered + c.failed
+        went_out = c.sent + c.delivered + c.unknown
         stats = Stats(
             audience=c.audience,
             pending=c.pending,
@@ -102,6 +130,14 @@ class CampaignOut(BaseModel):
             no_consent_excluded=c.no_consent_excluded,
             unreachable_excluded=c.unreachable_excluded,
             delivery_rate=round(c.delivered / settled, 4) if settled else None,
+            control=c.control,
+            opened=c.opened,
+            clicked=c.clicked,
+            converted=c.converted,
+            orders=c.orders,
+            revenue=minor_to_text(c.revenue_minor),
+            conversion_rate=round(c.converted / went_out, 4) if went_out else None,
+            revenue_per_message=minor_to_text(Decimal(c.revenue_minor) / went_out) if went_out else None,
         )
         return cls(
             id=c.id,
@@ -122,6 +158,8 @@ class CampaignOut(BaseModel):
             launched_at=c.launched_at,
             completed_at=c.completed_at,
             tags=[t for t in c.tags.split(",") if t],
+            holdout_percent=c.holdout_percent,
+            attribution_days=c.attribution_days,
         )
 
 

@@ -15,6 +15,7 @@ from pulsecrm.ai import tags as ai_tags
 from pulsecrm.campaigns import templates
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.config import Settings
+from pulsecrm.customers import consent
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import utcnow
 from pulsecrm.delivery import store as delivery_store
@@ -22,6 +23,7 @@ from pulsecrm.delivery.channels import ChannelName
 from pulsecrm.delivery.channels import registry as channel_registry
 from pulsecrm.delivery.models import Delivery
 from pulsecrm.errors import Conflict, InvalidInput, NotFound
+from pulsecrm.outcomes import holdout
 from pulsecrm.pagination import newest_first
 from pulsecrm.segments import rules as rule_lang
 from pulsecrm.segments import service as segment_service
@@ -49,6 +51,8 @@ async def create(
     catalog: Catalog,
     by: str,
     tags: Sequence[str] | None = None,
+    holdout_percent: int = 0,
+    attribution_days: int = 5,
 ) -> Campaign:
     if channel == "email" and not subject:
         raise InvalidInput(
@@ -82,6 +86,8 @@ async def create(
         created_at=now,
         updated_at=now,
         tags=_tags(tags if tags is not None else ai_tags.suggest(rule_lang.dump(tree), message, subject)),
+        holdout_percent=holdout_percent,
+        attribution_days=attribution_days,
     )
     session.add(campaign)
     await session.flush()
@@ -127,14 +133,28 @@ async def launch(
     _, where = await segment_service.checked_filter(session, campaign.rules, catalog)
     now = utcnow()
     await session.flush()  # the store's statements below must see the campaign running
+    conn = await session.connection()
+    control = holdout.in_control(holdout.seed_of(campaign.rules), campaign.holdout_percent, Customer.id)
     launched = await delivery_store.create_for_launch(
-        await session.connection(),
+        conn,
         campaign_id=campaign.id,
         where=where,
         channel=channel_of(campaign),
         message_unknown=settings.message_unknown_consent,
         now=now,
+        held_out=control if campaign.holdout_percent else None,
     )
+    if campaign.holdout_percent:
+        await holdout.hold_out(
+            conn,
+            campaign_id=campaign.id,
+            reachable=sa.and_(
+                where,
+                consent.reachable(channel_of(campaign), message_unknown=settings.message_unknown_consent),
+            ),
+            control=control,
+            now=now,
+        )
     await session.refresh(campaign)  # the store moved its counters
     campaign.audience = launched.audience
     campaign.unsubscribed_excluded = launched.unsubscribed

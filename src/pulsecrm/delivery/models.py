@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pulsecrm.db import UTCDateTime
+from pulsecrm.db import Money, UTCDateTime
 from pulsecrm.models import Base, BigId
 
 DELIVERY_STATUSES = ("pending", "sent", "delivered", "failed", "unknown", "cancelled")
@@ -33,21 +34,33 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Engagement is a mark beside the status, never a status: the first open and first click
+    # (a click counts as an open too), set once; the events themselves are in engagement_events.
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Written only by `outcomes.attribution`: orders credited to this message (last touch), and
+    # orders placed within the campaign's window after launch whatever the message did (for lift).
+    attributed_orders: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    attributed_revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    window_orders: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    window_revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
 
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "customer_id"),
+        sa.Index("ix_deliveries_customer_id", "customer_id"),
         sa.Index("ix_deliveries_campaign_id_status_id", "campaign_id", "status", "id"),
         sa.CheckConstraint(f"status IN {DELIVERY_STATUSES}", name="status"),
     )
 
 
 class ParkedReceipt(Base):
-    """A receipt that arrived before its message was recorded as sent, kept until it is."""
+    """A receipt that arrived before its message was recorded as sent, kept until it is: one per
+    message and status, so an early open does not hide an early delivery."""
 
     __tablename__ = "parked_receipts"
 
     message_id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
-    status: Mapped[str] = mapped_column(sa.String(12))
+    status: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
     reason: Mapped[str | None] = mapped_column(sa.String(500))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -61,3 +74,41 @@ class RateBucket(Base):
     key: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     tokens: Mapped[float] = mapped_column(sa.Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+ENGAGEMENT_KINDS = ("opened", "clicked")
+
+
+class EngagementEvent(Base):
+    """Every open and click, from the vendor's receipts or our own tracked links and pixel.
+
+    The unique key makes a redelivered event a no-op; `link_id` is 0 for opens."""
+
+    __tablename__ = "engagement_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("deliveries.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    link_id: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        sa.UniqueConstraint("delivery_id", "kind", "link_id", "occurred_at"),
+        sa.Index("ix_engagement_events_campaign_id_occurred_at", "campaign_id", "occurred_at"),
+        sa.CheckConstraint(f"kind IN {ENGAGEMENT_KINDS}", name="kind"),
+    )
+
+
+class TrackedLink(Base):
+    """A URL some message of the campaign links to; tracked links name it by id."""
+
+    __tablename__ = "tracked_links"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
+    url_hash: Mapped[str] = mapped_column(sa.String(64))  # sha256 hex: URLs are too long to index
+    url: Mapped[str] = mapped_column(sa.Text)
+
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "url_hash"),)

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pulsecrm.errors import Unauthorized
-from pulsecrm.validation import Timestamp
+from pulsecrm.validation import DbId, Timestamp
 
 WINDOW_SECONDS = 300
 
@@ -26,9 +26,25 @@ class Receipt(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     message_id: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
-    status: Literal["delivered", "failed"]
+    # delivered/failed settle the message; opened/clicked are engagement, marked beside it.
+    status: Literal["delivered", "failed", "opened", "clicked"]
     occurred_at: Timestamp
     reason: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")] | None = None
+
+
+OUTCOMES = ("delivered", "failed")
+
+
+class Engagement(BaseModel):
+    """An open or click we saw ourselves (tracked link, open pixel): it names the delivery, as
+    our own signed token does, instead of the vendor's message id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    delivery_id: DbId
+    kind: Literal["opened", "clicked"]
+    occurred_at: Timestamp
+    link_id: int = Field(default=0, ge=0, le=2**62)
 
 
 class ReceiptBatch(BaseModel):

@@ -25,11 +25,13 @@ from pulsecrm.db import bulk_update, bulk_upsert, one_of
 from pulsecrm.delivery import machine
 from pulsecrm.delivery.channels import Deferred, Rejected, SendOutcome, Sent
 from pulsecrm.delivery.machine import Deltas, Event
-from pulsecrm.delivery.models import Delivery, ParkedReceipt
-from pulsecrm.delivery.receipts import Receipt
+from pulsecrm.delivery.models import Delivery, EngagementEvent, ParkedReceipt
+from pulsecrm.delivery.receipts import OUTCOMES, Engagement, Receipt
+from pulsecrm.outcomes import attribution
 
 deliveries_t: sa.Table = Delivery.__table__  # type: ignore[assignment]
 parked_t: sa.Table = ParkedReceipt.__table__  # type: ignore[assignment]
+events_t: sa.Table = EngagementEvent.__table__  # type: ignore[assignment]
 SWEEP_LIMIT = 10_000
 AnySelect = TypeVar("AnySelect", bound=sa.Select[*tuple[Any, ...]])
 
@@ -86,9 +88,11 @@ async def create_for_launch(
     channel: consent.ChannelName,
     message_unknown: bool,
     now: datetime,
+    held_out: sa.ColumnElement[bool] | None = None,
 ) -> Launched:
     """Freeze the audience: one pending delivery per reachable match, in one statement; the
-    excluded are counted by reason. The unique (campaign, customer) key keeps it to one each."""
+    excluded are counted by reason. The unique (campaign, customer) key keeps it to one each.
+    Those `held_out` matches (the control group) get no delivery at all."""
     counted = await reach(conn, where, channel=channel, message_unknown=message_unknown)
     frozen = sa.insert(Delivery).from_select(
         ["campaign_id", "customer_id", "status", "attempts", "updated_at"],
@@ -98,7 +102,11 @@ async def create_for_launch(
             sa.literal("pending"),
             sa.literal(0),
             sa.literal(now, deliveries_t.c.updated_at.type),
-        ).where(where, consent.reachable(channel, message_unknown=message_unknown)),
+        ).where(
+            where,
+            consent.reachable(channel, message_unknown=message_unknown),
+            *([] if held_out is None else [sa.not_(held_out)]),
+        ),
     )
     created = int((await conn.execute(frozen)).rowcount)
     deltas = Deltas()
@@ -333,6 +341,9 @@ async def record(
     sent_ids = [row["vendor_message_id"] for row in finals if row["status"] == "sent"]
     if sent_ids:
         deltas.merge(await _settle_parked(conn, message_ids=sent_ids, now=now))
+        await attribution.mark_sent_after_orders(
+            conn, [row["id"] for row in finals if row["status"] == "sent"]
+        )
     await _count(conn, deltas, now)
     return Recorded(**tally)
 
@@ -382,16 +393,17 @@ class Applied:
     parked: int
 
 
-def _first_per_message(receipts: Iterable[Receipt]) -> dict[str, Receipt]:
-    """One receipt per message: the earliest outcome wins, as it would have arrived first."""
-    first: dict[str, Receipt] = {}
+def _first_per_message(receipts: Iterable[Receipt]) -> dict[tuple[str, str], Receipt]:
+    """One receipt per message and kind: the earliest outcome (delivered or failed) wins, as it
+    would have arrived first, and the earliest open and earliest click."""
+    first: dict[tuple[str, str], Receipt] = {}
     for r in sorted(receipts, key=lambda r: r.occurred_at):
-        first.setdefault(r.message_id, r)
+        first.setdefault((r.message_id, r.status if r.status not in OUTCOMES else "outcome"), r)
     return first
 
 
 async def _apply(
-    conn: AsyncConnection, by_message: dict[str, Receipt], now: datetime
+    conn: AsyncConnection, by_message: dict[tuple[str, str], Receipt], now: datetime
 ) -> tuple[int, int, Deltas, set[str]]:
     """Move the deliveries these receipts name; (applied, duplicates, deltas, message ids found)."""
     found = (
@@ -399,14 +411,23 @@ async def _apply(
             _locked(
                 conn,
                 sa.select(Delivery.id, Delivery.campaign_id, Delivery.status, Delivery.vendor_message_id)
-                .where(one_of(conn, deliveries_t.c.vendor_message_id, list(by_message)))
+                .where(one_of(conn, deliveries_t.c.vendor_message_id, sorted({m for m, _ in by_message})))
                 .order_by(Delivery.id),
             )
         )
     ).all()
-    updates, deltas, duplicates = [], Deltas(), 0
+    updates, deltas, duplicates, bounced = [], Deltas(), 0, []
+    engagements: list[Engagement] = []
     for delivery_id, campaign_id, status, message_id in found:
-        receipt = by_message[str(message_id)]
+        for kind in ("opened", "clicked"):
+            seen = by_message.get((str(message_id), kind))
+            if seen is not None:
+                engagements.append(
+                    Engagement(delivery_id=delivery_id, kind=kind, occurred_at=seen.occurred_at)
+                )
+        receipt = by_message.get((str(message_id), "outcome"))
+        if receipt is None:
+            continue
         event: Event = "deliver" if receipt.status == "delivered" else "bounce"
         after = machine.move(event, status)
         if after is None:
@@ -422,8 +443,81 @@ async def _apply(
             }
         )
         deltas.moved(campaign_id, status, after)
+        if after == "failed":
+            bounced.append(delivery_id)
     await bulk_update(conn, deliveries_t, updates, key="id")
-    return len(updates), duplicates, deltas, {str(row[3]) for row in found}
+    # A bounce takes back the credit a message had for orders placed after it.
+    await attribution.mark_sent_after_orders(conn, bounced)
+    applied, engagement_deltas = await _engage(conn, engagements, now=now)
+    deltas.merge(engagement_deltas)
+    duplicates += len(engagements) - applied
+    return len(updates) + applied, duplicates, deltas, {str(row[3]) for row in found}
+
+
+async def _engage(
+    conn: AsyncConnection, events: Sequence[Engagement], *, now: datetime
+) -> tuple[int, Deltas]:
+    """Store opens and clicks and mark their deliveries' first open and click; returns (events
+    that were new, deltas). A click is an open too. Marks are set once and only ever move
+    earlier, so duplicates and any arrival order give the same rows; the status is not touched."""
+    if not events:
+        return 0, Deltas()
+    ids = sorted({e.delivery_id for e in events})
+    found = {
+        row[0]: row
+        for row in (
+            await conn.execute(
+                _locked(
+                    conn,
+                    sa.select(Delivery.id, Delivery.campaign_id, Delivery.opened_at, Delivery.clicked_at)
+                    .where(one_of(conn, deliveries_t.c.id, ids))
+                    .order_by(Delivery.id),
+                )
+            )
+        ).all()
+    }
+    known = [e for e in events if e.delivery_id in found]
+    rows = {
+        (e.delivery_id, e.kind, e.link_id, e.occurred_at): {
+            "delivery_id": e.delivery_id,
+            "campaign_id": found[e.delivery_id][1],
+            "kind": e.kind,
+            "link_id": e.link_id,
+            "occurred_at": e.occurred_at,
+            "received_at": now,
+        }
+        for e in known
+    }
+    before = await conn.scalar(
+        sa.select(sa.func.count()).select_from(events_t).where(one_of(conn, events_t.c.delivery_id, ids))
+    )
+    await bulk_upsert(
+        conn, events_t, [rows[k] for k in sorted(rows)], key="delivery_id, kind, link_id, occurred_at"
+    )
+    after = await conn.scalar(
+        sa.select(sa.func.count()).select_from(events_t).where(one_of(conn, events_t.c.delivery_id, ids))
+    )
+    deltas = Deltas()
+    marks: list[dict[str, Any]] = []
+    for delivery_id, campaign_id, opened_at, clicked_at in found.values():
+        mine = [e for e in known if e.delivery_id == delivery_id]
+        opened = min([opened_at, *(e.occurred_at for e in mine)], key=lambda t: (t is None, t))
+        clicks = [e.occurred_at for e in mine if e.kind == "clicked"]
+        clicked = min([clicked_at, *clicks], key=lambda t: (t is None, t))
+        if (opened, clicked) == (opened_at, clicked_at):
+            continue
+        deltas[campaign_id]["opened"] += opened_at is None
+        deltas[campaign_id]["clicked"] += clicked_at is None and clicked is not None
+        marks.append({"id": delivery_id, "opened_at": opened, "clicked_at": clicked, "updated_at": now})
+    await bulk_update(conn, deliveries_t, marks, key="id")
+    return int(after or 0) - int(before or 0), deltas
+
+
+async def apply_engagement(conn: AsyncConnection, events: Sequence[Engagement], *, now: datetime) -> int:
+    """Opens and clicks we saw ourselves (tracked links, the open pixel); returns how many were new."""
+    applied, deltas = await _engage(conn, events, now=now)
+    await _count(conn, deltas, now)
+    return applied
 
 
 async def apply_receipts(conn: AsyncConnection, receipts: Sequence[Receipt], *, now: datetime) -> Applied:
@@ -439,10 +533,22 @@ async def apply_receipts(conn: AsyncConnection, receipts: Sequence[Receipt], *, 
             "occurred_at": r.occurred_at,
             "received_at": now,
         }
-        for mid, r in sorted(by_message.items())
+        for (mid, _), r in sorted(by_message.items())
         if mid not in known
     ]
-    await bulk_upsert(conn, parked_t, parked, key="message_id")
+    # An earlier receipt of the same kind wins over a parked later one, as `_first_per_message` does.
+    await bulk_upsert(
+        conn,
+        parked_t,
+        parked,
+        key="message_id, status",
+        set_={
+            "occurred_at": "excluded.occurred_at",
+            "reason": "excluded.reason",
+            "received_at": "excluded.received_at",
+        },
+        where=f"excluded.occurred_at < {parked_t.name}.occurred_at",
+    )
     await _count(conn, deltas, now)
     return Applied(
         applied=applied, duplicates=duplicates + len(receipts) - len(by_message), parked=len(parked)
@@ -455,7 +561,7 @@ async def _settle_parked(conn: AsyncConnection, *, message_ids: list[str] | None
             ParkedReceipt.message_id, ParkedReceipt.status, ParkedReceipt.reason, ParkedReceipt.occurred_at
         )
         .join(Delivery, Delivery.vendor_message_id == ParkedReceipt.message_id)
-        .order_by(ParkedReceipt.message_id)
+        .order_by(ParkedReceipt.message_id, ParkedReceipt.status)
         .limit(SWEEP_LIMIT)
     )
     if message_ids is not None:
@@ -467,8 +573,9 @@ async def _settle_parked(conn: AsyncConnection, *, message_ids: list[str] | None
         return Deltas()
     receipts = [Receipt(message_id=m, status=s, reason=r, occurred_at=o) for m, s, r, o in rows]
     _, _, deltas, _ = await _apply(conn, _first_per_message(receipts), now)
+    settled = sorted({(r[0], r[1]) for r in rows})
     await conn.execute(
-        sa.delete(ParkedReceipt).where(one_of(conn, parked_t.c.message_id, [r[0] for r in rows]))
+        sa.delete(ParkedReceipt).where(sa.tuple_(ParkedReceipt.message_id, ParkedReceipt.status).in_(settled))
     )
     return deltas
 

@@ -16,12 +16,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsecrm.db import utcnow
-from pulsecrm.segments.models import CustomerChange
+from pulsecrm.segments.models import CustomerChange, FeedCursor
 
 changes_t: sa.Table = CustomerChange.__table__  # type: ignore[assignment]
 
-# Rows older than this are pruned; an engine that has not read the feed for half of it rebuilds.
+# Rows older than this are pruned once every durable reader (`FeedCursor`) has read them; an
+# engine that has not read the feed for half of it rebuilds.
 RETENTION = timedelta(hours=1)
+# ...and past this, whatever the readers: one that stopped for a week catches up another way.
+HARD_RETENTION = timedelta(days=7)
 _PRUNE_EVERY = 256  # seqs: prune on one write in this many, not on every batch
 # Any constant, shared by every writer: taken just before the feed row is written and held to
 # commit, so feed rows become visible in seq order and a reader never skips a late commit.
@@ -37,7 +40,15 @@ async def record(conn: AsyncConnection, external_ids: Iterable[str]) -> None:
     now = utcnow()
     seq = await conn.scalar(sa.insert(changes_t).values(at=now, external_ids=ids).returning(changes_t.c.seq))
     if seq is not None and seq % _PRUNE_EVERY == 0:
-        await conn.execute(sa.delete(changes_t).where(changes_t.c.at < now - RETENTION))
+        slowest = sa.select(sa.func.min(FeedCursor.seq)).scalar_subquery()
+        await conn.execute(
+            sa.delete(changes_t).where(
+                changes_t.c.at < now - RETENTION,
+                sa.or_(
+                    changes_t.c.seq <= sa.func.coalesce(slowest, seq), changes_t.c.at < now - HARD_RETENTION
+                ),
+            )
+        )
 
 
 async def latest(conn: AsyncConnection) -> int:

@@ -47,3 +47,16 @@ class CustomerChange(Base):
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     external_ids: Mapped[list[str]] = mapped_column(JSONType)
+
+
+class FeedCursor(Base):
+    """How far a durable reader of the change feed has read: the feed keeps every row after it.
+
+    Audience engines rebuild from the tables when they fall behind; the attribution pass
+    cannot (it would have to re-attribute every order), so pruning waits for it."""
+
+    __tablename__ = "feed_cursors"
+
+    name: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it last moved

@@ -1,0 +1,1 @@
+"""Outcomes: what campaigns earned. Holdouts, exact last-touch attribution, lift, the report."""
