@@ -21,8 +21,11 @@ from pulsecrm.campaigns.schemas import (
     ReachOut,
     TagsIn,
 )
+from pulsecrm.db import utcnow
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep, WriteSessionDep
+from pulsecrm.outcomes import service as outcomes_service
+from pulsecrm.outcomes.schemas import ReportOut
 from pulsecrm.pagination import Page
 from pulsecrm.validation import DbId, IdCursor
 
@@ -67,6 +70,13 @@ async def list_campaigns(
         session, limit=limit, cursor=cursor, status=status, tag=tag
     )
     return Page[CampaignOut](items=[CampaignOut.of(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.get("/{campaign_id}/report", response_model=ReportOut)
+async def report(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> ReportOut:
+    """What the campaign earned: the funnel, last-touch revenue, and the lift over the control
+    group with its 95% interval (null, with `lift_note`, without a holdout)."""
+    return outcomes_service.report(await service.get(session, campaign_id), now=utcnow())
 
 
 @router.post("/reach", response_model=ReachOut)
