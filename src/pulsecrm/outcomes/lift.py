@@ -52,7 +52,7 @@ def lift(treated_converted: int, treated: int, control_converted: int, control: 
 
 
 def sentence(result: Lift) -> str:
-    """ "+2.1 pts conversion, 95% CI 0.8–3.4, significant": the report's line for people."""
+    """The line for people: "+2.1 pts conversion, 95% CI 0.8-3.4, significant" (en dash)."""
     verdict = "significant" if result.significant else "not significant"
     return (
         f"{result.absolute * 100:+.1f} pts conversion, 95% CI "
