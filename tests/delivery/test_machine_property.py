@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pulsecrm.campaigns.counters import COUNTERS
+from pulsecrm.campaigns.counters import COUNTERS, STATUSES
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import Database
@@ -64,7 +64,7 @@ class Record:
 @dataclass(frozen=True)
 class Receipts:
     people: tuple[int, ...]  # whose message the receipts name (sent or not yet)
-    statuses: tuple[Literal["delivered", "failed"], ...]
+    statuses: tuple[Literal["delivered", "failed", "opened", "clicked"], ...]
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ records = st.builds(
 receipts = st.builds(
     Receipts,
     st.lists(people, min_size=1, max_size=4).map(tuple),
-    st.lists(st.sampled_from(["delivered", "failed"]), min_size=4, max_size=4).map(tuple),
+    st.lists(st.sampled_from(["delivered", "failed", "opened", "clicked"]), min_size=4, max_size=4).map(tuple),
 )
 # Weighted by repetition: claims and records most, a cancel rarely (it ends the interesting part).
 steps = st.one_of(
@@ -197,8 +197,19 @@ async def counters_equal_the_log(db: Database, cid: int, log: dict[int, str]) ->
                 )
             ).all()
         )
+        opened, clicked, clicked_unopened = (
+            await conn.execute(
+                sa.select(
+                    sa.func.count(Delivery.opened_at),
+                    sa.func.count(Delivery.clicked_at),
+                    sa.func.count(Delivery.clicked_at).filter(Delivery.opened_at.is_(None)),
+                ).where(Delivery.campaign_id == cid)
+            )
+        ).one()
     counters = dict(zip(COUNTERS, row, strict=True))
-    assert counters == {c: grouped.get(c, 0) for c in COUNTERS}, (counters, grouped)
+    assert {c: counters[c] for c in STATUSES} == {c: grouped.get(c, 0) for c in STATUSES}, (counters, grouped)
+    # Engagement: unique opens and clicks, a click always an open too.
+    assert (counters["opened"], counters["clicked"], clicked_unopened) == (opened, clicked, 0)
     assert Counter(log.values()) == Counter({k: v for k, v in grouped.items() if v})
 
 
@@ -252,7 +263,7 @@ async def run_step(
                 message_id=message_id(cid, deliveries[person]),
                 status=status,
                 occurred_at=now,
-                reason=None if status == "delivered" else "carrier rejected",
+                reason="carrier rejected" if status == "failed" else None,
             )
             for person, status in zip(step.people, step.statuses, strict=False)
         ]
