@@ -72,7 +72,7 @@ async def list_campaigns(
     return Page[CampaignOut](items=[CampaignOut.of(c) for c in rows], next_cursor=next_cursor)
 
 
-@router.get("/{campaign_id}/report", response_model=ReportOut)
+@router.get("/{campaign_id:int}/report", response_model=ReportOut)
 async def report(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> ReportOut:
     """What the campaign earned: the funnel, last-touch revenue, and the lift over the control
     group with its 95% interval (null, with `lift_note`, without a holdout)."""
