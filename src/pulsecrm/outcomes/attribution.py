@@ -193,7 +193,9 @@ async def recompute(conn: AsyncConnection, customers: Sequence[str], *, now: dat
     purchases: list[Purchase] = []
     with_members = sorted({m.customer for m in before})
     if with_members:
-        start = min(m.launched_at for m in before)
+        # Nothing before the earliest launch or send can count (a send precedes its launch
+        # only in imported history, but then its orders still count).
+        start = min(min(m.launched_at, m.sent_at or m.launched_at) for m in before)
         purchases = [
             Purchase(o_id, customer, at, amount)
             for o_id, customer, at, amount in await conn.execute(
