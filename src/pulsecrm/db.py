@@ -103,6 +103,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def epoch_seconds(column: Any, dialect: str) -> sa.ColumnElement[Any]:
+    """Seconds since 1970 of a UTCDateTime column, in SQL, for bucketing by time."""
+    if dialect == "postgresql":
+        return sa.extract("epoch", column)
+    # SQLite keeps naive UTC text; strftime('%s') reads it as UTC seconds.
+    return (
+        sa.cast(sa.func.strftime("%s", column), sa.Float)
+        + sa.cast(sa.func.strftime("%f", column), sa.Float) % 1
+    )
+
+
 # --- engine ---------------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from pulsecrm.db import utcnow
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.outcomes import service as outcomes_service
-from pulsecrm.outcomes.schemas import ReportOut
+from pulsecrm.outcomes.schemas import ReportOut, TimelineOut
 from pulsecrm.pagination import Page
 from pulsecrm.validation import DbId, IdCursor
 
@@ -77,6 +77,14 @@ async def report(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> R
     """What the campaign earned: the funnel, last-touch revenue, and the lift over the control
     group with its 95% interval (null, with `lift_note`, without a holdout)."""
     return outcomes_service.report(await service.get(session, campaign_id), now=utcnow())
+
+
+@router.get("/{campaign_id}/timeline", response_model=TimelineOut)
+async def timeline(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> TimelineOut:
+    """Sent, opened, clicked, orders and revenue per time bucket since launch: 5-minute buckets
+    over a span up to 2 hours, hourly up to 48 hours, daily beyond (see `bucket_seconds`)."""
+    campaign = await service.get(session, campaign_id)
+    return await outcomes_service.timeline(session, campaign, now=utcnow())
 
 
 @router.post("/reach", response_model=ReachOut)

@@ -17,7 +17,7 @@ from pulsecrm.campaigns.models import Campaign
 from pulsecrm.config import Settings
 from pulsecrm.customers import consent
 from pulsecrm.customers.models import Customer
-from pulsecrm.db import utcnow
+from pulsecrm.db import epoch_seconds, utcnow
 from pulsecrm.delivery import store as delivery_store
 from pulsecrm.delivery.channels import ChannelName
 from pulsecrm.delivery.channels import registry as channel_registry
@@ -357,16 +357,6 @@ class Timeline:
     failed: list[int]
 
 
-def _epoch(column: Any, dialect: str) -> sa.ColumnElement[Any]:
-    if dialect == "postgresql":
-        return sa.extract("epoch", column)
-    # SQLite keeps naive UTC text; strftime('%s') reads it as UTC seconds.
-    return (
-        sa.cast(sa.func.strftime("%s", column), sa.Float)
-        + sa.cast(sa.func.strftime("%f", column), sa.Float) % 1
-    )
-
-
 async def timeline(session: AsyncSession, campaign: Campaign, *, buckets: int = 40) -> Timeline | None:
     """Deliveries over time since launch, in `buckets` equal slices, counted in the database."""
     if campaign.launched_at is None:
@@ -382,7 +372,7 @@ async def timeline(session: AsyncSession, campaign: Campaign, *, buckets: int = 
         ("delivered", Delivery.finished_at, "delivered"),
         ("failed", Delivery.finished_at, "failed"),
     ):
-        bucket = sa.func.floor((_epoch(column, dialect) - origin) / width)
+        bucket = sa.func.floor((epoch_seconds(column, dialect) - origin) / width)
         query = (
             sa.select(bucket, sa.func.count())
             .where(Delivery.campaign_id == campaign.id, column.is_not(None))

@@ -67,3 +67,30 @@ class ReportOut(BaseModel):
     lift_note: str | None = Field(description="Why there is no lift, when there is none.")
     method: str = Field(description="How the interval is computed.")
     variants: list[dict[str, object]] = Field(default_factory=list, description="Per-variant figures (A/B).")
+
+
+class TimelineBucket(BaseModel):
+    starts: datetime = Field(description="The bucket's first instant (UTC); it lasts `bucket_seconds`.")
+    sent: int | None = Field(description="Messages sent in the bucket; null when sends are not charted.")
+    opened: int = Field(description="Open events (a customer opening twice counts twice).")
+    clicked: int = Field(description="Click events.")
+    orders: int = Field(description="Orders placed in the bucket and credited to this campaign.")
+    revenue: str = Field(description="Their total, a decimal string.")
+
+
+class TimelineOut(BaseModel):
+    campaign_id: int
+    bucket_seconds: int = Field(
+        description="300 when the span is up to 2 hours, 3600 up to 48 hours, 86400 (or a multiple, "
+        "to keep at most 60 buckets) beyond; buckets start on whole UTC minutes, hours and days."
+    )
+    starts: datetime | None = Field(description="The first bucket's start; null before launch.")
+    ends: datetime | None = Field(
+        description="The last bucket's end. The span runs from launch to now, and stops "
+        "attribution_days after sending ended (nothing later can be credited)."
+    )
+    sent_charted: bool = Field(
+        description=f"False for campaigns of more than {200_000:,} messages: their sends are not "
+        "bucketed (it would scan every delivery); the counters still give the totals."
+    )
+    buckets: list[TimelineBucket]

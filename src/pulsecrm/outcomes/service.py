@@ -1,15 +1,32 @@
-"""The campaign report: read from the campaign's counters only, so it costs the same at ten
-messages and a million."""
+"""The campaign report, read from the campaign's counters only so it costs the same at ten
+messages and a million; its timeline, bucketed in the database; attributed revenue of late."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import math
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsecrm.campaigns.models import Campaign
+from pulsecrm.db import epoch_seconds
+from pulsecrm.delivery.models import Delivery, EngagementEvent
 from pulsecrm.outcomes import lift as lift_math
-from pulsecrm.outcomes.money import minor_to_text
-from pulsecrm.outcomes.schemas import Attributed, Funnel, Group, LiftOut, ReportOut, Window
+from pulsecrm.outcomes.models import OrderAttribution
+from pulsecrm.outcomes.money import minor_to_text, to_minor
+from pulsecrm.outcomes.schemas import (
+    Attributed,
+    Funnel,
+    Group,
+    LiftOut,
+    ReportOut,
+    TimelineBucket,
+    TimelineOut,
+    Window,
+)
 
 METHOD = (
     "Conversion = at least one order within attribution_days of the launch, for everyone messaged "
@@ -95,3 +112,134 @@ def report(c: Campaign, *, now: datetime) -> ReportOut:
         lift_note=note,
         method=METHOD,
     )
+
+
+# --- the timeline ---------------------------------------------------------------------------------
+
+# Sends are bucketed from deliveries.sent_at, which no index covers: the query reads every
+# delivery of the campaign (~120 ms for 200k on PostgreSQL, measured on a synthetic table), so
+# larger campaigns chart opens, clicks and orders only, which come off (campaign_id, time) indexes.
+SENT_CHART_LIMIT = 200_000
+MAX_BUCKETS = 60
+DAY = 86_400
+
+
+def bucket_seconds(span: timedelta) -> int:
+    """5 minutes up to a 2-hour span, hours up to 48 hours, days (or several) beyond."""
+    seconds = span.total_seconds()
+    if seconds <= 2 * 3600:
+        return 300
+    if seconds <= 48 * 3600:
+        return 3600
+    return DAY * max(1, math.ceil(seconds / DAY / MAX_BUCKETS))
+
+
+def timeline_span(c: Campaign, *, now: datetime) -> tuple[datetime, datetime] | None:
+    """From launch to now, but no later than attribution_days after sending ended."""
+    if c.launched_at is None:
+        return None
+    end = now
+    if c.completed_at is not None:
+        end = min(end, c.completed_at + timedelta(days=c.attribution_days))
+    return c.launched_at, max(end, c.launched_at)
+
+
+async def timeline(session: AsyncSession, c: Campaign, *, now: datetime) -> TimelineOut:
+    """Sent, opened, clicked, orders and revenue per time bucket, counted in the database."""
+    span = timeline_span(c, now=now)
+    if span is None:
+        return TimelineOut(
+            campaign_id=c.id, bucket_seconds=300, starts=None, ends=None, sent_charted=False, buckets=[]
+        )
+    width = bucket_seconds(span[1] - span[0])
+    first = math.floor(span[0].timestamp() / width)
+    last = math.floor(span[1].timestamp() / width)
+    lo = datetime.fromtimestamp(first * width, UTC)
+    hi = datetime.fromtimestamp((last + 1) * width, UTC)
+    size = last - first + 1
+    dialect = session.get_bind().dialect.name
+
+    def slot(column: Any) -> sa.ColumnElement[Any]:
+        return sa.func.floor(epoch_seconds(column, dialect) / width)
+
+    def place(index: Any) -> int:
+        return min(max(int(index) - first, 0), size - 1)
+
+    sent_charted = c.audience <= SENT_CHART_LIMIT
+    sent = [0] * size
+    opened = [0] * size
+    clicked = [0] * size
+    orders = [0] * size
+    revenue = [Decimal(0)] * size
+    if sent_charted:
+        b = slot(Delivery.sent_at)
+        for index, n in await session.execute(
+            sa.select(b, sa.func.count())
+            .where(Delivery.campaign_id == c.id, Delivery.sent_at >= lo, Delivery.sent_at < hi)
+            .group_by(b)
+        ):
+            sent[place(index)] += int(n)
+    b = slot(EngagementEvent.occurred_at)
+    for index, kind, n in await session.execute(
+        sa.select(b, EngagementEvent.kind, sa.func.count())
+        .where(
+            EngagementEvent.campaign_id == c.id,
+            EngagementEvent.occurred_at >= lo,
+            EngagementEvent.occurred_at < hi,
+        )
+        .group_by(b, EngagementEvent.kind)
+    ):
+        (opened if kind == "opened" else clicked)[place(index)] += int(n)
+    b = slot(OrderAttribution.ordered_at)
+    for index, n, total in await session.execute(
+        sa.select(b, sa.func.count(), sa.func.sum(OrderAttribution.amount))
+        .where(
+            OrderAttribution.campaign_id == c.id,
+            OrderAttribution.ordered_at >= lo,
+            OrderAttribution.ordered_at < hi,
+        )
+        .group_by(b)
+    ):
+        orders[place(index)] += int(n)
+        revenue[place(index)] += Decimal(str(total or 0))
+    return TimelineOut(
+        campaign_id=c.id,
+        bucket_seconds=width,
+        starts=lo,
+        ends=hi,
+        sent_charted=sent_charted,
+        buckets=[
+            TimelineBucket(
+                starts=datetime.fromtimestamp((first + i) * width, UTC),
+                sent=sent[i] if sent_charted else None,
+                opened=opened[i],
+                clicked=clicked[i],
+                orders=orders[i],
+                revenue=minor_to_text(to_minor(revenue[i])),
+            )
+            for i in range(size)
+        ],
+    )
+
+
+# --- the dashboard --------------------------------------------------------------------------------
+
+
+async def attributed_revenue_since(session: AsyncSession, since: datetime) -> tuple[int, Decimal]:
+    """Orders placed since `since` and credited to any campaign, and their total.
+
+    An order is credited to a message sent at most 30 days (attribution_days' maximum) before it,
+    so only campaigns still sending, or done less than 30 days before `since`, can hold one:
+    the sum reads those campaigns' rows off the (campaign_id, ordered_at) index."""
+    recent = sa.select(Campaign.id).where(
+        Campaign.launched_at.is_not(None),
+        sa.or_(Campaign.completed_at.is_(None), Campaign.completed_at >= since - timedelta(days=30)),
+    )
+    n, total = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.sum(OrderAttribution.amount)).where(
+                OrderAttribution.campaign_id.in_(recent), OrderAttribution.ordered_at >= since
+            )
+        )
+    ).one()
+    return int(n), Decimal(str(total or 0)).quantize(Decimal("0.01"))
