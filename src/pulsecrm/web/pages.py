@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, get_args
 from urllib.parse import quote
@@ -21,15 +22,17 @@ from pulsecrm.campaigns.schemas import CampaignOut
 from pulsecrm.customers import service as customers
 from pulsecrm.customers.schemas import ConsentUpdate, consent_of
 from pulsecrm.customers.service import CustomerSort
+from pulsecrm.db import utcnow
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.errors import InvalidInput, NotFound, PulseError, validation_details
 from pulsecrm.ingest import uploads
 from pulsecrm.ingest.writer import Kind
+from pulsecrm.outcomes import service as outcomes
 from pulsecrm.segments import service as segments
 from pulsecrm.segments.schemas import FieldCatalogOut
 from pulsecrm.validation import NUL_MESSAGE, DbId, IdCursor
-from pulsecrm.web import rules_text
+from pulsecrm.web import charts, rules_text
 from pulsecrm.web.security import CheckedForm, CurrentUser
 from pulsecrm.web.templating import render
 
@@ -43,12 +46,17 @@ async def dashboard(request: Request, session: SessionDep, services: ServicesDep
     n_customers, n_orders, revenue = await customers.totals(session)
     by_status = await campaigns.count_by_status(session)
     recent, _cursor = await campaigns.list_campaigns(session, limit=5, cursor=None, status=None)
+    since = utcnow() - timedelta(days=30)
+    attributed_orders, attributed_revenue = await outcomes.attributed_revenue_since(session, since)
     return render(
         request,
         "dashboard.html",
         customers=n_customers,
         orders=n_orders,
         revenue=revenue,
+        attributed_revenue=attributed_revenue,
+        attributed_orders=attributed_orders,
+        attributed_since=since,
         running=by_status.get("running", 0),
         backlog=await services.ingestor.backlog(),
         recent=[CampaignOut.of(c) for c in recent],
@@ -197,7 +205,22 @@ async def _campaign_context(session: SessionDep, campaign_id: int) -> dict[str, 
     return {
         "campaign": CampaignOut.of(campaign),
         "timeline": await campaigns.timeline(session, campaign),
+        "report": outcomes.report(campaign, now=utcnow()),
         "live": campaign.status in {"running", "paused"} or campaign.pending > 0 or campaign.sent > 0,
+    }
+
+
+async def _chart_context(session: SessionDep, campaign_id: int) -> dict[str, Any]:
+    """The outcomes timeline (GET /api/v1/campaigns/{id}/timeline) as drawn on the page."""
+    campaign = await campaigns.get(session, campaign_id)
+    timeline = await outcomes.timeline(session, campaign, now=utcnow())
+    window_open = timeline.ends is not None and timeline.ends > utcnow()
+    return {
+        "campaign_id": campaign.id,
+        "view": charts.timeline_view(timeline) if timeline.buckets else None,
+        "sent_limit": outcomes.SENT_CHART_LIMIT,
+        # Polled slowly, and only while something can still land in it.
+        "polling": campaign.launched_at is not None and window_open,
     }
 
 
@@ -230,8 +253,17 @@ async def campaign_page(
         rendered_subject=subject,
         rendered_message=message,
         personalised=message_templates.used_variables(campaign.message),
+        **await _chart_context(session, campaign_id),
         **context,
     )
+
+
+@router.get("/campaigns/{campaign_id}/chart")
+async def campaign_chart(
+    campaign_id: DbId, request: Request, session: SessionDep, _: CurrentUser
+) -> Response:
+    """The time chart, refreshed every 30 seconds while the attribution window is open."""
+    return render(request, "_campaign_chart.html", **await _chart_context(session, campaign_id))
 
 
 @router.get("/campaigns/{campaign_id}/live")

@@ -81,6 +81,8 @@ document.addEventListener("DOMContentLoaded", () => {
     if (current === 1) {
       if (!form.elements.name.value.trim()) { stepError("Give the campaign a name."); form.elements.name.focus(); return false; }
       if (!form.elements.message.value.trim()) { stepError("Write the message."); form.elements.message.focus(); return false; }
+      const measuring = measure();
+      if (measuring.error) { stepError(measuring.error); measuring.field.focus(); return false; }
       try {
         await renderPreview();
       } catch (error) {
@@ -179,12 +181,34 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 
+  // Holdout and attribution window: whole numbers in the API's ranges, or a sentence why not.
+  function measure() {
+    const read = (name, low, high, label) => {
+      const field = form.elements[name];
+      const text = field.value.trim();
+      const value = Number(text);
+      if (!/^\d+$/.test(text) || value < low || value > high) return { field, error: `${label} must be a whole number from ${low} to ${high}.` };
+      return { field, value };
+    };
+    const holdout = read("holdout_percent", 0, 50, "The holdout");
+    if (holdout.error) return holdout;
+    const days = read("attribution_days", 1, 30, "The attribution window");
+    if (days.error) return days;
+    return { holdout_percent: holdout.value, attribution_days: days.value };
+  }
+
   // --- step 3: review and launch -------------------------------------------------------------
   async function review() {
     document.getElementById("review-name").textContent = form.elements.name.value.trim();
     document.getElementById("review-channel").textContent = channel.value === "email" ? "E-mail" : "SMS";
     const rendered = document.getElementById("preview-message").textContent;
     document.getElementById("review-message").textContent = rendered;
+    const measuring = measure();
+    document.getElementById("review-holdout").textContent = measuring.holdout_percent
+      ? `${measuring.holdout_percent}% of the reachable audience held out as a control group (not messaged), to measure the lift`
+      : "None: everyone reachable gets the message (lift can't be measured)";
+    document.getElementById("review-attribution").textContent =
+      `Orders within ${measuring.attribution_days} day${measuring.attribution_days === 1 ? "" : "s"} of a message are credited to it`;
     const countOut = document.getElementById("review-count");
     countOut.textContent = "…";
     countOut.setAttribute("aria-busy", "true");
@@ -223,6 +247,8 @@ document.addEventListener("DOMContentLoaded", () => {
       message: message.value,
       subject: channel.value === "email" ? form.elements.subject.value.trim() || null : null,
       rate_limit: form.elements.rate_limit.value ? parseInt(form.elements.rate_limit.value, 10) : null,
+      holdout_percent: measure().holdout_percent,
+      attribution_days: measure().attribution_days,
     };
     if (audience.segment_id) body.segment_id = audience.segment_id;
     else body.rules = audience.rules;

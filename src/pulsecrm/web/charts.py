@@ -1,0 +1,188 @@
+"""The campaign timeline drawn as SVG on the server: geometry here, markup in _macros.html.
+
+Positions, tick values and labels are computed in Python so the template only writes
+attributes (which the Content-Security-Policy allows) and no script draws anything."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from pulsecrm import formatting
+from pulsecrm.outcomes.schemas import TimelineOut
+
+WIDTH, HEIGHT = 720, 220
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 30, 44
+MAX_X_LABELS = 8
+COUNT_SERIES = (("sent", "Sent"), ("opened", "Opens"), ("clicked", "Clicks"), ("orders", "Orders"))
+
+
+@dataclass(frozen=True)
+class Tick:
+    at: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    label: str
+    points: list[tuple[float, float]]
+    values: list[int]
+
+    @property
+    def path(self) -> str:
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in self.points)
+
+    @property
+    def dots(self) -> list[tuple[float, float, int]]:
+        """A marker where something happened: a lone bucket still shows."""
+        return [(x, y, v) for (x, y), v in zip(self.points, self.values, strict=True) if v]
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    title: str
+
+
+@dataclass
+class Chart:
+    title: str
+    y_label: str
+    x_label: str = "Time (UTC)"
+    x_ticks: list[Tick] = field(default_factory=list)
+    y_ticks: list[Tick] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    bars: list[Bar] = field(default_factory=list)
+    bar_label: str | None = None
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+    top: int = TOP
+    bottom: int = HEIGHT - BOTTOM
+
+    @property
+    def legend(self) -> list[tuple[str, str, float]]:
+        """(css name, label, x) of each series, left to right above the plot."""
+        out, x = [], float(self.left)
+        named = [(line.name, line.label) for line in self.lines]
+        for name, label in named + ([("revenue", self.bar_label)] if self.bar_label else []):
+            out.append((name, label, x))
+            x += 30 + 7 * len(label)
+        return out
+
+
+@dataclass
+class TimelineView:
+    """Everything the page shows of the timeline: two charts, the rows behind them, notes."""
+
+    activity: Chart
+    revenue: Chart
+    rows: list[tuple[str, list[str]]]
+    columns: list[str]
+    bucket_name: str
+    sent_charted: bool
+    empty: bool
+
+
+def nice_ticks(top: Decimal | int, *, whole: bool) -> list[Decimal]:
+    """0 and 3 to 5 round steps (1, 2 or 5 x 10^k) reaching at least `top`."""
+    top = Decimal(top)
+    if top <= 0:
+        return [Decimal(0), Decimal(1)]
+    raw = top / 4
+    magnitude = Decimal(10) ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    if whole:
+        step = max(step, Decimal(1))
+    n = math.ceil(top / step)
+    return [step * i for i in range(n + 1)]
+
+
+def _bucket_name(seconds: int) -> str:
+    if seconds == 300:
+        return "5 minutes"
+    if seconds == 3600:
+        return "hour"
+    days = seconds // 86_400
+    return "day" if days == 1 else f"{days} days"
+
+
+def _time_label(at: datetime, seconds: int, previous: datetime | None) -> str:
+    if seconds >= 86_400:
+        return f"{at.day} {at:%b}"
+    if previous is None or previous.date() != at.date():
+        return f"{at.day} {at:%b} {at:%H:%M}"
+    return f"{at:%H:%M}"
+
+
+def _x_ticks(starts: list[datetime], seconds: int, band: float) -> list[Tick]:
+    every = max(1, math.ceil(len(starts) / MAX_X_LABELS))
+    ticks, previous = [], None
+    for i in range(0, len(starts), every):
+        ticks.append(Tick(LEFT + band * (i + 0.5), _time_label(starts[i], seconds, previous)))
+        previous = starts[i]
+    return ticks
+
+
+def _y(value: Decimal | int, top: Decimal, chart: Chart) -> float:
+    return chart.bottom - float(Decimal(value) / top) * (chart.bottom - chart.top)
+
+
+def timeline_view(timeline: TimelineOut) -> TimelineView:
+    buckets = timeline.buckets
+    bucket = _bucket_name(timeline.bucket_seconds)
+    starts = [b.starts for b in buckets]
+    band = (WIDTH - RIGHT - LEFT) / max(len(buckets), 1)
+    x_ticks = _x_ticks(starts, timeline.bucket_seconds, band)
+    names = [(n, label) for n, label in COUNT_SERIES if n != "sent" or timeline.sent_charted]
+    counts = {n: [int(getattr(b, n) or 0) for b in buckets] for n, _ in names}
+    revenue = [Decimal(b.revenue) for b in buckets]
+
+    activity = Chart(title="Activity over time", y_label=f"Per {bucket}", x_ticks=x_ticks)
+    ticks = nice_ticks(max((max(v, default=0) for v in counts.values()), default=0), whole=True)
+    activity.y_ticks = [Tick(_y(t, ticks[-1], activity), formatting.number(t)) for t in ticks]
+    for n, label in names:
+        points = [(LEFT + band * (i + 0.5), _y(v, ticks[-1], activity)) for i, v in enumerate(counts[n])]
+        activity.lines.append(Line(n, label, points, counts[n]))
+
+    money = Chart(
+        title="Attributed revenue over time",
+        y_label=f"Revenue per {bucket}",
+        x_ticks=x_ticks,
+        bar_label="Revenue credited to this campaign (last touch)",
+    )
+    money_ticks = nice_ticks(max(revenue, default=Decimal(0)), whole=False)
+    money.y_ticks = [Tick(_y(t, money_ticks[-1], money), formatting.money(t)) for t in money_ticks]
+    for i, (at, amount) in enumerate(zip(starts, revenue, strict=True)):
+        if amount > 0:
+            y = _y(amount, money_ticks[-1], money)
+            money.bars.append(
+                Bar(
+                    LEFT + band * i + band * 0.15,
+                    y,
+                    band * 0.7,
+                    money.bottom - y,
+                    f"{formatting.datetime_(at)}: {formatting.money(amount)}",
+                )
+            )
+
+    columns = [label for _, label in names] + ["Revenue"]
+    rows = [
+        (
+            formatting.datetime_(at),
+            [formatting.number(counts[n][i]) for n, _ in names] + [formatting.money(revenue[i])],
+        )
+        for i, at in enumerate(starts)
+    ]
+    # Without charted sends a quiet chart is no proof that nothing happened: it is drawn anyway.
+    quiet = not any(any(v) for v in counts.values()) and not any(revenue)
+    empty = not buckets or (quiet and timeline.sent_charted)
+    return TimelineView(activity, money, rows, columns, bucket, timeline.sent_charted, empty)
