@@ -20,7 +20,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
-from pulsecrm.db import Database
+from pulsecrm.db import Database, utcnow
 from tests.cli_helpers import PULSECRM, cli_env, free_port, wait_healthy
 from tests.conftest import PASSWORD, WEBHOOK_SECRET, _need
 from tests.factories import customer, order
@@ -459,3 +459,102 @@ async def test_the_assistant_fills_the_builder_and_suggests_messages(
     await expect(page.locator("#preview-message")).not_to_contain_text("{{")
     await expect(page.locator("#preview-meta")).to_contain_text("SMS part")
     await page.screenshot(path=shots / "campaign-wizard-suggestions.png", full_page=True)
+
+
+async def test_a_campaign_with_a_holdout_reads_as_a_report(
+    stack_factory: Any, page: Page, shots: Path
+) -> None:
+    """Wizard with a holdout, real sending through the mock vendor, orders through the API, the
+    background attribution pass: then the page shows what a marketer came for."""
+    stack = await stack_factory(vendor=True, vendor_success_rate="1")
+    people = [
+        customer(external_id=f"c{i:02}", name=f"Person {i:02}", city="Pune", phone=f"+9197{i:08}")
+        for i in range(40)
+    ]
+    async with stack.api() as api:
+        assert (await api.post("/api/v1/customers", json=people)).status_code == 201
+    await sign_in(page, stack, "/campaigns/new")
+    await page.get_by_role("button", name="+ Condition").click()
+    await page.get_by_label("Field").select_option("city")
+    await page.get_by_label("Comparison").select_option("eq")
+    await page.get_by_label("Value").fill("Pune")
+    await expect(page.locator("#count")).to_have_attribute("data-count", "40")
+    await page.get_by_role("button", name="Next: the message").click()
+    await page.get_by_label("Campaign name").fill("Pune with a holdout")
+    await page.get_by_label("Message", exact=True).fill("Hi, 10% off this week")
+    await page.get_by_label("Holdout (% of the audience)").fill("60")
+    await page.get_by_role("button", name="Next: review").click()
+    await expect(page.get_by_role("alert").first).to_have_text(
+        "The holdout must be a whole number from 0 to 50."
+    )
+    await page.get_by_label("Holdout (% of the audience)").fill("25")
+    await page.get_by_label("Attribution window (days)").fill("7")
+    await page.get_by_role("button", name="Next: review").click()
+    await expect(page.locator("#review-holdout")).to_contain_text("25% of the reachable audience held out")
+    await expect(page.locator("#review-attribution")).to_have_text(
+        "Orders within 7 days of a message are credited to it"
+    )
+    await page.screenshot(path=shots / "campaign-wizard-holdout.png", full_page=True)
+    await page.get_by_role("button", name="Launch campaign").click()
+    await page.wait_for_url("**/campaigns/*")
+    await expect(page.locator("#live .badge")).to_have_text("completed", timeout=60_000)
+    cid = int(page.url.rsplit("/", 1)[1])
+
+    async with stack.api() as api:
+        created = (await api.get(f"/api/v1/campaigns/{cid}")).json()
+        assert (created["holdout_percent"], created["attribution_days"]) == (25, 7)
+        log = (await api.get(f"/api/v1/campaigns/{cid}/deliveries", params={"limit": 100})).json()["items"]
+        messaged = sorted(d["customer_external_id"] for d in log)
+        held = sorted({p["external_id"] for p in people} - set(messaged))
+        assert held and len(messaged) + len(held) == 40
+        buyers = messaged[:12]
+        orders = [
+            order(
+                external_id=f"t{i}", customer_external_id=c, amount="1499.50", ordered_at=utcnow().isoformat()
+            )
+            for i, c in enumerate(buyers)
+        ]
+        orders.append(
+            order(
+                external_id="h0",
+                customer_external_id=held[0],
+                amount="999.00",
+                ordered_at=utcnow().isoformat(),
+            )
+        )
+        assert (await api.post("/api/v1/orders", json=orders)).status_code == 201
+        for _ in range(60):  # the web process's own attribution pass credits them within seconds
+            report = (await api.get(f"/api/v1/campaigns/{cid}/report")).json()
+            if report["attributed"]["converted"] == 12 and report["control"]["converted"] == 1:
+                break
+            await asyncio.sleep(0.5)
+        assert report["attributed"]["converted"] == 12, report
+    assert report["lift"] is not None
+
+    await page.reload()
+    funnel = page.get_by_test_id("funnel")
+    for step, value in (("audience", 40), ("reachable", 40), ("sent", len(messaged)), ("converted", 12)):
+        await expect(funnel.locator(f'[data-funnel="{step}"] [data-value]')).to_have_text(str(value))
+    await expect(funnel.locator('[data-funnel="delivered"]')).to_contain_text("100.0% of sent")
+    await expect(funnel.locator('[data-funnel="converted"] th')).to_contain_text("Converted")
+    await expect(page.locator('[data-stat="converted"]')).to_have_text("12")
+    await expect(page.locator('[data-stat="revenue"]')).to_have_text("₹17,994")  # 12 x 1,499.50
+    await expect(page.get_by_test_id("lift")).to_have_text(report["lift"]["sentence"])
+    await expect(page.locator('[data-group="control"]')).to_contain_text("₹999")
+    chart = page.get_by_test_id("activity-chart")
+    await expect(chart).to_be_visible()
+    for label in ("Time (UTC)", "Per 5 minutes", "Sent", "Orders"):
+        await expect(chart).to_contain_text(label)
+    await expect(page.get_by_test_id("revenue-chart")).to_contain_text("₹")
+    await expect(page.get_by_test_id("timeline-empty")).to_have_count(0)
+    await page.get_by_test_id("report").screenshot(path=shots / "campaign-report.png")
+    await page.locator("#timeline").screenshot(path=shots / "campaign-timeline.png")
+    await page.screenshot(path=shots / "campaign-report-page.png", full_page=True)
+
+    await page.goto(stack.url + "/campaigns")
+    row = page.locator("tbody tr").first
+    await expect(row.locator('[data-col="converted"]')).to_have_text("12")
+    await expect(row.locator('[data-col="revenue"]')).to_have_text("₹17,994")
+    await page.goto(stack.url + "/")
+    # Only credited orders: the held-out customer's purchase followed no message.
+    await expect(page.get_by_test_id("attributed-revenue")).to_have_text("₹17,994")

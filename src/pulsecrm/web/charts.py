@@ -13,8 +13,9 @@ from decimal import Decimal
 from pulsecrm import formatting
 from pulsecrm.outcomes.schemas import TimelineOut
 
-WIDTH, HEIGHT = 720, 220
+WIDTH, HEIGHT = 900, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 30, 44
+MAX_BAR = 48
 MAX_X_LABELS = 8
 COUNT_SERIES = (("sent", "Sent"), ("opened", "Opens"), ("clicked", "Clicks"), ("orders", "Orders"))
 
@@ -123,13 +124,18 @@ def _time_label(at: datetime, seconds: int, previous: datetime | None) -> str:
     return f"{at:%H:%M}"
 
 
-def _x_ticks(starts: list[datetime], seconds: int, band: float) -> list[Tick]:
+def _x_ticks(starts: list[datetime], seconds: int, band: float, left: int) -> list[Tick]:
     every = max(1, math.ceil(len(starts) / MAX_X_LABELS))
     ticks, previous = [], None
     for i in range(0, len(starts), every):
-        ticks.append(Tick(LEFT + band * (i + 0.5), _time_label(starts[i], seconds, previous)))
+        ticks.append(Tick(left + band * (i + 0.5), _time_label(starts[i], seconds, previous)))
         previous = starts[i]
     return ticks
+
+
+def _left_for(labels: list[str]) -> int:
+    """Room for the rotated axis title and the widest tick label (~7 px a character at 11 px)."""
+    return 30 + 7 * max((len(label) for label in labels), default=1)
 
 
 def _y(value: Decimal | int, top: Decimal, chart: Chart) -> float:
@@ -140,17 +146,24 @@ def timeline_view(timeline: TimelineOut) -> TimelineView:
     buckets = timeline.buckets
     bucket = _bucket_name(timeline.bucket_seconds)
     starts = [b.starts for b in buckets]
-    band = (WIDTH - RIGHT - LEFT) / max(len(buckets), 1)
-    x_ticks = _x_ticks(starts, timeline.bucket_seconds, band)
     names = [(n, label) for n, label in COUNT_SERIES if n != "sent" or timeline.sent_charted]
     counts = {n: [int(getattr(b, n) or 0) for b in buckets] for n, _ in names}
     revenue = [Decimal(b.revenue) for b in buckets]
-
-    activity = Chart(title="Activity over time", y_label=f"Per {bucket}", x_ticks=x_ticks)
     ticks = nice_ticks(max((max(v, default=0) for v in counts.values()), default=0), whole=True)
-    activity.y_ticks = [Tick(_y(t, ticks[-1], activity), formatting.number(t)) for t in ticks]
+    money_ticks = nice_ticks(max(revenue, default=Decimal(0)), whole=False)
+    tick_labels = [formatting.number(t) for t in ticks]
+    money_labels = [formatting.money(t) for t in money_ticks]
+    # One left margin for both charts, so a bucket sits at the same x in each.
+    left = _left_for(tick_labels + money_labels)
+    band = (WIDTH - RIGHT - left) / max(len(buckets), 1)
+    x_ticks = _x_ticks(starts, timeline.bucket_seconds, band, left)
+
+    activity = Chart(title="Activity over time", y_label=f"Per {bucket}", x_ticks=x_ticks, left=left)
+    activity.y_ticks = [
+        Tick(_y(t, ticks[-1], activity), label) for t, label in zip(ticks, tick_labels, strict=True)
+    ]
     for n, label in names:
-        points = [(LEFT + band * (i + 0.5), _y(v, ticks[-1], activity)) for i, v in enumerate(counts[n])]
+        points = [(left + band * (i + 0.5), _y(v, ticks[-1], activity)) for i, v in enumerate(counts[n])]
         activity.lines.append(Line(n, label, points, counts[n]))
 
     money = Chart(
@@ -158,21 +171,17 @@ def timeline_view(timeline: TimelineOut) -> TimelineView:
         y_label=f"Revenue per {bucket}",
         x_ticks=x_ticks,
         bar_label="Revenue credited to this campaign (last touch)",
+        left=left,
     )
-    money_ticks = nice_ticks(max(revenue, default=Decimal(0)), whole=False)
-    money.y_ticks = [Tick(_y(t, money_ticks[-1], money), formatting.money(t)) for t in money_ticks]
+    money.y_ticks = [
+        Tick(_y(t, money_ticks[-1], money), label) for t, label in zip(money_ticks, money_labels, strict=True)
+    ]
+    width = min(band * 0.7, MAX_BAR)
     for i, (at, amount) in enumerate(zip(starts, revenue, strict=True)):
         if amount > 0:
             y = _y(amount, money_ticks[-1], money)
-            money.bars.append(
-                Bar(
-                    LEFT + band * i + band * 0.15,
-                    y,
-                    band * 0.7,
-                    money.bottom - y,
-                    f"{formatting.datetime_(at)}: {formatting.money(amount)}",
-                )
-            )
+            title = f"{formatting.datetime_(at)}: {formatting.money(amount)}"
+            money.bars.append(Bar(left + band * (i + 0.5) - width / 2, y, width, money.bottom - y, title))
 
     columns = [label for _, label in names] + ["Revenue"]
     rows = [
