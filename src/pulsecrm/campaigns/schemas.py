@@ -35,8 +35,10 @@ class CampaignIn(BaseModel):
         max_length=len(TAGS),
         description="Leave out to have them suggested from the rules and message.",
     )
+    # Strict: `false` is not a percentage (lax mode would read it as 0).
     holdout_percent: int = Field(
         default=0,
+        strict=True,
         ge=0,
         le=50,
         description="Share of the reachable audience held out as a control group and sent nothing, "
@@ -44,6 +46,7 @@ class CampaignIn(BaseModel):
     )
     attribution_days: int = Field(
         default=5,
+        strict=True,
         ge=1,
         le=30,
         description="An order counts for a message when placed this many days after it at most.",
