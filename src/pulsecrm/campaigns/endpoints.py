@@ -79,7 +79,7 @@ async def report(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> R
     return outcomes_service.report(await service.get(session, campaign_id), now=utcnow())
 
 
-@router.get("/{campaign_id}/timeline", response_model=TimelineOut)
+@router.get("/{campaign_id:int}/timeline", response_model=TimelineOut)
 async def timeline(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> TimelineOut:
     """Sent, opened, clicked, orders and revenue per time bucket since launch: 5-minute buckets
     over a span up to 2 hours, hourly up to 48 hours, daily beyond (see `bucket_seconds`)."""
