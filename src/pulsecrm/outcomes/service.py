@@ -3,13 +3,16 @@ messages and a million."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from pulsecrm.campaigns import variants
 from pulsecrm.campaigns.models import Campaign
+from pulsecrm.campaigns.variants import VariantFigures
 from pulsecrm.outcomes import lift as lift_math
-from pulsecrm.outcomes.money import minor_to_text
-from pulsecrm.outcomes.schemas import Attributed, Funnel, Group, LiftOut, ReportOut, Window
+from pulsecrm.outcomes.money import minor_to_text, to_minor
+from pulsecrm.outcomes.schemas import Attributed, Funnel, Group, LiftOut, ReportOut, VariantOut, Window
 
 METHOD = (
     "Conversion = at least one order within attribution_days of the launch, for everyone messaged "
@@ -34,7 +37,42 @@ def _group(customers: int, converted: int, orders: int, revenue_minor: int) -> G
     )
 
 
-def report(c: Campaign, *, now: datetime) -> ReportOut:
+def _variants(c: Campaign, found: Sequence[VariantFigures]) -> tuple[list[VariantOut], str | None]:
+    if not c.variants:
+        return [], None
+    out = [
+        VariantOut(
+            variant=f.index,
+            label=f.label,
+            subject=c.variants[f.index].get("subject") or c.subject,
+            customers=f.customers,
+            sent=f.went_out,
+            delivered=f.delivered,
+            opened=f.opened,
+            clicked=f.clicked,
+            converted=f.converted,
+            orders=f.orders,
+            revenue=minor_to_text(to_minor(Decimal(f.revenue))),
+            click_rate=_rate(f.clicked, f.went_out),
+            conversion_rate=_rate(f.converted, f.went_out),
+            winner=c.winner == f.index,
+        )
+        for f in found
+    ]
+    if c.winner is not None:
+        return out, c.winner_reason
+    if c.variant_test_percent:
+        return (
+            out,
+            f"Testing on {c.variant_test_percent}% of the audience; the winner is picked "
+            f"{c.variant_test_hours} h after the launch.",
+        )
+    _, note = variants.verdict(list(found), "clicked")
+    return out, note
+
+
+def report(c: Campaign, *, now: datetime, variant_figures: Sequence[VariantFigures] = ()) -> ReportOut:
+    listed, variants_note = _variants(c, variant_figures)
     went_out = c.sent + c.delivered + c.unknown
     excluded = c.unsubscribed_excluded + c.no_consent_excluded + c.unreachable_excluded
     ends = c.launched_at + timedelta(days=c.attribution_days) if c.launched_at else None
@@ -94,4 +132,6 @@ def report(c: Campaign, *, now: datetime) -> ReportOut:
         lift=lifted,
         lift_note=note,
         method=METHOD,
+        variants=listed,
+        variants_note=variants_note,
     )
