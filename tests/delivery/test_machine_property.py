@@ -96,7 +96,9 @@ records = st.builds(
 receipts = st.builds(
     Receipts,
     st.lists(people, min_size=1, max_size=4).map(tuple),
-    st.lists(st.sampled_from(["delivered", "failed", "opened", "clicked"]), min_size=4, max_size=4).map(tuple),
+    st.lists(st.sampled_from(["delivered", "failed", "opened", "clicked"]), min_size=4, max_size=4).map(
+        tuple
+    ),
 )
 # Weighted by repetition: claims and records most, a cancel rarely (it ends the interesting part).
 steps = st.one_of(
