@@ -360,3 +360,33 @@ async def test_cancel_waits_for_a_sender_instead_of_deadlocking(pg_database_url:
         assert answer.status_code == 200, answer.text
         s = await stats(api, cid)
         assert (s["status"], s["pending"], s["sent"], s["cancelled"]) == ("cancelled", 0, 2, 3), s
+
+
+async def test_each_customer_gets_the_message_of_their_variant(inline_api: Api) -> None:
+    customers = [
+        {"external_id": f"c{i}", "name": f"Person{i} X", "phone": f"+91 90000 0100{i}"} for i in range(8)
+    ]
+    assert (await inline_api.client.post("/api/v1/customers", json=customers)).status_code == 201
+    body = {
+        "name": "A/B",
+        "variants": [{"message": "A for {{ first_name }}"}, {"message": "B for {{ first_name }}"}],
+        "rules": {"op": "and", "rules": []},
+    }
+    cid = int((await inline_api.client.post("/api/v1/campaigns", json=body)).json()["id"])
+    assert (await inline_api.client.post(f"/api/v1/campaigns/{cid}/launch")).status_code == 202
+    vendor = FakeVendor()
+    d = dispatcher(inline_api, vendor)
+    try:
+        assert await d.run_once() == 8
+    finally:
+        await d.close()
+    async with inline_api.services.db.engine.connect() as conn:
+        variant_of = dict(
+            (
+                await conn.execute(
+                    sa.select(Delivery.id, Delivery.variant).where(Delivery.campaign_id == cid)
+                )
+            ).all()
+        )
+    sent = {int(m["idempotency_key"].rsplit("-", 1)[-1]): m["body"] for m in vendor.calls[0]}
+    assert {d: body.split(" ")[0] for d, body in sent.items()} == {d: "AB"[v] for d, v in variant_of.items()}

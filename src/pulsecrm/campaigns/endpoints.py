@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from pulsecrm import metrics
 from pulsecrm.ai.tags import Tag
-from pulsecrm.campaigns import service
+from pulsecrm.campaigns import service, variants
 from pulsecrm.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
@@ -51,6 +51,8 @@ async def create(
         tags=body.tags,
         holdout_percent=body.holdout_percent,
         attribution_days=body.attribution_days,
+        variants=[v.model_dump() for v in body.variants] if body.variants else None,
+        variant_test=body.variant_test.model_dump() if body.variant_test else None,
     )
     await session.commit()
     return CampaignOut.of(campaign)
@@ -76,7 +78,9 @@ async def list_campaigns(
 async def report(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> ReportOut:
     """What the campaign earned: the funnel, last-touch revenue, and the lift over the control
     group with its 95% interval (null, with `lift_note`, without a holdout)."""
-    return outcomes_service.report(await service.get(session, campaign_id), now=utcnow())
+    campaign = await service.get(session, campaign_id)
+    found = await variants.figures(await session.connection(), campaign.id) if campaign.variants else []
+    return outcomes_service.report(campaign, now=utcnow(), variant_figures=found)
 
 
 @router.get("/{campaign_id:int}/timeline", response_model=TimelineOut)

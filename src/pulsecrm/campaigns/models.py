@@ -76,6 +76,17 @@ class Campaign(Base):
     control_converted: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     control_orders: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     control_revenue_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    # A/B: 2-5 message variants ([{"message", "subject"}]; `message` above is the first one's).
+    # Without a test share they split the audience evenly; with one, that share is split
+    # evenly, and after `variant_test_hours` the variant with the best `variant_metric` rate
+    # goes to the rest (`winner`, and why).
+    variants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    variant_test_percent: Mapped[int | None] = mapped_column(sa.Integer)
+    variant_test_hours: Mapped[int | None] = mapped_column(sa.Integer)
+    variant_metric: Mapped[str | None] = mapped_column(sa.String(10))
+    winner: Mapped[int | None] = mapped_column(sa.Integer)
+    winner_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    winner_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         sa.CheckConstraint(f"status IN {CAMPAIGN_STATUSES}", name="status"),

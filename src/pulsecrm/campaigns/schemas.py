@@ -16,17 +16,47 @@ from pulsecrm.outcomes.money import minor_to_text
 from pulsecrm.validation import DbId, Text
 
 
+class VariantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    message: Text = Field(min_length=1, max_length=templates.MAX_LENGTH)
+    subject: Text | None = Field(default=None, max_length=300, description="E-mail: this variant's subject.")
+
+
+class VariantTestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    percent: int = Field(default=20, ge=2, le=50, description="Share of the audience the test goes to.")
+    hours: int = Field(
+        default=4, ge=1, le=72, description="How long the test runs before the winner is picked."
+    )
+    metric: Literal["clicked", "converted"] = Field(
+        default="clicked", description="What the winner is chosen by."
+    )
+
+
 class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: Text = Field(min_length=1, max_length=200)
     channel: Literal["sms", "email"] = "sms"
-    message: Text = Field(
+    message: Text | None = Field(
+        default=None,
         min_length=1,
         max_length=templates.MAX_LENGTH,
-        description="A template: {{ first_name | default('there') }} …",
+        description="A template: {{ first_name | default('there') }} … (absent when `variants` are given)",
     )
     subject: Text | None = Field(default=None, max_length=300, description="E-mail only; also a template.")
+    variants: list[VariantIn] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=5,
+        description="A/B: 2-5 message variants instead of `message`, split evenly (or tested first: "
+        "`variant_test`).",
+    )
+    variant_test: VariantTestIn | None = Field(
+        default=None, description="Test the variants on a share first, then send the winner to the rest."
+    )
     rules: Any = Field(default=None, description="The audience as a rule tree…")
     segment_id: DbId | None = Field(default=None, description="…or a saved segment (its rules are copied).")
     rate_limit: int | None = Field(default=None, ge=1, le=100_000, description="Messages per second.")
@@ -88,6 +118,13 @@ class Stats(BaseModel):
     revenue_per_message: str | None = Field(description="revenue / messages that went out, a decimal string")
 
 
+class Winner(BaseModel):
+    variant: int
+    label: str
+    reason: str
+    at: datetime | None
+
+
 class Pause(BaseModel):
     reason: str
     since: datetime | None
@@ -116,6 +153,9 @@ class CampaignOut(BaseModel):
     tags: list[str] = Field(description="Auto-suggested at creation, editable.")
     holdout_percent: int
     attribution_days: int
+    variants: list[VariantIn] | None = None
+    variant_test: VariantTestIn | None = None
+    winner: Winner | None = Field(default=None, description="The A/B test's winner, once picked.")
 
     @classmethod
     def of(cls, c: Campaign) -> CampaignOut:
@@ -163,6 +203,19 @@ class CampaignOut(BaseModel):
             tags=[t for t in c.tags.split(",") if t],
             holdout_percent=c.holdout_percent,
             attribution_days=c.attribution_days,
+            variants=[VariantIn.model_validate(v) for v in c.variants] if c.variants else None,
+            variant_test=VariantTestIn(
+                percent=c.variant_test_percent,
+                hours=c.variant_test_hours or 4,
+                metric=c.variant_metric or "clicked",
+            )
+            if c.variant_test_percent
+            else None,
+            winner=Winner(
+                variant=c.winner, label="ABCDE"[c.winner], reason=c.winner_reason or "", at=c.winner_at
+            )
+            if c.winner is not None
+            else None,
         )
 
 

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pulsecrm.ai import tags as ai_tags
-from pulsecrm.campaigns import templates
+from pulsecrm.campaigns import templates, variants
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.config import Settings
 from pulsecrm.customers import consent
 from pulsecrm.customers.models import Customer
-from pulsecrm.db import epoch_seconds, utcnow
+from pulsecrm.db import UTCDateTime, epoch_seconds, utcnow
 from pulsecrm.delivery import store as delivery_store
 from pulsecrm.delivery.channels import ChannelName
 from pulsecrm.delivery.channels import registry as channel_registry
@@ -43,7 +43,7 @@ async def create(
     *,
     name: str,
     channel: str,
-    message: str,
+    message: str | None,
     subject: str | None,
     raw_rules: Any,
     segment_id: int | None,
@@ -53,15 +53,10 @@ async def create(
     tags: Sequence[str] | None = None,
     holdout_percent: int = 0,
     attribution_days: int = 5,
+    variants: Sequence[Mapping[str, Any]] | None = None,
+    variant_test: Mapping[str, Any] | None = None,
 ) -> Campaign:
-    if channel == "email" and not subject:
-        raise InvalidInput(
-            "an e-mail campaign needs a subject",
-            details=[{"loc": ["body", "subject"], "message": "required for e-mail"}],
-        )
-    templates.check(message, path="$.message")
-    if subject:
-        templates.check(subject, path="$.subject")
+    message = _check_messages(channel, message, subject, variants, variant_test)
     raw_rules = await audience_rules(session, rules=raw_rules, segment_id=segment_id)
     tree, _ = await segment_service.checked_filter(session, raw_rules, catalog)
     now = utcnow()
@@ -88,10 +83,56 @@ async def create(
         tags=_tags(tags if tags is not None else ai_tags.suggest(rule_lang.dump(tree), message, subject)),
         holdout_percent=holdout_percent,
         attribution_days=attribution_days,
+        variants=[dict(v) for v in variants] if variants else None,
+        variant_test_percent=variant_test["percent"] if variant_test else None,
+        variant_test_hours=variant_test["hours"] if variant_test else None,
+        variant_metric=variant_test["metric"] if variant_test else None,
     )
     session.add(campaign)
     await session.flush()
     return campaign
+
+
+def _check_messages(
+    channel: str,
+    message: str | None,
+    subject: str | None,
+    variants: Sequence[Mapping[str, Any]] | None,
+    variant_test: Mapping[str, Any] | None,
+) -> str:
+    """One message, or 2-5 variants; every template checked, every e-mail with a subject.
+    Returns the campaign's message (the first variant's, with variants)."""
+    if (message is None) == (not variants):
+        raise InvalidInput(
+            "give the message as `message` or as `variants`, not both or neither",
+            details=[{"loc": ["body", "message"], "message": "exactly one of message, variants"}],
+        )
+    if variant_test is not None and not variants:
+        raise InvalidInput(
+            "`variant_test` needs `variants`",
+            details=[{"loc": ["body", "variant_test"], "message": "only with variants"}],
+        )
+    if subject:
+        templates.check(subject, path="$.subject")
+    if message is not None:
+        if channel == "email" and not subject:
+            raise InvalidInput(
+                "an e-mail campaign needs a subject",
+                details=[{"loc": ["body", "subject"], "message": "required for e-mail"}],
+            )
+        templates.check(message, path="$.message")
+        return message
+    assert variants
+    for i, variant in enumerate(variants):
+        templates.check(str(variant["message"]), path=f"$.variants[{i}].message")
+        if variant.get("subject"):
+            templates.check(str(variant["subject"]), path=f"$.variants[{i}].subject")
+        elif channel == "email" and not subject:
+            raise InvalidInput(
+                f"e-mail variant {'ABCDE'[i]} needs a subject (its own, or the campaign's)",
+                details=[{"loc": ["body", "variants", i, "subject"], "message": "required for e-mail"}],
+            )
+    return str(variants[0]["message"])
 
 
 async def audience_rules(session: AsyncSession, *, rules: Any, segment_id: int | None) -> Any:
@@ -143,6 +184,7 @@ async def launch(
         message_unknown=settings.message_unknown_consent,
         now=now,
         held_out=control if campaign.holdout_percent else None,
+        **_variant_columns(campaign, now),
     )
     if campaign.holdout_percent:
         await holdout.hold_out(
@@ -166,6 +208,19 @@ async def launch(
         campaign.status, campaign.completed_at = "completed", now
     await session.flush()
     return campaign
+
+
+def _variant_columns(campaign: Campaign, now: datetime) -> dict[str, sa.ColumnElement[Any] | None]:
+    """The launch's per-customer A/B variant, and for a test's remainder when it may go out:
+    not before the winner is picked (`variants.pick_winners`)."""
+    if not campaign.variants:
+        return {}
+    variant, in_test = variants.assignment(campaign, Customer.id)
+    if in_test is None:
+        return {"variant": variant}
+    wait_until = now + timedelta(hours=campaign.variant_test_hours or 0)
+    not_before = sa.case((in_test, sa.null()), else_=sa.literal(wait_until, UTCDateTime()))
+    return {"variant": variant, "not_before": not_before}
 
 
 async def reach(

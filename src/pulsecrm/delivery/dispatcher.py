@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsecrm import metrics
 from pulsecrm.campaigns import service as campaign_service
-from pulsecrm.campaigns import templates
+from pulsecrm.campaigns import templates, variants
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.config import Settings
 from pulsecrm.customers import consent, links
@@ -189,8 +189,9 @@ class Dispatcher:
             address = str(getattr(customer, consent.address_column(channel_name).key))
             try:
                 context = templates.context_for(customer)
-                body = templates.render(campaign.message, context)
-                subject = templates.render(campaign.subject, context) if campaign.subject else None
+                message, subject_template = variants.variant_of(campaign, item.variant)
+                body = templates.render(message, context)
+                subject = templates.render(subject_template, context) if subject_template else None
             except Exception as exc:  # a template that rendered for the sample can still fail here
                 early.append(Rejected(item.delivery_id, f"could not render the message: {exc}"[:500]))
                 continue
@@ -327,6 +328,8 @@ class Dispatcher:
 
         async def work(conn: AsyncConnection) -> int:
             moved = await store.expire_unconfirmed(conn, sent_before=sent_before, now=now)
+            # A/B tests whose time has come: the winner goes to the customers still waiting.
+            moved += await variants.pick_winners(conn, now=now)
             if keyless:
                 ids = list(
                     (

@@ -44,6 +44,9 @@ class Delivery(Base):
     attributed_revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     window_orders: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     window_revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    # Which of the campaign's message variants this customer gets (None: no variants, or not
+    # decided until the test picks a winner).
+    variant: Mapped[int | None] = mapped_column(sa.SmallInteger)
 
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "customer_id"),

@@ -89,19 +89,25 @@ async def create_for_launch(
     message_unknown: bool,
     now: datetime,
     held_out: sa.ColumnElement[bool] | None = None,
+    variant: sa.ColumnElement[Any] | None = None,
+    not_before: sa.ColumnElement[Any] | None = None,
 ) -> Launched:
     """Freeze the audience: one pending delivery per reachable match, in one statement; the
     excluded are counted by reason. The unique (campaign, customer) key keeps it to one each.
-    Those `held_out` matches (the control group) get no delivery at all."""
+    Those `held_out` matches (the control group) get no delivery at all. `variant` and
+    `not_before` are per-customer expressions for the A/B variant and when it may go out."""
     counted = await reach(conn, where, channel=channel, message_unknown=message_unknown)
+    extra = {"variant": variant, "next_attempt_at": not_before}
+    chosen = {name: expr for name, expr in extra.items() if expr is not None}
     frozen = sa.insert(Delivery).from_select(
-        ["campaign_id", "customer_id", "status", "attempts", "updated_at"],
+        ["campaign_id", "customer_id", "status", "attempts", "updated_at", *chosen],
         sa.select(
             sa.literal(campaign_id, sa.BigInteger),
             Customer.id,
             sa.literal("pending"),
             sa.literal(0),
             sa.literal(now, deliveries_t.c.updated_at.type),
+            *chosen.values(),
         ).where(
             where,
             consent.reachable(channel, message_unknown=message_unknown),
@@ -167,6 +173,7 @@ class Claimed:
     customer_id: int
     attempts: int
     maybe_sent: bool  # before this claim
+    variant: int | None = None
 
 
 async def claim(
@@ -192,6 +199,8 @@ async def claim(
             Delivery.status == "pending",
             Campaign.status == "running",
             sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            # Waiting for an A/B test's winner: not before it is chosen, however late.
+            sa.or_(Campaign.variant_test_percent.is_(None), Delivery.variant.is_not(None)),
         )
         .order_by(Delivery.id)
         .limit(limit)
@@ -210,12 +219,17 @@ async def claim(
         .where(Delivery.id.in_(due.scalar_subquery()))
         .values(**values, **({} if idempotent else {"maybe_sent": True}))
         .returning(
-            Delivery.id, Delivery.campaign_id, Delivery.customer_id, Delivery.attempts, Delivery.maybe_sent
+            Delivery.id,
+            Delivery.campaign_id,
+            Delivery.customer_id,
+            Delivery.attempts,
+            Delivery.maybe_sent,
+            Delivery.variant,
         )
     )
     claimed = [
-        Claimed(d, c, cu, attempts, maybe_sent if idempotent else False)
-        for d, c, cu, attempts, maybe_sent in rows
+        Claimed(d, c, cu, attempts, maybe_sent if idempotent else False, variant)
+        for d, c, cu, attempts, maybe_sent, variant in rows
     ]
     return sorted(claimed, key=lambda c: c.delivery_id)
 

@@ -53,6 +53,23 @@ class Window(BaseModel):
     closed: bool
 
 
+class VariantOut(BaseModel):
+    variant: int
+    label: str = Field(description="A, B, C…")
+    subject: str | None
+    customers: int = Field(description="Deliveries given this variant.")
+    sent: int = Field(description="Went out and did not fail.")
+    delivered: int
+    opened: int
+    clicked: int
+    converted: int
+    orders: int
+    revenue: str
+    click_rate: float | None = Field(description="clicked / sent")
+    conversion_rate: float | None = Field(description="converted / sent")
+    winner: bool
+
+
 class ReportOut(BaseModel):
     campaign_id: int
     status: str
@@ -66,7 +83,12 @@ class ReportOut(BaseModel):
     lift: LiftOut | None
     lift_note: str | None = Field(description="Why there is no lift, when there is none.")
     method: str = Field(description="How the interval is computed.")
-    variants: list[dict[str, object]] = Field(default_factory=list, description="Per-variant figures (A/B).")
+    variants: list[VariantOut] = Field(default_factory=list, description="Per-variant figures (A/B).")
+    variants_note: str | None = Field(
+        default=None,
+        description="Which variant leads and whether the difference is significant, or why the test's "
+        "winner was picked.",
+    )
 
 
 class TimelineBucket(BaseModel):

@@ -4,6 +4,7 @@ messages and a million; its timeline, bucketed in the database; attributed reven
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pulsecrm.campaigns import variants
 from pulsecrm.campaigns.models import Campaign
+from pulsecrm.campaigns.variants import VariantFigures
 from pulsecrm.db import epoch_seconds
 from pulsecrm.delivery.models import Delivery, EngagementEvent
 from pulsecrm.outcomes import lift as lift_math
@@ -25,6 +28,7 @@ from pulsecrm.outcomes.schemas import (
     ReportOut,
     TimelineBucket,
     TimelineOut,
+    VariantOut,
     Window,
 )
 
@@ -51,7 +55,42 @@ def _group(customers: int, converted: int, orders: int, revenue_minor: int) -> G
     )
 
 
-def report(c: Campaign, *, now: datetime) -> ReportOut:
+def _variants(c: Campaign, found: Sequence[VariantFigures]) -> tuple[list[VariantOut], str | None]:
+    if not c.variants:
+        return [], None
+    out = [
+        VariantOut(
+            variant=f.index,
+            label=f.label,
+            subject=c.variants[f.index].get("subject") or c.subject,
+            customers=f.customers,
+            sent=f.went_out,
+            delivered=f.delivered,
+            opened=f.opened,
+            clicked=f.clicked,
+            converted=f.converted,
+            orders=f.orders,
+            revenue=minor_to_text(to_minor(Decimal(f.revenue))),
+            click_rate=_rate(f.clicked, f.went_out),
+            conversion_rate=_rate(f.converted, f.went_out),
+            winner=c.winner == f.index,
+        )
+        for f in found
+    ]
+    if c.winner is not None:
+        return out, c.winner_reason
+    if c.variant_test_percent:
+        return (
+            out,
+            f"Testing on {c.variant_test_percent}% of the audience; the winner is picked "
+            f"{c.variant_test_hours} h after the launch.",
+        )
+    _, note = variants.verdict(list(found), "clicked")
+    return out, note
+
+
+def report(c: Campaign, *, now: datetime, variant_figures: Sequence[VariantFigures] = ()) -> ReportOut:
+    listed, variants_note = _variants(c, variant_figures)
     went_out = c.sent + c.delivered + c.unknown
     excluded = c.unsubscribed_excluded + c.no_consent_excluded + c.unreachable_excluded
     ends = c.launched_at + timedelta(days=c.attribution_days) if c.launched_at else None
@@ -111,6 +150,8 @@ def report(c: Campaign, *, now: datetime) -> ReportOut:
         lift=lifted,
         lift_note=note,
         method=METHOD,
+        variants=listed,
+        variants_note=variants_note,
     )
 
 
