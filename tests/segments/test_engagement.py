@@ -68,6 +68,15 @@ async def test_engagement_conditions_count_the_customers_they_say(inline_api: Ap
         count, sample = await who(api, tree)
         assert (count, sample) == (len(customers), customers), tree
 
+    # The other queries the same filter goes through: a capped count, and the wizard's reach.
+    didnt_open = rules(cond("opened", "not_in_campaign", spring))
+    capped = await api.client.post(
+        "/api/v1/segments/preview", json={"rules": didnt_open, "exact": False, "cap": 1}
+    )
+    assert (capped.json()["count"], capped.json()["count_is_lower_bound"]) == (1, True)
+    reach = await api.client.post("/api/v1/campaigns/reach", json={"channel": "sms", "rules": didnt_open})
+    assert (reach.json()["matched"], reach.json()["reachable"]) == (2, 2)
+
 
 async def test_previews_with_engagement_are_counted_in_sql(
     inline_api: Api, monkeypatch: pytest.MonkeyPatch
