@@ -11,16 +11,19 @@ import asyncio
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import orjson
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
 from pulsecrm.db import Database, utcnow
+from pulsecrm.delivery.receipts import sign
 from tests.cli_helpers import PULSECRM, cli_env, free_port, wait_healthy
 from tests.conftest import PASSWORD, WEBHOOK_SECRET, _need
 from tests.factories import customer, order
@@ -558,3 +561,117 @@ async def test_a_campaign_with_a_holdout_reads_as_a_report(
     await page.goto(stack.url + "/")
     # Only credited orders: the held-out customer's purchase followed no message.
     await expect(page.get_by_test_id("attributed-revenue")).to_have_text("₹17,994")
+
+
+async def _sent_and_opened(stack: Stack, opens: int = 3) -> tuple[int, list[str], list[str]]:
+    """A campaign to Pune's customers, sent through the mock vendor until completed, then `opens`
+    of its delivered messages opened (receipts through the signed webhook). Returns the
+    campaign's id, the customers who opened, and those who received it and did not."""
+    body = {
+        "name": "Spring sale",
+        "message": "Hi {{ first_name }}",
+        "rules": {"op": "and", "rules": [{"field": "city", "cmp": "eq", "value": "Pune"}]},
+    }
+    async with stack.api() as api:
+        cid = (await api.post("/api/v1/campaigns", json=body)).json()["id"]
+        assert (await api.post(f"/api/v1/campaigns/{cid}/launch")).status_code == 202
+        for _ in range(600):
+            if (await api.get(f"/api/v1/campaigns/{cid}")).json()["status"] == "completed":
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the campaign did not complete within a minute")
+        log = (await api.get(f"/api/v1/campaigns/{cid}/deliveries", params={"limit": 500})).json()["items"]
+        delivered = [d for d in log if d["status"] == "delivered"]
+        assert len(delivered) > opens
+        receipts = [
+            {"message_id": d["vendor_message_id"], "status": "opened", "occurred_at": d["sent_at"]}
+            for d in delivered[:opens]
+        ]
+        payload = orjson.dumps({"receipts": receipts})
+        answer = await api.post(
+            "/api/v1/receipts",
+            content=payload,
+            headers={"X-Pulse-Signature": sign(WEBHOOK_SECRET, payload), "content-type": "application/json"},
+        )
+        assert answer.status_code in (200, 202), answer.text
+    opened = [d["customer_external_id"] for d in delivered[:opens]]
+    received = [d["customer_external_id"] for d in log if d["status"] in ("sent", "delivered", "unknown")]
+    return int(cid), opened, [c for c in received if c not in opened]
+
+
+async def test_build_an_engagement_condition_with_the_campaign_picker(
+    stack_factory: Any, page: Page, shots: Path
+) -> None:
+    stack = await stack_factory(vendor=True)
+    await seed(stack, 40)
+    cid, opened, others = await _sent_and_opened(stack)
+    await sign_in(page, stack, "/segments/new")
+    await page.get_by_role("button", name="+ Condition").click()
+    field = page.get_by_label("Field")
+    await expect(field.locator("optgroup[label=Engagement] option")).to_have_text(
+        ["Received", "Opened", "Clicked", "Converted"]
+    )
+    await field.select_option("opened")
+    await expect(page.get_by_label("Comparison")).to_have_value("in_campaign")
+    await page.get_by_label("Campaign").select_option(label=f"Spring sale (#{cid})")
+    count = page.locator("#count")
+    await expect(count).to_have_attribute("data-count", str(len(opened)))
+    await expect(page.locator("#sample tbody tr")).to_have_count(len(opened))
+    await page.screenshot(path=shots / "segment-engagement.png", full_page=True)
+
+    # "Didn't open it": received it and did not open, as the API counts it.
+    await page.get_by_label("Comparison").select_option("not_in_campaign")
+    await expect(page.get_by_label("Campaign")).to_have_value(str(cid))  # kept across the switch
+    rules = {"op": "and", "rules": [{"field": "opened", "cmp": "not_in_campaign", "value": cid}]}
+    async with stack.api() as api:
+        expected = (await api.post("/api/v1/segments/preview", json={"rules": rules})).json()["count"]
+    # Pune's 10 less the 3 who opened, and less any whose message the vendor failed.
+    assert expected == len(others) > 0
+    await expect(count).to_have_attribute("data-count", str(expected))
+
+    # In the last N days, with its bounds checked by the API.
+    await page.get_by_label("Comparison").select_option("within_last_days")
+    await page.get_by_label("Days").fill("400")
+    await expect(page.locator(".condition .nodeerror")).to_contain_text("between 1 and 365")
+    await page.get_by_label("Days").fill("30")
+    await expect(count).to_have_attribute("data-count", str(len(opened)))
+
+
+async def test_the_customer_page_shows_the_message_history(
+    stack_factory: Any, page: Page, shots: Path
+) -> None:
+    stack = await stack_factory(vendor=True)
+    await seed(stack, 40)
+    _, opened, not_opened = await _sent_and_opened(stack, opens=1)
+    # An order after the message: the web process's attribution pass credits it to the message.
+    order_body = order(
+        external_id="o-spring",
+        customer_external_id=opened[0],
+        amount="1499.50",
+        ordered_at=datetime.now(UTC).isoformat(),
+    )
+    async with stack.api() as api:
+        assert (await api.post("/api/v1/orders", json=order_body)).status_code == 201
+        for _ in range(300):
+            history = (await api.get(f"/api/v1/customers/{opened[0]}/messages")).json()["items"]
+            if history[0]["orders"]:
+                break
+            await asyncio.sleep(0.1)
+    assert history[0]["orders"][0]["amount"] == "1499.50"
+    await sign_in(page, stack, f"/customers/{opened[0]}")
+    messages = page.locator("#messages")
+    await expect(messages.get_by_role("heading", name="Messages")).to_be_visible()
+    row = messages.locator("tbody tr")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("Spring sale")
+    await expect(row).to_contain_text("delivered")
+    await expect(row).to_contain_text("UTC")  # sent and opened, written as "1 Dec 2026, 04:30 UTC"
+    await expect(row).not_to_contain_text("not opened")
+    await expect(row).to_contain_text("no clicks")
+    await expect(row).to_contain_text("o-spring: ₹1,499.50 on")
+    await page.screenshot(path=shots / "customer-messages.png", full_page=True)
+    await page.goto(f"{stack.url}/customers/{not_opened[0]}")
+    await expect(page.locator("#messages tbody tr")).to_contain_text("not opened")
+    await page.goto(f"{stack.url}/customers/c0000")  # Mumbai: not in the audience
+    await expect(page.locator("#messages")).to_contain_text("No messages yet")

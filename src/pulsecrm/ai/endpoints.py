@@ -128,7 +128,7 @@ async def suggest_send_time(
     catalog = await services.catalog.get(session)
     raw_rules = await ai_service.audience_rules(session, raw_rules=body.rules, segment_id=body.segment_id)
     now = utcnow()
-    _tree, where = segment_service.audience_filter(session, raw_rules, catalog, now=now)
+    _tree, where = await segment_service.audience_filter(session, raw_rules, catalog, now=now)
     found = await send_time.distribution(session, where, zone=ZoneInfo(body.timezone), now=now)
     return SendTimeOut(
         orders=found.orders,

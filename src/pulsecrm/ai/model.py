@@ -31,7 +31,8 @@ from pulsecrm.segments.catalog import COMPARATORS, Catalog
 
 log = logging.getLogger(__name__)
 
-ALL_CMPS = sorted({c for cmps in COMPARATORS.values() for c in cmps})
+# Engagement conditions name campaigns by id, which words do not: the model is not offered them.
+ALL_CMPS = sorted({c for kind, cmps in COMPARATORS.items() if kind != "engagement" for c in cmps})
 MAX_CONTENT = 20_000  # characters of a model answer we are willing to parse
 
 
@@ -54,7 +55,7 @@ def rules_schema(catalog: Catalog) -> dict[str, Any]:
     condition = {
         "type": "object",
         "properties": {
-            "field": {"type": "string", "enum": [f.name for f in catalog.fields]},
+            "field": {"type": "string", "enum": [f.name for f in catalog.fields if f.on_customer]},
             "cmp": {"type": "string", "enum": ALL_CMPS},
             "value": value,
         },
@@ -113,6 +114,7 @@ def _rules_system(catalog: Catalog, now: datetime) -> str:
         f"- {f.name} ({f.type}; comparators: {', '.join(f.comparators)})"
         + (f"; known values: {', '.join(f.values[:30])}" if f.values else "")
         for f in catalog.fields
+        if f.on_customer
     )
     return (
         "You turn a marketer's description of an audience into a customer segment rule tree.\n"

@@ -73,7 +73,7 @@ async def audience_summary(
     """Size, typical spend, recency and the commonest city of an audience, in set-based SQL
     (four aggregate queries however large the audience). Also returns the audience's filter."""
     now = now or utcnow()
-    _, where = segment_service.audience_filter(session, raw_rules, catalog, now=now)
+    _, where = await segment_service.audience_filter(session, raw_rules, catalog, now=now)
     c = Customer
     cutoff = now - timedelta(days=LAPSED_DAYS)
     lapsed = sa.case((sa.or_(c.last_order_at.is_(None), c.last_order_at < cutoff), 1), else_=0)

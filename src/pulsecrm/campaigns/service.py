@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -143,6 +143,15 @@ async def audience_rules(session: AsyncSession, *, rules: Any, segment_id: int |
             details=[{"loc": ["body", "rules"], "message": "exactly one of rules, segment_id"}],
         )
     return rules if segment_id is None else (await segment_service.get(session, segment_id)).rules
+
+
+async def names(session: AsyncSession, campaign_ids: Iterable[int]) -> dict[int, str]:
+    """id -> name of those of the campaigns that exist."""
+    wanted = sorted(set(campaign_ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(sa.select(Campaign.id, Campaign.name).where(Campaign.id.in_(wanted)))
+    return {int(i): str(n) for i, n in rows}
 
 
 async def get(session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:

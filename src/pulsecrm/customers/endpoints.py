@@ -9,6 +9,8 @@ from fastapi import APIRouter, Path, Query
 from pulsecrm.customers import service
 from pulsecrm.customers.consent import ChannelName
 from pulsecrm.customers.schemas import ConsentUpdate, CustomerDetail, CustomerOut, OrderOut
+from pulsecrm.delivery import history as message_history
+from pulsecrm.delivery.schemas import MessageOut
 from pulsecrm.deps import IngestScope, ReadScope, SessionDep, WriteSessionDep
 from pulsecrm.pagination import Page
 
@@ -43,6 +45,22 @@ async def get_customer(
         **CustomerOut.model_validate(customer).model_dump(),
         recent_orders=[OrderOut.model_validate(o) for o in orders],
     )
+
+
+@router.get("/customers/{external_id}/messages", response_model=Page[MessageOut])
+async def list_messages(
+    session: SessionDep,
+    _: ReadScope,
+    external_id: Annotated[str, Path(max_length=128)],
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[MessageOut]:
+    """Every message sent to the customer, newest campaign first: its status, first open and
+    click, how many opens and clicks were recorded, and the orders credited to it. A campaign
+    that held the customer out as control appears with status `control` and no message."""
+    customer = await service.get(session, external_id)
+    rows, next_cursor = await message_history.messages_of(session, customer.id, limit=limit, cursor=cursor)
+    return Page[MessageOut](items=[MessageOut.of(m) for m in rows], next_cursor=next_cursor)
 
 
 @router.post("/customers/{external_id}/unsubscribe", response_model=CustomerOut)

@@ -77,6 +77,11 @@ def _set_consent(customer: Customer, channel: ChannelName, status: str, source: 
     setattr(customer, f"{channel}_consent_source", source)
 
 
+async def get(session: AsyncSession, external_id: str) -> Customer:
+    """The customer, or 404."""
+    return await _customer(session, external_id)
+
+
 async def _customer(session: AsyncSession, external_id: str) -> Customer:
     customer = await repository.get_customer(session, external_id)
     if customer is None:

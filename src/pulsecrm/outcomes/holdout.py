@@ -44,7 +44,8 @@ def bucket_sql(
     seed: int, customer_id: sa.ColumnElement[int] | InstrumentedAttribute[int]
 ) -> sa.ColumnElement[int]:
     x = (customer_id % P + seed) % P * A % P
-    shifted = x.op(">>")(sa.literal(15, sa.Integer))  # PostgreSQL shifts a bigint by an int only
+    # PostgreSQL shifts a bigint by an integer only (there is no bigint >> bigint).
+    shifted = x.op(">>")(sa.literal(15, sa.Integer))
     # SQLite has no xor operator: a ^ b == (a | b) - (a & b).
     mixed = x.op("|")(shifted) - x.op("&")(shifted)
     return mixed * B % P % BUCKETS

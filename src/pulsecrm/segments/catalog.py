@@ -1,8 +1,10 @@
 """The field catalog: which fields rules may use, their types, comparators and known values.
 
-Core fields are fixed. Custom attributes are discovered: the ingestion writer records each
-(attribute, JSON type) it sees in `customer_attribute_keys`, so the catalog costs one small
-query, not a scan of the customers. Known cities come from a GROUP BY cached per process.
+Core fields and the engagement fields (what a customer did with the messages sent to them:
+`received`, `opened`, `clicked`, `converted`) are fixed. Custom attributes are discovered:
+the ingestion writer records each (attribute, JSON type) it sees in `customer_attribute_keys`,
+so the catalog costs one small query, not a scan of the customers. Known cities come from a
+GROUP BY cached per process.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ NUMBER_CMPS = ("eq", "ne", "gt", "gte", "lt", "lte", "between", "is_set", "is_no
 TEXT_CMPS = ("eq", "ne", "contains", "starts_with", "in", "not_in", "is_set", "is_not_set")
 DATE_CMPS = ("before", "after", "between", "within_last_days", "not_within_last_days", "is_set", "is_not_set")
 BOOLEAN_CMPS = ("eq", "ne", "is_set", "is_not_set")
+# Engagement: a campaign's id for the `*_campaign` ones, a number of days for the others.
+ENGAGEMENT_CMPS = ("in_campaign", "not_in_campaign", "within_last_days", "not_within_last_days")
+CAMPAIGN_CMPS = frozenset({"in_campaign", "not_in_campaign"})
 COMPARATORS: dict[str, tuple[str, ...]] = {
     "money": NUMBER_CMPS,
     "integer": NUMBER_CMPS,
@@ -28,6 +33,7 @@ COMPARATORS: dict[str, tuple[str, ...]] = {
     "text": TEXT_CMPS,
     "date": DATE_CMPS,
     "boolean": BOOLEAN_CMPS,
+    "engagement": ENGAGEMENT_CMPS,
 }
 # Comparators that also match customers who have no value for the field.
 MATCHES_MISSING = frozenset({"ne", "not_in", "not_within_last_days", "is_not_set"})
@@ -50,6 +56,11 @@ class FieldSpec:
     def comparators(self) -> tuple[str, ...]:
         return COMPARATORS[self.type]
 
+    @property
+    def on_customer(self) -> bool:
+        """A value of the customer's row (the snapshot loads it), not a fact about their messages."""
+        return self.type != "engagement"
+
 
 CORE_FIELDS = (
     FieldSpec("total_spend", "Total spend", "money", "Sum of all order amounts."),
@@ -64,6 +75,20 @@ CORE_FIELDS = (
     FieldSpec("city", "City", "text"),
     FieldSpec("external_id", "Customer id", "text"),
 )
+ENGAGEMENT_FIELDS = (
+    FieldSpec(
+        "received",
+        "Received",
+        "engagement",
+        "Was sent a message (sent, delivered, or unconfirmed after sending; not failed).",
+    ),
+    FieldSpec(
+        "opened", "Opened", "engagement", "Received a message and opened it (a click counts as an open)."
+    ),
+    FieldSpec("clicked", "Clicked", "engagement", "Received a message and clicked a link in it."),
+    FieldSpec("converted", "Converted", "engagement", "Received a message that an order is attributed to."),
+)
+ENGAGEMENT_NAMES = frozenset(f.name for f in ENGAGEMENT_FIELDS)
 _JSON_TO_FIELD = {"string": "text", "number": "number", "boolean": "boolean"}
 
 
@@ -105,6 +130,7 @@ def build(attribute_types: dict[str, set[str]], cities: tuple[str, ...] = ()) ->
         FieldSpec(f.name, f.label, f.type, f.description, cities if f.name == "city" else ())
         for f in CORE_FIELDS
     ]
+    fields.extend(ENGAGEMENT_FIELDS)
     for key in sorted(attribute_types):
         kinds = attribute_types[key]
         json_type = "string" if "string" in kinds else "number" if "number" in kinds else "boolean"

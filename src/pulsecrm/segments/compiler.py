@@ -12,6 +12,10 @@ Each condition is two-valued, never NULL: a customer with no value for the field
 custom attribute of another JSON type) fails positive comparators and passes the negative
 ones (`ne`, `not_in`, `not_within_last_days`, `is_not_set`). That keeps `not` an exact
 complement under SQL's three-valued logic, and the same on SQLite and PostgreSQL.
+
+Engagement conditions (`received`, `opened`, `clicked`, `converted`) are EXISTS subqueries
+over the customer's deliveries, through the (campaign_id, customer_id) and customer_id
+indexes; the snapshot holds customers only, so a tree with one is counted in SQL.
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ from typing import Any, Generic, TypeVar
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from pulsecrm.customers.models import Customer
-from pulsecrm.segments.catalog import FieldSpec
+from pulsecrm.delivery.models import Delivery
+from pulsecrm.segments.catalog import CAMPAIGN_CMPS, FieldSpec
 from pulsecrm.segments.rules import CheckedCondition, CheckedGroup
 
 Expr = sa.ColumnElement[Any]
 customers: sa.Table = Customer.__table__  # type: ignore[assignment]
+deliveries: sa.Table = Delivery.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ def _cost(node: CheckedCondition | CheckedGroup) -> int:
     conditions first means the expensive ones run on fewer rows (3x on attribute trees)."""
     if isinstance(node, CheckedGroup):
         return 10 + sum(_cost(n) for n in node.rules)
+    if not node.spec.on_customer:
+        return 5  # an index probe per row
     return 3 if node.spec.attribute else 2 if node.spec.type == "text" else 1
 
 
@@ -97,6 +106,8 @@ def _lowered(condition: CheckedCondition) -> Any:
 
 
 def _condition(condition: CheckedCondition, ctx: Context) -> sa.ColumnElement[bool]:
+    if not condition.spec.on_customer:
+        return _engagement(condition, ctx)
     return OPERATORS[condition.cmp](_field(condition.spec, ctx), _lowered(condition), ctx)
 
 
@@ -171,6 +182,52 @@ OPERATORS: dict[str, Operator] = {
 }
 
 
+# --- engagement: what the customer did with the messages sent to them ---------------------------
+
+# A message was received when it went out and did not bounce: the statuses attribution credits
+# orders to (`outcomes.attribution.CREDITABLE`), with a send time.
+RECEIVED_STATUSES = ("sent", "delivered", "unknown")
+
+
+def _received(d: NamedFromClause) -> sa.ColumnElement[bool]:
+    return sa.and_(d.c.status.in_(RECEIVED_STATUSES), d.c.sent_at.is_not(None))
+
+
+Test = Callable[[NamedFromClause], sa.ColumnElement[bool]]
+
+# What each field asks of a received message beyond having been received (`received`: nothing).
+_DID: dict[str, Test] = {
+    "opened": lambda d: d.c.opened_at.is_not(None),  # a click marks an open too
+    "clicked": lambda d: d.c.clicked_at.is_not(None),
+    "converted": lambda d: d.c.attributed_orders > 0,
+}
+
+
+def _engagement(condition: CheckedCondition, ctx: Context) -> sa.ColumnElement[bool]:
+    """The messages in scope are the customer's one message of a campaign (`*_campaign`;
+    deliveries are unique per campaign and customer) or those sent in the last N days:
+    - `in_campaign` / `within_last_days`: one of them was received and did it;
+    - `not_in_campaign` / `not_within_last_days`: at least one was received and none did it;
+      for `received` itself, none was received (the exact complement)."""
+    cmp, value = condition.cmp, condition.value
+
+    def received(*tests: Test) -> sa.ColumnElement[bool]:
+        d = deliveries.alias()
+        scope = d.c.campaign_id == value if cmp in CAMPAIGN_CMPS else d.c.sent_at >= _cutoff(ctx, value)
+        return sa.exists().where(
+            d.c.customer_id == customers.c.id, scope, _received(d), *(t(d) for t in tests)
+        )
+
+    did = _DID.get(condition.spec.name)
+    if cmp in ("in_campaign", "within_last_days"):
+        return received(did) if did else received()
+    if did is None:
+        return sa.not_(received())
+    if cmp == "not_in_campaign":  # one message at most: it was received and did not
+        return received(lambda d: sa.not_(did(d)))
+    return sa.and_(received(), sa.not_(received(did)))
+
+
 # --- the in-memory backend ----------------------------------------------------------------------
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -221,7 +278,12 @@ class FrameColumn:
 
 
 class NotInMemory(Exception):
-    """A condition the snapshot cannot answer (a field it did not load, or loaded as another type)."""
+    """A condition the snapshot cannot answer (a field it did not load, or loaded as another type,
+    or a fact about messages); `reason` is the preview's `fallback`."""
+
+    def __init__(self, field: str, reason: str = "field_not_in_memory") -> None:
+        super().__init__(field)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -252,6 +314,8 @@ _FRAME_LOGIC: Logic[pl.Expr] = Logic(lambda: pl.col("id").is_not_null(), _all, _
 
 
 def _frame_condition(condition: CheckedCondition, ctx: FrameContext) -> pl.Expr:
+    if not condition.spec.on_customer:
+        raise NotInMemory(condition.spec.name, "engagement_condition")
     loaded = ctx.columns.get(condition.spec.name)
     if loaded is None or not same_field(loaded[0], condition.spec):
         raise NotInMemory(condition.spec.name)

@@ -275,7 +275,7 @@ def _choose_columns(
 async def build(db: Database, catalog: Catalog) -> Snapshot:
     """A snapshot from cold: every customer, every field of the catalog."""
     started = time.perf_counter()
-    specs = list(catalog.fields)
+    specs = [spec for spec in catalog.fields if spec.on_customer]
     async with db.engine.connect() as conn:
         # The feed position first: a batch that commits during the load is applied again
         # afterwards, which is harmless (re-reading a customer is idempotent).
@@ -347,15 +347,15 @@ class AudienceEngine:
         snapshot = self.snapshot
         if snapshot is None:
             return "building" if self.status.state != "failed" else "engine_failed"
-        if any(_missing(snapshot, spec) for spec in catalog.fields):
+        if any(_missing(snapshot, spec) for spec in catalog.fields if spec.on_customer):
             self.status.rebuild_wanted = True  # a new attribute, or one that changed type
         lag = time.monotonic() - self.status.caught_up_at
         if lag > self.max_lag_seconds:
             return "stale"
         try:
             count, ids = await asyncio.to_thread(snapshot.answer, tree, now, sample_size)
-        except NotInMemory:
-            return "field_not_in_memory"
+        except NotInMemory as exc:
+            return exc.reason
         return Answer(count, ids, round(lag * 1000, 1))
 
     # --- keeping fresh ---

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from pulsecrm.errors import InvalidInput, validation_details
-from pulsecrm.segments.catalog import COMPARATORS, Catalog, FieldSpec
+from pulsecrm.segments.catalog import CAMPAIGN_CMPS, COMPARATORS, ENGAGEMENT_NAMES, Catalog, FieldSpec
 from pulsecrm.validation import TIMESTAMP_RANGE, in_timestamp_range, int64_problem, utc_instant
 
 MAX_DEPTH = 8
@@ -38,6 +38,7 @@ MAX_CONDITIONS = 200
 MAX_GROUPS = 50  # groups in the whole tree
 MAX_TOTAL_VALUES = 5000  # list values (`in`, `not_in`, `between`) in the whole tree
 MAX_DAYS = 36_500
+MAX_ENGAGEMENT_DAYS = 365  # "messages sent in the last N days"
 MAX_MONEY = Decimal("1e12")  # NUMERIC(14,2) holds up to 999,999,999,999.99
 
 
@@ -147,6 +148,12 @@ class CheckedCondition:
     spec: FieldSpec
     cmp: str
     value: Any  # converted: Decimal, int, float, str, bool, datetime, list, tuple, or None
+    path: str = ""  # the JSON path of the condition, for errors found after the check
+
+    @property
+    def campaign_id(self) -> int | None:
+        """The campaign an engagement condition names, if it names one."""
+        return self.value if self.cmp in CAMPAIGN_CMPS else None
 
 
 @dataclass(frozen=True)
@@ -213,7 +220,30 @@ def _check_condition(
     except ValueError as exc:
         errors.append({"path": f"{path}.value", "message": str(exc), "type": "bad_value"})
         return None
-    return CheckedCondition(spec, node.cmp, value)
+    return CheckedCondition(spec, node.cmp, value, path)
+
+
+def campaign_references(tree: CheckedGroup) -> list[tuple[str, int]]:
+    """(JSON path of the value, campaign id) of every condition that names a campaign: the
+    caller checks they exist, which takes the database."""
+    found: list[tuple[str, int]] = []
+    for node in tree.rules:
+        if isinstance(node, CheckedGroup):
+            found.extend(campaign_references(node))
+        elif node.campaign_id is not None:
+            found.append((f"{node.path}.value", node.campaign_id))
+    return found
+
+
+def missing_campaigns(references: list[tuple[str, int]], existing: set[int]) -> None:
+    """422 naming every condition whose campaign does not exist."""
+    errors = [
+        {"path": path, "message": f"no campaign with id {campaign_id}", "type": "unknown_campaign"}
+        for path, campaign_id in references
+        if campaign_id not in existing
+    ]
+    if errors:
+        raise InvalidRules(_summary(errors), details=errors)
 
 
 def _convert(field_type: str, cmp: str, value: Any, limit: int) -> Any:
@@ -223,6 +253,8 @@ def _convert(field_type: str, cmp: str, value: Any, limit: int) -> Any:
         return None
     if value is None:
         raise ValueError(f"{cmp} needs a value")
+    if field_type == "engagement":
+        return _engagement(cmp, value)
     if cmp in ("within_last_days", "not_within_last_days"):
         days = _integer(value, "a number of days")
         if not 0 <= days <= MAX_DAYS:
@@ -247,6 +279,18 @@ def _convert(field_type: str, cmp: str, value: Any, limit: int) -> Any:
     if field_type == "date":
         return _date_bound(value, converted, upper=cmp == "after")
     return converted
+
+
+def _engagement(cmp: str, value: Any) -> int:
+    if cmp in CAMPAIGN_CMPS:
+        campaign_id = _integer(value, "a campaign id")
+        if campaign_id < 1:
+            raise ValueError("expected a campaign id (a whole number from 1)")
+        return campaign_id
+    days = _integer(value, "a number of days")
+    if not 1 <= days <= MAX_ENGAGEMENT_DAYS:
+        raise ValueError(f"days must be between 1 and {MAX_ENGAGEMENT_DAYS}")
+    return days
 
 
 def _scalar(field_type: str, value: Any, limit: int) -> Any:
@@ -337,7 +381,11 @@ Rule = Condition | Group
 _FLIP = {
     "eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "within_last_days": "not_within_last_days",
     "not_within_last_days": "within_last_days", "is_set": "is_not_set", "is_not_set": "is_set",
+    "in_campaign": "not_in_campaign", "not_in_campaign": "in_campaign",
 }  # fmt: skip
+# Of the engagement fields only `received` has its `not_` comparators as exact complements:
+# "not opened campaign 12" means received it and did not open it, not "everyone but openers".
+INEXACT_FLIP = ENGAGEMENT_NAMES - {"received"}
 _ORDER_FLIP = {"gt": "lte", "lte": "gt", "gte": "lt", "lt": "gte"}
 # Fields every customer has, so "not > 5" is exactly "<= 5" (no one lacks a value).
 NEVER_EMPTY = frozenset({"total_spend", "order_count", "created_at", "name", "external_id"})
@@ -347,7 +395,7 @@ def negate(node: Rule) -> Rule:
     """The exact complement, as the plainest tree: flip a comparator when that is exact, else
     mark the group `not` (each comparator's missing-value rule is already its own complement's)."""
     if isinstance(node, Condition):
-        if node.cmp in _FLIP:
+        if node.cmp in _FLIP and node.field not in INEXACT_FLIP:
             return node.model_copy(update={"cmp": _FLIP[node.cmp]})
         if node.cmp in _ORDER_FLIP and node.field in NEVER_EMPTY:
             return node.model_copy(update={"cmp": _ORDER_FLIP[node.cmp]})

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pulsecrm.campaigns.models import Campaign
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import utcnow
 from pulsecrm.errors import Conflict, NotFound
@@ -24,11 +25,13 @@ from pulsecrm.segments.models import Segment
 SAMPLE_SIZE = 10
 
 
-def audience_filter(
+async def audience_filter(
     session: AsyncSession, raw_rules: Any, catalog: Catalog, *, now: datetime | None = None
 ) -> tuple[rule_lang.RuleTree, sa.ColumnElement[bool]]:
     """Parse, type-check and compile rules into a WHERE clause over customers (422 if bad)."""
-    return _filter(raw_rules, catalog, session.get_bind().dialect.name, now or utcnow())
+    tree, checked, where = _filter(raw_rules, catalog, session.get_bind().dialect.name, now or utcnow())
+    await verify_campaigns(session, checked)
+    return tree, where
 
 
 async def checked_filter(
@@ -37,14 +40,26 @@ async def checked_filter(
     """`audience_filter` in a worker thread: the largest tree allowed takes tens of
     milliseconds to build, which the event loop should spend answering other requests."""
     dialect = session.get_bind().dialect.name
-    return await asyncio.to_thread(_filter, raw_rules, catalog, dialect, now or utcnow())
+    tree, checked, where = await asyncio.to_thread(_filter, raw_rules, catalog, dialect, now or utcnow())
+    await verify_campaigns(session, checked)
+    return tree, where
 
 
 def _filter(
     raw_rules: Any, catalog: Catalog, dialect: str, now: datetime
-) -> tuple[rule_lang.RuleTree, sa.ColumnElement[bool]]:
+) -> tuple[rule_lang.RuleTree, rule_lang.CheckedGroup, sa.ColumnElement[bool]]:
     tree, checked = _checked(raw_rules, catalog)
-    return tree, compile_rules(checked, dialect=dialect, now=now)
+    return tree, checked, compile_rules(checked, dialect=dialect, now=now)
+
+
+async def verify_campaigns(session: AsyncSession, checked: rule_lang.CheckedGroup) -> None:
+    """422 naming each engagement condition whose campaign does not exist (one query)."""
+    references = rule_lang.campaign_references(checked)
+    if not references:
+        return
+    wanted = sorted({campaign_id for _, campaign_id in references})
+    existing = set(await session.scalars(sa.select(Campaign.id).where(Campaign.id.in_(wanted))))
+    rule_lang.missing_campaigns(references, existing)
 
 
 def _checked(raw_rules: Any, catalog: Catalog) -> tuple[rule_lang.RuleTree, rule_lang.CheckedGroup]:
@@ -91,6 +106,7 @@ async def preview(
     fallback = None
     if engine is not None:
         _, checked = await asyncio.to_thread(_checked, raw_rules, catalog)
+        await verify_campaigns(session, checked)
         answer = await engine.answer(checked, catalog, now, sample_size=SAMPLE_SIZE)
         if isinstance(answer, Answer):
             return await _from_memory(session, answer, cap)

@@ -23,6 +23,7 @@ from pulsecrm.customers import service as customers
 from pulsecrm.customers.schemas import ConsentUpdate, consent_of
 from pulsecrm.customers.service import CustomerSort
 from pulsecrm.db import utcnow
+from pulsecrm.delivery import history as message_history
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.errors import InvalidInput, NotFound, PulseError, validation_details
@@ -38,6 +39,7 @@ from pulsecrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE = 25
+MESSAGES_SHOWN = 50  # on a customer's page; the API pages through the rest
 SORTS = get_args(CustomerSort)
 
 
@@ -89,7 +91,18 @@ async def customer_list(
 @router.get("/customers/{external_id}")
 async def customer_page(external_id: str, request: Request, session: SessionDep, _: CurrentUser) -> Response:
     customer, orders = await customers.get_customer(session, external_id)
-    return render(request, "customer.html", customer=customer, orders=orders, consent=consent_of(customer))
+    messages, more = await message_history.messages_of(
+        session, customer.id, limit=MESSAGES_SHOWN, cursor=None
+    )
+    return render(
+        request,
+        "customer.html",
+        customer=customer,
+        orders=orders,
+        consent=consent_of(customer),
+        messages=messages,
+        more_messages=more is not None,
+    )
 
 
 @router.post("/customers/{external_id}/consent")
@@ -248,7 +261,9 @@ async def campaign_page(
         request,
         "campaign.html",
         statuses=DELIVERY_STATUSES,
-        audience_text=rules_text.sentence(campaign.rules, catalog),
+        audience_text=rules_text.sentence(
+            campaign.rules, catalog, await campaigns.names(session, rules_text.campaign_ids(campaign.rules))
+        ),
         reader=reader,
         rendered_subject=subject,
         rendered_message=message,

@@ -1,12 +1,16 @@
 """A rule tree as one sentence a marketer reads on a page:
-"Total spend over ₹5,000 and (city is Mumbai or Pune, or ordered in the last 30 days)"."""
+"Total spend over ₹5,000 and (city is Mumbai or Pune, or ordered in the last 30 days)".
+
+Engagement conditions name their campaign: the caller passes the names of those the tree
+refers to (`campaign_ids`), and one it does not know reads as "campaign #12"."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pulsecrm import formatting
-from pulsecrm.segments.catalog import Catalog
+from pulsecrm.segments.catalog import CAMPAIGN_CMPS, Catalog
 
 NUMERIC = {"money", "number", "integer"}
 NUMBER_CMP = {
@@ -27,16 +31,36 @@ NOT_WITHIN = {
 }
 
 
-def sentence(tree: dict[str, Any], catalog: Catalog) -> str:
+# Engagement: (did it, did not do it) for one message.
+DID = {
+    "received": ("received", "receive"),
+    "opened": ("opened", "open"),
+    "clicked": ("clicked in", "click in"),
+    "converted": ("bought after", "buy after"),
+}
+
+
+def sentence(tree: dict[str, Any], catalog: Catalog, campaigns: Mapping[int, str] | None = None) -> str:
     if not tree.get("rules"):
         return "Every customer"
-    text = _group(tree, catalog, top=True)
+    text = _group(tree, catalog, campaigns or {}, top=True)
     return text[:1].upper() + text[1:]
 
 
-def _group(node: dict[str, Any], catalog: Catalog, *, top: bool = False) -> str:
+def campaign_ids(tree: dict[str, Any]) -> set[int]:
+    """The campaigns a (stored, valid) tree's engagement conditions name."""
+    found: set[int] = set()
+    for node in tree.get("rules", []):
+        if "rules" in node:
+            found |= campaign_ids(node)
+        elif node.get("cmp") in CAMPAIGN_CMPS and isinstance(node.get("value"), int):
+            found.add(node["value"])
+    return found
+
+
+def _group(node: dict[str, Any], catalog: Catalog, campaigns: Mapping[int, str], *, top: bool = False) -> str:
     word = "or" if node.get("op") == "or" else "and"
-    parts = [_node(child, catalog) for child in _merged(node.get("rules", []), word)]
+    parts = [_node(child, catalog, campaigns) for child in _merged(node.get("rules", []), word)]
     separator = f", {word} " if any(f" {word} " in _outside_brackets(p) for p in parts) else f" {word} "
     inner = separator.join(parts)
     if node.get("not"):
@@ -46,8 +70,8 @@ def _group(node: dict[str, Any], catalog: Catalog, *, top: bool = False) -> str:
     return inner if top or len(parts) < 2 else f"({inner})"
 
 
-def _node(node: dict[str, Any], catalog: Catalog) -> str:
-    return _group(node, catalog) if "rules" in node else _condition(node, catalog)
+def _node(node: dict[str, Any], catalog: Catalog, campaigns: Mapping[int, str]) -> str:
+    return _group(node, catalog, campaigns) if "rules" in node else _condition(node, catalog, campaigns)
 
 
 def _merged(rules: list[dict[str, Any]], word: str) -> list[dict[str, Any]]:
@@ -84,10 +108,12 @@ def _outside_brackets(text: str) -> str:
     return "".join(kept)
 
 
-def _condition(cond: dict[str, Any], catalog: Catalog) -> str:
+def _condition(cond: dict[str, Any], catalog: Catalog, campaigns: Mapping[int, str]) -> str:
     name, cmp, value = cond.get("field", ""), cond.get("cmp", ""), cond.get("value")
     spec = catalog.get(name)
     kind = spec.type if spec else "text"
+    if kind == "engagement" and name in DID:
+        return _engagement(name, cmp, value, campaigns)
     label = (spec.label if spec else name).lower()
     shown = _shower(kind)
     if cmp == "is_set":
@@ -118,6 +144,23 @@ def _condition(cond: dict[str, Any], catalog: Catalog) -> str:
         yes = bool(value) if cmp == "eq" else not bool(value)
         return f"{label}: {'yes' if yes else 'no'}"
     return f"{label} {TEXT_CMP.get(cmp, cmp)} {shown(value)}"
+
+
+def _engagement(name: str, cmp: str, value: Any, campaigns: Mapping[int, str]) -> str:
+    did, do = DID[name]
+    if cmp in CAMPAIGN_CMPS:
+        campaign = f"“{campaigns[value]}”" if value in campaigns else f"campaign #{value}"
+        if cmp == "in_campaign":
+            return f"{did} {campaign}"
+        if name == "received":
+            return f"did not receive {campaign}"
+        return f"received {campaign} but did not {do} it"
+    days = f"in the last {_days(value)}"
+    if cmp == "within_last_days":
+        return f"{did} a message {days}"
+    if name == "received":
+        return f"received no message {days}"
+    return f"received messages {days} but {did} none"
 
 
 def _shower(kind: str) -> Any:

@@ -12,6 +12,22 @@ const CMP_LABELS = {
   not_in: "is none of", before: "is before", after: "is after", within_last_days: "is within the last",
   not_within_last_days: "is not within the last", is_set: "is set", is_not_set: "is not set",
 };
+// Engagement fields read as "Opened · in campaign · Spring sale"; their negations say what they
+// mean: received the message(s) and did not do it (docs/segments.md).
+const ENGAGEMENT_DO = { received: "receive", opened: "open", clicked: "click", converted: "buy" };
+const cmpLabel = (spec, cmp) => {
+  if (!spec || spec.type !== "engagement") return CMP_LABELS[cmp] || cmp;
+  const plain = spec.name === "received";
+  const didNot = ENGAGEMENT_DO[spec.name] || spec.name;
+  return {
+    in_campaign: "in campaign",
+    not_in_campaign: plain ? "not in campaign" : `received, didn't ${didNot}, in campaign`,
+    within_last_days: "in messages of the last",
+    not_within_last_days: plain ? "no message in the last" : `received, didn't ${didNot}, in the last`,
+  }[cmp] || cmp;
+};
+const CAMPAIGN_CMPS = new Set(["in_campaign", "not_in_campaign"]);
+const MAX_ENGAGEMENT_DAYS = 365;
 const NUMERIC = new Set(["money", "integer", "number"]);
 const NO_VALUE = new Set(["is_set", "is_not_set"]);
 const MAX_DEPTH = 8;
@@ -24,7 +40,20 @@ class Builder {
     this.byName = Object.fromEntries(this.fields.map((f) => [f.name, f]));
     this.onChange = onChange || (() => {});
     this.tree = this.normalise(rules || { op: "and", rules: [] });
+    this.campaigns = null; // launched campaigns for the engagement picker, loaded on first need
     this.render();
+  }
+
+  // The campaigns an engagement condition can name: the newest launched ones.
+  loadCampaigns() {
+    if (this.campaigns !== null) return;
+    this.campaigns = [];
+    Pulse.api("GET", "/api/v1/campaigns?limit=200")
+      .then((data) => {
+        this.campaigns = data.items.filter((c) => c.launched_at);
+        this.render();
+      })
+      .catch(() => { /* the picker keeps the ids it has; the preview names a bad one */ });
   }
 
   normalise(node) {
@@ -151,7 +180,7 @@ class Builder {
     const id = `c${++uid}`;
     const groups = {};
     for (const f of this.fields) {
-      const label = f.name.startsWith("attributes.") ? "Custom attributes" : f.type === "date" ? "Dates" : NUMERIC.has(f.type) ? "Spend and orders" : "Profile";
+      const label = f.name.startsWith("attributes.") ? "Custom attributes" : f.type === "engagement" ? "Engagement" : f.type === "date" ? "Dates" : NUMERIC.has(f.type) ? "Spend and orders" : "Profile";
       (groups[label] = groups[label] || []).push(f);
     }
     const fieldSelect = Pulse.el(
@@ -179,12 +208,12 @@ class Builder {
         onchange: (e) => {
           const before = cond.cmp;
           cond.cmp = e.target.value;
-          const shape = (c) => (c === "between" ? "pair" : c === "in" || c === "not_in" ? "list" : c.includes("within") ? "days" : NO_VALUE.has(c) ? "none" : "one");
+          const shape = (c) => (c === "between" ? "pair" : c === "in" || c === "not_in" ? "list" : c.includes("within") ? "days" : CAMPAIGN_CMPS.has(c) ? "campaign" : NO_VALUE.has(c) ? "none" : "one");
           if (shape(before) !== shape(cond.cmp)) cond.value = null;
           this.changed();
         },
       },
-      operators.map((c) => Pulse.el("option", { value: c, selected: c === cond.cmp, text: CMP_LABELS[c] || c })),
+      operators.map((c) => Pulse.el("option", { value: c, selected: c === cond.cmp, text: cmpLabel(spec, c) })),
     );
     row.append(fieldSelect, cmpSelect, this.renderValue(cond, spec, path));
     row.append(
@@ -212,10 +241,26 @@ class Builder {
         onchange: (e) => this.touched(e.target, cond),
       });
     };
-    if (cond.cmp.includes("within_last_days")) {
+    if (type === "engagement" && CAMPAIGN_CMPS.has(cond.cmp)) {
+      this.loadCampaigns();
+      const known = this.campaigns || [];
+      const listed = known.some((c) => c.id === cond.value);
+      wrap.append(
+        Pulse.el(
+          "select",
+          {
+            "aria-label": "Campaign", "data-focus-key": path + ":v",
+            onchange: (e) => { cond.value = e.target.value === "" ? null : parseInt(e.target.value, 10); this.changed(); },
+          },
+          Pulse.el("option", { value: "", text: known.length ? "choose a campaign…" : "no launched campaigns yet", selected: cond.value === null }),
+          cond.value !== null && !listed ? Pulse.el("option", { value: String(cond.value), text: `campaign #${cond.value}`, selected: true }) : null,
+          known.map((c) => Pulse.el("option", { value: String(c.id), text: `${c.name} (#${c.id})`, selected: c.id === cond.value })),
+        ),
+      );
+    } else if (cond.cmp.includes("within_last_days")) {
       wrap.append(
         Pulse.el("input", {
-          type: "number", min: "0", step: "1", value: cond.value ?? "", "aria-label": "Days", "data-focus-key": path + ":v",
+          type: "number", min: type === "engagement" ? "1" : "0", max: type === "engagement" ? String(MAX_ENGAGEMENT_DAYS) : undefined, step: "1", value: cond.value ?? "", "aria-label": "Days", "data-focus-key": path + ":v",
           oninput: (e) => { cond.value = e.target.value === "" ? null : parseInt(e.target.value, 10); this.touched(e.target, cond); this.onChange(this); },
           onchange: (e) => this.touched(e.target, cond),
         }),
