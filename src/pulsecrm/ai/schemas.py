@@ -91,7 +91,8 @@ class SummaryOut(BaseModel):
 def _zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # With the tzdata package installed, a directory of zones ("America") is an IsADirectoryError.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(f"unknown time zone {name!r}; use an IANA name like 'Asia/Kolkata'") from None
     return name
 
