@@ -26,8 +26,10 @@ from pulsecrm.campaigns.endpoints import router as campaigns_router
 from pulsecrm.config import Settings, get_settings
 from pulsecrm.customers.endpoints import router as customers_router
 from pulsecrm.deadletters.endpoints import router as deadletters_router
+from pulsecrm.delivery import tokens
 from pulsecrm.delivery.dispatcher import Dispatcher
 from pulsecrm.delivery.endpoints import router as delivery_router
+from pulsecrm.delivery.redirects import TrackedLinks
 from pulsecrm.deps import ServicesDep
 from pulsecrm.errors import PulseError
 from pulsecrm.failures import Failure, classify, describe
@@ -68,6 +70,10 @@ OPEN_PATHS = frozenset(
         # One-click unsubscribe links in messages (web/unsubscribe.py): the signed token in the
         # address is the credential, and the pages say nothing about whose it is.
         "/u",
+        # Tracked links and the open pixel in messages (delivery/redirects.py): the signed token
+        # is the credential; they redirect only to URLs stored for the message's campaign.
+        "/r",
+        "/o",
     }
 )
 
@@ -94,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             services.redis, settings.redis_prefix, settings.login_attempts_per_minute
         )
         stop = asyncio.Event()
-        background: list[asyncio.Task[None]] = []
+        # Clicks and opens are written in batches; the last ones when the process stops.
+        background: list[asyncio.Task[None]] = [asyncio.create_task(services.engagement.run(stop))]
         dispatcher = None
         if services.redis is None and settings.background_work:
             # One process is a whole CRM: without Redis the web process sends campaigns (and
@@ -156,6 +163,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(OutageGuard, retry_after=settings.outage_retry_after_seconds)
     # Outermost: every answer carries them, the guard's 503s and the error pages included.
     app.add_middleware(SecurityHeaders)
+    # Tracked links and the open pixel skip the layers above, which they do not need (their
+    # own answers carry the security headers): the hottest addresses of all.
+    app.add_middleware(TrackedLinks, key=tokens.key_for(settings))
     # Outermost of all: the request id and timing cover every layer, errors included.
     app.add_middleware(RequestTelemetry, access_log=settings.access_log, count=settings.request_metrics)
 
