@@ -259,7 +259,9 @@ async def test_smtp_emails_carry_tracked_links_and_the_open_pixel(database_url: 
     }
     with smtp_server(recorder) as server:
         async with running_api(database_url, smtp_port=server.port, **smtp) as api:
-            people = [{"external_id": f"m{i}", "name": f"Mail{i} X", "email": f"m{i}@example.com"} for i in range(2)]
+            people = [
+                {"external_id": f"m{i}", "name": f"Mail{i} X", "email": f"m{i}@example.com"} for i in range(2)
+            ]
             assert (await api.client.post("/api/v1/customers", json=people)).status_code == 201
             body = {
                 "name": "Mail",
