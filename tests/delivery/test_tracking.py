@@ -299,3 +299,19 @@ async def test_smtp_emails_carry_tracked_links_and_the_open_pixel(database_url: 
             stats = await _stats(api, cid)
             assert (stats["opened"], stats["clicked"]) == (1, 0)
             assert [k for _, k, _ in await _events(api)] == ["opened", "opened"]
+
+
+async def test_the_sms_preview_counts_the_message_as_sent(database_url: str) -> None:
+    message = "x" * 130 + " https://a.example/"
+    tracked = 131 + len(f"{PUBLIC}/r/") + 22
+    async with running_api(database_url, public_url=PUBLIC) as api:
+        preview = (
+            await api.client.post("/api/v1/campaigns/preview-message", json={"message": message})
+        ).json()
+        assert preview["message"] == message
+        assert (preview["characters"], preview["sms_segments"]) == (tracked, 2)
+    async with running_api(database_url, public_url=PUBLIC, track_links=False) as api:
+        preview = (
+            await api.client.post("/api/v1/campaigns/preview-message", json={"message": message})
+        ).json()
+        assert (preview["characters"], preview["sms_segments"]) == (len(message), 1)

@@ -21,6 +21,7 @@ from pulsecrm.campaigns.schemas import (
     ReachOut,
     TagsIn,
 )
+from pulsecrm.delivery import tracking
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.pagination import Page
@@ -104,13 +105,15 @@ async def preview_message(
         segment_id=body.segment_id,
         catalog=await services.catalog.get(session),
     )
+    sent_length = tracking.tracked_length(text, services.settings)
     return MessagePreviewOut(
         customer_external_id=customer.external_id if customer else None,
         customer_name=customer.name if customer else None,
         subject=subject,
         message=text,
-        characters=len(text),
-        sms_segments=service.sms_segments(text),
+        # As sent: with its links tracked (`/r/<token>`), which an SMS's parts depend on.
+        characters=sent_length,
+        sms_segments=service.sms_segments(sent_length),
     )
 
 

@@ -135,15 +135,20 @@ class LinkTracker:
             out.append(dataclasses.replace(message, body=body, html=page))
         return out
 
-    def tracked_length(self, text: str) -> int:
-        """How long `text` will be once its links are tracked (for SMS previews)."""
-        if not self.enabled:
-            return len(text)
-        # The longest token typical ids make (`tokens`): a preview errs on the long side.
-        tracked = len(f"{self.base}/r/") + 22
-        return len(text) + sum(
-            tracked - (end - start) for start, end, url in find_urls(text) if self.trackable(url)
-        )
+
+def tracked_length(text: str, settings: Settings) -> int:
+    """How long `text` will be once its links are tracked (for SMS previews: parts cost money)."""
+    if not settings.track_links:
+        return len(text)
+    base = settings.public_url.rstrip("/")
+    ours = tuple(f"{base}/{p}/" for p in ("u", "r", "o"))
+    # The longest token the ids of a store make (`tokens`): the preview errs on the long side.
+    tracked = len(f"{base}/r/") + 22
+    return len(text) + sum(
+        tracked - (end - start)
+        for start, end, url in find_urls(text)
+        if len(url) <= MAX_URL and not url.startswith(ours)
+    )
 
 
 def _replace(text: str, urls: list[tuple[int, int, str]], target: Callable[[str], str]) -> str:
