@@ -128,6 +128,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # Requests are counted and logged by `telemetry` (Prometheus); FastAPI's own OpenTelemetry
+        # hooks would ask on every request whether a provider is configured (~20 us each).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     session_secret = settings.session_secret.get_secret_value() if settings.session_secret else None
     if session_secret is None:
@@ -163,11 +166,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(OutageGuard, retry_after=settings.outage_retry_after_seconds)
     # Outermost: every answer carries them, the guard's 503s and the error pages included.
     app.add_middleware(SecurityHeaders)
-    # Tracked links and the open pixel skip the layers above, which they do not need (their
-    # own answers carry the security headers): the hottest addresses of all.
-    app.add_middleware(TrackedLinks, key=tokens.key_for(settings))
     # Outermost of all: the request id and timing cover every layer, errors included.
     app.add_middleware(RequestTelemetry, access_log=settings.access_log, count=settings.request_metrics)
+    # ...but for tracked links and the open pixel, the hottest addresses of all: they skip every
+    # layer of ours, which they do not need (their own answers carry the security headers).
+    app.add_middleware(TrackedLinks, key=tokens.key_for(settings), count=settings.request_metrics)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

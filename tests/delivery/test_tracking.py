@@ -315,3 +315,25 @@ async def test_the_sms_preview_counts_the_message_as_sent(database_url: str) -> 
             await api.client.post("/api/v1/campaigns/preview-message", json={"message": message})
         ).json()
         assert (preview["characters"], preview["sms_segments"]) == (len(message), 1)
+
+
+async def test_clicks_waiting_in_memory_are_written_when_the_app_stops(database_url: str) -> None:
+    from pulsecrm.db import Database
+
+    # A flush interval longer than the test: only stopping can write them.
+    async with running_api(database_url, public_url=PUBLIC, engagement_flush_seconds=10) as api:
+        cid = await _campaign(api, people=2)
+        token = TOKEN.findall((await _send(api))[0]["body"])[0]
+        async with _anonymous(api) as browser:
+            for _ in range(3):
+                assert (await browser.get(f"/r/{token}")).status_code == 302
+        assert api.services.engagement.waiting == 3
+        assert await _events(api) == []
+    db = Database(database_url)
+    try:
+        async with db.engine.connect() as conn:
+            clicked = await conn.scalar(sa.text("SELECT clicked FROM campaigns WHERE id = :c"), {"c": cid})
+            events = await conn.scalar(sa.select(sa.func.count()).select_from(EngagementEvent))
+    finally:
+        await db.dispose()
+    assert (clicked, events) == (1, 3)

@@ -14,15 +14,16 @@ the campaign of the message can ever be a target. Same security headers as every
 from __future__ import annotations
 
 import base64
+import time
 from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pulsecrm.db import Database, utcnow
+from pulsecrm import metrics
+from pulsecrm.db import Database
 from pulsecrm.delivery import store, tokens
-from pulsecrm.delivery.receipts import Engagement
 from pulsecrm.failures import Failure, classify
 from pulsecrm.web.security import SECURITY_HEADERS
 
@@ -59,16 +60,6 @@ _SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 CACHE_SIZE = 10_000
 
 
-class _Route:
-    """What `telemetry.route_of` reads: the route template, never the raw path."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-
-CLICK_ROUTE, OPEN_ROUTE = _Route("/r/{token}"), _Route("/o/{token}.gif")
-
-
 class LinkCache:
     """Link id -> (campaign id, the Location header's bytes), least recently used out first."""
 
@@ -95,11 +86,15 @@ class LinkCache:
 
 
 class TrackedLinks:
-    """The pure-ASGI layer: answers GET and HEAD under `/r/` and `/o/`, passes the rest on."""
+    """The pure-ASGI layer: answers GET and HEAD under `/r/` and `/o/`, passes the rest on.
 
-    def __init__(self, app: ASGIApp, *, key: bytes) -> None:
+    Outermost of the app's own layers: the request id, access log line and outage guard are
+    not needed here (requests are counted in the metrics all the same, when they are on)."""
+
+    def __init__(self, app: ASGIApp, *, key: bytes, count: bool = True) -> None:
         self.app = app
         self.key = key
+        self.count = count
         self.links: LinkCache | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -111,20 +106,22 @@ class TrackedLinks:
         ):
             await self.app(scope, receive, send)
             return
+        start = time.perf_counter()
         head = scope["method"] == "HEAD"
         services: Any = scope["app"].state.services
         if path[1] == "r":
-            scope["route"] = CLICK_ROUTE
-            await self._click(path[3:], services, send, head)
+            status = await self._click(path[3:], services, send, head)
         else:
-            scope["route"] = OPEN_ROUTE
-            await self._open(path[3:], services, send, head)
+            status = await self._open(path[3:], services, send, head)
+        if self.count:
+            metrics.request_done(
+                "/r/{token}" if path[1] == "r" else "/o/{token}.gif", status, time.perf_counter() - start
+            )
 
-    async def _click(self, token: str, services: Any, send: Send, head: bool) -> None:
+    async def _click(self, token: str, services: Any, send: Send, head: bool) -> int:
         tracked = tokens.read(self.key, token)
         if tracked is None or tracked.link_id == 0:
-            await _answer(send, 404, _NOT_FOUND_HEADERS, NOT_FOUND, head)
-            return
+            return await _answer(send, 404, _NOT_FOUND_HEADERS, NOT_FOUND, head)
         if self.links is None:
             self.links = LinkCache(services.db)
         try:
@@ -132,45 +129,32 @@ class TrackedLinks:
         except Exception as exc:
             if classify(exc) is not Failure.OUTAGE:
                 raise
-            await _unavailable(send, services.settings.outage_retry_after_seconds)
-            return
+            return await _unavailable(send, services.settings.outage_retry_after_seconds)
         # Only a URL stored for the campaign the message belongs to: never an open redirect.
         if link is None or link[0] != tracked.campaign_id:
-            await _answer(send, 404, _NOT_FOUND_HEADERS, NOT_FOUND, head)
-            return
+            return await _answer(send, 404, _NOT_FOUND_HEADERS, NOT_FOUND, head)
         if not head:  # previews and scanners ask HEAD; a person's browser asks GET
-            services.engagement.add(
-                Engagement.model_construct(
-                    delivery_id=tracked.delivery_id,
-                    kind="clicked",
-                    occurred_at=utcnow(),
-                    link_id=tracked.link_id,
-                )
-            )
-        await _answer(send, 302, [(b"location", link[1]), *_REDIRECT_HEADERS], b"", head)
+            services.engagement.add(tracked.delivery_id, "clicked", tracked.link_id)
+        return await _answer(send, 302, [(b"location", link[1]), *_REDIRECT_HEADERS], b"", head)
 
-    async def _open(self, name: str, services: Any, send: Send, head: bool) -> None:
+    async def _open(self, name: str, services: Any, send: Send, head: bool) -> int:
         tracked = tokens.read(self.key, name[:-4]) if name.endswith(".gif") else None
         if tracked is None or tracked.link_id != 0:
-            await _answer(send, 404, _NOT_FOUND_HEADERS, NOT_FOUND, head)
-            return
+            return await _answer(send, 404, _NOT_FOUND_HEADERS, NOT_FOUND, head)
         if not head:
-            services.engagement.add(
-                Engagement.model_construct(
-                    delivery_id=tracked.delivery_id, kind="opened", occurred_at=utcnow(), link_id=0
-                )
-            )
-        await _answer(send, 200, _PIXEL_HEADERS, PIXEL, head)
+            services.engagement.add(tracked.delivery_id, "opened")
+        return await _answer(send, 200, _PIXEL_HEADERS, PIXEL, head)
 
 
 async def _answer(
     send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, head: bool
-) -> None:
+) -> int:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})
+    return status
 
 
-async def _unavailable(send: Send, retry_after: int) -> None:
+async def _unavailable(send: Send, retry_after: int) -> int:
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", str(len(_UNAVAILABLE)).encode()),
@@ -178,4 +162,4 @@ async def _unavailable(send: Send, retry_after: int) -> None:
         *_PRIVATE,
         *SECURITY_HEADERS,
     ]
-    await _answer(send, 503, headers, _UNAVAILABLE, False)
+    return await _answer(send, 503, headers, _UNAVAILABLE, False)

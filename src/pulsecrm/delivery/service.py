@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -207,7 +209,7 @@ class ReceiptQueue:
 class EngagementBuffer:
     """Clicks and opens seen by this web process, written in batches instead of per request.
 
-    `add` only appends to a list (the redirect answers at once); `run` flushes every
+    `add` only appends a tuple to a list (the redirect answers at once); `run` flushes every
     `engagement_flush_seconds`, or sooner once `engagement_flush_events` are waiting: one XADD
     onto the receipts stream with Redis, else one transaction (`store.apply_engagement`). A
     flush that fails keeps its events for the next one; a process that dies loses what it had
@@ -218,13 +220,14 @@ class EngagementBuffer:
         self.queue = queue
         self.interval = settings.engagement_flush_seconds
         self.batch = settings.engagement_flush_events
-        self._events: list[Engagement] = []
+        # (delivery id, kind, link id, unix time): models are built per batch, off the hot path.
+        self._events: list[tuple[int, str, int, float]] = []
         self._full = asyncio.Event()
         self._lock = asyncio.Lock()
         self.dropped = 0
 
-    def add(self, event: Engagement) -> None:
-        self._events.append(event)
+    def add(self, delivery_id: int, kind: str, link_id: int = 0) -> None:
+        self._events.append((delivery_id, kind, link_id, time.time()))
         if len(self._events) >= self.batch:
             self._full.set()
 
@@ -238,16 +241,11 @@ class EngagementBuffer:
         async with self._lock:
             events, self._events = self._events, []
             self._full.clear()
-            if not events:
-                return 0
+            total = len(events)
             try:
-                total = len(events)
                 while events:
                     chunk = events[:10_000]
-                    if self.queue.redis is not None:
-                        await self.queue.enqueue_engagement(chunk)
-                    else:
-                        await self.queue.apply_engagement_now(chunk)
+                    await self._write(chunk)
                     del events[: len(chunk)]  # written: not to be tried again
             except BaseException:
                 self._events[:0] = events
@@ -258,6 +256,25 @@ class EngagementBuffer:
                     log.error("engagement buffer full: %d clicks and opens dropped", over)
                 raise
             return total
+
+    async def _write(self, chunk: list[tuple[int, str, int, float]]) -> None:
+        if self.queue.redis is not None:
+            # The entry as `ReceiptCodec.encode_engagement` writes it, without a model per event.
+            body = orjson.dumps(
+                [
+                    {"delivery_id": d, "kind": k, "occurred_at": datetime.fromtimestamp(t, UTC), "link_id": n}
+                    for d, k, n, t in chunk
+                ]
+            )
+            entry = {"v": VERSION, "engagement": body, "n": str(len(chunk)).encode()}
+            await broker.append(self.queue.redis, self.queue.stream, [entry])
+        else:
+            await self.queue.apply_engagement_now(
+                [
+                    Engagement(delivery_id=d, kind=k, link_id=n, occurred_at=datetime.fromtimestamp(t, UTC))
+                    for d, k, n, t in chunk
+                ]
+            )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Flush until `stop`, then once more."""

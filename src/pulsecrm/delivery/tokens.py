@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from dataclasses import dataclass
 
@@ -58,26 +57,33 @@ def make(key: bytes, campaign_id: int, delivery_id: int, link_id: int) -> str:
         if not 0 <= n < MAX_ID:
             raise ValueError(f"id {n} out of range")
         _varint(n, ids)
-    mac = hmac.new(key, bytes(ids), hashlib.sha256).digest()[:MAC_BYTES]
+    mac = hmac.digest(key, bytes(ids), "sha256")[:MAC_BYTES]
     return base64.urlsafe_b64encode(bytes(ids) + mac).rstrip(b"=").decode("ascii")
 
 
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def read(key: bytes, token: str) -> Tracked | None:
-    """What a token stands for, or None unless it is exactly one we made."""
+    """What a token stands for, or None unless it is exactly one we made (in ~5 us: this is on
+    every click's path)."""
     if not 0 < len(token) <= MAX_LENGTH or not token.isascii():
         return None
-    raw_token = token.encode("ascii")
+    given = token.encode("ascii")
     try:
-        raw = base64.urlsafe_b64decode(raw_token + b"=" * (-len(raw_token) % 4))
+        # Strict: a character outside the alphabet is an error, not skipped.
+        raw = binascii.a2b_base64(given.translate(_TO_STANDARD) + b"=" * (-len(given) % 4), strict_mode=True)
     except (binascii.Error, ValueError):
         return None
-    # One spelling per token: base64 leaves spare bits in the last character, and
-    # `urlsafe_b64decode` skips characters outside its alphabet; re-encoding catches both.
-    if base64.urlsafe_b64encode(raw).rstrip(b"=") != raw_token or len(raw) <= MAC_BYTES:
+    # One spelling per token: base64 leaves spare bits in the last character; re-encoding
+    # catches a token that differs from ours only there.
+    if binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE).rstrip(b"=") != given:
         return None
-    ids, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
-    expected = hmac.new(key, ids, hashlib.sha256).digest()[:MAC_BYTES]
-    if not hmac.compare_digest(expected, mac):
+    if len(raw) <= MAC_BYTES:
+        return None
+    ids = raw[:-MAC_BYTES]
+    if not hmac.compare_digest(hmac.digest(key, ids, "sha256")[:MAC_BYTES], raw[-MAC_BYTES:]):
         return None
     values: list[int] = []
     n = shift = 0
