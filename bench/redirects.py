@@ -11,7 +11,8 @@ this runs; at the end every 302 must be an engagement event in the database.
 
     .venv/bin/python bench/redirects.py [--requests 50000] [--concurrency 64]
 
-Prints one JSON object. The machine is shared: read the figure beside the floor of the same run.
+Prints one JSON object (also written to bench/results/redirects.json). The machine is shared:
+read the figure beside the floor of the same run.
 """
 
 from __future__ import annotations
@@ -314,7 +315,10 @@ def main() -> None:
             "seconds_until_applied": round(apply_lag, 2),
             "campaign_counters": asyncio.run(counters(cid)),
         }
-        print(json.dumps(out, indent=2))
+        text = json.dumps(out, indent=2)
+        (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
+        (ROOT / "bench" / "results" / "redirects.json").write_text(text + "\n")
+        print(text)
     finally:
         for p in procs:
             p.terminate()

@@ -337,3 +337,24 @@ async def test_clicks_waiting_in_memory_are_written_when_the_app_stops(database_
     finally:
         await db.dispose()
     assert (clicked, events) == (1, 3)
+
+
+async def test_a_database_outage_on_an_uncached_link_is_a_503_not_a_redirect_or_500(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pulsecrm.delivery import store
+
+    async with running_api(sqlite_url, public_url=PUBLIC) as api:
+        await _campaign(api, people=1)
+        token = TOKEN.findall((await _send(api))[0]["body"])[0]
+
+        async def away(*_: object) -> None:
+            raise ConnectionRefusedError("the database is away")
+
+        monkeypatch.setattr(store, "link_by_id", away)
+        async with _anonymous(api) as browser:
+            answer = await browser.get(f"/r/{token}")
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+        assert "location" not in answer.headers
+        assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert api.services.engagement.waiting == 0

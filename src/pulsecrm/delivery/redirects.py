@@ -122,7 +122,7 @@ class TrackedLinks:
         tracked = tokens.read(self.key, token)
         if tracked is None or tracked.link_id == 0:
             return await _answer(send, 404, _NOT_FOUND_HEADERS, NOT_FOUND, head)
-        if self.links is None:
+        if self.links is None or self.links.db is not services.db:  # a new lifespan, a new pool
             self.links = LinkCache(services.db)
         try:
             link = await self.links.get(tracked.link_id)

@@ -123,6 +123,9 @@ class LinkTracker:
         ids = {cid: await self.link_ids(cid, urls) for cid, urls in by_campaign.items() if urls}
         out = []
         for message, urls in zip(messages, found, strict=True):
+            if not urls and message.channel != "email":
+                out.append(message)  # nothing to track: as rendered
+                continue
             links = {
                 url: self.click_url(message.campaign_id, message.delivery_id, ids[message.campaign_id][url])
                 for _, _, url in urls
