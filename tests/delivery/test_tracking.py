@@ -358,3 +358,13 @@ async def test_a_database_outage_on_an_uncached_link_is_a_503_not_a_redirect_or_
         assert "location" not in answer.headers
         assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
         assert api.services.engagement.waiting == 0
+
+
+def test_a_stored_url_becomes_a_safe_location_header() -> None:
+    from pulsecrm.delivery.redirects import location
+
+    assert location("https://shop.example/a?b=1&c=%20#top") == b"https://shop.example/a?b=1&c=%20#top"
+    assert location("https://münchen.example:8443/straße?q=ä") == (
+        b"https://xn--mnchen-3ya.example:8443/stra%C3%9Fe?q=%C3%A4"
+    )
+    assert location("https://shop.example/a\\b|c") == b"https://shop.example/a%5Cb%7Cc"

@@ -14,10 +14,11 @@ the campaign of the message can ever be a target. Same security headers as every
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections import OrderedDict
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,6 +27,9 @@ from pulsecrm.db import Database
 from pulsecrm.delivery import store, tokens
 from pulsecrm.failures import Failure, classify
 from pulsecrm.web.security import SECURITY_HEADERS
+
+if TYPE_CHECKING:
+    from pulsecrm.services import Services
 
 # A transparent 1x1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -60,6 +64,18 @@ _SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 CACHE_SIZE = 10_000
 
 
+def location(url: str) -> bytes:
+    """A stored URL as a Location header: a non-ASCII host in IDNA, the rest percent-encoded."""
+    if not url.isascii():
+        parts = urlsplit(url)
+        userinfo, at, hostport = parts.netloc.rpartition("@")
+        host, colon, port = hostport.partition(":")
+        with contextlib.suppress(UnicodeError):
+            host = host.encode("idna").decode("ascii")
+        url = urlunsplit(parts._replace(netloc=f"{userinfo}{at}{host}{colon}{port}"))
+    return quote(url, safe=_SAFE).encode("ascii")
+
+
 class LinkCache:
     """Link id -> (campaign id, the Location header's bytes), least recently used out first."""
 
@@ -78,7 +94,7 @@ class LinkCache:
         if row is None:
             return None
         campaign_id, url = row
-        found = (campaign_id, quote(url, safe=_SAFE).encode("ascii"))
+        found = (campaign_id, location(url))
         self._links[link_id] = found
         if len(self._links) > self.size:
             self._links.popitem(last=False)
@@ -108,7 +124,7 @@ class TrackedLinks:
             return
         start = time.perf_counter()
         head = scope["method"] == "HEAD"
-        services: Any = scope["app"].state.services
+        services: Services = scope["app"].state.services
         if path[1] == "r":
             status = await self._click(path[3:], services, send, head)
         else:
@@ -118,7 +134,7 @@ class TrackedLinks:
                 "/r/{token}" if path[1] == "r" else "/o/{token}.gif", status, time.perf_counter() - start
             )
 
-    async def _click(self, token: str, services: Any, send: Send, head: bool) -> int:
+    async def _click(self, token: str, services: Services, send: Send, head: bool) -> int:
         tracked = tokens.read(self.key, token)
         if tracked is None or tracked.link_id == 0:
             return await _answer(send, 404, _NOT_FOUND_HEADERS, NOT_FOUND, head)
@@ -137,7 +153,7 @@ class TrackedLinks:
             services.engagement.add(tracked.delivery_id, "clicked", tracked.link_id)
         return await _answer(send, 302, [(b"location", link[1]), *_REDIRECT_HEADERS], b"", head)
 
-    async def _open(self, name: str, services: Any, send: Send, head: bool) -> int:
+    async def _open(self, name: str, services: Services, send: Send, head: bool) -> int:
         tracked = tokens.read(self.key, name[:-4]) if name.endswith(".gif") else None
         if tracked is None or tracked.link_id != 0:
             return await _answer(send, 404, _NOT_FOUND_HEADERS, NOT_FOUND, head)
