@@ -26,8 +26,10 @@ from pulsecrm.campaigns.endpoints import router as campaigns_router
 from pulsecrm.config import Settings, get_settings
 from pulsecrm.customers.endpoints import router as customers_router
 from pulsecrm.deadletters.endpoints import router as deadletters_router
+from pulsecrm.delivery import tokens
 from pulsecrm.delivery.dispatcher import Dispatcher
 from pulsecrm.delivery.endpoints import router as delivery_router
+from pulsecrm.delivery.redirects import TrackedLinks
 from pulsecrm.deps import ServicesDep
 from pulsecrm.errors import PulseError
 from pulsecrm.failures import Failure, classify, describe
@@ -68,6 +70,10 @@ OPEN_PATHS = frozenset(
         # One-click unsubscribe links in messages (web/unsubscribe.py): the signed token in the
         # address is the credential, and the pages say nothing about whose it is.
         "/u",
+        # Tracked links and the open pixel in messages (delivery/redirects.py): the signed token
+        # is the credential; they redirect only to URLs stored for the message's campaign.
+        "/r",
+        "/o",
     }
 )
 
@@ -94,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             services.redis, settings.redis_prefix, settings.login_attempts_per_minute
         )
         stop = asyncio.Event()
-        background: list[asyncio.Task[None]] = []
+        # Clicks and opens are written in batches; the last ones when the process stops.
+        background: list[asyncio.Task[None]] = [asyncio.create_task(services.engagement.run(stop))]
         dispatcher = None
         if services.redis is None and settings.background_work:
             # One process is a whole CRM: without Redis the web process sends campaigns (and
@@ -121,6 +128,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # Requests are counted and logged by `telemetry` (Prometheus); FastAPI's own OpenTelemetry
+        # hooks would ask on every request whether a provider is configured (~20 us each).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     session_secret = settings.session_secret.get_secret_value() if settings.session_secret else None
     if session_secret is None:
@@ -158,6 +168,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     # Outermost of all: the request id and timing cover every layer, errors included.
     app.add_middleware(RequestTelemetry, access_log=settings.access_log, count=settings.request_metrics)
+    # ...but for tracked links and the open pixel, the hottest addresses of all: they skip every
+    # layer of ours, which they do not need (their own answers carry the security headers).
+    app.add_middleware(TrackedLinks, key=tokens.key_for(settings), count=settings.request_metrics)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -153,7 +153,23 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
     public_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Where Pulse is reached from outside: unsubscribe links in messages point here.",
+        description="Where Pulse is reached from outside: unsubscribe links, tracked links and the "
+        "open pixel in messages point here.",
+    )
+    track_links: bool = Field(
+        default=True,
+        description="Send every http(s) link in a message through `/r/<token>` (counting clicks) "
+        "and put an open pixel in e-mails' HTML part; false = messages go out as rendered.",
+    )
+    engagement_flush_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        le=10,
+        description="Clicks and opens a web process sees are kept in memory and written (or queued "
+        "on Redis) this often; a crash loses at most this long's worth (the visitor was redirected).",
+    )
+    engagement_flush_events: int = Field(
+        default=500, ge=1, le=10_000, description="...or as soon as this many are waiting."
     )
 
     # Consent: whether a customer who never said yes or no may get marketing.

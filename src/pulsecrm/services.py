@@ -12,7 +12,7 @@ from pulsecrm.auth.users import UserVerifier
 from pulsecrm.config import Settings
 from pulsecrm.db import Database
 from pulsecrm.deadletters.service import Replayer
-from pulsecrm.delivery.service import ReceiptQueue
+from pulsecrm.delivery.service import EngagementBuffer, ReceiptQueue
 from pulsecrm.ingest.service import Ingestor
 from pulsecrm.segments.catalog import CatalogCache
 from pulsecrm.segments.engine import AudienceEngine
@@ -29,6 +29,8 @@ class Services:
     catalog: CatalogCache
     receipts: ReceiptQueue
     audience: AudienceEngine
+    # Clicks and opens this process saw, written in batches (`delivery.redirects`).
+    engagement: EngagementBuffer
     # Per stream, how a dead letter is submitted again.
     replayers: dict[str, Replayer] = field(default_factory=dict)
     persistence: broker.Persistence | None = None  # read at start in stream mode
@@ -42,6 +44,7 @@ class Services:
         metrics.watch_pool(db.engine)
         redis = broker.connect(settings.redis_url) if settings.redis_url else None
         catalog = CatalogCache()
+        receipts = ReceiptQueue(db, redis, settings)
         return cls(
             settings=settings,
             db=db,
@@ -50,7 +53,8 @@ class Services:
             api_keys=ApiKeyVerifier(settings.api_key_cache_seconds, settings.api_key_grace_seconds),
             users=UserVerifier(settings.api_key_cache_seconds, settings.api_key_grace_seconds),
             catalog=catalog,
-            receipts=ReceiptQueue(db, redis, settings),
+            receipts=receipts,
+            engagement=EngagementBuffer(receipts, settings),
             audience=AudienceEngine(
                 db,
                 catalog,

@@ -158,3 +158,40 @@ async def test_receipts_entries_get_the_same_policy(database_url: str, redis_pre
         entries = [d for d in letters if d["kind"] == "entry"]
         assert len(entries) == 2
         assert any("not json" in str(d["record"]) for d in entries)
+
+
+async def test_engagement_entries_share_the_receipts_stream_and_its_policy(
+    database_url: str, redis_prefix: str
+) -> None:
+    """Clicks and opens queued by the web process ride the receipts stream: the good ones are
+    applied with the entry's receipts, a bad one is set aside as an `engagement` dead letter."""
+    from tests.delivery.test_receipts import _sent_campaign, receipt, stats
+
+    async with running_api(database_url, redis_prefix) as api:
+        redis, stream = api.services.redis, api.services.receipts.stream
+        assert redis is not None
+        cid = await _sent_campaign(api, customers=2)
+        async with api.services.db.engine.connect() as conn:
+            import sqlalchemy as sa
+
+            from pulsecrm.delivery.models import Delivery
+
+            first = await conn.scalar(sa.select(sa.func.min(Delivery.id)).where(Delivery.campaign_id == cid))
+        click = {"delivery_id": first, "kind": "clicked", "occurred_at": "2026-11-20T10:00:00Z", "link_id": 7}
+        poison = {**click, "delivery_id": 0}
+        entry = {
+            "v": "1",
+            "receipts": orjson.dumps([receipt("m2", "opened")]),
+            "engagement": orjson.dumps([click, poison]),
+            "n": "2",
+        }
+        await redis.xadd(stream, entry)
+        await api.drain()
+        s = await stats(api, cid)
+        assert (s["opened"], s["clicked"]) == (2, 1)
+        letters = (await api.client.get("/api/v1/dead-letters", params={"stream": "receipts"})).json()[
+            "items"
+        ]
+        assert [(d["kind"], d["external_id"]) for d in letters] == [("engagement", "0")]
+        replayed = await api.client.post(f"/api/v1/dead-letters/{letters[0]['id']}/replay")
+        assert replayed.status_code == 422, replayed.text  # still no such delivery id

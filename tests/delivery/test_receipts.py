@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from pulsecrm.campaigns.models import Campaign
-from pulsecrm.delivery.models import Delivery, ParkedReceipt
+from pulsecrm.db import utcnow
+from pulsecrm.delivery import store
+from pulsecrm.delivery.models import Delivery, EngagementEvent, ParkedReceipt
 from pulsecrm.delivery.receipts import sign
 from tests.conftest import WEBHOOK_SECRET, Api, running_api
 
@@ -209,3 +211,63 @@ async def test_a_receipt_time_no_database_stores_is_refused_at_the_door(api: Api
     [detail] = response.json()["error"]["details"]
     assert detail["loc"] == ["receipts", 1, "occurred_at"]
     assert "1900" in detail["message"]
+
+
+# --- engagement: opened and clicked ----------------------------------------------------------------
+
+
+def at(minute: int) -> str:
+    return f"2026-11-20T10:{minute:02d}:00Z"
+
+
+async def _marks(api: Api, cid: int) -> dict[str, tuple[Any, Any, str]]:
+    async with api.services.db.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(
+                Delivery.vendor_message_id, Delivery.opened_at, Delivery.clicked_at, Delivery.status
+            ).where(Delivery.campaign_id == cid)
+        )
+        return {str(m): (o and o.minute, c and c.minute, str(s)) for m, o, c, s in rows.all()}
+
+
+async def test_opens_and_clicks_count_once_per_message_in_any_order(api: Api) -> None:
+    cid = await _sent_campaign(api, customers=3)
+    # The click comes first, then the open it implies, then duplicates of both.
+    await post(api, [receipt("m1", "clicked", occurred_at=at(5))])
+    await post(api, [receipt("m1", "opened", occurred_at=at(1)), receipt("m1", "clicked", occurred_at=at(5))])
+    await post(api, [receipt("m1", "clicked", occurred_at=at(9)), receipt("m2", "opened", occurred_at=at(2))])
+    await post(api, [receipt("m2", "opened", occurred_at=at(2)), receipt("m1", "delivered")])
+    s = await stats(api, cid)
+    assert (s["opened"], s["clicked"], s["delivered"], s["sent"]) == (2, 1, 1, 2)
+    marks = await _marks(api, cid)
+    # The earliest of each, beside the status (an open never moves it).
+    assert marks["m1"] == (1, 5, "delivered")
+    assert marks["m2"] == (2, None, "sent")
+    assert marks["m3"] == (None, None, "sent")
+    async with api.services.db.engine.connect() as conn:
+        events = (await conn.execute(sa.select(EngagementEvent.kind, sa.func.count()).group_by("kind"))).all()
+    assert dict(events) == {"opened": 2, "clicked": 2}  # the clicks at 10:05 and 10:09
+    await counters_match_the_log(api, cid)
+
+
+async def test_engagement_for_a_message_not_recorded_yet_is_parked_then_applied(api: Api) -> None:
+    cid = await _sent_campaign(api, customers=2)
+    early = [receipt("late", "opened", occurred_at=at(3)), receipt("late", "clicked", occurred_at=at(4))]
+    await post(api, [*early, receipt("late", "delivered", occurred_at=at(2))])
+    async with api.services.db.engine.connect() as conn:
+        parked = (
+            await conn.execute(sa.select(ParkedReceipt.status).order_by(ParkedReceipt.status))
+        ).scalars()
+        assert list(parked) == ["clicked", "delivered", "opened"]
+    assert (await stats(api, cid))["opened"] == 0
+    # The send is recorded (as the dispatcher's `record` would), and the periodic pass settles them.
+    async with api.services.db.engine.begin() as conn:
+        await conn.execute(
+            sa.update(Delivery).where(Delivery.vendor_message_id == "m2").values(vendor_message_id="late")
+        )
+        await store.settle_parked(conn, now=utcnow())
+    s = await stats(api, cid)
+    assert (s["opened"], s["clicked"], s["delivered"]) == (1, 1, 1)
+    assert (await _marks(api, cid))["late"] == (3, 4, "delivered")
+    async with api.services.db.engine.connect() as conn:
+        assert (await conn.scalar(sa.select(sa.func.count()).select_from(ParkedReceipt))) == 0

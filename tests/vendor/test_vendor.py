@@ -102,6 +102,9 @@ def settings(**overrides: Any) -> VendorSettings:
         "receipt_linger_ms": 20,
         "retry_initial_ms": 20,
         "seed": 1,
+        # Delivery outcomes alone unless a test asks for opens and clicks.
+        "open_rate": 0,
+        "click_rate": 0,
     }
     values.update(overrides)
     return VendorSettings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -236,6 +239,25 @@ async def test_receipts_are_signed_batched_and_about_as_successful_as_configured
     assert all(datetime.fromisoformat(r["occurred_at"]).utcoffset() is not None for r in receipts)
 
 
+async def test_delivered_messages_are_opened_and_clicked_later_as_configured() -> None:
+    rates = {"open_rate": 0.4, "click_rate": 0.1, "engagement_min_delay_ms": 5, "engagement_max_delay_ms": 30}
+    async with receiver() as (rx, url), vendor(webhook_url=url, seed=5, **rates) as client:
+        batch = [msg(f"e{i}", channel="email") for i in range(1000)]
+        assert (await client.post("/v1/messages/batch", json={"messages": batch})).status_code == 200
+        await eventually(lambda: _pending_is_zero(client))
+    by_status: dict[str, dict[str, datetime]] = {}
+    for r in rx.receipts:
+        assert r["message_id"] not in by_status.setdefault(r["status"], {})  # one of each at most
+        by_status[r["status"]][r["message_id"]] = datetime.fromisoformat(r["occurred_at"])
+    delivered, opened, clicked = (by_status.get(s, {}) for s in ("delivered", "opened", "clicked"))
+    assert set(clicked) <= set(opened) <= set(delivered)  # only delivered messages are opened
+    assert abs(len(opened) / len(delivered) - 0.4) <= 0.05
+    assert abs(len(clicked) / len(delivered) - 0.1) <= 0.03
+    assert all(delivered[m] < opened[m] for m in opened)
+    assert all(opened[m] < clicked[m] for m in clicked)
+    assert all("reason" not in r for r in rx.receipts if r["status"] != "failed")
+
+
 async def _pending_is_zero(client: httpx.AsyncClient) -> bool:
     return bool((await client.get("/v1/stats")).json()["receipts_pending"] == 0)
 
@@ -315,6 +337,8 @@ def test_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         settings(min_delay_ms=50, max_delay_ms=10)
     with pytest.raises(ValueError, match="must not exceed 1"):
         settings(error_500_rate=0.6, error_429_rate=0.6)
+    with pytest.raises(ValueError, match="a click is an open too"):
+        settings(open_rate=0.1, click_rate=0.2)
     with pytest.raises(ValueError, match="PULSECRM_WEBHOOK_SECRET"):
         create_app(settings(webhook_secret=None))
     monkeypatch.setenv("PULSECRM_WEBHOOK_SECRET", "from-env")
@@ -322,6 +346,7 @@ def test_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     from_env = VendorSettings(_env_file=None)  # type: ignore[call-arg]
     assert from_env.webhook_secret is not None and from_env.webhook_secret.get_secret_value() == "from-env"
     assert from_env.success_rate == 0.5 and from_env.port == 8025
+    assert (from_env.open_rate, from_env.click_rate) == (0.40, 0.08)
 
 
 # --- the real process -------------------------------------------------------------------------
@@ -338,7 +363,12 @@ def test_pulsecrm_vendor_runs_as_its_own_process(tmp_path: Path) -> None:
             stdout=out,
             stderr=subprocess.STDOUT,
             # Nothing listens at the webhook: receipts stay pending, which the stats show.
-            env=cli_env(webhook_secret=SECRET, vendor_webhook_url=f"http://127.0.0.1:{free_port()}/r"),
+            env=cli_env(
+                webhook_secret=SECRET,
+                vendor_webhook_url=f"http://127.0.0.1:{free_port()}/r",
+                vendor_open_rate="0",
+                vendor_click_rate="0",
+            ),
         )
     base = f"http://127.0.0.1:{port}"
     try:

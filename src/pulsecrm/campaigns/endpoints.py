@@ -22,6 +22,7 @@ from pulsecrm.campaigns.schemas import (
     TagsIn,
 )
 from pulsecrm.db import utcnow
+from pulsecrm.delivery import tracking
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import CampaignsScope, ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.outcomes import service as outcomes_service
@@ -126,13 +127,15 @@ async def preview_message(
         segment_id=body.segment_id,
         catalog=await services.catalog.get(session),
     )
+    sent_length = tracking.tracked_length(text, services.settings)
     return MessagePreviewOut(
         customer_external_id=customer.external_id if customer else None,
         customer_name=customer.name if customer else None,
         subject=subject,
         message=text,
-        characters=len(text),
-        sms_segments=service.sms_segments(text),
+        # As sent: with its links tracked (`/r/<token>`), which an SMS's parts depend on.
+        characters=sent_length,
+        sms_segments=service.sms_segments(sent_length),
     )
 
 

@@ -284,5 +284,5 @@ class MessagePreviewOut(BaseModel):
     customer_name: str | None = None
     subject: str | None
     message: str
-    characters: int
-    sms_segments: int = Field(description="160-character SMS parts the message needs.")
+    characters: int = Field(description="Its length as sent: with its links tracked (`/r/<token>`).")
+    sms_segments: int = Field(description="160-character SMS parts the message needs, as sent.")

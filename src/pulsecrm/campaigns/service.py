@@ -401,8 +401,8 @@ async def preview_message(
     return customer, rendered_subject, templates.render(message, context)
 
 
-def sms_segments(text: str) -> int:
-    return max(1, math.ceil(len(text) / 160))
+def sms_segments(characters: int) -> int:
+    return max(1, math.ceil(characters / 160))
 
 
 async def count_by_status(session: AsyncSession) -> dict[str, int]:

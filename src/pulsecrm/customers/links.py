@@ -36,14 +36,24 @@ class Unsubscribe:
 
 @cache
 def _fallback_key() -> bytes:
-    log.warning("PULSECRM_SESSION_SECRET is unset: unsubscribe links work only until this process restarts")
+    log.warning(
+        "PULSECRM_SESSION_SECRET is unset: unsubscribe and tracked links work only until this "
+        "process restarts, and only in this process"
+    )
     return secrets.token_bytes(32)
 
 
+def derive_key(settings: Settings, purpose: bytes) -> bytes:
+    """A key for one purpose, derived from PULSECRM_SESSION_SECRET (so one secret serves every
+    signed thing, yet what is signed for one purpose never passes for another)."""
+    secret = (
+        settings.session_secret.get_secret_value().encode() if settings.session_secret else _fallback_key()
+    )
+    return hmac.new(secret, purpose, hashlib.sha256).digest()
+
+
 def _key(settings: Settings) -> bytes:
-    if settings.session_secret is None:
-        return _fallback_key()
-    return hmac.new(settings.session_secret.get_secret_value().encode(), _PURPOSE, hashlib.sha256).digest()
+    return derive_key(settings, _PURPOSE)
 
 
 def _signature(key: bytes, customer: str, channel: str) -> str:

@@ -1,7 +1,7 @@
 """The dispatcher: a pipeline of small steps over a store (`delivery.store`) and channels.
 
-    running campaigns -> rate grant -> claim -> render -> channel.send_batch -> record
-                                                                           \\-> error policy
+    running campaigns -> rate grant -> claim -> render -> track links -> channel.send_batch -> record
+                                                                                          \\-> error policy
 
 At most one message per customer per campaign, even across crashes: a delivery is claimed
 with a lease in one committed statement, sent, and recorded afterwards. On an idempotent
@@ -41,6 +41,7 @@ from pulsecrm.delivery.channels import Channel, ChannelName, Deferred, OutboundM
 from pulsecrm.delivery.channels.registry import build_channels, close_channels
 from pulsecrm.delivery.policy import ErrorPolicy
 from pulsecrm.delivery.ratelimit import Bucket, DatabaseRateLimiter, RateLimiter, RedisRateLimiter
+from pulsecrm.delivery.tracking import LinkTracker
 from pulsecrm.failures import Failure, OutageLog, classify
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Dispatcher:
             window_seconds=settings.delivery_error_window_seconds,
         )
         self.outage = OutageLog(log, "dispatcher: the database")
+        self.tracker = LinkTracker(db, settings)
         self._next_probe = 0.0
 
     @classmethod
@@ -209,6 +211,9 @@ class Dispatcher:
                     else None,
                 )
             )
+        if messages:
+            # Links become /r/<token>, e-mails get the open pixel; one upsert for new URLs.
+            messages = await self.tracker.track(messages)
         outcomes = await channel.send_batch(messages) if messages else []
         recorded = await self.record(
             claimed, [*early, *outcomes], idempotent=channel.idempotent, withdrawn=withdrawn

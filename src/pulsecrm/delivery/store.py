@@ -8,6 +8,7 @@ hands the counter changes it made to `_count`, the one place campaign counters m
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pulsecrm.campaigns import counters
@@ -25,13 +28,14 @@ from pulsecrm.db import bulk_update, bulk_upsert, one_of
 from pulsecrm.delivery import machine
 from pulsecrm.delivery.channels import Deferred, Rejected, SendOutcome, Sent
 from pulsecrm.delivery.machine import Deltas, Event
-from pulsecrm.delivery.models import Delivery, EngagementEvent, ParkedReceipt
+from pulsecrm.delivery.models import Delivery, EngagementEvent, ParkedReceipt, TrackedLink
 from pulsecrm.delivery.receipts import OUTCOMES, Engagement, Receipt
 from pulsecrm.outcomes import attribution
 
 deliveries_t: sa.Table = Delivery.__table__  # type: ignore[assignment]
 parked_t: sa.Table = ParkedReceipt.__table__  # type: ignore[assignment]
 events_t: sa.Table = EngagementEvent.__table__  # type: ignore[assignment]
+links_t: sa.Table = TrackedLink.__table__  # type: ignore[assignment]
 SWEEP_LIMIT = 10_000
 AnySelect = TypeVar("AnySelect", bound=sa.Select[*tuple[Any, ...]])
 
@@ -602,3 +606,38 @@ async def settle_parked(conn: AsyncConnection, *, now: datetime) -> int:
     deltas = await _settle_parked(conn, message_ids=None, now=now)
     await _count(conn, deltas, now)
     return sum(n for changes in deltas.values() for name, n in changes.items() if n > 0)
+
+
+# --- tracked links ---------------------------------------------------------------------------
+
+
+def url_hash(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def upsert_links(conn: AsyncConnection, *, campaign_id: int, urls: Sequence[str]) -> dict[str, int]:
+    """The link id of each URL of the campaign, stored if new: one statement for all of them.
+
+    The no-op update makes RETURNING name the rows that were already there as well; rows are
+    taken in hash order so two senders storing the same URLs cannot deadlock."""
+    if not urls:
+        return {}
+    hashes = {url_hash(u): u for u in urls}
+    rows = [{"campaign_id": campaign_id, "url_hash": h, "url": hashes[h]} for h in sorted(hashes)]
+    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    values = insert(TrackedLink).values(rows)
+    statement = values.on_conflict_do_update(
+        index_elements=[TrackedLink.campaign_id, TrackedLink.url_hash],
+        set_={"url": values.excluded.url},
+    ).returning(TrackedLink.id, TrackedLink.url_hash)
+    return {hashes[h]: int(link_id) for link_id, h in await conn.execute(statement)}
+
+
+async def link_by_id(conn: AsyncConnection, link_id: int) -> tuple[int, str] | None:
+    """(campaign id, URL) of a tracked link, or None."""
+    row = (
+        await conn.execute(
+            sa.select(TrackedLink.campaign_id, TrackedLink.url).where(TrackedLink.id == link_id)
+        )
+    ).first()
+    return None if row is None else (int(row[0]), str(row[1]))

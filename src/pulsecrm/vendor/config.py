@@ -44,6 +44,18 @@ class VendorSettings(BaseSettings):
         "restarted vendor still knows every idempotency key it accepted.",
     )
     seed: int | None = Field(default=None, description="Seed of outcomes, delays and injected errors.")
+    # Engagement, as a real vendor's tracking reports it: some delivered messages are opened,
+    # some of those clicked, each a receipt of its own on the same webhook, a while later.
+    open_rate: float = Field(default=0.40, ge=0, le=1, description="Share of delivered messages opened.")
+    click_rate: float = Field(
+        default=0.08, ge=0, le=1, description="Share of delivered messages clicked (all of them opened too)."
+    )
+    engagement_min_delay_ms: float = Field(
+        default=1000, ge=0, description="Shortest time from delivery to the open (and from open to click)."
+    )
+    engagement_max_delay_ms: float = Field(
+        default=5000, ge=0, description="Longest time from delivery to the open (and from open to click)."
+    )
     # Receipt batching and retrying; rarely changed except to make tests fast.
     receipt_batch_size: int = Field(default=500, ge=1, le=10_000)
     receipt_linger_ms: float = Field(default=100, ge=0, description="How long a batch collects.")
@@ -54,6 +66,10 @@ class VendorSettings(BaseSettings):
     def _consistent(self) -> Self:
         if self.min_delay_ms > self.max_delay_ms:
             raise ValueError("min_delay_ms must not exceed max_delay_ms")
+        if self.engagement_min_delay_ms > self.engagement_max_delay_ms:
+            raise ValueError("engagement_min_delay_ms must not exceed engagement_max_delay_ms")
+        if self.click_rate > self.open_rate:
+            raise ValueError("click_rate must not exceed open_rate: a click is an open too")
         if self.error_500_rate + self.error_429_rate + self.timeout_rate > 1:
             raise ValueError("error_500_rate + error_429_rate + timeout_rate must not exceed 1")
         return self

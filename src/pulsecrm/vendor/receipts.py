@@ -1,8 +1,9 @@
 """The receipts the vendor posts, as its documentation would state them: its own copy of the
 wire format, so the vendor depends on Pulse's server code for nothing.
 
-Body: `{"receipts": [{"message_id", "status": "delivered"|"failed", "occurred_at" (ISO 8601
-with offset), "reason"? (failed only)}, …]}`, at most 10,000 per request.
+Body: `{"receipts": [{"message_id", "status": "delivered"|"failed"|"opened"|"clicked",
+"occurred_at" (ISO 8601 with offset), "reason"? (failed only)}, …]}`, at most 10,000 per
+request. `opened` and `clicked` come later than `delivered`, each on its own.
 Signature: `X-Pulse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">` keyed with the
 shared webhook secret; receivers refuse timestamps more than 5 minutes off.
 """
@@ -23,7 +24,7 @@ class Receipt(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     message_id: str = Field(min_length=1, max_length=100)
-    status: Literal["delivered", "failed"]
+    status: Literal["delivered", "failed", "opened", "clicked"]
     occurred_at: AwareDatetime
     reason: str | None = Field(default=None, max_length=500)
 

@@ -67,6 +67,7 @@ class VendorState:
         # Separate streams, so a seeded run's outcomes do not depend on how many faults were drawn.
         self._outcomes = random.Random(settings.seed)
         self._faults = random.Random(None if settings.seed is None else f"{settings.seed}:faults")
+        self._engagement = random.Random(None if settings.seed is None else f"{settings.seed}:engagement")
         self.message_ids: dict[str, str] = {}
         self.times_seen: dict[str, int] = {}
         self.stats = Stats()
@@ -129,22 +130,42 @@ class VendorState:
             result = SendResult(idempotency_key=key, message_id=message_id, duplicate=False)
             results.append(result)
             new.append(result)
-            outcomes.append(self._outcome(message_id, message.channel))
+            outcomes += self._outcomes_of(message_id, message.channel)
         if self.log is not None:
             self.log.write(new)
         return results, outcomes
 
-    def _outcome(self, message_id: str, channel: str) -> Outcome:
+    def _outcomes_of(self, message_id: str, channel: str) -> list[Outcome]:
+        """Delivered or failed; and, of the delivered, opened and clicked ones a while later."""
         s, rng = self.settings, self._outcomes
         delay = rng.uniform(s.min_delay_ms, s.max_delay_ms) / 1000
-        occurred_at = datetime.now(UTC) + timedelta(seconds=delay)
-        if rng.random() < s.success_rate:
-            receipt = Receipt(message_id=message_id, status="delivered", occurred_at=occurred_at)
-        else:
-            reason = rng.choice(FAILURE_REASONS[channel])
-            receipt = Receipt(message_id=message_id, status="failed", occurred_at=occurred_at, reason=reason)
-        return Outcome(receipt=receipt, delay=delay)
+        accepted = datetime.now(UTC)
+        if rng.random() >= s.success_rate:
+            failed = Receipt(
+                message_id=message_id,
+                status="failed",
+                occurred_at=accepted + timedelta(seconds=delay),
+                reason=rng.choice(FAILURE_REASONS[channel]),
+            )
+            return [Outcome(receipt=failed, delay=delay)]
+        outcomes = [_receipt(message_id, "delivered", accepted, delay)]
+        # Its own random stream, so turning engagement on changes no delivery outcome.
+        roll, engagement = self._engagement.random(), self._engagement
+        if roll < s.open_rate:
+            delay += engagement.uniform(s.engagement_min_delay_ms, s.engagement_max_delay_ms) / 1000
+            outcomes.append(_receipt(message_id, "opened", accepted, delay))
+            if roll < s.click_rate:  # clicks are a subset of opens
+                delay += engagement.uniform(s.engagement_min_delay_ms, s.engagement_max_delay_ms) / 1000
+                outcomes.append(_receipt(message_id, "clicked", accepted, delay))
+        return outcomes
 
     def close(self) -> None:
         if self.log is not None:
             self.log.close()
+
+
+def _receipt(
+    message_id: str, status: Literal["delivered", "opened", "clicked"], at: datetime, delay: float
+) -> Outcome:
+    receipt = Receipt(message_id=message_id, status=status, occurred_at=at + timedelta(seconds=delay))
+    return Outcome(receipt=receipt, delay=delay)

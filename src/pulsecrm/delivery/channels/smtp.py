@@ -14,7 +14,6 @@ message found in a mailbox or a bounce names the delivery it came from.
 from __future__ import annotations
 
 import asyncio
-import html
 import secrets
 import ssl
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ import aiosmtplib
 
 from pulsecrm.config import Settings
 from pulsecrm.delivery.channels import Deferred, OutboundMessage, Rejected, SendOutcome, Sent
+from pulsecrm.delivery.tracking import html_of
 
 Security = Literal["none", "starttls", "tls"]
 
@@ -228,7 +228,7 @@ class SmtpChannel:
         mail.set_boundary(f"_pulse.{message.delivery_id}.{secrets.token_hex(8)}_")
         mail.attach(MIMEText(message.body, "plain", "utf-8"))
         mail.attach(
-            MIMEText(message.html if message.html is not None else _html_of(message.body), "html", "utf-8")
+            MIMEText(message.html if message.html is not None else html_of(message.body), "html", "utf-8")
         )
         return mail.as_bytes(policy=_WIRE)
 
@@ -302,13 +302,6 @@ def _check(message: OutboundMessage) -> None:
     if not to.isascii() or any(c.isspace() or c in '<>,;"' for c in to) or to.count("@") != 1:
         # A non-ASCII address would need SMTPUTF8, which this channel does not speak.
         raise ValueError(f"{to!r} is not an ASCII e-mail address")
-
-
-def _html_of(text: str) -> str:
-    """A minimal HTML part for a plain-text message: escaped, paragraphs and line breaks kept."""
-    paragraphs = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
-    body = "\n".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
-    return f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>\n{body}\n</body></html>\n'
 
 
 def _describe(exc: BaseException) -> str:
