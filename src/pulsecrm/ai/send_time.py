@@ -39,26 +39,44 @@ class SendTime:
         )
 
 
+def utc_half_hour(dialect: str) -> sa.ColumnElement[int]:
+    """An order's UTC half hour of the day, 0-47 (half hours, so +05:30 shifts exactly)."""
+    if dialect == "postgresql":
+        utc = sa.func.timezone("UTC", Order.ordered_at)
+        hour: Any = sa.cast(sa.extract("hour", utc), sa.Integer)
+        minute: Any = sa.cast(sa.extract("minute", utc), sa.Integer)
+    else:  # SQLite keeps ISO text; strftime reads its offset and answers in UTC
+        hour = sa.cast(sa.func.strftime("%H", Order.ordered_at), sa.Integer)
+        minute = sa.cast(sa.func.strftime("%M", Order.ordered_at), sa.Integer)
+    result: sa.ColumnElement[int] = hour * 2 + minute // 30
+    return result
+
+
+def half_hour_shift(zone: ZoneInfo, now: datetime) -> int:
+    """`zone`'s offset from UTC today, in half hours."""
+    offset = now.astimezone(zone).utcoffset()
+    return round(offset.total_seconds() / 1800) if offset else 0
+
+
+def local_hour(dialect: str, zone: ZoneInfo, now: datetime) -> sa.ColumnElement[int]:
+    """An order's hour of the day in `zone`, 0-23, in SQL (with today's offset, as above)."""
+    shifted = utc_half_hour(dialect) + (half_hour_shift(zone, now) + 48)
+    result: sa.ColumnElement[int] = (shifted % 48) // 2
+    return result
+
+
 async def distribution(
     session: AsyncSession, where: sa.ColumnElement[bool], *, zone: ZoneInfo, now: datetime
 ) -> SendTime:
     """The local-hour distribution of the orders of the customers `where` selects."""
-    if session.get_bind().dialect.name == "postgresql":
-        utc = sa.func.timezone("UTC", Order.ordered_at)
-        hour: Any = sa.cast(sa.extract("hour", utc), sa.Integer)
-        half: Any = sa.cast(sa.extract("minute", utc), sa.Integer) / 30
-    else:  # SQLite keeps ISO text; strftime reads its offset and answers in UTC
-        hour = sa.cast(sa.func.strftime("%H", Order.ordered_at), sa.Integer)
-        half = sa.cast(sa.func.strftime("%M", Order.ordered_at), sa.Integer) / 30
     rows = (
-        sa.select((hour * 2 + half).label("slot"))
+        sa.select(utc_half_hour(session.get_bind().dialect.name).label("slot"))
         .join(Customer, Customer.external_id == Order.customer_external_id)
         .where(where)
         .subquery()
     )
     counted = await session.execute(sa.select(rows.c.slot, sa.func.count()).group_by(rows.c.slot))
-    offset = now.astimezone(zone).utcoffset()
-    shift = round(offset.total_seconds() / 1800) if offset else 0  # in half hours
+    shift = half_hour_shift(zone, now)
     hours = [0] * 24
     for slot, n in counted:
         hours[((int(slot) + shift) % 48) // 2] += int(n)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from pulsecrm.db import Money, UTCDateTime
 from pulsecrm.models import Base, BigId
 
-DELIVERY_STATUSES = ("pending", "sent", "delivered", "failed", "unknown", "cancelled")
+DELIVERY_STATUSES = ("pending", "sent", "delivered", "failed", "unknown", "cancelled", "capped")
 
 
 class Delivery(Base):
