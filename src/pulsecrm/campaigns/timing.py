@@ -72,7 +72,9 @@ def best_hour_plan(
         .join(Customer, Customer.external_id == Order.customer_external_id)
         .where(where)
         .group_by(Order.customer_external_id, hour)
-        .cte("order_hours")
+        # Nested: "INSERT INTO … WITH … SELECT", so the insert still reports its row count
+        # (Python's sqlite3 reports none for a statement that starts with WITH).
+        .cte("order_hours", nesting=True)
     )
     ranked = sa.select(
         counts.c.ext,
