@@ -15,8 +15,9 @@ from pulsecrm.db import utcnow
 from pulsecrm.delivery import quiet
 from pulsecrm.delivery.dispatcher import Dispatcher
 from pulsecrm.delivery.models import Delivery
-from tests.conftest import Api
+from tests.conftest import Api, Web
 from tests.delivery.test_dispatcher import FakeVendor, dispatcher, stats
+from tests.web.test_pages import _api
 
 IST = ZoneInfo("Asia/Kolkata")
 EVERYONE = {"op": "and", "rules": []}
@@ -314,3 +315,32 @@ async def test_the_cap_holds_when_two_dispatchers_send_two_campaigns_at_once(inl
     assert sum(s["capped"] for s in both) == 20
     to = [m["to"] for call in vendor.calls for m in call]
     assert len(to) == len(set(to)) == 20
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+async def test_pages_show_a_scheduled_campaign_in_store_time(web: Web) -> None:
+    at = datetime(2031, 1, 15, 13, 30, tzinfo=UTC)  # 19:00 in Kolkata
+    campaign = await _api(
+        web,
+        "POST",
+        "/api/v1/campaigns",
+        {
+            "name": "Evening",
+            "rules": EVERYONE,
+            "message": "Hi",
+            "scheduled_at": at.isoformat(),
+            "send_at": "best_hour",
+        },
+    )
+    await _api(web, "POST", f"/api/v1/campaigns/{campaign['id']}/launch")
+    page = await web.client.get(f"/campaigns/{campaign['id']}")
+    assert "badge-scheduled" in page.text
+    assert "starts 15 Jan 2031, 19:00 IST" in page.text and "best hour" in page.text
+    history = await web.client.get("/campaigns", params={"status": "scheduled"})
+    assert "Evening" in history.text and '?status=scheduled" aria-current="page"' in history.text
+    wizard = await web.client.get("/campaigns/new")
+    assert 'value="best_hour"' in wizard.text and 'data-utc-offset="+05:30"' in wizard.text
+    assert (await web.form(f"/campaigns/{campaign['id']}/cancel")).status_code == 303
+    assert (await _api(web, "GET", f"/api/v1/campaigns/{campaign['id']}"))["status"] == "cancelled"

@@ -13,6 +13,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from pulsecrm import formatting
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
 from pulsecrm.campaigns import service as campaigns
@@ -21,6 +22,7 @@ from pulsecrm.campaigns.schemas import CampaignOut
 from pulsecrm.customers import service as customers
 from pulsecrm.customers.schemas import ConsentUpdate, consent_of
 from pulsecrm.customers.service import CustomerSort
+from pulsecrm.db import utcnow
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.errors import InvalidInput, NotFound, PulseError, validation_details
@@ -189,6 +191,8 @@ async def campaign_new(
         catalog=await _catalog_json(session, services),
         variables=message_templates.VARIABLES,
         ai_model=bool(services.settings.ai_base_url),
+        timezone=services.settings.timezone,
+        utc_offset=formatting.store_utc_offset(utcnow()),
     )
 
 
