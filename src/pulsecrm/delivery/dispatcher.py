@@ -22,6 +22,7 @@ over the store's frequency cap. The time comes from `clock`, which tests set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -52,6 +53,8 @@ from pulsecrm.segments.catalog import CatalogCache
 log = logging.getLogger(__name__)
 customers_t: sa.Table = Customer.__table__  # type: ignore[assignment]
 SWEEP_SECONDS = 10.0
+SCHEDULER_POLL_SECONDS = 0.1  # how often due scheduled campaigns are looked for
+FIRE_CONCURRENCY = 4
 
 
 class Dispatcher:
@@ -106,13 +109,41 @@ class Dispatcher:
         await close_channels(self.channels)
 
     async def run(self, stop: asyncio.Event) -> None:
+        scheduler = asyncio.create_task(self.run_scheduler(stop))
+        try:
+            await self._run(stop)
+        finally:
+            scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scheduler
+
+    async def run_scheduler(self, stop: asyncio.Event) -> None:
+        """Start scheduled campaigns when due, beside the sending loop, so a long sending pass
+        never delays a start."""
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                try:
+                    fired = await self.fire_due()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if classify(exc) is not Failure.OUTAGE:  # an outage is the sending loop's to log
+                        log.exception("scheduler pass failed; retrying")
+                    await asyncio.wait([stopped], timeout=1)
+                    continue
+                if not fired:
+                    await asyncio.wait([stopped], timeout=SCHEDULER_POLL_SECONDS)
+        finally:
+            stopped.cancel()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         next_sweep = 0.0
         while not stop.is_set():
             try:
                 if time.monotonic() >= next_sweep:
                     await self.sweep()
                     next_sweep = time.monotonic() + SWEEP_SECONDS
-                await self.fire_due()
                 await self.reconcile_parked()
                 if time.monotonic() >= self._next_probe:
                     await self.probe_paused()
@@ -177,27 +208,31 @@ class Dispatcher:
         """Launch the scheduled campaigns whose time has come; returns how many this one fired."""
         async with self.db.read() as session:
             due = await campaign_service.due_scheduled(session, now=self.clock())
-        fired = 0
-        for campaign_id in due:
-            try:
-                async with self.db.write_session() as session:
-                    campaign = await campaign_service.fire(
-                        session,
-                        campaign_id,
-                        await self.catalog.get(session),
-                        settings=self.settings,
-                        now=self.clock(),
-                    )
-                    await session.commit()
-            except Exception as exc:
-                if classify(exc) is Failure.OUTAGE:
-                    raise
-                log.exception("scheduled campaign %d could not start; trying again", campaign_id)
-                continue
-            if campaign is not None:  # None: another dispatcher fired it, or it was cancelled
-                fired += 1
-                log.info("scheduled campaign %d started: %d messages", campaign_id, campaign.audience)
-        return fired
+        room = asyncio.Semaphore(FIRE_CONCURRENCY)  # a launch mostly waits on the database
+
+        async def start(campaign_id: int) -> bool:
+            async with room:
+                try:
+                    async with self.db.write_session() as session:
+                        campaign = await campaign_service.fire(
+                            session,
+                            campaign_id,
+                            await self.catalog.get(session),
+                            settings=self.settings,
+                            now=self.clock(),
+                        )
+                        await session.commit()
+                except Exception as exc:
+                    if classify(exc) is Failure.OUTAGE:
+                        raise
+                    log.exception("scheduled campaign %d could not start; trying again", campaign_id)
+                    return False
+            if campaign is None:  # another dispatcher started it, or it was cancelled meanwhile
+                return False
+            log.info("scheduled campaign %d started: %d messages", campaign_id, campaign.audience)
+            return True
+
+        return sum(await asyncio.gather(*(start(campaign_id) for campaign_id in due)))
 
     async def claim(self, campaign_id: int, limit: int, *, idempotent: bool = True) -> list[store.Claimed]:
         now = self.clock()
