@@ -307,7 +307,7 @@ async def test_the_cap_holds_when_two_dispatchers_send_two_campaigns_at_once(inl
     try:
         for _ in range(100):  # a pass whose whole batch was capped sends nothing: go on until settled
             await asyncio.gather(*(d.run_once() for d in racers))
-            if all((await stats(inline_api, cid))["pending"] == 0 for cid in ids):
+            if not any([(await stats(inline_api, cid))["pending"] for cid in ids]):
                 break
     finally:
         for d in racers:
