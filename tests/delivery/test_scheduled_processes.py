@@ -17,7 +17,7 @@ import pytest
 from tests.cli_helpers import free_port, wait_healthy
 from tests.conftest import REDIS_URL
 from tests.delivery.stack import wait_for
-from tests.faults.procs import Processes
+from tests.faults.procs import Child, Processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 CUSTOMERS = 40
@@ -51,7 +51,13 @@ def test_a_scheduled_campaign_starts_once_on_time_across_a_restart_and_two_worke
     first = processes.worker(**settings)
     processes.worker(**settings)
     key = processes.api_key(**settings)
-    api = httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as api:
+        _schedule_and_check(api, processes, settings, first, key_log)
+
+
+def _schedule_and_check(
+    api: httpx.Client, processes: Processes, settings: dict[str, str], first: Child, key_log: Path
+) -> None:
 
     people = [
         {"external_id": f"c{i}", "name": f"P{i} X", "phone": f"+91 91000 {i:05d}"} for i in range(CUSTOMERS)
