@@ -346,3 +346,17 @@ async def test_pages_show_a_scheduled_campaign_in_store_time(web: Web) -> None:
     assert 'value="best_hour"' in wizard.text and 'data-utc-offset="+05:30"' in wizard.text
     assert (await web.form(f"/campaigns/{campaign['id']}/cancel")).status_code == 303
     assert (await _api(web, "GET", f"/api/v1/campaigns/{campaign['id']}"))["status"] == "cancelled"
+
+
+async def test_the_campaign_page_says_when_quiet_hours_end(web: Web) -> None:
+    local = utcnow().astimezone(IST)
+    span = f"{(local - timedelta(hours=1)):%H:%M}-{(local + timedelta(hours=1)):%H:%M}"
+    web.api.services.settings = web.api.services.settings.model_copy(update={"sms_quiet_hours": span})
+    await _people(web.api, 1)
+    campaign = await _api(
+        web, "POST", "/api/v1/campaigns", {"name": "Late", "rules": EVERYONE, "message": "Hi"}
+    )
+    await _api(web, "POST", f"/api/v1/campaigns/{campaign['id']}/launch")
+    live = await web.client.get(f"/campaigns/{campaign['id']}/live")
+    assert "quiet hours for SMS: sending resumes" in live.text
+    assert f"{(local + timedelta(hours=1)):%H:%M} IST" in live.text

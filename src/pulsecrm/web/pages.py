@@ -19,10 +19,12 @@ from pulsecrm.auth import users
 from pulsecrm.campaigns import service as campaigns
 from pulsecrm.campaigns import templates as message_templates
 from pulsecrm.campaigns.schemas import CampaignOut
+from pulsecrm.config import Settings
 from pulsecrm.customers import service as customers
 from pulsecrm.customers.schemas import ConsentUpdate, consent_of
 from pulsecrm.customers.service import CustomerSort
 from pulsecrm.db import utcnow
+from pulsecrm.delivery import quiet
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.errors import InvalidInput, NotFound, PulseError, validation_details
@@ -196,10 +198,13 @@ async def campaign_new(
     )
 
 
-async def _campaign_context(session: SessionDep, campaign_id: int) -> dict[str, Any]:
+async def _campaign_context(session: SessionDep, campaign_id: int, settings: Settings) -> dict[str, Any]:
     campaign = await campaigns.get(session, campaign_id)
+    span = settings.email_quiet_hours if campaign.channel == "email" else settings.sms_quiet_hours
     return {
         "campaign": CampaignOut.of(campaign),
+        # Sending waits while the channel is in its quiet hours: say until when.
+        "quiet_until": quiet.until(utcnow(), span, settings.zone) if campaign.status == "running" else None,
         "timeline": await campaigns.timeline(session, campaign),
         "live": campaign.status in {"running", "paused"} or campaign.pending > 0 or campaign.sent > 0,
     }
@@ -209,7 +214,7 @@ async def _campaign_context(session: SessionDep, campaign_id: int) -> dict[str, 
 async def campaign_page(
     campaign_id: DbId, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
 ) -> Response:
-    context = await _campaign_context(session, campaign_id)
+    context = await _campaign_context(session, campaign_id, services.settings)
     campaign: CampaignOut = context["campaign"]
     catalog = await services.catalog.get(session)
     # A marketer reads the message as a customer gets it and the rules as a sentence, never
@@ -239,9 +244,12 @@ async def campaign_page(
 
 
 @router.get("/campaigns/{campaign_id}/live")
-async def campaign_live(campaign_id: DbId, request: Request, session: SessionDep, _: CurrentUser) -> Response:
+async def campaign_live(
+    campaign_id: DbId, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
+) -> Response:
     """The counters and chart, polled by the campaign page while messages are in flight."""
-    response = render(request, "_campaign_live.html", **await _campaign_context(session, campaign_id))
+    context = await _campaign_context(session, campaign_id, services.settings)
+    response = render(request, "_campaign_live.html", **context)
     # The log below the counters reloads on this event, so its rows follow the same numbers.
     response.headers["HX-Trigger"] = "delivery-progress"
     return response

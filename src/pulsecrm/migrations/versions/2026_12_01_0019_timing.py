@@ -64,6 +64,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("UPDATE deliveries SET status = 'cancelled' WHERE status = 'capped'")
+    op.execute("UPDATE campaigns SET cancelled = cancelled + capped")
     op.execute("UPDATE campaigns SET status = 'draft' WHERE status = 'scheduled'")
     _status_check("deliveries", _DELIVERY_BEFORE)
     batch_op: Any
