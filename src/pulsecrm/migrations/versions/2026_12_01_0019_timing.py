@@ -1,7 +1,8 @@
 """timing: scheduled and best-hour campaigns, frequency-capped deliveries
 
 Campaigns gain `scheduled_at`, `send_at` ('now' | 'best_hour'), the `capped` counter and the
-status `scheduled`; deliveries the status `capped`. SQLite changes a CHECK constraint only by
+status `scheduled`; deliveries the status `capped`, and an index of pending deliveries by
+due time for the claim. SQLite changes a CHECK constraint only by
 rebuilding its table, so both tables are rebuilt there (env.py turns foreign keys off for
 migrations on SQLite, or dropping the old campaigns table would cascade to its deliveries).
 
@@ -60,9 +61,17 @@ def _status_check(table: str, statuses: tuple[str, ...], *, extra: bool = False)
 def upgrade() -> None:
     _status_check("campaigns", _CAMPAIGN_AFTER, extra=True)
     _status_check("deliveries", _DELIVERY_AFTER)
+    op.create_index(
+        "ix_deliveries_pending_next_attempt_at",
+        "deliveries",
+        ["campaign_id", "next_attempt_at"],
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_pending_next_attempt_at", "deliveries")
     op.execute("UPDATE deliveries SET status = 'cancelled' WHERE status = 'capped'")
     op.execute("UPDATE campaigns SET cancelled = cancelled + capped")
     op.execute("UPDATE campaigns SET status = 'draft' WHERE status = 'scheduled'")
