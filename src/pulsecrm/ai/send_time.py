@@ -4,7 +4,8 @@ three-hour window that holds most of them, suggested as the send time.
 Counted in SQL by UTC half-hour (48 rows however many orders), then moved to the asked time
 zone in Python, so offsets like +05:30 land in the right local hour. The offset is today's
 (a daylight-saving change within the data shifts older orders by an hour). Clicks join the
-distribution once campaigns record them; "apply to the schedule" needs campaign scheduling.
+distribution once campaigns record them. Best-hour sending (`campaigns.timing`) counts each
+customer's hours with the same SQL (`local_hour`).
 """
 
 from __future__ import annotations
@@ -59,9 +60,14 @@ def half_hour_shift(zone: ZoneInfo, now: datetime) -> int:
 
 
 def local_hour(dialect: str, zone: ZoneInfo, now: datetime) -> sa.ColumnElement[int]:
-    """An order's hour of the day in `zone`, 0-23, in SQL (with today's offset, as above)."""
-    shifted = utc_half_hour(dialect) + (half_hour_shift(zone, now) + 48)
-    result: sa.ColumnElement[int] = (shifted % 48) // 2
+    """An order's hour of the day in `zone`, 0-23, in SQL, with today's offset as above: from
+    its Unix time, one function call per row (it runs over every order of an audience)."""
+    if dialect == "postgresql":
+        epoch: Any = sa.cast(sa.func.floor(sa.extract("epoch", Order.ordered_at)), sa.BigInteger)
+    else:
+        epoch = sa.cast(sa.func.strftime("%s", Order.ordered_at), sa.BigInteger)
+    hours = (epoch + half_hour_shift(zone, now) * 1800) // 3600
+    result: sa.ColumnElement[int] = (hours % 24 + 24) % 24  # an order before 1970 is negative
     return result
 
 

@@ -59,6 +59,8 @@ class Plan:
     not_before: sa.ColumnElement[Any]
 
     def joined(self, query: AnySelect) -> AnySelect:
+        # The order counts are a WITH read twice (per customer, and for the audience), so the
+        # databases compute them once; the statement then starts with WITH.
         return query.outerjoin(self.best, self.best.c.ext == Customer.external_id)
 
 
@@ -72,9 +74,7 @@ def best_hour_plan(
         .join(Customer, Customer.external_id == Order.customer_external_id)
         .where(where)
         .group_by(Order.customer_external_id, hour)
-        # Nested: "INSERT INTO … WITH … SELECT", so the insert still reports its row count
-        # (Python's sqlite3 reports none for a statement that starts with WITH).
-        .cte("order_hours", nesting=True)
+        .cte("order_hours")
     )
     ranked = sa.select(
         counts.c.ext,

@@ -114,6 +114,15 @@ async def create_for_launch(
         rows, columns = plan.joined(rows), [*columns, "next_attempt_at"]
     frozen = sa.insert(Delivery).from_select(columns, rows)
     created = int((await conn.execute(frozen)).rowcount)
+    if created < 0:  # Python's sqlite3 reports no row count for a statement that starts with WITH
+        created = int(
+            await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(deliveries_t)
+                .where(Delivery.campaign_id == campaign_id)
+            )
+            or 0
+        )
     deltas = Deltas()
     deltas[campaign_id]["pending"] += created
     await _count(conn, deltas, now)
