@@ -13,8 +13,9 @@ Only running campaigns are claimed, so a pause stops sending after the batches i
 transport that keeps deferring pauses the campaign (`delivery.policy`); paused campaigns'
 transports are probed and, when they answer, the campaigns resume by themselves.
 
-Timing: each pass first fires scheduled campaigns whose time has come (`fire_due`, the normal
-launch under the campaign's row lock, so many dispatchers fire each once); a channel in its
+Timing: beside the sending loop a scheduler task starts scheduled campaigns whose time has
+come (`fire_due`, the normal launch under the campaign's row lock, so many dispatchers start
+each once); a channel in its
 quiet hours is not claimed from (`delivery.quiet`); a claim leaves out, as `capped`, customers
 over the store's frequency cap. The time comes from `clock`, which tests set.
 """
