@@ -16,6 +16,8 @@ PULSECRM = str(Path(sys.executable).parent / "pulsecrm")
 
 def cli_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSECRM_")}
+    # SMS quiet hours would make sending depend on the hour the suite runs at.
+    env["PULSECRM_SMS_QUIET_HOURS"] = ""
     env.update({f"PULSECRM_{k.upper()}": v for k, v in settings.items()})
     return env
 

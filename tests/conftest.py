@@ -206,6 +206,8 @@ async def running_api(
     overrides.setdefault("background_work", False)  # tests drive the dispatcher themselves
     # The shared test Redis keeps nothing on disk; tests/faults runs Redis with AOF.
     overrides.setdefault("redis_allow_volatile", True)
+    # Quiet hours would make sending depend on the hour the suite runs at; tests/timing sets them.
+    overrides.setdefault("sms_quiet_hours", "")
     settings = Settings(
         database_url=database_url,
         redis_url=REDIS_URL if redis_prefix else None,

@@ -81,6 +81,7 @@ OPEN_PATHS = frozenset(
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     formatting.configure(settings.default_currency)  # how pages and messages write money
+    formatting.configure_zone(settings.timezone)  # and the store's own clock
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -189,6 +190,31 @@ class Settings(BaseSettings):
         "same record wins. `{}` turns the mapping off.",
     )
 
+    # Timing: the store's clock, when messages may go out, and how many a customer gets.
+    timezone: str = Field(
+        default="Asia/Kolkata",
+        description="The store's IANA time zone: pages show times in it, best-hour sending and "
+        "quiet hours are reckoned in it.",
+    )
+    sms_quiet_hours: str | None = Field(
+        default="21:00-09:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="HH:MM-HH:MM, store time: no campaign SMS goes out in this span; messages "
+        "due within it wait for its end. Empty = SMS at any hour.",
+    )
+    email_quiet_hours: str | None = Field(
+        default=None,
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="The same for campaign e-mail; unset = e-mail at any hour.",
+    )
+    frequency_cap_messages: int | None = Field(
+        default=None,
+        ge=1,
+        description="At most this many campaign messages per customer within frequency_cap_days, "
+        "across all campaigns; the rest are left out as `capped`. Unset = no cap.",
+    )
+    frequency_cap_days: float = Field(default=7.0, gt=0, le=365)
+
     # The error policy: transient transport errors pause a campaign instead of using up attempts.
     delivery_pause_after_failed_batches: int = Field(
         default=3, ge=1, description="Consecutive batches the transport refused before the campaign pauses."
@@ -296,11 +322,27 @@ class Settings(BaseSettings):
         "email_max_rate",
         "smtp_username",
         "smtp_password",
+        "sms_quiet_hours",
+        "email_quiet_hours",
+        "frequency_cap_messages",
         mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like 'Asia/Kolkata'") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def effective_database_url(self) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.numbers import NumberPattern, format_decimal
@@ -21,6 +22,7 @@ LOCALE_BY_CURRENCY = {"INR": "en_IN", "GBP": "en_GB", "EUR": "en_IE", "AUD": "en
 EMPTY = "—"
 
 _store_currency: str | None = None
+_store_zone: ZoneInfo | None = None
 
 
 def configure(currency: str) -> None:
@@ -28,6 +30,38 @@ def configure(currency: str) -> None:
     global _store_currency
     _store_currency = currency.upper()
     _warm(_store_currency)
+
+
+def configure_zone(zone: str) -> None:
+    """The store's time zone (the app calls it at start with the `timezone` setting)."""
+    global _store_zone
+    _store_zone = ZoneInfo(zone)
+
+
+def store_zone() -> ZoneInfo:
+    if _store_zone is None:
+        from pulsecrm.config import get_settings
+
+        configure_zone(get_settings().timezone)
+    assert _store_zone is not None
+    return _store_zone
+
+
+def store_datetime(value: datetime | str | None) -> str:
+    """15 Jan 2027, 19:00 IST: a moment in the store's time zone, for the times a marketer
+    chose in store time (a schedule, a planned hour)."""
+    if value is None:
+        return EMPTY
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(store_zone())
+    return f"{local.day} {local:%b %Y}, {local:%H:%M} {local.tzname()}"
+
+
+def store_utc_offset(now: datetime) -> str:
+    """The store zone's offset from UTC at `now`, as ISO 8601 writes it: +05:30."""
+    text = now.astimezone(store_zone()).isoformat()
+    return text[-6:] if text[-6] in "+-" else "+00:00"
 
 
 def store_currency() -> str:

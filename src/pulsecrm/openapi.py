@@ -115,11 +115,12 @@ PARTICULAR: dict[tuple[str, str], dict[int, str]] = {
         ("post", f"/api/v1/campaigns/{{campaign_id}}/{action}"): {
             409: f"The campaign's status does not allow {action}."
         }
-        for action in ("launch", "pause", "resume", "cancel")
+        for action in ("launch", "schedule", "pause", "resume", "cancel")
     },
     ("post", "/api/v1/dead-letters/{letter_id}/replay"): {409: "Already replayed."},
     ("post", "/api/v1/campaigns"): {404: "No segment has that `segment_id`."},
     ("post", "/api/v1/campaigns/reach"): {404: "No segment has that `segment_id`."},
+    ("post", "/api/v1/campaigns/send-hours"): {404: "No segment has that `segment_id`."},
     ("post", "/api/v1/ai/messages"): {404: "No segment has that `segment_id`."},
     ("post", "/api/v1/ai/send-time"): {404: "No segment has that `segment_id`."},
     ("post", "/api/v1/campaigns/preview-message"): {404: "No customer has that `customer_external_id`."},

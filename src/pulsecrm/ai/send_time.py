@@ -4,7 +4,8 @@ three-hour window that holds most of them, suggested as the send time.
 Counted in SQL by UTC half-hour (48 rows however many orders), then moved to the asked time
 zone in Python, so offsets like +05:30 land in the right local hour. The offset is today's
 (a daylight-saving change within the data shifts older orders by an hour). Clicks join the
-distribution once campaigns record them; "apply to the schedule" needs campaign scheduling.
+distribution once campaigns record them. Best-hour sending (`campaigns.timing`) counts each
+customer's hours with the same SQL (`local_hour`).
 """
 
 from __future__ import annotations
@@ -39,26 +40,49 @@ class SendTime:
         )
 
 
+def utc_half_hour(dialect: str) -> sa.ColumnElement[int]:
+    """An order's UTC half hour of the day, 0-47 (half hours, so +05:30 shifts exactly)."""
+    if dialect == "postgresql":
+        utc = sa.func.timezone("UTC", Order.ordered_at)
+        hour: Any = sa.cast(sa.extract("hour", utc), sa.Integer)
+        minute: Any = sa.cast(sa.extract("minute", utc), sa.Integer)
+    else:  # SQLite keeps ISO text; strftime reads its offset and answers in UTC
+        hour = sa.cast(sa.func.strftime("%H", Order.ordered_at), sa.Integer)
+        minute = sa.cast(sa.func.strftime("%M", Order.ordered_at), sa.Integer)
+    result: sa.ColumnElement[int] = hour * 2 + minute // 30
+    return result
+
+
+def half_hour_shift(zone: ZoneInfo, now: datetime) -> int:
+    """`zone`'s offset from UTC today, in half hours."""
+    offset = now.astimezone(zone).utcoffset()
+    return round(offset.total_seconds() / 1800) if offset else 0
+
+
+def local_hour(dialect: str, zone: ZoneInfo, now: datetime) -> sa.ColumnElement[int]:
+    """An order's hour of the day in `zone`, 0-23, in SQL, with today's offset as above: from
+    its Unix time, one function call per row (it runs over every order of an audience)."""
+    if dialect == "postgresql":
+        epoch: Any = sa.cast(sa.func.floor(sa.extract("epoch", Order.ordered_at)), sa.BigInteger)
+    else:
+        epoch = sa.cast(sa.func.strftime("%s", Order.ordered_at), sa.BigInteger)
+    hours = (epoch + half_hour_shift(zone, now) * 1800) // 3600
+    result: sa.ColumnElement[int] = (hours % 24 + 24) % 24  # an order before 1970 is negative
+    return result
+
+
 async def distribution(
     session: AsyncSession, where: sa.ColumnElement[bool], *, zone: ZoneInfo, now: datetime
 ) -> SendTime:
     """The local-hour distribution of the orders of the customers `where` selects."""
-    if session.get_bind().dialect.name == "postgresql":
-        utc = sa.func.timezone("UTC", Order.ordered_at)
-        hour: Any = sa.cast(sa.extract("hour", utc), sa.Integer)
-        half: Any = sa.cast(sa.extract("minute", utc), sa.Integer) / 30
-    else:  # SQLite keeps ISO text; strftime reads its offset and answers in UTC
-        hour = sa.cast(sa.func.strftime("%H", Order.ordered_at), sa.Integer)
-        half = sa.cast(sa.func.strftime("%M", Order.ordered_at), sa.Integer) / 30
     rows = (
-        sa.select((hour * 2 + half).label("slot"))
+        sa.select(utc_half_hour(session.get_bind().dialect.name).label("slot"))
         .join(Customer, Customer.external_id == Order.customer_external_id)
         .where(where)
         .subquery()
     )
     counted = await session.execute(sa.select(rows.c.slot, sa.func.count()).group_by(rows.c.slot))
-    offset = now.astimezone(zone).utcoffset()
-    shift = round(offset.total_seconds() / 1800) if offset else 0  # in half hours
+    shift = half_hour_shift(zone, now)
     hours = [0] * 24
     for slot, n in counted:
         hours[((int(slot) + shift) % 48) // 2] += int(n)

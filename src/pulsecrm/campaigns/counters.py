@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pulsecrm.campaigns.models import Campaign
 
 # One per delivery status: each delivery is counted under exactly one of these.
-STATUSES = ("pending", "sent", "delivered", "failed", "unknown", "cancelled")
+STATUSES = ("pending", "sent", "delivered", "failed", "unknown", "cancelled", "capped")
 COUNTERS = (
     *STATUSES,
     "control",

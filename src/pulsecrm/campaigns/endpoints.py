@@ -19,6 +19,9 @@ from pulsecrm.campaigns.schemas import (
     MessagePreviewOut,
     ReachIn,
     ReachOut,
+    ScheduleIn,
+    SendHoursIn,
+    SendHoursOut,
     TagsIn,
 )
 from pulsecrm.db import utcnow
@@ -54,6 +57,8 @@ async def create(
         attribution_days=body.attribution_days,
         variants=[v.model_dump() for v in body.variants] if body.variants else None,
         variant_test=body.variant_test.model_dump() if body.variant_test else None,
+        scheduled_at=body.scheduled_at,
+        send_at=body.send_at,
     )
     await session.commit()
     return CampaignOut.of(campaign)
@@ -65,7 +70,7 @@ async def list_campaigns(
     _: CampaignsScope,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: IdCursor = None,
-    status: Literal["draft", "running", "paused", "completed", "cancelled"] | None = None,
+    status: Literal["draft", "scheduled", "running", "paused", "completed", "cancelled"] | None = None,
     tag: Tag | None = None,
 ) -> Page[CampaignOut]:
     """All campaigns, newest first, each with its stats; `tag` keeps those with that tag."""
@@ -112,6 +117,24 @@ async def reach(body: ReachIn, session: SessionDep, services: ServicesDep, _: Ca
     return ReachOut(matched=matched, reachable=counted.audience, excluded=excluded)
 
 
+@router.post("/send-hours", response_model=SendHoursOut)
+async def send_hours(
+    body: SendHoursIn, session: SessionDep, services: ServicesDep, _: CampaignsScope
+) -> SendHoursOut:
+    """The hours a best-hour launch now would plan the audience's messages for (store time):
+    each customer's most frequent order hour, else the audience's. Messages planned within
+    the channel's quiet hours wait for them to end."""
+    raw_rules = await service.audience_rules(session, rules=body.rules, segment_id=body.segment_id)
+    hours = await service.planned_hours(
+        session,
+        raw_rules,
+        await services.catalog.get(session),
+        channel=body.channel,
+        settings=services.settings,
+    )
+    return SendHoursOut(timezone=services.settings.timezone, hours=dict(enumerate(hours)))
+
+
 @router.post("/preview-message", response_model=MessagePreviewOut)
 async def preview_message(
     body: MessagePreviewIn, session: SessionDep, services: ServicesDep, _: CampaignsScope
@@ -148,7 +171,9 @@ async def get(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> Camp
 async def launch(
     campaign_id: DbId, session: WriteSessionDep, services: ServicesDep, _: CampaignsScope
 ) -> JSONResponse:
-    """Freeze the audience and hand the sending to the workers (202: it runs in the background)."""
+    """Freeze the audience and hand the sending to the workers (202: it runs in the background).
+    A draft whose `scheduled_at` is still ahead is armed instead (status `scheduled`): the
+    workers launch it at that time, freezing its audience then."""
     campaign = await service.launch(
         session,
         campaign_id,
@@ -157,6 +182,17 @@ async def launch(
     )
     await session.commit()
     return JSONResponse(CampaignOut.of(campaign).model_dump(mode="json"), status_code=202)
+
+
+@router.post("/{campaign_id:int}/schedule", response_model=CampaignOut)
+async def schedule(
+    campaign_id: DbId, body: ScheduleIn, session: WriteSessionDep, _: CampaignsScope
+) -> CampaignOut:
+    """Set or move the time of a draft or of a scheduled campaign before it starts (422 for a
+    time not in the future, 409 once it has started); cancel it with `/cancel`."""
+    campaign = await service.reschedule(session, campaign_id, body.scheduled_at)
+    await session.commit()
+    return CampaignOut.of(campaign)
 
 
 async def _change(campaign_id: DbId, action: str, session: WriteSessionDep) -> CampaignOut:

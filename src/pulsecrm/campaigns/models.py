@@ -12,7 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from pulsecrm.db import JSONType, UTCDateTime
 from pulsecrm.models import Base, BigId
 
-CAMPAIGN_STATUSES = ("draft", "running", "paused", "completed", "cancelled")
+CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "paused", "completed", "cancelled")
+# When each message may go out: at once, or at its customer's best hour within a day.
+SEND_AT = ("now", "best_hour")
 
 
 class Campaign(Base):
@@ -38,10 +40,15 @@ class Campaign(Base):
     failed: Mapped[int] = mapped_column(sa.Integer, default=0)
     unknown: Mapped[int] = mapped_column(sa.Integer, default=0)
     cancelled: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Left out at send time by the store's frequency cap (a delivery status, like the above).
+    capped: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     created_by: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A launch before this time arms the campaign (`scheduled`); the dispatcher fires it then.
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_at: Mapped[str] = mapped_column(sa.String(10), default="now", server_default="now")
     # Whether its channel sends receipts: without them `sent` is final (SMTP), and the campaign
     # completes when nothing is pending.
     awaits_receipts: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
@@ -91,4 +98,7 @@ class Campaign(Base):
     __table_args__ = (
         sa.CheckConstraint(f"status IN {CAMPAIGN_STATUSES}", name="status"),
         sa.CheckConstraint("channel IN ('sms', 'email')", name="channel"),
+        sa.CheckConstraint(f"send_at IN {SEND_AT}", name="send_at"),
+        # The scheduler's one query: scheduled campaigns by due time.
+        sa.Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
     )

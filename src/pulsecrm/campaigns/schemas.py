@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from pulsecrm.ai.tags import TAGS, Tag
 from pulsecrm.campaigns import templates
@@ -81,6 +81,40 @@ class CampaignIn(BaseModel):
         le=30,
         description="An order counts for a message when placed this many days after it at most.",
     )
+    scheduled_at: AwareDatetime | None = Field(
+        default=None,
+        description="When to send, ISO 8601 with offset, in the future: launching before then arms "
+        "the campaign (status `scheduled`) and it starts by itself at that time, its audience "
+        "frozen then.",
+    )
+    send_at: Literal["now", "best_hour"] = Field(
+        default="now",
+        description="`now`: every message as soon as it starts; `best_hour`: each customer's "
+        "message at the hour of day they most often order (store time), within 24 hours.",
+    )
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: AwareDatetime | None = Field(
+        description="The new time, in the future; null unschedules (an armed campaign goes back to draft)."
+    )
+
+
+class SendHoursIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["sms", "email"] = "sms"
+    rules: Any = Field(default=None, description="The audience as a rule tree…")
+    segment_id: DbId | None = Field(default=None, description="…or a saved segment.")
+
+
+class SendHoursOut(BaseModel):
+    timezone: str = Field(description="The store's time zone, in which the hours are given.")
+    hours: dict[int, int] = Field(
+        description="Hour of day (0-23) -> customers a best-hour launch now would message then."
+    )
 
 
 class TagsIn(BaseModel):
@@ -97,6 +131,10 @@ class Stats(BaseModel):
     failed: int
     unknown: int
     cancelled: int
+    capped: int = Field(
+        description="Left out when their turn came: the customer had had the store's frequency cap "
+        "of campaign messages."
+    )
     unsubscribed_excluded: int = Field(description="Matched, but unsubscribed from everything.")
     no_consent_excluded: int = Field(
         description="Matched, but opted out of the channel (or consent unknown where the store "
@@ -150,6 +188,8 @@ class CampaignOut(BaseModel):
     created_at: datetime
     launched_at: datetime | None
     completed_at: datetime | None
+    scheduled_at: datetime | None
+    send_at: str
     tags: list[str] = Field(description="Auto-suggested at creation, editable.")
     holdout_percent: int
     attribution_days: int
@@ -169,6 +209,7 @@ class CampaignOut(BaseModel):
             failed=c.failed,
             unknown=c.unknown,
             cancelled=c.cancelled,
+            capped=c.capped,
             unsubscribed_excluded=c.unsubscribed_excluded,
             no_consent_excluded=c.no_consent_excluded,
             unreachable_excluded=c.unreachable_excluded,
@@ -200,6 +241,8 @@ class CampaignOut(BaseModel):
             created_at=c.created_at,
             launched_at=c.launched_at,
             completed_at=c.completed_at,
+            scheduled_at=c.scheduled_at,
+            send_at=c.send_at,
             tags=[t for t in c.tags.split(",") if t],
             holdout_percent=c.holdout_percent,
             attribution_days=c.attribution_days,

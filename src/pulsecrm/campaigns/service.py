@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pulsecrm.ai import tags as ai_tags
-from pulsecrm.campaigns import templates, variants
+from pulsecrm.campaigns import templates, timing, variants
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.config import Settings
 from pulsecrm.customers import consent
@@ -32,9 +32,12 @@ from pulsecrm.segments.catalog import Catalog
 # Which state changes are allowed, and where they lead.
 TRANSITIONS = {
     "launch": ({"draft"}, "running"),
+    "arm": ({"draft"}, "scheduled"),  # a launch before the campaign's scheduled time
+    "reschedule": ({"draft", "scheduled"}, None),  # the time moves, the status stays
+    "fire": ({"scheduled"}, "running"),  # the dispatcher's scheduler, at the time
     "pause": ({"running"}, "paused"),
     "resume": ({"paused"}, "running"),
-    "cancel": ({"draft", "running", "paused"}, "cancelled"),
+    "cancel": ({"draft", "scheduled", "running", "paused"}, "cancelled"),
 }
 
 
@@ -55,11 +58,15 @@ async def create(
     attribution_days: int = 5,
     variants: Sequence[Mapping[str, Any]] | None = None,
     variant_test: Mapping[str, Any] | None = None,
+    scheduled_at: datetime | None = None,
+    send_at: str = "now",
+    now: datetime | None = None,
 ) -> Campaign:
+    now = now or utcnow()
+    timing.check_future(scheduled_at, now=now)
     message = _check_messages(channel, message, subject, variants, variant_test)
     raw_rules = await audience_rules(session, rules=raw_rules, segment_id=segment_id)
     tree, _ = await segment_service.checked_filter(session, raw_rules, catalog)
-    now = utcnow()
     campaign = Campaign(
         name=name,
         status="draft",
@@ -87,6 +94,9 @@ async def create(
         variant_test_percent=variant_test["percent"] if variant_test else None,
         variant_test_hours=variant_test["hours"] if variant_test else None,
         variant_metric=variant_test["metric"] if variant_test else None,
+        scheduled_at=scheduled_at,
+        send_at=send_at,
+        capped=0,
     )
     session.add(campaign)
     await session.flush()
@@ -162,26 +172,128 @@ async def get(session: AsyncSession, campaign_id: int, *, lock: bool = False) ->
     return campaign
 
 
-def _transition(campaign: Campaign, action: str) -> None:
+def _transition(campaign: Campaign, action: str, *, now: datetime | None = None) -> None:
     allowed, target = TRANSITIONS[action]
     if campaign.status not in allowed:
         raise Conflict(
             f"cannot {action} a campaign that is {campaign.status}",
             details=[{"loc": ["status"], "message": campaign.status}],
         )
-    campaign.status = target
-    campaign.updated_at = utcnow()
+    if target is not None:
+        campaign.status = target
+    campaign.updated_at = now or utcnow()
 
 
 async def launch(
-    session: AsyncSession, campaign_id: int, catalog: Catalog, *, settings: Settings
+    session: AsyncSession,
+    campaign_id: int,
+    catalog: Catalog,
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+) -> Campaign:
+    """Launch a draft now, or arm it (`scheduled`) when its scheduled time is still ahead; a
+    draft whose time has passed meanwhile launches now."""
+    now = now or utcnow()
+    campaign = await get(session, campaign_id, lock=True)
+    if campaign.status == "draft" and campaign.scheduled_at is not None and campaign.scheduled_at > now:
+        _transition(campaign, "arm", now=now)
+        await session.flush()
+        return campaign
+    _transition(campaign, "launch", now=now)
+    return await _freeze(session, campaign, catalog, settings=settings, now=now)
+
+
+async def fire(
+    session: AsyncSession, campaign_id: int, catalog: Catalog, *, settings: Settings, now: datetime
+) -> Campaign | None:
+    """The scheduler's launch of a scheduled campaign whose time has come: the normal launch,
+    the audience frozen now. The campaign's row lock makes it once: a second scheduler waits,
+    then finds it running and returns None (as for one cancelled or rescheduled meanwhile)."""
+    campaign = await get(session, campaign_id, lock=True)
+    allowed, _ = TRANSITIONS["fire"]
+    if campaign.status not in allowed or campaign.scheduled_at is None or campaign.scheduled_at > now:
+        return None
+    _transition(campaign, "fire", now=now)
+    return await _freeze(session, campaign, catalog, settings=settings, now=now)
+
+
+async def due_scheduled(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[int]:
+    """Scheduled campaigns whose time has come, earliest first."""
+    rows = await session.scalars(
+        sa.select(Campaign.id)
+        .where(Campaign.status == "scheduled", Campaign.scheduled_at <= now)
+        .order_by(Campaign.scheduled_at, Campaign.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def reschedule(
+    session: AsyncSession, campaign_id: int, scheduled_at: datetime | None, *, now: datetime | None = None
+) -> Campaign:
+    """Move a draft's or an armed campaign's time (still ahead). None unschedules: a draft then
+    launches at once, and an armed campaign goes back to draft."""
+    now = now or utcnow()
+    timing.check_future(scheduled_at, now=now)
+    campaign = await get(session, campaign_id, lock=True)
+    _transition(campaign, "reschedule", now=now)
+    campaign.scheduled_at = scheduled_at
+    if scheduled_at is None and campaign.status == "scheduled":
+        campaign.status = "draft"
+    await session.flush()
+    return campaign
+
+
+def _plan(
+    campaign: Campaign, where: sa.ColumnElement[bool], *, dialect: str, settings: Settings, now: datetime
+) -> timing.Plan | None:
+    if campaign.send_at != "best_hour":
+        return None
+    return timing.best_hour_plan(
+        where, dialect=dialect, zone=settings.zone, now=now, type_=Delivery.__table__.c.next_attempt_at.type
+    )
+
+
+async def planned_hours(
+    session: AsyncSession,
+    raw_rules: Any,
+    catalog: Catalog,
+    *,
+    channel: ChannelName,
+    settings: Settings,
+    now: datetime | None = None,
+) -> list[int]:
+    """How many of the audience a best-hour launch now would plan for each hour of the day
+    (store time); those without a planned hour go at once, in the current hour."""
+    now = now or utcnow()
+    _, where = await segment_service.checked_filter(session, raw_rules, catalog)
+    plan = timing.best_hour_plan(
+        where,
+        dialect=session.get_bind().dialect.name,
+        zone=settings.zone,
+        now=now,
+        type_=Delivery.__table__.c.next_attempt_at.type,
+    )
+    hour = sa.func.coalesce(plan.hour, now.astimezone(settings.zone).hour)
+    query = plan.joined(
+        sa.select(hour, sa.func.count())
+        .select_from(Customer)
+        .where(where, consent.reachable(channel, message_unknown=settings.message_unknown_consent))
+        .group_by(hour)
+    )
+    hours = [0] * 24
+    for h, n in await session.execute(query):
+        hours[int(h)] += int(n)
+    return hours
+
+
+async def _freeze(
+    session: AsyncSession, campaign: Campaign, catalog: Catalog, *, settings: Settings, now: datetime
 ) -> Campaign:
     """Freeze the audience: a delivery per matching customer reachable on the channel, in one
     statement; those left out are counted by reason."""
-    campaign = await get(session, campaign_id, lock=True)
-    _transition(campaign, "launch")
     _, where = await segment_service.checked_filter(session, campaign.rules, catalog)
-    now = utcnow()
     await session.flush()  # the store's statements below must see the campaign running
     conn = await session.connection()
     control = holdout.in_control(holdout.seed_of(campaign.rules), campaign.holdout_percent, Customer.id)
@@ -193,6 +305,7 @@ async def launch(
         message_unknown=settings.message_unknown_consent,
         now=now,
         held_out=control if campaign.holdout_percent else None,
+        plan=_plan(campaign, where, dialect=conn.dialect.name, settings=settings, now=now),
         **_variant_columns(campaign, now),
     )
     if campaign.holdout_percent:

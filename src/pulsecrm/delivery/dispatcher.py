@@ -12,15 +12,22 @@ expired lease makes it `unknown`, never a second message.
 Only running campaigns are claimed, so a pause stops sending after the batches in flight. A
 transport that keeps deferring pauses the campaign (`delivery.policy`); paused campaigns'
 transports are probed and, when they answer, the campaigns resume by themselves.
+
+Timing: beside the sending loop a scheduler task starts scheduled campaigns whose time has
+come (`fire_due`, the normal launch under the campaign's row lock, so many dispatchers start
+each once); a channel in its
+quiet hours is not claimed from (`delivery.quiet`); a claim leaves out, as `capped`, customers
+over the store's frequency cap. The time comes from `clock`, which tests set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -36,17 +43,20 @@ from pulsecrm.config import Settings
 from pulsecrm.customers import consent, links
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import Database, one_of, utcnow
-from pulsecrm.delivery import store
+from pulsecrm.delivery import quiet, store
 from pulsecrm.delivery.channels import Channel, ChannelName, Deferred, OutboundMessage, Rejected, SendOutcome
 from pulsecrm.delivery.channels.registry import build_channels, close_channels
 from pulsecrm.delivery.policy import ErrorPolicy
 from pulsecrm.delivery.ratelimit import Bucket, DatabaseRateLimiter, RateLimiter, RedisRateLimiter
 from pulsecrm.delivery.tracking import LinkTracker
 from pulsecrm.failures import Failure, OutageLog, classify
+from pulsecrm.segments.catalog import CatalogCache
 
 log = logging.getLogger(__name__)
 customers_t: sa.Table = Customer.__table__  # type: ignore[assignment]
 SWEEP_SECONDS = 10.0
+SCHEDULER_POLL_SECONDS = 0.1  # how often due scheduled campaigns are looked for
+FIRE_CONCURRENCY = 4
 
 
 class Dispatcher:
@@ -57,11 +67,19 @@ class Dispatcher:
         *,
         channels: Mapping[ChannelName, Channel],
         limiter: RateLimiter,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.settings = settings
         self.channels = channels
         self.limiter = limiter
+        self.clock = clock
+        self.catalog = CatalogCache()
+        self.cap = (
+            store.Cap(settings.frequency_cap_messages, settings.frequency_cap_days)
+            if settings.frequency_cap_messages
+            else None
+        )
         self.policy = ErrorPolicy(
             after_failed_batches=settings.delivery_pause_after_failed_batches,
             error_rate=settings.delivery_pause_error_rate,
@@ -79,18 +97,50 @@ class Dispatcher:
         redis: aioredis.Redis | None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> Dispatcher:
         """The transports the settings choose, and rate buckets shared through Redis when there
         is one (else through the database)."""
         limiter: RateLimiter = (
             RedisRateLimiter(redis, settings.redis_prefix) if redis is not None else DatabaseRateLimiter(db)
         )
-        return cls(db, settings, channels=build_channels(settings, transport=transport), limiter=limiter)
+        return cls(
+            db, settings, channels=build_channels(settings, transport=transport), limiter=limiter, clock=clock
+        )
 
     async def close(self) -> None:
         await close_channels(self.channels)
 
     async def run(self, stop: asyncio.Event) -> None:
+        scheduler = asyncio.create_task(self.run_scheduler(stop))
+        try:
+            await self._run(stop)
+        finally:
+            scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scheduler
+
+    async def run_scheduler(self, stop: asyncio.Event) -> None:
+        """Start scheduled campaigns when due, beside the sending loop, so a long sending pass
+        never delays a start."""
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                try:
+                    fired = await self.fire_due()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if classify(exc) is not Failure.OUTAGE:  # an outage is the sending loop's to log
+                        log.exception("scheduler pass failed; retrying")
+                    await asyncio.wait([stopped], timeout=1)
+                    continue
+                if not fired:
+                    await asyncio.wait([stopped], timeout=SCHEDULER_POLL_SECONDS)
+        finally:
+            stopped.cancel()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         next_sweep = 0.0
         while not stop.is_set():
             try:
@@ -127,6 +177,8 @@ class Dispatcher:
         # the database's work. A pause lets only these already-claimed batches finish.
         sends: list[tuple[Campaign, list[store.Claimed]]] = []
         for campaign in campaigns:
+            if self.quiet_until(campaign) is not None:
+                continue  # its messages wait for the channel's quiet hours to end
             channel = self.channels[campaign_service.channel_of(campaign)]
             while len(sends) < self.settings.delivery_concurrency:
                 room = await self.limiter.take(self.buckets(campaign), self.settings.delivery_batch_size)
@@ -149,8 +201,44 @@ class Dispatcher:
             buckets.append(Bucket(f"channel:{campaign.channel}", float(ceiling)))
         return buckets
 
+    def quiet_until(self, campaign: Campaign) -> datetime | None:
+        """When the quiet hours of the campaign's channel end, if it is in them now."""
+        settings = self.settings
+        span = settings.email_quiet_hours if campaign.channel == "email" else settings.sms_quiet_hours
+        return quiet.until(self.clock(), span, self.settings.zone)
+
+    async def fire_due(self) -> int:
+        """Launch the scheduled campaigns whose time has come; returns how many this one fired."""
+        async with self.db.read() as session:
+            due = await campaign_service.due_scheduled(session, now=self.clock())
+        room = asyncio.Semaphore(FIRE_CONCURRENCY)  # a launch mostly waits on the database
+
+        async def start(campaign_id: int) -> bool:
+            async with room:
+                try:
+                    async with self.db.write_session() as session:
+                        campaign = await campaign_service.fire(
+                            session,
+                            campaign_id,
+                            await self.catalog.get(session),
+                            settings=self.settings,
+                            now=self.clock(),
+                        )
+                        await session.commit()
+                except Exception as exc:
+                    if classify(exc) is Failure.OUTAGE:
+                        raise
+                    log.exception("scheduled campaign %d could not start; trying again", campaign_id)
+                    return False
+            if campaign is None:  # another dispatcher started it, or it was cancelled meanwhile
+                return False
+            log.info("scheduled campaign %d started: %d messages", campaign_id, campaign.audience)
+            return True
+
+        return sum(await asyncio.gather(*(start(campaign_id) for campaign_id in due)))
+
     async def claim(self, campaign_id: int, limit: int, *, idempotent: bool = True) -> list[store.Claimed]:
-        now = utcnow()
+        now = self.clock()
         lease_until = now + timedelta(seconds=self.settings.delivery_lease_seconds)
 
         async def work(conn: AsyncConnection) -> list[store.Claimed]:
@@ -161,6 +249,7 @@ class Dispatcher:
                 lease_until=lease_until,
                 now=now,
                 idempotent=idempotent,
+                cap=self.cap,
             )
 
         return await self.db.write(work)
@@ -251,7 +340,7 @@ class Dispatcher:
         idempotent: bool = True,
         withdrawn: Mapping[int, str] | None = None,
     ) -> store.Recorded:
-        now = utcnow()
+        now = self.clock()
 
         async def work(conn: AsyncConnection) -> store.Recorded:
             return await store.record(

@@ -4,7 +4,8 @@ r"""A delivery's life, declared: which event moves which statuses where. Nothing
        |                 \--bounce---> failed
        |--reject--> failed            (sent/unknown --deliver/bounce--> delivered/failed)
        |--give_up--> unknown --deliver/bounce--> ...
-       \--cancel--> cancelled          sent --expire--> unknown
+       |--cancel--> cancelled          sent --expire--> unknown
+       \--cap--> capped   (the store's frequency cap, checked when it is claimed)
 
 Every statement in `delivery.store` that changes a status names its event and guards its
 UPDATE with that event's sources, so a transition this table does not list cannot happen,
@@ -17,19 +18,20 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Literal
 
-Status = Literal["pending", "sent", "delivered", "failed", "unknown", "cancelled"]
-Event = Literal["send", "reject", "give_up", "cancel", "expire", "deliver", "bounce"]
+Status = Literal["pending", "sent", "delivered", "failed", "unknown", "cancelled", "capped"]
+Event = Literal["send", "reject", "give_up", "cancel", "cap", "expire", "deliver", "bounce"]
 
 TRANSITIONS: dict[Event, tuple[frozenset[Status], Status]] = {
     "send": (frozenset({"pending"}), "sent"),  # the transport took it
     "reject": (frozenset({"pending"}), "failed"),  # refused for good, or could not be rendered
     "give_up": (frozenset({"pending"}), "unknown"),  # may have gone out: never sent again
     "cancel": (frozenset({"pending"}), "cancelled"),
+    "cap": (frozenset({"pending"}), "capped"),  # the customer had their share of messages
     "expire": (frozenset({"sent"}), "unknown"),  # sent long ago and never confirmed
     "deliver": (frozenset({"sent", "unknown"}), "delivered"),
     "bounce": (frozenset({"sent", "unknown"}), "failed"),
 }
-FINAL: frozenset[Status] = frozenset({"delivered", "failed", "cancelled"})
+FINAL: frozenset[Status] = frozenset({"delivered", "failed", "cancelled", "capped"})
 
 
 def sources(event: Event) -> list[str]:

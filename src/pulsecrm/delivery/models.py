@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from pulsecrm.db import Money, UTCDateTime
 from pulsecrm.models import Base, BigId
 
-DELIVERY_STATUSES = ("pending", "sent", "delivered", "failed", "unknown", "cancelled")
+DELIVERY_STATUSES = ("pending", "sent", "delivered", "failed", "unknown", "cancelled", "capped")
 
 
 class Delivery(Base):
@@ -52,6 +52,15 @@ class Delivery(Base):
         sa.UniqueConstraint("campaign_id", "customer_id"),
         sa.Index("ix_deliveries_customer_id", "customer_id"),
         sa.Index("ix_deliveries_campaign_id_status_id", "campaign_id", "status", "id"),
+        # The claim's due test: a best-hour campaign holds a day of messages not due yet, which
+        # the claim must not read one by one on every pass.
+        sa.Index(
+            "ix_deliveries_pending_next_attempt_at",
+            "campaign_id",
+            "next_attempt_at",
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        ),
         sa.CheckConstraint(f"status IN {DELIVERY_STATUSES}", name="status"),
     )
 

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pulsecrm.campaigns import counters
+from pulsecrm.campaigns import counters, timing
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.customers import consent
 from pulsecrm.customers.models import Customer
@@ -36,6 +36,7 @@ deliveries_t: sa.Table = Delivery.__table__  # type: ignore[assignment]
 parked_t: sa.Table = ParkedReceipt.__table__  # type: ignore[assignment]
 events_t: sa.Table = EngagementEvent.__table__  # type: ignore[assignment]
 links_t: sa.Table = TrackedLink.__table__  # type: ignore[assignment]
+customers_t: sa.Table = Customer.__table__  # type: ignore[assignment]
 SWEEP_LIMIT = 10_000
 AnySelect = TypeVar("AnySelect", bound=sa.Select[*tuple[Any, ...]])
 
@@ -95,30 +96,48 @@ async def create_for_launch(
     held_out: sa.ColumnElement[bool] | None = None,
     variant: sa.ColumnElement[Any] | None = None,
     not_before: sa.ColumnElement[Any] | None = None,
+    plan: timing.Plan | None = None,
 ) -> Launched:
     """Freeze the audience: one pending delivery per reachable match, in one statement; the
     excluded are counted by reason. The unique (campaign, customer) key keeps it to one each.
-    Those `held_out` matches (the control group) get no delivery at all. `variant` and
-    `not_before` are per-customer expressions for the A/B variant and when it may go out."""
+    Those `held_out` matches (the control group) get no delivery at all. With a `plan` each
+    delivery waits for its customer's planned time (`next_attempt_at`), set in the same insert;
+    `variant` and `not_before` are per-customer expressions for the A/B variant and, for an A/B
+    test's remainder, the wait for the winner (which then makes them due at once)."""
     counted = await reach(conn, where, channel=channel, message_unknown=message_unknown)
-    extra = {"variant": variant, "next_attempt_at": not_before}
-    chosen = {name: expr for name, expr in extra.items() if expr is not None}
-    frozen = sa.insert(Delivery).from_select(
-        ["campaign_id", "customer_id", "status", "attempts", "updated_at", *chosen],
-        sa.select(
-            sa.literal(campaign_id, sa.BigInteger),
-            Customer.id,
-            sa.literal("pending"),
-            sa.literal(0),
-            sa.literal(now, deliveries_t.c.updated_at.type),
-            *chosen.values(),
-        ).where(
-            where,
-            consent.reachable(channel, message_unknown=message_unknown),
-            *([] if held_out is None else [sa.not_(held_out)]),
-        ),
+    waits = [w for w in (not_before, None if plan is None else plan.not_before) if w is not None]
+    extra: dict[str, sa.ColumnElement[Any]] = {}
+    if variant is not None:
+        extra["variant"] = variant
+    if waits:
+        # The test's remainder waits for the winner; everyone else for their planned time.
+        extra["next_attempt_at"] = waits[0] if len(waits) == 1 else sa.func.coalesce(*waits)
+    rows = sa.select(
+        sa.literal(campaign_id, sa.BigInteger),
+        Customer.id,
+        sa.literal("pending"),
+        sa.literal(0),
+        sa.literal(now, deliveries_t.c.updated_at.type),
+        *extra.values(),
+    ).where(
+        where,
+        consent.reachable(channel, message_unknown=message_unknown),
+        *([] if held_out is None else [sa.not_(held_out)]),
     )
+    columns = ["campaign_id", "customer_id", "status", "attempts", "updated_at", *extra]
+    if plan is not None:
+        rows = plan.joined(rows)
+    frozen = sa.insert(Delivery).from_select(columns, rows)
     created = int((await conn.execute(frozen)).rowcount)
+    if created < 0:  # Python's sqlite3 reports no row count for a statement that starts with WITH
+        created = int(
+            await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(deliveries_t)
+                .where(Delivery.campaign_id == campaign_id)
+            )
+            or 0
+        )
     deltas = Deltas()
     deltas[campaign_id]["pending"] += created
     await _count(conn, deltas, now)
@@ -180,6 +199,14 @@ class Claimed:
     variant: int | None = None
 
 
+@dataclass(frozen=True)
+class Cap:
+    """The store's frequency cap: at most `messages` campaign messages per customer in `days`."""
+
+    messages: int
+    days: float
+
+
 async def claim(
     conn: AsyncConnection,
     *,
@@ -188,12 +215,15 @@ async def claim(
     lease_until: datetime,
     now: datetime,
     idempotent: bool,
+    cap: Cap | None = None,
 ) -> list[Claimed]:
     """Reserve up to `limit` due deliveries of a running campaign until `lease_until`.
 
     A claim counts an attempt. On a channel without idempotency keys it also marks the
     delivery maybe-sent before anything leaves, and a maybe-sent delivery is never claimed
     again: if its sender dies, `give_up_expired` makes it unknown instead of sending twice.
+    With a `cap`, those whose customer already had their share are moved to `capped` in the
+    same transaction and not returned (`_capped`).
     """
     due = (
         sa.select(Delivery.id)
@@ -235,7 +265,67 @@ async def claim(
         Claimed(d, c, cu, attempts, maybe_sent if idempotent else False, variant)
         for d, c, cu, attempts, maybe_sent, variant in rows
     ]
+    if cap is not None and claimed:
+        capped = await _capped(conn, claimed, campaign_id=campaign_id, cap=cap, now=now)
+        claimed = [c for c in claimed if c.delivery_id not in capped]
     return sorted(claimed, key=lambda c: c.delivery_id)
+
+
+async def _capped(
+    conn: AsyncConnection, claimed: Sequence[Claimed], *, campaign_id: int, cap: Cap, now: datetime
+) -> set[int]:
+    """Move to `capped` the claimed deliveries whose customer already got `cap.messages`
+    campaign messages within `cap.days` (sent then, or claimed by another campaign and in
+    flight now); returns their ids.
+
+    The customers' rows are locked first (PostgreSQL; SQLite has one writer anyway), so two
+    workers claiming the same customer for two campaigns take turns, and the second sees the
+    first's committed claim: the cap holds exactly, not just mostly."""
+    customer_ids = sorted({c.customer_id for c in claimed})
+    if conn.dialect.name != "sqlite":
+        await conn.execute(
+            sa.select(customers_t.c.id)
+            .where(one_of(conn, customers_t.c.id, customer_ids))
+            .order_by(customers_t.c.id)
+            .with_for_update()
+        )
+    since = now - timedelta(days=cap.days)
+    received = dict(
+        (
+            await conn.execute(
+                sa.select(Delivery.customer_id, sa.func.count())
+                .where(
+                    one_of(conn, deliveries_t.c.customer_id, customer_ids),
+                    Delivery.campaign_id != campaign_id,
+                    sa.or_(
+                        Delivery.sent_at >= since,
+                        sa.and_(
+                            Delivery.status == "pending",
+                            Delivery.attempts > 0,
+                            Delivery.next_attempt_at > now,
+                        ),
+                    ),
+                )
+                .group_by(Delivery.customer_id)
+            )
+        ).all()
+    )
+    over = [c.delivery_id for c in claimed if received.get(c.customer_id, 0) >= cap.messages]
+    if over:
+        await _move(
+            conn,
+            "cap",
+            sa.select(Delivery.id, Delivery.campaign_id, Delivery.status).where(
+                one_of(conn, deliveries_t.c.id, over)
+            ),
+            now=now,
+            values={
+                "finished_at": now,
+                "next_attempt_at": None,
+                "error": f"frequency cap: {cap.messages} messages in {cap.days:g} days",
+            },
+        )
+    return set(over)
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,19 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from pulsecrm import formatting
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
 from pulsecrm.campaigns import service as campaigns
 from pulsecrm.campaigns import templates as message_templates
 from pulsecrm.campaigns.schemas import CampaignOut
+from pulsecrm.config import Settings
 from pulsecrm.customers import service as customers
 from pulsecrm.customers.schemas import ConsentUpdate, consent_of
 from pulsecrm.customers.service import CustomerSort
 from pulsecrm.db import utcnow
 from pulsecrm.delivery import history as message_history
+from pulsecrm.delivery import quiet
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.errors import InvalidInput, NotFound, PulseError, validation_details
@@ -210,13 +213,18 @@ async def campaign_new(
         catalog=await _catalog_json(session, services),
         variables=message_templates.VARIABLES,
         ai_model=bool(services.settings.ai_base_url),
+        timezone=services.settings.timezone,
+        utc_offset=formatting.store_utc_offset(utcnow()),
     )
 
 
-async def _campaign_context(session: SessionDep, campaign_id: int) -> dict[str, Any]:
+async def _campaign_context(session: SessionDep, campaign_id: int, settings: Settings) -> dict[str, Any]:
     campaign = await campaigns.get(session, campaign_id)
+    span = settings.email_quiet_hours if campaign.channel == "email" else settings.sms_quiet_hours
     return {
         "campaign": CampaignOut.of(campaign),
+        # Sending waits while the channel is in its quiet hours: say until when.
+        "quiet_until": quiet.until(utcnow(), span, settings.zone) if campaign.status == "running" else None,
         "timeline": await campaigns.timeline(session, campaign),
         "report": outcomes.report(campaign, now=utcnow()),
         "live": campaign.status in {"running", "paused"} or campaign.pending > 0 or campaign.sent > 0,
@@ -241,7 +249,7 @@ async def _chart_context(session: SessionDep, campaign_id: int) -> dict[str, Any
 async def campaign_page(
     campaign_id: DbId, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
 ) -> Response:
-    context = await _campaign_context(session, campaign_id)
+    context = await _campaign_context(session, campaign_id, services.settings)
     campaign: CampaignOut = context["campaign"]
     catalog = await services.catalog.get(session)
     # A marketer reads the message as a customer gets it and the rules as a sentence, never
@@ -282,9 +290,12 @@ async def campaign_chart(
 
 
 @router.get("/campaigns/{campaign_id}/live")
-async def campaign_live(campaign_id: DbId, request: Request, session: SessionDep, _: CurrentUser) -> Response:
+async def campaign_live(
+    campaign_id: DbId, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
+) -> Response:
     """The counters and chart, polled by the campaign page while messages are in flight."""
-    response = render(request, "_campaign_live.html", **await _campaign_context(session, campaign_id))
+    context = await _campaign_context(session, campaign_id, services.settings)
+    response = render(request, "_campaign_live.html", **context)
     # The log below the counters reloads on this event, so its rows follow the same numbers.
     response.headers["HX-Trigger"] = "delivery-progress"
     return response

@@ -84,6 +84,7 @@ env.filters.update(
     money=formatting.money,
     date=formatting.date_,
     datetime=formatting.datetime_,
+    store_datetime=formatting.store_datetime,
     ago=ago,
     rate=rate,
     attribute_name=attribute_name,

@@ -237,6 +237,33 @@ document.addEventListener("DOMContentLoaded", () => {
     } finally {
       countOut.removeAttribute("aria-busy");
     }
+    plannedHours().catch((error) => stepError(error.message));
+  }
+
+  // Best-hour sending: how many messages each hour of the day would get (store time).
+  async function plannedHours() {
+    const box = document.getElementById("review-hours");
+    const bestHour = form.elements.send_at.value === "best_hour";
+    box.hidden = !bestHour;
+    if (!bestHour) return;
+    const audience = await audienceRules();
+    const data = await Pulse.api("POST", "/api/v1/campaigns/send-hours", {
+      channel: channel.value, rules: audience.segment_id ? undefined : audience.rules,
+      segment_id: audience.segment_id || undefined,
+    });
+    const hours = Object.entries(data.hours).filter(([, n]) => n > 0);
+    const top = Math.max(1, ...hours.map(([, n]) => n));
+    box.replaceChildren(
+      Pulse.el("p", { class: "muted", text: `Planned send hours (${data.timezone}):` }),
+      Pulse.el("table", { class: "hours", "data-planned-hours": "" }, Pulse.el("tbody", {}, hours.map(([hour, n]) =>
+        Pulse.el("tr", { "data-hour": hour },
+          Pulse.el("th", { scope: "row", text: `${String(hour).padStart(2, "0")}:00` }),
+          Pulse.el("td", {}, Pulse.el("progress", { max: top, value: n })),
+          Pulse.el("td", { class: "num", text: Pulse.number(n) }))))),
+    );
+  }
+  for (const radio of form.querySelectorAll('input[name="send_at"]')) {
+    radio.addEventListener("change", () => plannedHours().catch((error) => stepError(error.message)));
   }
 
   async function create(launch) {
@@ -249,7 +276,11 @@ document.addEventListener("DOMContentLoaded", () => {
       rate_limit: form.elements.rate_limit.value ? parseInt(form.elements.rate_limit.value, 10) : null,
       holdout_percent: measure().holdout_percent,
       attribution_days: measure().attribution_days,
+      send_at: form.elements.send_at.value,
     };
+    const when = form.elements.scheduled_at;
+    // The input is store time, without a zone: the store's offset makes it ISO 8601.
+    if (when.value) body.scheduled_at = `${when.value.length === 16 ? `${when.value}:00` : when.value}${when.dataset.utcOffset}`;
     if (audience.segment_id) body.segment_id = audience.segment_id;
     else body.rules = audience.rules;
     const campaign = await Pulse.api("POST", "/api/v1/campaigns", body);
