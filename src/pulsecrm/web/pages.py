@@ -204,7 +204,6 @@ async def _campaign_context(session: SessionDep, campaign_id: int) -> dict[str, 
     campaign = await campaigns.get(session, campaign_id)
     return {
         "campaign": CampaignOut.of(campaign),
-        "timeline": await campaigns.timeline(session, campaign),
         "report": outcomes.report(campaign, now=utcnow()),
         "live": campaign.status in {"running", "paused"} or campaign.pending > 0 or campaign.sent > 0,
     }
