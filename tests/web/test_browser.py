@@ -628,6 +628,31 @@ async def test_an_ab_test_from_the_wizard_to_its_winner(stack_factory: Any, page
         "Last day of the spring sale, Person"
     )
     await page.screenshot(path=shots / "campaign-wizard-variants-review.png", full_page=True)
+
+    # A refusal from the API (here the API's own answer to a broken variant B) is shown next to
+    # the field it names, on that field's step.
+    async with stack.api() as api:
+        broken = [{"message": "Hi"}, {"message": "Hi {{ first_name | nope }}"}]
+        refused = await api.post(
+            "/api/v1/campaigns", json={"name": "x", "rules": {"op": "and", "rules": []}, "variants": broken}
+        )
+    assert refused.status_code == 422, refused.text
+    (detail,) = refused.json()["error"]["details"]
+
+    async def refuse(route: Any) -> None:
+        await route.fulfill(status=422, content_type="application/json", body=refused.text)
+
+    await page.route("**/api/v1/campaigns", refuse)
+    await page.get_by_role("button", name="Launch campaign").click()
+    await expect(page.get_by_role("heading", name="What should it say?")).to_be_visible()
+    await expect(variant_b).to_have_attribute("aria-invalid", "true")
+    await expect(variant_b).to_be_focused()
+    await expect(page.locator(f"#{await variant_b.get_attribute('aria-describedby')}")).to_have_text(
+        detail["message"]
+    )
+    await expect(page.get_by_role("alert").first).to_have_text(refused.json()["error"]["message"])
+    await page.unroute("**/api/v1/campaigns", refuse)
+    await page.get_by_role("button", name="Next: review").click()
     await page.get_by_role("button", name="Launch campaign").click()
     await page.wait_for_url(re.compile(r".*/campaigns/\d+$"))
     cid = int(page.url.rsplit("/", 1)[1])
