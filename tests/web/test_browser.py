@@ -22,7 +22,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
-from pulsecrm.campaigns import variants
+from pulsecrm.campaigns import variants as ab_variants
 from pulsecrm.db import Database, utcnow
 from pulsecrm.formatting import datetime_
 from tests.cli_helpers import PULSECRM, cli_env, free_port, wait_healthy
@@ -462,6 +462,12 @@ async def test_the_assistant_fills_the_builder_and_suggests_messages(
     assert "{{" in await page.get_by_label("Message", exact=True).input_value()
     await expect(page.locator("#preview-message")).not_to_contain_text("{{")
     await expect(page.locator("#preview-meta")).to_contain_text("SMS part")
+    # Another suggestion becomes variant B, previewed beside its own editor.
+    await variants.nth(2).get_by_role("button", name="Add as a variant").click()
+    assert "{{" in await page.get_by_label("Variant B message").input_value()
+    await expect(page.get_by_label("Variant A message")).to_be_visible()
+    await expect(page.locator("[data-ab-variant] .rendered")).not_to_contain_text("{{")
+    await expect(page.locator("[data-ab-variant] .rendered")).not_to_contain_text("Start typing")
     await page.screenshot(path=shots / "campaign-wizard-suggestions.png", full_page=True)
 
 
@@ -691,7 +697,9 @@ async def test_an_ab_test_from_the_wizard_to_its_winner(stack_factory: Any, page
 
     db = Database(stack.database_url)
     try:
-        picked = await db.write(lambda conn: variants.pick_winners(conn, now=launched + timedelta(hours=4)))
+        picked = await db.write(
+            lambda conn: ab_variants.pick_winners(conn, now=launched + timedelta(hours=4))
+        )
     finally:
         await db.dispose()
     assert picked == 1

@@ -166,3 +166,13 @@ async def test_the_live_poll_reads_counters_not_deliveries(web: Web) -> None:
     assert live.status_code == 200 and 'data-stat="sent">10<' in live.text
     assert statements, "the listener saw nothing: it watches the wrong engine"
     assert not [s for s in statements if re.search(r"\bdeliveries\b", s)], statements
+
+
+async def test_the_wizard_offers_variants_with_sensible_test_defaults(web: Web) -> None:
+    wizard = (await web.client.get("/campaigns/new")).text
+    assert "Add a variant (A/B test)" in wizard
+    assert "Split evenly" in wizard and "Test first, then send the winner" in wizard
+    assert re.search(r'name="test_percent" type="number" min="2" max="50" step="1" value="20"', wizard)
+    assert re.search(r'name="test_hours" type="number" min="1" max="72" step="1" value="4"', wizard)
+    assert '<option value="clicked">clicks (click rate)</option>' in wizard
+    assert re.search(r'<script src="/static/ab\.js\?v=\w+" defer></script>', wizard)

@@ -220,6 +220,17 @@ Pulse.mountVariants = function (options) {
       return parts[2] === "subject" ? v.subject : v.message;
     },
 
+    // A new variant with this message (a suggestion); false when there are five already.
+    addWith(text, subject) {
+      if (extra.length + 1 >= MAX) return false;
+      addVariant();
+      const v = extra[extra.length - 1];
+      v.message.value = text;
+      if (subject) v.subject.value = subject;
+      v.schedule();
+      return true;
+    },
+
     refresh() {
       extra.forEach((v) => { v.subjectRow.hidden = !email(); v.schedule(); });
     },

@@ -234,6 +234,14 @@ document.addEventListener("DOMContentLoaded", () => {
           renderPreview().catch(() => {});
           message.focus();
         } }),
+        // Suggestions take different angles: each can be tested against the first.
+        Pulse.el("button", { type: "button", class: "outline secondary small", text: "Add as a variant", onclick: () => {
+          if (!message.value.trim()) {
+            stepError("Write the first message (variant A) or use a suggestion for it first.");
+          } else if (!variants.addWith(v.message, v.subject)) {
+            stepError("A campaign has at most 5 variants: remove one to add another.");
+          }
+        } }),
       )));
     } catch (error) {
       box.replaceChildren(Pulse.el("p", { class: "error", role: "alert", text: error.message }));
