@@ -176,3 +176,14 @@ async def test_the_wizard_offers_variants_with_sensible_test_defaults(web: Web) 
     assert re.search(r'name="test_hours" type="number" min="1" max="72" step="1" value="4"', wizard)
     assert '<option value="clicked">clicks (click rate)</option>' in wizard
     assert re.search(r'<script src="/static/ab\.js\?v=\w+" defer></script>', wizard)
+
+
+async def test_a_test_cancelled_before_its_winner_says_so(web: Web) -> None:
+    await _people(web, 10)
+    body = {"name": "Stopped", "rules": EVERYONE, "variants": TWO, "variant_test": {"percent": 50}}
+    cid = (await web.api.client.post("/api/v1/campaigns", json=body)).json()["id"]
+    assert (await web.api.client.post(f"/api/v1/campaigns/{cid}/launch")).status_code == 202
+    assert (await web.api.client.post(f"/api/v1/campaigns/{cid}/cancel")).status_code == 200
+    text = _text((await web.client.get(f"/campaigns/{cid}")).text)
+    assert "The test on 50% of the audience ended without a winner: the campaign is cancelled." in text
+    assert "Testing on" not in text and "winner is picked" not in text

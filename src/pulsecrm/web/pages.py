@@ -247,6 +247,8 @@ class VariantsView:
     metric_name: str
     decides_at: datetime | None  # launch + test hours, while the test runs
     winner_at: datetime | None
+    has_winner: bool
+    status: str
     launched: bool
     polling: bool
 
@@ -296,7 +298,12 @@ async def _variants_context(session: SessionDep, services: ServicesDep, campaign
         )
         for i, (subject, message) in enumerate(rendered)
     ]
-    testing = bool(campaign.variant_test_percent) and campaign.winner is None
+    # Only a running (or paused) campaign's test is still waiting for its winner.
+    testing = (
+        bool(campaign.variant_test_percent)
+        and campaign.winner is None
+        and campaign.status in {"running", "paused"}
+    )
     launched = campaign.launched_at
     window_ends = launched + timedelta(days=campaign.attribution_days) if launched else None
     view = VariantsView(
@@ -310,6 +317,8 @@ async def _variants_context(session: SessionDep, services: ServicesDep, campaign
         if testing and launched
         else None,
         winner_at=campaign.winner_at,
+        has_winner=campaign.winner is not None,
+        status=campaign.status,
         launched=launched is not None,
         polling=window_ends is not None and window_ends > now,
     )
