@@ -716,3 +716,8 @@ async def test_an_ab_test_from_the_wizard_to_its_winner(stack_factory: Any, page
     await expect(page.locator("#live .badge")).to_have_text("completed", timeout=60_000)
     await expect(page.locator('[data-stat="delivered"]')).to_have_text("200")
     await page.screenshot(path=shots / "campaign-variants.png", full_page=True)
+    # On a phone the variants' table scrolls in its own box; the page does not scroll sideways.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.reload()
+    await expect(page.get_by_test_id("variants-table")).to_be_attached()
+    assert await page.evaluate("document.scrollingElement.scrollWidth") <= 390
