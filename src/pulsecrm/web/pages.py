@@ -255,9 +255,9 @@ class VariantsView:
 
 async def _rendered_variants(
     session: SessionDep, campaign: Campaign, catalog: Catalog
-) -> tuple[Any, list[tuple[str | None, str | None]]]:
-    """(the reader, each variant's (subject, message)) as one customer of the audience reads them;
-    (None, Nones) when a variant can no longer be rendered."""
+) -> list[tuple[str | None, str | None]]:
+    """Each variant's (subject, message) as one customer of the audience reads them (the same
+    customer for all); (None, None) for a variant that can no longer be rendered."""
     reader = None
     out: list[tuple[str | None, str | None]] = []
     for index in range(len(campaign.variants or [])):
@@ -274,7 +274,7 @@ async def _rendered_variants(
         except PulseError:
             rendered_subject, rendered = None, None
         out.append((rendered_subject, rendered))
-    return reader, out
+    return out
 
 
 async def _variants_context(session: SessionDep, services: ServicesDep, campaign_id: int) -> dict[str, Any]:
@@ -287,7 +287,7 @@ async def _variants_context(session: SessionDep, services: ServicesDep, campaign
     found = await variants.figures(await session.connection(), campaign.id) if campaign.launched_at else []
     report = outcomes.report(campaign, now=now, variant_figures=found)
     by_index = {v.variant: v for v in report.variants}
-    _, rendered = await _rendered_variants(session, campaign, await services.catalog.get(session))
+    rendered = await _rendered_variants(session, campaign, await services.catalog.get(session))
     rows = [
         VariantRow(
             label=variants.LABELS[i],
