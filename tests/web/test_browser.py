@@ -8,10 +8,11 @@ under test-artifacts/screenshots/.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,8 +23,10 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
+from pulsecrm.campaigns import variants as ab_variants
 from pulsecrm.db import Database, utcnow
 from pulsecrm.delivery.receipts import sign
+from pulsecrm.formatting import datetime_
 from tests.cli_helpers import PULSECRM, cli_env, free_port, wait_healthy
 from tests.conftest import PASSWORD, WEBHOOK_SECRET, _need
 from tests.factories import customer, order
@@ -461,6 +464,12 @@ async def test_the_assistant_fills_the_builder_and_suggests_messages(
     assert "{{" in await page.get_by_label("Message", exact=True).input_value()
     await expect(page.locator("#preview-message")).not_to_contain_text("{{")
     await expect(page.locator("#preview-meta")).to_contain_text("SMS part")
+    # Another suggestion becomes variant B, previewed beside its own editor.
+    await variants.nth(2).get_by_role("button", name="Add as a variant").click()
+    assert "{{" in await page.get_by_label("Variant B message").input_value()
+    await expect(page.get_by_label("Variant A message")).to_be_visible()
+    await expect(page.locator("[data-ab-variant] .rendered")).not_to_contain_text("{{")
+    await expect(page.locator("[data-ab-variant] .rendered")).not_to_contain_text("Start typing")
     await page.screenshot(path=shots / "campaign-wizard-suggestions.png", full_page=True)
 
 
@@ -675,3 +684,156 @@ async def test_the_customer_page_shows_the_message_history(
     await expect(page.locator("#messages tbody tr")).to_contain_text("not opened")
     await page.goto(f"{stack.url}/customers/c0000")  # Mumbai: not in the audience
     await expect(page.locator("#messages")).to_contain_text("No messages yet")
+
+
+async def test_an_ab_test_from_the_wizard_to_its_winner(stack_factory: Any, page: Page, shots: Path) -> None:
+    """Two variants tested on a share first: the wizard's checks and review, then the campaign
+    page while the test runs, and after the winner is picked."""
+    stack = await stack_factory(vendor=True, vendor_success_rate="1")
+    await seed(stack)
+    await sign_in(page, stack, "/campaigns/new")
+    await expect(page.locator("#count")).to_have_attribute("data-count", "200")
+    await page.get_by_role("button", name="Next: the message").click()
+    await page.get_by_label("Campaign name").fill("Spring A/B")
+    await page.get_by_label("Message", exact=True).fill("Hi {{ first_name }}, spring sale: 10% off")
+
+    await page.get_by_role("button", name="Add a variant (A/B test)").click()
+    await expect(page.get_by_label("Variant A message")).to_have_value(
+        "Hi {{ first_name }}, spring sale: 10% off"
+    )
+    variant_b = page.get_by_label("Variant B message")
+    await expect(variant_b).to_be_focused()
+    await variant_b.fill("Last day of the spring sale, {{ first_name }}")
+    await expect(page.locator("[data-ab-variant]").first.locator(".rendered")).to_have_text(
+        "Last day of the spring sale, Person"
+    )
+    await expect(page.locator("#ab-help")).to_have_text(
+        "Each customer gets one of the 2 variants: about 1 in 2 of the audience each."
+    )
+    # A third, then removed: the remove button says which.
+    await page.get_by_role("button", name="Add a variant (A/B test)").click()
+    await page.get_by_role("button", name="Remove variant C").click()
+    await expect(page.locator("[data-ab-variant]")).to_have_count(1)
+    # An empty variant is refused with a sentence, next to it.
+    await page.get_by_role("button", name="Add a variant (A/B test)").click()
+    await page.get_by_role("button", name="Next: review").click()
+    await expect(page.get_by_role("alert").first).to_have_text("Write variant C's message.")
+    await expect(page.get_by_label("Variant C message")).to_have_attribute("aria-invalid", "true")
+    await page.get_by_role("button", name="Remove variant C").click()
+
+    await page.get_by_label("Test first, then send the winner").check()
+    await expect(page.locator("#ab-help")).to_have_text(
+        "20% of the audience gets the variants first, split evenly; after 4 hours the one with the "
+        "best click rate goes to the other 80%."
+    )
+    share = page.get_by_label("Test share (% of the audience)")
+    await share.fill("90")
+    await page.get_by_role("button", name="Next: review").click()
+    await expect(page.get_by_role("alert").first).to_have_text(
+        "The test share must be a whole number from 2 to 50."
+    )
+    await expect(share).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#test_percent-error")).to_have_text(
+        "The test share must be a whole number from 2 to 50."
+    )
+    await page.screenshot(path=shots / "campaign-wizard-variants.png", full_page=True)
+    await share.fill("20")
+    await expect(share).not_to_have_attribute("aria-invalid", "true")
+    await page.get_by_role("button", name="Next: review").click()
+
+    await expect(page.locator("#review-ab")).to_have_text(
+        "Test first: 20% of the audience gets the 2 variants, split evenly; after 4 hours the one with "
+        "the best click rate goes to the other 80%."
+    )
+    await expect(page.locator('[data-review-variant="A"]')).to_contain_text("Hi Person, spring sale")
+    await expect(page.locator('[data-review-variant="B"]')).to_contain_text(
+        "Last day of the spring sale, Person"
+    )
+    await page.screenshot(path=shots / "campaign-wizard-variants-review.png", full_page=True)
+
+    # A refusal from the API (here the API's own answer to a broken variant B) is shown next to
+    # the field it names, on that field's step.
+    async with stack.api() as api:
+        broken = [{"message": "Hi"}, {"message": "Hi {{ first_name | nope }}"}]
+        refused = await api.post(
+            "/api/v1/campaigns", json={"name": "x", "rules": {"op": "and", "rules": []}, "variants": broken}
+        )
+    assert refused.status_code == 422, refused.text
+    (detail,) = refused.json()["error"]["details"]
+
+    async def refuse(route: Any) -> None:
+        await route.fulfill(status=422, content_type="application/json", body=refused.text)
+
+    await page.route("**/api/v1/campaigns", refuse)
+    await page.get_by_role("button", name="Launch campaign").click()
+    await expect(page.get_by_role("heading", name="What should it say?")).to_be_visible()
+    await expect(variant_b).to_have_attribute("aria-invalid", "true")
+    await expect(variant_b).to_be_focused()
+    await expect(page.locator(f"#{await variant_b.get_attribute('aria-describedby')}")).to_have_text(
+        detail["message"]
+    )
+    await expect(page.get_by_role("alert").first).to_have_text(refused.json()["error"]["message"])
+    await page.unroute("**/api/v1/campaigns", refuse)
+    await page.get_by_role("button", name="Next: review").click()
+    await page.get_by_role("button", name="Launch campaign").click()
+    await page.wait_for_url(re.compile(r".*/campaigns/\d+$"))
+    cid = int(page.url.rsplit("/", 1)[1])
+
+    async with stack.api() as api:
+        created = (await api.get(f"/api/v1/campaigns/{cid}")).json()
+        assert created["variant_test"] == {"percent": 20, "hours": 4, "metric": "clicked"}
+        assert [v["message"] for v in created["variants"]] == [
+            "Hi {{ first_name }}, spring sale: 10% off",
+            "Last day of the spring sale, {{ first_name }}",
+        ]
+        launched = datetime.fromisoformat(created["launched_at"])
+        for _ in range(60):  # the test's messages go out; the rest wait for the winner
+            report = (await api.get(f"/api/v1/campaigns/{cid}/report")).json()
+            test = report["variants"]
+            if len(test) == 2 and all(v["delivered"] == v["customers"] > 0 for v in test):
+                break
+            await asyncio.sleep(0.5)
+        assert [v["label"] for v in test] == ["A", "B"], report
+        assert all(v["delivered"] == v["customers"] > 0 for v in test), report
+        assert 20 <= sum(v["customers"] for v in test) <= 60  # about 20% of 200
+
+    await page.reload()
+    table = page.get_by_test_id("variants-table")
+    await expect(table).to_be_visible()
+    for v in test:
+        await expect(table.locator(f'[data-variant="{v["label"]}"]')).to_contain_text(
+            f"{v['label']} {v['customers']} {v['sent']} {v['delivered']}"
+        )
+    decides = datetime_(launched + timedelta(hours=4))
+    await expect(page.get_by_test_id("variants-plan")).to_contain_text(
+        f"Testing on 20% — winner picked at {decides}."
+    )
+    await expect(table).not_to_contain_text("Winner")
+    await page.get_by_test_id("variants").screenshot(path=shots / "campaign-variants-testing.png")
+
+    db = Database(stack.database_url)
+    try:
+        picked = await db.write(
+            lambda conn: ab_variants.pick_winners(conn, now=launched + timedelta(hours=4))
+        )
+    finally:
+        await db.dispose()
+    assert picked == 1
+    async with stack.api() as api:
+        winner = (await api.get(f"/api/v1/campaigns/{cid}")).json()["winner"]
+    assert winner["reason"].startswith(f"{winner['label']} won on click rate: ")
+
+    await page.reload()
+    await expect(page.get_by_test_id("variants-note")).to_have_text(winner["reason"])
+    await expect(table.locator("[data-winner]")).to_have_count(1)
+    await expect(table.locator("[data-winner] th")).to_have_text(f"{winner['label']} Winner")
+    await expect(page.get_by_test_id("variants-plan")).not_to_contain_text("Testing on")
+    # The winner goes to the rest, and the campaign finishes.
+    await expect(page.locator("#live .badge")).to_have_text("completed", timeout=60_000)
+    await expect(page.locator('[data-stat="delivered"]')).to_have_text("200")
+    await page.screenshot(path=shots / "campaign-variants.png", full_page=True)
+    # On a phone the variants' table scrolls in its own box; the page does not scroll sideways.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.reload()
+    await expect(page.get_by_test_id("variants-table")).to_be_attached()
+    assert await page.evaluate("document.scrollingElement.scrollWidth") <= 390

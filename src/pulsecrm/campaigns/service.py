@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from pulsecrm.campaigns.models import Campaign
 from pulsecrm.config import Settings
 from pulsecrm.customers import consent
 from pulsecrm.customers.models import Customer
-from pulsecrm.db import UTCDateTime, epoch_seconds, utcnow
+from pulsecrm.db import UTCDateTime, utcnow
 from pulsecrm.delivery import store as delivery_store
 from pulsecrm.delivery.channels import ChannelName
 from pulsecrm.delivery.channels import registry as channel_registry
@@ -521,46 +520,3 @@ def sms_segments(characters: int) -> int:
 async def count_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(sa.select(Campaign.status, sa.func.count()).group_by(Campaign.status))
     return {str(status): int(n) for status, n in rows}
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """Cumulative sent, delivered and failed messages at the end of each time bucket."""
-
-    start: datetime
-    bucket_seconds: float
-    sent: list[int]
-    delivered: list[int]
-    failed: list[int]
-
-
-async def timeline(session: AsyncSession, campaign: Campaign, *, buckets: int = 40) -> Timeline | None:
-    """Deliveries over time since launch, in `buckets` equal slices, counted in the database."""
-    if campaign.launched_at is None:
-        return None
-    start = campaign.launched_at
-    end = campaign.completed_at or utcnow()
-    width = max((end - start).total_seconds() / buckets, 1.0)
-    dialect = session.get_bind().dialect.name
-    origin = start.timestamp()
-    series: dict[str, list[int]] = {name: [0] * buckets for name in ("sent", "delivered", "failed")}
-    for name, column, status in (
-        ("sent", Delivery.sent_at, None),
-        ("delivered", Delivery.finished_at, "delivered"),
-        ("failed", Delivery.finished_at, "failed"),
-    ):
-        bucket = sa.func.floor((epoch_seconds(column, dialect) - origin) / width)
-        query = (
-            sa.select(bucket, sa.func.count())
-            .where(Delivery.campaign_id == campaign.id, column.is_not(None))
-            .group_by(bucket)
-        )
-        if status is not None:
-            query = query.where(Delivery.status == status)
-        for index, n in await session.execute(query):
-            slot = min(max(int(index or 0), 0), buckets - 1)
-            series[name][slot] += int(n)
-    for values in series.values():
-        for i in range(1, buckets):
-            values[i] += values[i - 1]
-    return Timeline(start, width, series["sent"], series["delivered"], series["failed"])

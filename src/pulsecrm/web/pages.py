@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, get_args
 from urllib.parse import quote
@@ -19,6 +20,8 @@ from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
 from pulsecrm.campaigns import service as campaigns
 from pulsecrm.campaigns import templates as message_templates
+from pulsecrm.campaigns import variants
+from pulsecrm.campaigns.models import Campaign
 from pulsecrm.campaigns.schemas import CampaignOut
 from pulsecrm.config import Settings
 from pulsecrm.customers import service as customers
@@ -33,7 +36,9 @@ from pulsecrm.errors import InvalidInput, NotFound, PulseError, validation_detai
 from pulsecrm.ingest import uploads
 from pulsecrm.ingest.writer import Kind
 from pulsecrm.outcomes import service as outcomes
+from pulsecrm.outcomes.schemas import VariantOut
 from pulsecrm.segments import service as segments
+from pulsecrm.segments.catalog import Catalog
 from pulsecrm.segments.schemas import FieldCatalogOut
 from pulsecrm.validation import NUL_MESSAGE, DbId, IdCursor
 from pulsecrm.web import charts, rules_text
@@ -225,7 +230,6 @@ async def _campaign_context(session: SessionDep, campaign_id: int, settings: Set
         "campaign": CampaignOut.of(campaign),
         # Sending waits while the channel is in its quiet hours: say until when.
         "quiet_until": quiet.until(utcnow(), span, settings.zone) if campaign.status == "running" else None,
-        "timeline": await campaigns.timeline(session, campaign),
         "report": outcomes.report(campaign, now=utcnow()),
         "live": campaign.status in {"running", "paused"} or campaign.pending > 0 or campaign.sent > 0,
     }
@@ -243,6 +247,103 @@ async def _chart_context(session: SessionDep, campaign_id: int) -> dict[str, Any
         # Polled slowly, and only while something can still land in it.
         "polling": campaign.launched_at is not None and window_open,
     }
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    label: str
+    subject: str | None  # rendered for one customer, like the message
+    message: str | None
+    figures: VariantOut | None  # None before any delivery has this variant
+    winner: bool
+
+
+@dataclass(frozen=True)
+class VariantsView:
+    rows: list[VariantRow]
+    email: bool
+    note: str | None
+    test_percent: int | None
+    test_hours: int | None
+    metric_name: str
+    decides_at: datetime | None  # launch + test hours, while the test runs
+    winner_at: datetime | None
+    has_winner: bool
+    status: str
+    launched: bool
+    polling: bool
+
+
+async def _rendered_variants(
+    session: SessionDep, campaign: Campaign, catalog: Catalog
+) -> list[tuple[str | None, str | None]]:
+    """Each variant's (subject, message) as one customer of the audience reads them (the same
+    customer for all); (None, None) for a variant that can no longer be rendered."""
+    reader = None
+    out: list[tuple[str | None, str | None]] = []
+    for index in range(len(campaign.variants or [])):
+        message, subject = variants.variant_of(campaign, index)
+        try:
+            reader, rendered_subject, rendered = await campaigns.preview_message(
+                session,
+                message=message,
+                subject=subject,
+                customer_external_id=reader.external_id if reader else None,
+                raw_rules=None if reader else campaign.rules,
+                catalog=catalog,
+            )
+        except PulseError:
+            rendered_subject, rendered = None, None
+        out.append((rendered_subject, rendered))
+    return out
+
+
+async def _variants_context(session: SessionDep, services: ServicesDep, campaign_id: int) -> dict[str, Any]:
+    """The A/B section. Its figures are one GROUP BY over the campaign's deliveries, so it is
+    polled every 30 s like the time chart, never with the 2-second counters."""
+    campaign = await campaigns.get(session, campaign_id)
+    if not campaign.variants:
+        return {"ab": None}
+    now = utcnow()
+    found = await variants.figures(await session.connection(), campaign.id) if campaign.launched_at else []
+    report = outcomes.report(campaign, now=now, variant_figures=found)
+    by_index = {v.variant: v for v in report.variants}
+    rendered = await _rendered_variants(session, campaign, await services.catalog.get(session))
+    rows = [
+        VariantRow(
+            label=variants.LABELS[i],
+            subject=subject,
+            message=message,
+            figures=by_index.get(i),
+            winner=campaign.winner == i,
+        )
+        for i, (subject, message) in enumerate(rendered)
+    ]
+    # Only a running (or paused) campaign's test is still waiting for its winner.
+    testing = (
+        bool(campaign.variant_test_percent)
+        and campaign.winner is None
+        and campaign.status in {"running", "paused"}
+    )
+    launched = campaign.launched_at
+    window_ends = launched + timedelta(days=campaign.attribution_days) if launched else None
+    view = VariantsView(
+        rows=rows,
+        email=campaign.channel == "email",
+        note=report.variants_note,
+        test_percent=campaign.variant_test_percent,
+        test_hours=campaign.variant_test_hours,
+        metric_name="conversion rate" if campaign.variant_metric == "converted" else "click rate",
+        decides_at=launched + timedelta(hours=campaign.variant_test_hours or 0)
+        if testing and launched
+        else None,
+        winner_at=campaign.winner_at,
+        has_winner=campaign.winner is not None,
+        status=campaign.status,
+        launched=launched is not None,
+        polling=window_ends is not None and window_ends > now,
+    )
+    return {"ab": view}
 
 
 @router.get("/campaigns/{campaign_id}")
@@ -277,8 +378,20 @@ async def campaign_page(
         rendered_message=message,
         personalised=message_templates.used_variables(campaign.message),
         **await _chart_context(session, campaign_id),
+        **await _variants_context(session, services, campaign_id),
         **context,
     )
+
+
+@router.get("/campaigns/{campaign_id}/variants")
+async def campaign_variants(
+    campaign_id: DbId, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
+) -> Response:
+    """The A/B section, refreshed every 30 seconds while its figures can still change."""
+    context = await _variants_context(session, services, campaign_id)
+    if context["ab"] is None:
+        raise NotFound(f"campaign {campaign_id} has no variants")
+    return render(request, "_campaign_variants.html", campaign_id=campaign_id, **context)
 
 
 @router.get("/campaigns/{campaign_id}/chart")

@@ -51,8 +51,32 @@ document.addEventListener("DOMContentLoaded", () => {
     steps[current].querySelector(".steperror").textContent = text || "";
   }
   // An error is about what the user typed: once they change it, it no longer applies.
-  form.addEventListener("input", () => stepError(""));
-  form.addEventListener("change", () => stepError(""));
+  form.addEventListener("input", (event) => { stepError(""); clearFieldError(event.target); });
+  form.addEventListener("change", (event) => { stepError(""); clearFieldError(event.target); });
+
+  // A problem with one input, written next to it and tied to it for screen readers.
+  function fieldError(field, text) {
+    clearFieldError(field);
+    const note = Pulse.el("small", { class: "fielderror error", id: `${field.id || field.name}-error`, text });
+    field.setAttribute("aria-invalid", "true");
+    field.setAttribute("aria-describedby", note.id);
+    field.after(note);
+  }
+  function clearFieldError(field) {
+    if (!field || !field.hasAttribute || !field.hasAttribute("aria-invalid")) return;
+    field.removeAttribute("aria-invalid");
+    const id = field.getAttribute("aria-describedby");
+    if (id && id.endsWith("-error")) {
+      document.getElementById(id)?.remove();
+      field.removeAttribute("aria-describedby");
+    }
+  }
+  function refuse(field, text) {
+    stepError(text);
+    fieldError(field, text);
+    field.focus();
+    return false;
+  }
 
   function show(index) {
     current = index;
@@ -80,13 +104,28 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     if (current === 1) {
       if (!form.elements.name.value.trim()) { stepError("Give the campaign a name."); form.elements.name.focus(); return false; }
-      if (!form.elements.message.value.trim()) { stepError("Write the message."); form.elements.message.focus(); return false; }
+      if (!form.elements.message.value.trim()) {
+        if (variants.active()) return refuse(message, "Write variant A's message.");
+        stepError("Write the message."); form.elements.message.focus(); return false;
+      }
+      if (channel.value === "email" && !form.elements.subject.value.trim()) {
+        return refuse(form.elements.subject, variants.active() ? "Give variant A a subject: the others use it unless they have their own." : "An e-mail needs a subject.");
+      }
+      const problem = variants.validate();
+      if (problem) return refuse(problem.field, problem.error);
       const measuring = measure();
       if (measuring.error) { stepError(measuring.error); measuring.field.focus(); return false; }
       try {
         await renderPreview();
       } catch (error) {
+        stepError(variants.active() ? `Variant A: ${error.message}` : error.message);
+        return false;
+      }
+      try {
+        await variants.renderAll();
+      } catch (error) {
         stepError(error.message);
+        if (error.field) error.field.focus();
         return false;
       }
       return true;
@@ -104,21 +143,46 @@ document.addEventListener("DOMContentLoaded", () => {
   // --- step 2: the message -------------------------------------------------------------------
   const channel = form.elements.channel;
   const emailOnly = form.querySelector("[data-email-only]");
-  channel.addEventListener("change", () => { emailOnly.hidden = channel.value !== "email"; schedulePreview(); });
+  channel.addEventListener("change", () => { emailOnly.hidden = channel.value !== "email"; schedulePreview(); variants.refresh(); });
   const message = form.elements.message;
+  // A detail goes into the message last written in: variant A's or another variant's.
+  let writing = message;
+  form.addEventListener("focusin", (event) => {
+    if (event.target === message || event.target.matches("textarea[data-message]")) writing = event.target;
+  });
   form.querySelectorAll("[data-insert]").forEach((chip) => chip.addEventListener("click", () => {
     const text = chip.dataset.insert;
-    const start = message.selectionStart ?? message.value.length;
-    message.setRangeText(text, start, message.selectionEnd ?? start, "end");
-    message.focus();
-    schedulePreview();
+    const target = writing.isConnected ? writing : message;
+    const start = target.selectionStart ?? target.value.length;
+    target.setRangeText(text, start, target.selectionEnd ?? start, "end");
+    target.focus();
+    target.dispatchEvent(new Event("input", { bubbles: true }));
   }));
 
   let previewTimer = null;
   let previewController = null;
   const schedulePreview = () => { clearTimeout(previewTimer); previewTimer = setTimeout(() => renderPreview().catch(() => {}), 250); };
   message.addEventListener("input", schedulePreview);
-  form.elements.subject.addEventListener("input", schedulePreview);
+  form.elements.subject.addEventListener("input", () => { schedulePreview(); variants.refresh(); });
+
+  // Rendered for someone the campaign would reach, not for whoever spends most overall.
+  const audienceForPreview = () => (source() === "segment" ? { segment_id: Number(form.elements.segment_id.value) } : { rules: builder.value({ complete: true }) });
+  const describe = (data) => `${data.customer_name ? `As ${data.customer_name} (${data.customer_external_id}) reads it` : "Nobody in this audience yet"} · ${data.characters} characters` +
+    (channel.value === "sms" ? ` · ${data.sms_segments} SMS part${data.sms_segments > 1 ? "s" : ""}` : "");
+  const variants = Pulse.mountVariants({
+    root: document.getElementById("ab"),
+    form,
+    channel,
+    first: {
+      message,
+      subject: form.elements.subject,
+      messageLabel: document.getElementById("message-label"),
+      subjectLabel: document.getElementById("subject-label"),
+    },
+    render: (text, subject, signal) => Pulse.api("POST", "/api/v1/campaigns/preview-message", { message: text, subject, ...audienceForPreview() }, signal),
+    describe,
+    onChange: () => stepError(""),
+  });
 
   async function renderPreview() {
     const out = document.getElementById("preview-message");
@@ -129,15 +193,12 @@ document.addEventListener("DOMContentLoaded", () => {
     previewController = new AbortController();
     const subject = channel.value === "email" ? form.elements.subject.value.trim() || null : null;
     try {
-      // Rendered for someone the campaign would reach, not for whoever spends most overall.
-      const audience = source() === "segment" ? { segment_id: Number(form.elements.segment_id.value) } : { rules: builder.value({ complete: true }) };
-      const data = await Pulse.api("POST", "/api/v1/campaigns/preview-message", { message: message.value, subject, ...audience }, previewController.signal);
+      const data = await Pulse.api("POST", "/api/v1/campaigns/preview-message", { message: message.value, subject, ...audienceForPreview() }, previewController.signal);
       out.classList.remove("muted", "error");
       out.textContent = data.message;
       subjectOut.hidden = !data.subject;
       subjectOut.textContent = data.subject || "";
-      meta.textContent = `${data.customer_name ? `As ${data.customer_name} (${data.customer_external_id}) reads it` : "Nobody in this audience yet"} · ${data.characters} characters` +
-        (channel.value === "sms" ? ` · ${data.sms_segments} SMS part${data.sms_segments > 1 ? "s" : ""}` : "");
+      meta.textContent = describe(data);
       return data;
     } catch (error) {
       if (error.name === "AbortError") return null;
@@ -173,6 +234,14 @@ document.addEventListener("DOMContentLoaded", () => {
           renderPreview().catch(() => {});
           message.focus();
         } }),
+        // Suggestions take different angles: each can be tested against the first.
+        Pulse.el("button", { type: "button", class: "outline secondary small", text: "Add as a variant", onclick: () => {
+          if (!message.value.trim()) {
+            stepError("Write the first message (variant A) or use a suggestion for it first.");
+          } else if (!variants.addWith(v.message, v.subject)) {
+            stepError("A campaign has at most 5 variants: remove one to add another.");
+          }
+        } }),
       )));
     } catch (error) {
       box.replaceChildren(Pulse.el("p", { class: "error", role: "alert", text: error.message }));
@@ -202,7 +271,17 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("review-name").textContent = form.elements.name.value.trim();
     document.getElementById("review-channel").textContent = channel.value === "email" ? "E-mail" : "SMS";
     const rendered = document.getElementById("preview-message").textContent;
-    document.getElementById("review-message").textContent = rendered;
+    const messageOut = document.getElementById("review-message");
+    const ab = variants.active();
+    document.getElementById("review-message-term").textContent = ab ? "Messages" : "Message";
+    messageOut.classList.toggle("rendered", !ab);
+    form.querySelectorAll("[data-ab-only]").forEach((el) => (el.hidden = !ab));
+    if (ab) {
+      const subjectOut = document.getElementById("preview-subject");
+      variants.review(messageOut, document.getElementById("review-ab"), { text: rendered, subject: subjectOut.hidden ? "" : subjectOut.textContent });
+    } else {
+      messageOut.textContent = rendered;
+    }
     const measuring = measure();
     document.getElementById("review-holdout").textContent = measuring.holdout_percent
       ? `${measuring.holdout_percent}% of the reachable audience held out as a control group (not messaged), to measure the lift`
@@ -283,9 +362,38 @@ document.addEventListener("DOMContentLoaded", () => {
     if (when.value) body.scheduled_at = `${when.value.length === 16 ? `${when.value}:00` : when.value}${when.dataset.utcOffset}`;
     if (audience.segment_id) body.segment_id = audience.segment_id;
     else body.rules = audience.rules;
+    const ab = variants.body();
+    if (ab) {
+      delete body.message;  // the first message is variant A
+      Object.assign(body, ab);
+    }
     const campaign = await Pulse.api("POST", "/api/v1/campaigns", body);
     if (launch) await Pulse.api("POST", `/api/v1/campaigns/${campaign.id}/launch`);
     window.location = `/campaigns/${campaign.id}`;
+  }
+
+  // A 422 names its fields (`loc`, or a template's `path` like $.variants[1].message): each
+  // message goes next to its input, on the step that has it.
+  function fieldOf(detail) {
+    let parts = detail.loc ? detail.loc.filter((p, i) => !(i === 0 && p === "body")) : null;
+    if (!parts && detail.path) {
+      parts = [...detail.path.matchAll(/\.(\w+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]));
+    }
+    if (!parts || !parts.length) return null;
+    const own = variants.fieldFor(parts);
+    if (own) return own;
+    const named = form.elements[parts[0]];
+    return named instanceof Element ? named : null;
+  }
+
+  function showRefusal(error) {
+    const placed = (error.details || []).map((d) => [fieldOf(d), d]).filter(([field]) => field);
+    if (!placed.length) { stepError(error.message); return; }
+    const step = steps.findIndex((s) => s.contains(placed[0][0]));
+    if (step >= 0 && step !== current) show(step);
+    for (const [field, detail] of placed) fieldError(field, detail.message || error.message);
+    stepError(error.message);
+    placed[0][0].focus();
   }
 
   for (const [id, launch] of [["launch", true], ["save-draft", false]]) {
@@ -296,8 +404,8 @@ document.addEventListener("DOMContentLoaded", () => {
       try {
         await create(launch);
       } catch (error) {
-        stepError(error.message);
         button.removeAttribute("aria-busy");
+        showRefusal(error);
       }
     });
   }
