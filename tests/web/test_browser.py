@@ -612,7 +612,8 @@ async def _sent_and_opened(stack: Stack, opens: int = 3) -> tuple[int, list[str]
 async def test_build_an_engagement_condition_with_the_campaign_picker(
     stack_factory: Any, page: Page, shots: Path
 ) -> None:
-    stack = await stack_factory(vendor=True)
+    # Only the opens these tests send: the mock vendor's own are off.
+    stack = await stack_factory(vendor=True, vendor_open_rate="0", vendor_click_rate="0")
     await seed(stack, 40)
     cid, opened, others = await _sent_and_opened(stack)
     await sign_in(page, stack, "/segments/new")
@@ -650,7 +651,8 @@ async def test_build_an_engagement_condition_with_the_campaign_picker(
 async def test_the_customer_page_shows_the_message_history(
     stack_factory: Any, page: Page, shots: Path
 ) -> None:
-    stack = await stack_factory(vendor=True)
+    # Only the opens these tests send: the mock vendor's own are off.
+    stack = await stack_factory(vendor=True, vendor_open_rate="0", vendor_click_rate="0")
     await seed(stack, 40)
     _, opened, not_opened = await _sent_and_opened(stack, opens=1)
     # An order after the message: the web process's attribution pass credits it to the message.
