@@ -163,15 +163,6 @@ async def recompute(conn: AsyncConnection, customers: Sequence[str], *, now: dat
             .where(one_of(conn, Customer.__table__.c.external_id, ids), Campaign.launched_at.is_not(None))
         )
     ).all()
-    existing = dict(
-        (
-            await conn.execute(
-                sa.select(OrderAttribution.order_id, OrderAttribution.delivery_id).where(
-                    one_of(conn, attributions_t.c.customer_external_id, ids)
-                )
-            )
-        ).all()
-    )
     before: dict[Member, Totals] = {}
     for d_id, c_id, customer, status, sent_at, a_n, a_rev, w_n, w_rev, days, launched in delivery_rows:
         member = Member(
@@ -187,11 +178,22 @@ async def recompute(conn: AsyncConnection, customers: Sequence[str], *, now: dat
         if launched is None:  # excluded by the query; says so to the type checker
             continue
         before[Member(c_id, customer, launched, days, holdout_id=h_id)] = Totals(0, Decimal(0), w_n, w_rev)
-    if not before and not existing:
+    if not before:
+        # No messages and no control memberships: such a customer has no credited orders either
+        # (a credit is to the customer's own message, keyed by them, deleted with it).
         return Deltas()
 
     purchases: list[Purchase] = []
     with_members = sorted({m.customer for m in before})
+    existing = dict(
+        (
+            await conn.execute(
+                sa.select(OrderAttribution.order_id, OrderAttribution.delivery_id).where(
+                    one_of(conn, attributions_t.c.customer_external_id, with_members)
+                )
+            )
+        ).all()
+    )
     if with_members:
         # Nothing before the earliest launch or send can count (a send precedes its launch
         # only in imported history, but then its orders still count).
