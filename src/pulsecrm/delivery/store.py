@@ -584,7 +584,10 @@ async def _engage(
             )
         ).all()
     }
-    known = [e for e in events if e.delivery_id in found]
+    mine: dict[int, list[Engagement]] = {}
+    for e in events:
+        if e.delivery_id in found:
+            mine.setdefault(e.delivery_id, []).append(e)
     rows = {
         (e.delivery_id, e.kind, e.link_id, e.occurred_at): {
             "delivery_id": e.delivery_id,
@@ -594,31 +597,36 @@ async def _engage(
             "occurred_at": e.occurred_at,
             "received_at": now,
         }
-        for e in known
+        for events_of in mine.values()
+        for e in events_of
     }
-    before = await conn.scalar(
-        sa.select(sa.func.count()).select_from(events_t).where(one_of(conn, events_t.c.delivery_id, ids))
-    )
+    stored = {
+        tuple(row)
+        for row in (
+            await conn.execute(
+                sa.select(
+                    events_t.c.delivery_id, events_t.c.kind, events_t.c.link_id, events_t.c.occurred_at
+                ).where(one_of(conn, events_t.c.delivery_id, sorted(mine)))
+            )
+        )
+    }
     await bulk_upsert(
         conn, events_t, [rows[k] for k in sorted(rows)], key="delivery_id, kind, link_id, occurred_at"
     )
-    after = await conn.scalar(
-        sa.select(sa.func.count()).select_from(events_t).where(one_of(conn, events_t.c.delivery_id, ids))
-    )
     deltas = Deltas()
     marks: list[dict[str, Any]] = []
-    for delivery_id, campaign_id, opened_at, clicked_at in found.values():
-        mine = [e for e in known if e.delivery_id == delivery_id]
-        opened = min([opened_at, *(e.occurred_at for e in mine)], key=lambda t: (t is None, t))
-        clicks = [e.occurred_at for e in mine if e.kind == "clicked"]
+    for delivery_id, events_of in mine.items():
+        _, campaign_id, opened_at, clicked_at = found[delivery_id]
+        opened = min([opened_at, *(e.occurred_at for e in events_of)], key=lambda t: (t is None, t))
+        clicks = [e.occurred_at for e in events_of if e.kind == "clicked"]
         clicked = min([clicked_at, *clicks], key=lambda t: (t is None, t))
         if (opened, clicked) == (opened_at, clicked_at):
             continue
         deltas[campaign_id]["opened"] += opened_at is None
         deltas[campaign_id]["clicked"] += clicked_at is None and clicked is not None
         marks.append({"id": delivery_id, "opened_at": opened, "clicked_at": clicked, "updated_at": now})
-    await bulk_update(conn, deliveries_t, marks, key="id")
-    return int(after or 0) - int(before or 0), deltas
+    await bulk_update(conn, deliveries_t, sorted(marks, key=lambda m: m["id"]), key="id")
+    return len(rows.keys() - stored), deltas
 
 
 async def apply_engagement(conn: AsyncConnection, events: Sequence[Engagement], *, now: datetime) -> int:
