@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pulsecrm.ai.tags import TAGS, Tag
 from pulsecrm.campaigns import templates
 from pulsecrm.campaigns.models import Campaign
+from pulsecrm.campaigns.variants import LABELS
 from pulsecrm.delivery.models import Delivery
 from pulsecrm.outcomes.money import minor_to_text
 from pulsecrm.validation import DbId, Text
@@ -255,7 +256,7 @@ class CampaignOut(BaseModel):
             if c.variant_test_percent
             else None,
             winner=Winner(
-                variant=c.winner, label="ABCDE"[c.winner], reason=c.winner_reason or "", at=c.winner_at
+                variant=c.winner, label=LABELS[c.winner], reason=c.winner_reason or "", at=c.winner_at
             )
             if c.winner is not None
             else None,

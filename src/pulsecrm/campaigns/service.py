@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from pulsecrm.ai import tags as ai_tags
 from pulsecrm.campaigns import templates, timing, variants
 from pulsecrm.campaigns.models import Campaign
+from pulsecrm.campaigns.variants import LABELS
 from pulsecrm.config import Settings
 from pulsecrm.customers import consent
 from pulsecrm.customers.models import Customer
@@ -138,7 +139,7 @@ def _check_messages(
             templates.check(str(variant["subject"]), path=f"$.variants[{i}].subject")
         elif channel == "email" and not subject:
             raise InvalidInput(
-                f"e-mail variant {'ABCDE'[i]} needs a subject (its own, or the campaign's)",
+                f"e-mail variant {LABELS[i]} needs a subject (its own, or the campaign's)",
                 details=[{"loc": ["body", "variants", i, "subject"], "message": "required for e-mail"}],
             )
     return str(variants[0]["message"])
