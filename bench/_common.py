@@ -1,5 +1,6 @@
-"""Helpers for bench/faults.py: child processes, a private Redis, a throwaway PostgreSQL cluster,
-and a steady HTTP poster. (The older bench scripts keep their own copies.)
+"""Helpers for the bench scripts: a fresh scratch database, child processes, a private Redis, a
+throwaway PostgreSQL cluster, and a steady HTTP poster. (The older bench scripts keep their own
+copies.)
 
 Every process is started in its own process group, with a parent-death signal, so it dies with
 the script even if the script itself is killed; `Procs.stop_all()` in a `finally` stops the rest.
@@ -29,6 +30,32 @@ import asyncpg
 import httpx
 import orjson
 import redis.asyncio as aioredis
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+async def fresh_database(name: str, pulsecrm: str, env: dict[str, str]) -> None:
+    """Drop and create `name` on the shared PostgreSQL, then `pulsecrm migrate` it under `env`."""
+    admin = await asyncpg.connect(ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    subprocess.run([pulsecrm, "migrate"], env=env, check=True, capture_output=True)
+
+
+async def copy_connection(url: str) -> asyncpg.Connection:
+    """A connection that COPYs jsonb columns given as JSON text."""
+    conn = await asyncpg.connect(url)
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda t: b"\x01" + t.encode(),
+        decoder=lambda b: b[1:].decode(),
+        schema="pg_catalog",
+        format="binary",
+    )
+    return conn
 
 
 def log(msg: str) -> None:

@@ -47,9 +47,11 @@ from pulsecrm.delivery.channels import OutboundMessage, Sent
 from pulsecrm.delivery.channels.smtp import SmtpChannel, SmtpConfig
 from pulsecrm.delivery.receipts import sign
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import copy_connection, fresh_database
+
 ROOT = Path(__file__).resolve().parent.parent
 PULSECRM = str(Path(sys.executable).parent / "pulsecrm")
-ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 DB = "pulsecrm_bench_campaigns"
 URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB}"
 RAW = f"postgresql://postgres@127.0.0.1:5432/{DB}"
@@ -69,24 +71,13 @@ def env(**extra: str) -> dict[str, str]:
 
 
 async def load(n: int) -> None:
-    admin = await asyncpg.connect(ADMIN)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{DB}"')
-    await admin.close()
-    subprocess.run([PULSECRM, "migrate"], env=env(), check=True, capture_output=True)
+    await fresh_database(DB, PULSECRM, env())
     rng = random.Random(3)
     rows = []
     for i in range(n):
         created = NOW - timedelta(days=rng.uniform(0, 1000))
         rows.append((f"C{i:07d}", f"Person {i}", f"+91 9{i:09d}", "{}", created, created, NOW))
-    conn = await asyncpg.connect(RAW)
-    await conn.set_type_codec(
-        "jsonb",
-        encoder=lambda t: b"\x01" + t.encode(),
-        decoder=lambda b: b[1:].decode(),
-        schema="pg_catalog",
-        format="binary",
-    )
+    conn = await copy_connection(RAW)
     await conn.copy_records_to_table(
         "customers",
         records=rows,
@@ -585,11 +576,7 @@ SMTP_DB = "pulsecrm_bench_smtp"
 async def load_email_customers(n: int, e: dict[str, str]) -> None:
     """A database of its own with `n` customers who have an e-mail address (consent unknown,
     which may be messaged by default)."""
-    admin = await asyncpg.connect(ADMIN)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{SMTP_DB}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{SMTP_DB}"')
-    await admin.close()
-    subprocess.run([PULSECRM, "migrate"], env=e, check=True, capture_output=True)
+    await fresh_database(SMTP_DB, PULSECRM, e)
     conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{SMTP_DB}")
     try:
         await conn.copy_records_to_table(

@@ -45,10 +45,9 @@ from pulsecrm.outcomes import attribution
 from pulsecrm.outcomes.runner import Attributor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import create_key, free_port, wait_health
+from _common import copy_connection, create_key, free_port, fresh_database, wait_health
 
 PULSECRM = str(Path(sys.executable).parent / "pulsecrm")
-ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 DB = "pulsecrm_bench_outcomes"
 URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB}"
 RAW = f"postgresql://postgres@127.0.0.1:5432/{DB}"
@@ -68,19 +67,8 @@ def env(**extra: str) -> dict[str, str]:
 
 
 async def setup(n: int) -> None:
-    admin = await asyncpg.connect(ADMIN)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{DB}"')
-    await admin.close()
-    subprocess.run([PULSECRM, "migrate"], env=env(), check=True, capture_output=True)
-    conn = await asyncpg.connect(RAW)
-    await conn.set_type_codec(
-        "jsonb",
-        encoder=lambda t: b"\x01" + t.encode(),
-        decoder=lambda b: b[1:].decode(),
-        schema="pg_catalog",
-        format="binary",
-    )
+    await fresh_database(DB, PULSECRM, env())
+    conn = await copy_connection(RAW)
     # One customer in ten lives in Pune: the typical campaign's audience.
     rows = [
         (

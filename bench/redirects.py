@@ -38,9 +38,11 @@ import redis
 
 from pulsecrm.delivery import tokens
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ADMIN_URL, copy_connection, fresh_database
+
 ROOT = Path(__file__).resolve().parent.parent
 PULSECRM = str(Path(sys.executable).parent / "pulsecrm")
-ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 DB = "pulsecrm_bench_redirects"
 URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB}"
 RAW = f"postgresql://postgres@127.0.0.1:5432/{DB}"
@@ -70,21 +72,10 @@ def env(public_url: str, prefix: str) -> dict[str, str]:
 
 async def prepare(deliveries: int, links: int, e: dict[str, str]) -> tuple[int, list[str], list[str]]:
     """A fresh database with one campaign, its deliveries and links; (campaign, tokens, urls)."""
-    admin = await asyncpg.connect(ADMIN)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{DB}"')
-    await admin.close()
-    subprocess.run([PULSECRM, "migrate"], env=e, check=True, capture_output=True)
+    await fresh_database(DB, PULSECRM, e)
     now = datetime.now(UTC)
-    conn = await asyncpg.connect(RAW)
+    conn = await copy_connection(RAW)
     try:
-        await conn.set_type_codec(
-            "jsonb",
-            encoder=lambda t: b"\x01" + t.encode(),
-            decoder=lambda b: b[1:].decode(),
-            schema="pg_catalog",
-            format="binary",
-        )
         await conn.copy_records_to_table(
             "customers",
             records=[
@@ -337,7 +328,7 @@ def main() -> None:
 
 
 async def _drop() -> None:
-    admin = await asyncpg.connect(ADMIN)
+    admin = await asyncpg.connect(ADMIN_URL)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
     finally:

@@ -38,9 +38,11 @@ from typing import Any
 import asyncpg
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import copy_connection, fresh_database
+
 ROOT = Path(__file__).resolve().parent.parent
 PULSECRM = str(Path(sys.executable).parent / "pulsecrm")
-ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 DB = "pulsecrm_bench_timing"
 URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB}"
 RAW = f"postgresql://postgres@127.0.0.1:5432/{DB}"
@@ -60,11 +62,7 @@ def env(**extra: str) -> dict[str, str]:
 
 async def load(customers: int) -> int:
     """Customers and their orders by COPY; returns how many orders."""
-    admin = await asyncpg.connect(ADMIN)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{DB}"')
-    await admin.close()
-    subprocess.run([PULSECRM, "migrate"], env=env(), check=True, capture_output=True)
+    await fresh_database(DB, PULSECRM, env())
     rng = random.Random(13)
     people, orders = [], []
     for i in range(customers):
@@ -79,15 +77,7 @@ async def load(customers: int) -> int:
             orders.append(
                 (f"O{i:07d}-{k}", f"C{i:07d}", Decimal(rng.randrange(100, 5000)), "INR", at, "[]", at, NOW)
             )
-    conn = await asyncpg.connect(RAW)
-    for kind in ("jsonb",):
-        await conn.set_type_codec(
-            kind,
-            encoder=lambda t: b"\x01" + t.encode(),
-            decoder=lambda b: b[1:].decode(),
-            schema="pg_catalog",
-            format="binary",
-        )
+    conn = await copy_connection(RAW)
     await conn.copy_records_to_table(
         "customers",
         records=people,
