@@ -2,7 +2,8 @@
 
 It records every message it takes (envelope, parsed content, TLS, who logged in) and can be
 told to misbehave: refuse some recipients, refuse at the end of DATA, answer slowly, or drop
-the connection after taking a message's content.
+the connection after taking a message's content, or take the content of every message after
+the first `hold_after` and not answer until released (a sender caught mid-send, every time).
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ class Recorder:
     slow_data: float = 0.0  # seconds before the final answer to DATA
     slow_only: set[str] = field(default_factory=set)  # if given, slow for these recipients only
     drop_after_data: bool = False  # take the message, then hang up without answering
+    hold_after: int = 0  # if given, take messages past this many but answer only on `release`
+    holding: threading.Event = field(default_factory=threading.Event)  # one is being held
+    release: threading.Event = field(default_factory=threading.Event)
     received: list[Received] = field(default_factory=list)
     ehlos: int = 0  # on a plain connection, one per connection: shows the pool reusing them
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -98,6 +102,9 @@ class Recorder:
                     login=auth.login.decode() if isinstance(auth, LoginPassword) else None,
                 )
             )
+        if self.hold_after and len(self.received) > self.hold_after:
+            self.holding.set()
+            await asyncio.to_thread(self.release.wait)  # set from the test's thread
         if self.drop_after_data:
             # Queued, but the client never hears it: the case SMTP cannot make idempotent.
             assert server.transport is not None
@@ -174,6 +181,7 @@ def smtp_server(
     try:
         yield Server(recorder, port, controller, authenticator)
     finally:
+        recorder.release.set()  # a held answer must not keep the server's loop from stopping
         controller.stop()
         # A server-side TLS connection whose client hung up without a close_notify can outlive
         # aiosmtpd's loop; its socket is this test server's, not Pulse's. Collect it here, where
