@@ -256,6 +256,24 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
+def create_metrics_app(services: Services) -> FastAPI:
+    """What a worker serves: `GET /metrics` alone, with serve's key check and error answers, on
+    the worker's own services (so a worker on a host without `serve` can be scraped too)."""
+    app = FastAPI(
+        title="Pulse CRM worker",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.state.services = services
+    app.include_router(telemetry_router)
+    _install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def sign_in_required(request: Request, exc: SignInRequired) -> Response:

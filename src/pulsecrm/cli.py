@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import logging
 import os
 import shutil
@@ -11,8 +12,9 @@ import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import sqlalchemy as sa
@@ -27,6 +29,9 @@ from pulsecrm.config import Settings, get_settings
 from pulsecrm.db import Database
 from pulsecrm.db import migrate as run_migrations
 from pulsecrm.ingest.writer import Kind
+
+if TYPE_CHECKING:
+    from pulsecrm.services import Services
 
 app = typer.Typer(help="Pulse CRM.", no_args_is_help=True, add_completion=False)
 apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -100,9 +105,18 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Serve its own /metrics on this port (PULSECRM_WORKER_METRICS_PORT)."
+        ),
+    ] = None,
+) -> None:
     """Run background work: ingestion, receipts and campaign sending (needs PULSECRM_REDIS_URL)."""
     settings = get_settings()
+    if metrics_port is not None:
+        settings = settings.model_copy(update={"worker_metrics_port": metrics_port})
     if not settings.redis_url:
         console.print(
             "[red]pulsecrm worker needs PULSECRM_REDIS_URL.[/] Without Redis, "
@@ -112,7 +126,15 @@ def worker() -> None:
     _logging(settings)
     _metrics_dir(settings, 1)
     _check_redis(settings)
-    asyncio.run(_worker(settings))
+    listening = None
+    if settings.worker_metrics_port is not None:
+        listening = _claim_port(
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            what="this worker's /metrics",
+            retry="pulsecrm worker --metrics-port",
+        )
+    asyncio.run(_worker(settings, listening))
 
 
 def _check_redis(settings: Settings) -> None:
@@ -142,7 +164,7 @@ def _check_redis(settings: Settings) -> None:
         console.print(f"[yellow]Redis does not answer yet ({describe(exc)}); starting anyway.[/]")
 
 
-async def _worker(settings: Settings) -> None:
+async def _worker(settings: Settings, metrics_socket: socket.socket | None = None) -> None:
     from pulsecrm.services import Services
 
     services = Services.start(settings)
@@ -159,14 +181,47 @@ async def _worker(settings: Settings) -> None:
 
     dispatcher = Dispatcher.build(services.db, settings, services.redis)
     attributor = Attributor(services.db, settings)
+    work = [ingest.run(stop), receipts.run(stop), dispatcher.run(stop), attributor.run(stop)]
+    if metrics_socket is not None:
+        work.append(_serve_metrics(services, metrics_socket, stop))
     try:
-        await asyncio.gather(ingest.run(stop), receipts.run(stop), dispatcher.run(stop), attributor.run(stop))
+        await asyncio.gather(*work)
     finally:
         await dispatcher.close()
         await services.close()
         from pulsecrm import metrics
 
         metrics.process_exited()
+
+
+async def _serve_metrics(services: Services, sock: socket.socket, stop: asyncio.Event) -> None:
+    """The worker's own `GET /metrics` on `sock` (already bound, so a taken port was said before
+    anything started), until `stop`."""
+    import uvicorn
+
+    from pulsecrm.app import create_metrics_app
+
+    config = uvicorn.Config(
+        create_metrics_app(services),
+        lifespan="off",  # the worker owns the services; this server only reads them
+        log_config=None,
+        access_log=False,
+    )
+
+    class SignalsLeftAlone(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # The worker handles SIGINT and SIGTERM itself and stops this server with the rest;
+            # uvicorn's own handlers would replace the worker's.
+            yield
+
+    server = SignalsLeftAlone(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    await serving  # its error, if it failed, stops the worker rather than going unseen
 
 
 @app.command()
@@ -245,7 +300,7 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 PORT_TAKEN = 3  # exit status of `run` when a port it needs is in use
 
 
-def _claim_port(host: str, port: int, *, what: str) -> socket.socket:
+def _claim_port(host: str, port: int, *, what: str, retry: str = "pulsecrm run --port") -> socket.socket:
     """A listening socket on host:port, or a clear message and exit status PORT_TAKEN."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -255,7 +310,7 @@ def _claim_port(host: str, port: int, *, what: str) -> socket.socket:
         sock.close()
         console.print(
             f"[red]Port {port} on {host} is taken[/] ({exc.strerror}); it is needed for {what}.\n"
-            f"Stop whatever uses it, or start on other ports: [bold]pulsecrm run --port {port + 1}[/]"
+            f"Stop whatever uses it, or start on other ports: [bold]{retry} {port + 1}[/]"
         )
         raise typer.Exit(PORT_TAKEN) from None
     sock.listen(2048)

@@ -268,6 +268,16 @@ class Settings(BaseSettings):
         description="Count and time every request for /metrics; off only to measure what that costs "
         "(bench/scaleout.py). The request id is answered either way.",
     )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="A worker serves its own `GET /metrics` on this port (same API-key `metrics` "
+        "scope as serve's), for a worker on a host without `serve`. Unset: none.",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="The address a worker's own /metrics listens on."
+    )
     metrics_dir: Path | None = Field(
         default=None,
         description="A directory every pulsecrm process on this host writes its metrics to, so one "
