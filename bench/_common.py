@@ -440,3 +440,62 @@ async def count_written(pg: asyncpg.Connection, table: str, ids: list[str]) -> i
 
 async def count_tagged(pg: asyncpg.Connection, table: str, tag: str) -> int:
     return int(await pg.fetchval(f"SELECT count(*) FROM {table} WHERE external_id LIKE $1", f"{tag}-%"))
+
+
+# --- where the machine's CPU went ------------------------------------------------------------
+
+
+def _role(pid: str) -> str | None:
+    """Which part of the setup a process is, from its command line (None: not ours to count)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    words = [w.decode(errors="replace") for w in argv if w]
+    if not words:
+        return None
+    exe = Path(words[0]).name
+    if exe.startswith("postgres") or words[0].startswith("postgres:"):
+        return "postgresql"
+    for name in ("redis-server", "haproxy", "wrk"):
+        if exe.startswith(name):
+            return name
+    for role in ("worker", "serve", "vendor"):
+        if role in words[1:3] and any("pulsecrm" in w for w in words[:2]):
+            return f"pulsecrm {role}"
+    return None
+
+
+def cpu_ticks() -> tuple[dict[str, int], int, int]:
+    """(CPU ticks used so far by role, all processes' busy ticks, ticks elapsed over all cores)."""
+    by_role: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        role = _role(entry.name)
+        if role is None:
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime and stime of the process and of its waited-for children (fields 14-17).
+        by_role[role] = by_role.get(role, 0) + sum(int(f) for f in fields[11:15])
+    cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = cpu[3] + cpu[4]  # idle + iowait
+    return by_role, sum(cpu) - idle, sum(cpu)
+
+
+def cpu_split(
+    before: tuple[dict[str, int], int, int], after: tuple[dict[str, int], int, int]
+) -> dict[str, Any]:
+    """Where the CPU went between two `cpu_ticks()`, as percent of the whole machine (all cores):
+    busy overall, and each role's share. Processes that came and went in between are missed
+    (pass a window in which the setup's processes are all running)."""
+    total = max(1, after[2] - before[2])
+    roles = {
+        role: round(100 * (ticks - before[0].get(role, 0)) / total, 1)
+        for role, ticks in sorted(after[0].items())
+        if ticks - before[0].get(role, 0) > 0
+    }
+    return {"machine_busy_percent": round(100 * (after[1] - before[1]) / total, 1), "by_role_percent": roles}

@@ -46,6 +46,9 @@ from tests.cli_helpers import free_port, wait_healthy  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
 from tests.faults.procs import WEBHOOK_SECRET, OwnRedis, Processes  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cpu_split, cpu_ticks  # noqa: E402
+
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 DB = "pulsecrm_bench_scaleout"
 URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB}"
@@ -214,6 +217,7 @@ async def ingest_phase(
         setup.start(apis=2, workers=workers)
         key = setup.api_key("ingest", "read")
         total = len(people) + len(bought)
+        ticks = cpu_ticks()
         start = time.perf_counter()
         # Customers first, then orders, as a shop's initial load would; both through HAProxy.
         await post_all(setup.base, key, "customers", people)
@@ -225,6 +229,7 @@ async def ingest_phase(
                 raise RuntimeError("ingestion did not finish within 600 s")
             await asyncio.sleep(0.1)
         e2e = time.perf_counter() - start
+        cpu = cpu_split(ticks, cpu_ticks())
     finally:
         setup.stop()
     return {
@@ -234,6 +239,8 @@ async def ingest_phase(
         "accept_records_per_s": round(total / posted),
         "end_to_end_s": round(e2e, 2),
         "end_to_end_records_per_s": round(total / e2e),
+        # Whether a second worker had idle cores to use: this bench runs everything on one machine.
+        "cpu": cpu,
     }
 
 
@@ -264,6 +271,7 @@ async def send_phase(workers: int, people: list[dict[str, Any]], logs: Path) -> 
                 "channel": "sms",
             }
             cid = (await http.post("/api/v1/campaigns", json=body)).json()["id"]
+            ticks = cpu_ticks()
             start = time.perf_counter()
             launched = (await http.post(f"/api/v1/campaigns/{cid}/launch")).json()
             audience = launched["stats"]["audience"]
@@ -276,6 +284,7 @@ async def send_phase(workers: int, people: list[dict[str, Any]], logs: Path) -> 
                     raise RuntimeError(f"the campaign did not finish sending: {stats}")
                 await asyncio.sleep(0.1)
             seconds = time.perf_counter() - start
+            cpu = cpu_split(ticks, cpu_ticks())
     finally:
         setup.stop()
     return {
@@ -283,6 +292,7 @@ async def send_phase(workers: int, people: list[dict[str, Any]], logs: Path) -> 
         "messages": audience,
         "launch_to_all_sent_s": round(seconds, 2),
         "messages_per_s": round(audience / seconds),
+        "cpu": cpu,
     }
 
 
