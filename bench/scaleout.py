@@ -132,7 +132,9 @@ async def writer_floor(people: list[dict[str, Any]], bought: list[dict[str, Any]
         for kind, rows, model in (("customers", people, CustomerIn), ("orders", bought, OrderIn)):
             for i in range(0, len(rows), 5000):
                 records = [model.model_validate(r) for r in rows[i : i + 5000]]
-                await write_batch(db, [Entry(kind, utcnow(), records)], default_currency="INR")  # type: ignore[arg-type]
+                await write_batch(
+                    db, [Entry(kind, utcnow(), records)], default_currency="INR", consent_attributes={}
+                )  # type: ignore[arg-type]
         seconds = time.perf_counter() - start
     finally:
         await db.dispose()
@@ -254,7 +256,9 @@ async def send_phase(workers: int, people: list[dict[str, Any]], logs: Path) -> 
     try:
         for i in range(0, len(people), 5000):
             records = [CustomerIn.model_validate(r) for r in people[i : i + 5000]]
-            await write_batch(db, [Entry("customers", utcnow(), records)], default_currency="INR")
+            await write_batch(
+                db, [Entry("customers", utcnow(), records)], default_currency="INR", consent_attributes={}
+            )
     finally:
         await db.dispose()
     setup = cluster(logs, f"send-w{workers}")

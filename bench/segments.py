@@ -554,7 +554,9 @@ def writer_main(rate: int, seconds: float, customers_total: int) -> None:
                 )
                 for k in range(1000)
             ]
-            await write_batch(db, [Entry("orders", datetime.now(UTC), batch)], default_currency="INR")
+            await write_batch(
+                db, [Entry("orders", datetime.now(UTC), batch)], default_currency="INR", consent_attributes={}
+            )
             written += len(batch)
         print(json.dumps({"written": written, "seconds": time.perf_counter() - started}), flush=True)
         await db.dispose()
