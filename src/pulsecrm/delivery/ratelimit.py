@@ -87,25 +87,27 @@ class DatabaseRateLimiter:
         table: sa.Table = RateBucket.__table__  # type: ignore[assignment]
 
         async def work(conn: AsyncConnection) -> int:
-            now = utcnow()
             keys = sorted({b.key for b in buckets})  # one lock order for every worker
-            await bulk_upsert(
-                conn, table, [{"key": k, "tokens": 0.0, "updated_at": now} for k in keys], key="key", set_={}
-            )
+            fresh = [{"key": k, "tokens": 0.0, "updated_at": utcnow()} for k in keys]
+            await bulk_upsert(conn, table, fresh, key="key", set_={})
             query = sa.select(RateBucket.key, RateBucket.tokens, RateBucket.updated_at).where(
                 RateBucket.key.in_(keys)
             )
             if conn.dialect.name != "sqlite":
                 query = query.order_by(RateBucket.key).with_for_update()
             state = {k: (tokens, at) for k, tokens, at in await conn.execute(query)}
+            # The time is read with the locks held, and a bucket's clock never goes back: a
+            # sender that read the time, then waited for the lock while another took tokens,
+            # would otherwise set the bucket's time back and the same seconds refill it twice.
+            now = utcnow()
             have = {b.key: refill(state[b.key][0], _seconds(now, state[b.key][1]), b.rate) for b in buckets}
             grant = min([wanted, *(int(h) for h in have.values())])
             await conn.execute(
                 sa.update(RateBucket)
                 .where(RateBucket.key == sa.bindparam("k"))
-                .values(tokens=sa.bindparam("t"), updated_at=now)
+                .values(tokens=sa.bindparam("t"), updated_at=sa.bindparam("at"))
                 .execution_options(synchronize_session=False),
-                [{"k": k, "t": h - grant} for k, h in have.items()],
+                [{"k": k, "t": h - grant, "at": max(now, state[k][1])} for k, h in have.items()],
             )
             return grant
 
