@@ -15,6 +15,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from pulsecrm import days as store_days
 from pulsecrm import formatting
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
@@ -51,8 +52,18 @@ MESSAGES_SHOWN = 50  # on a customer's page; the API pages through the rest
 SORTS = get_args(CustomerSort)
 
 
+TREND_SPANS = (30, 90)  # days the dashboard's switch offers
+
+
 @router.get("/")
-async def dashboard(request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser) -> Response:
+async def dashboard(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    _: CurrentUser,
+    days: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    span = _trend_span(days)
     n_customers, n_orders, revenue = await customers.totals(session)
     by_status = await campaigns.count_by_status(session)
     recent, _cursor = await campaigns.list_campaigns(session, limit=5, cursor=None, status=None)
@@ -71,6 +82,33 @@ async def dashboard(request: Request, session: SessionDep, services: ServicesDep
         backlog=await services.ingestor.backlog(),
         recent=[CampaignOut.of(c) for c in recent],
         persistence=services.persistence,
+        trends=await _trends(session, services.settings, span),
+    )
+
+
+def _trend_span(days: str | None) -> int:
+    if days is None or days == "":
+        return TREND_SPANS[0]
+    if days.strip() not in {str(n) for n in TREND_SPANS}:
+        raise InvalidInput(
+            "days must be 30 or 90",
+            details=[{"loc": ["query", "days"], "message": "choose 30 or 90"}],
+        )
+    return int(days)
+
+
+async def _trends(session: SessionDep, settings: Settings, span: int) -> charts.TrendsView:
+    """Per store-time day: four bounded GROUP BYs over indexed ranges (see pulsecrm.days)."""
+    window = store_days.last_days(span, now=utcnow(), zone=settings.zone)
+    orders, revenue = await customers.orders_per_day(session, window)
+    _credited, attributed = await outcomes.attributed_revenue_per_day(session, window)
+    return charts.trends_view(
+        dates=window.dates,
+        zone=settings.timezone,
+        orders=orders,
+        revenue=revenue,
+        new_customers=await customers.new_customers_per_day(session, window),
+        attributed=attributed,
     )
 
 
