@@ -43,22 +43,60 @@ _SORTS: dict[str, SortKey] = {
 _SORT_ATTR = {key: key.lstrip("-") for key in _SORTS}
 
 
-async def list_customers(
-    session: AsyncSession, *, q: str | None, sort: CustomerSort, limit: int, cursor: str | None
-) -> tuple[list[Customer], str | None]:
-    query = sa.select(Customer)
+def _matching(q: str | None, where: sa.ColumnElement[bool] | None) -> list[sa.ColumnElement[bool]]:
+    """The list's conditions: a search and an audience filter (compiled segment rules)."""
+    conditions = [] if where is None else [where]
     if q:
-        query = query.where(
+        conditions.append(
             sa.or_(
                 Customer.name.icontains(q, autoescape=True),
                 Customer.email.icontains(q, autoescape=True),
                 Customer.external_id == q,
             )
         )
+    return conditions
+
+
+async def list_customers(
+    session: AsyncSession,
+    *,
+    q: str | None,
+    sort: CustomerSort,
+    limit: int,
+    cursor: str | None,
+    where: sa.ColumnElement[bool] | None = None,
+) -> tuple[list[Customer], str | None]:
+    query = sa.select(Customer).where(*_matching(q, where))
     query = apply_keyset(query, _SORTS[sort], Customer.id, cursor).limit(limit + 1)
     rows = list(await session.scalars(query))
     attr = _SORT_ATTR[sort]
     return page_of(rows, limit, lambda c: (getattr(c, attr), c.id))
+
+
+async def count_customers(
+    session: AsyncSession, *, q: str | None, where: sa.ColumnElement[bool] | None = None
+) -> int:
+    """How many customers the list shows in all, across its pages."""
+    query = sa.select(sa.func.count()).select_from(Customer).where(*_matching(q, where))
+    return int(await session.scalar(query) or 0)
+
+
+async def customers_by_id(
+    session: AsyncSession,
+    *,
+    q: str | None,
+    where: sa.ColumnElement[bool] | None,
+    after_id: int,
+    limit: int,
+) -> list[Customer]:
+    """The next `limit` matching customers after `after_id`, by id: an export's pages."""
+    query = (
+        sa.select(Customer)
+        .where(*_matching(q, where), Customer.id > after_id)
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return list(await session.scalars(query))
 
 
 async def get_customer(session: AsyncSession, external_id: str) -> tuple[Customer, list[Order]]:
