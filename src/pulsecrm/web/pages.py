@@ -210,8 +210,12 @@ async def customer_export(
 
 
 @router.get("/customers/{external_id}")
-async def customer_page(external_id: str, request: Request, session: SessionDep, _: CurrentUser) -> Response:
+async def customer_page(
+    external_id: str, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
+) -> Response:
     customer, orders = await customers.get_customer(session, external_id)
+    catalog = await services.catalog.get(session)
+    member_of = await segments.memberships(session, customer.id, catalog)
     messages, more = await message_history.messages_of(
         session, customer.id, limit=MESSAGES_SHOWN, cursor=None
     )
@@ -223,6 +227,7 @@ async def customer_page(external_id: str, request: Request, session: SessionDep,
         consent=consent_of(customer),
         messages=messages,
         more_messages=more is not None,
+        member_of=member_of,
     )
 
 
