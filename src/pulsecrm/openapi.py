@@ -120,6 +120,7 @@ PARTICULAR: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/api/v1/dead-letters/{letter_id}/replay"): {409: "Already replayed."},
     ("post", "/api/v1/campaigns"): {404: "No segment has that `segment_id`."},
     ("post", "/api/v1/campaigns/reach"): {404: "No segment has that `segment_id`."},
+    ("post", "/api/v1/campaigns/test-send"): {404: "No segment has that `segment_id`."},
     ("post", "/api/v1/campaigns/send-hours"): {404: "No segment has that `segment_id`."},
     ("post", "/api/v1/ai/messages"): {404: "No segment has that `segment_id`."},
     ("post", "/api/v1/ai/send-time"): {404: "No segment has that `segment_id`."},

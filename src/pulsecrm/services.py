@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
 import redis.asyncio as aioredis
 
 from pulsecrm import broker, metrics
@@ -12,6 +13,8 @@ from pulsecrm.auth.users import UserVerifier
 from pulsecrm.config import Settings
 from pulsecrm.db import Database
 from pulsecrm.deadletters.service import Replayer
+from pulsecrm.delivery.channels import Channel, ChannelName
+from pulsecrm.delivery.channels.registry import build_channels
 from pulsecrm.delivery.service import EngagementBuffer, ReceiptQueue
 from pulsecrm.ingest.service import Ingestor
 from pulsecrm.segments.catalog import CatalogCache
@@ -34,9 +37,16 @@ class Services:
     # Per stream, how a dead letter is submitted again.
     replayers: dict[str, Replayer] = field(default_factory=dict)
     persistence: broker.Persistence | None = None  # read at start in stream mode
+    # The vendor's HTTP transport for one-off sends (a test send): None is the network; tests
+    # put an httpx.MockTransport here, as they pass one to the dispatcher.
+    channel_transport: httpx.AsyncBaseTransport | None = None
 
     def __post_init__(self) -> None:
         self.replayers = {"ingest": self.ingestor.replay, "receipts": self.receipts.replay}
+
+    def open_channels(self) -> dict[ChannelName, Channel]:
+        """The channels as the dispatcher builds them, for a send outside it; close them after."""
+        return build_channels(self.settings, transport=self.channel_transport)
 
     @classmethod
     def start(cls, settings: Settings) -> Services:

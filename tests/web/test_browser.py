@@ -199,6 +199,12 @@ async def sign_in(page: Page, stack: Stack, path: str = "/") -> None:
     await page.wait_for_url(stack.url + path)
 
 
+async def launch(page: Page) -> None:
+    """Launch from the wizard's review step: the button, then the confirmation dialog's yes."""
+    await page.get_by_role("button", name="Launch campaign").click()
+    await page.get_by_role("dialog").get_by_role("button", name=re.compile(r"^Send ")).click()
+
+
 async def test_sign_in_locally(stack_factory: Any, page: Page, shots: Path) -> None:
     stack = await stack_factory()
     await page.goto(stack.url + "/login")
@@ -356,7 +362,36 @@ async def test_create_and_launch_a_campaign_until_completed(
     await expect(page.locator("#review-reach")).to_have_text("50 match · 48 reachable by SMS")
     await expect(page.locator("#review-excluded")).to_have_text("Left out at launch: 2 unsubscribed.")
     await page.screenshot(path=shots / "campaign-wizard-review.png", full_page=True)
+
+    # A test to oneself first: a bad number is named, a good one says where it went.
+    await page.get_by_label("Your phone number").fill("call me")
+    await page.get_by_role("button", name="Send a test to myself").click()
+    await expect(page.locator("#test-send-result")).to_have_text(
+        "Phone number: is not a phone number (digits, spaces and an optional leading +)"
+    )
+    await expect(page.get_by_label("Your phone number")).to_have_attribute("aria-invalid", "true")
+    await page.get_by_label("Your phone number").fill("+91 98765 43210")
+    await page.get_by_role("button", name="Send a test to myself").click()
+    await expect(page.locator("#test-send-result")).to_have_text(
+        re.compile(
+            r"^Test sent to \+91 98765 43210, filled in for Person \d+\. It is not counted in the campaign\.$"
+        )
+    )
+    async with httpx.AsyncClient() as vendor:
+        keys = (await vendor.get(f"http://127.0.0.1:{stack.vendor_port}/v1/keys")).json()["keys"]
+    assert [k for k in keys if k.startswith("pulse-test-")], keys  # it went through the vendor
+
+    # Launching asks first, naming the channel and the count; going back launches nothing.
     await page.get_by_role("button", name="Launch campaign").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_role("heading")).to_have_text("Launch “Pune hello”?")
+    await expect(dialog).to_contain_text("It sends an SMS to 48 customers now.")
+    await page.screenshot(path=shots / "campaign-wizard-confirm.png", full_page=True)
+    await dialog.get_by_role("button", name="Go back").click()
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    async with stack.api() as api:
+        assert (await api.get("/api/v1/campaigns")).json()["items"] == []
+    await launch(page)
 
     await page.wait_for_url("**/campaigns/*")
     await expect(page.locator("#live .badge")).to_have_text("completed", timeout=60_000)
@@ -507,7 +542,7 @@ async def test_a_campaign_with_a_holdout_reads_as_a_report(
         "Orders within 7 days of a message are credited to it"
     )
     await page.screenshot(path=shots / "campaign-wizard-holdout.png", full_page=True)
-    await page.get_by_role("button", name="Launch campaign").click()
+    await launch(page)
     await page.wait_for_url("**/campaigns/*")
     await expect(page.locator("#live .badge")).to_have_text("completed", timeout=60_000)
     cid = int(page.url.rsplit("/", 1)[1])
@@ -767,7 +802,7 @@ async def test_an_ab_test_from_the_wizard_to_its_winner(stack_factory: Any, page
         await route.fulfill(status=422, content_type="application/json", body=refused.text)
 
     await page.route("**/api/v1/campaigns", refuse)
-    await page.get_by_role("button", name="Launch campaign").click()
+    await launch(page)
     await expect(page.get_by_role("heading", name="What should it say?")).to_be_visible()
     await expect(variant_b).to_have_attribute("aria-invalid", "true")
     await expect(variant_b).to_be_focused()
@@ -777,7 +812,7 @@ async def test_an_ab_test_from_the_wizard_to_its_winner(stack_factory: Any, page
     await expect(page.get_by_role("alert").first).to_have_text(refused.json()["error"]["message"])
     await page.unroute("**/api/v1/campaigns", refuse)
     await page.get_by_role("button", name="Next: review").click()
-    await page.get_by_role("button", name="Launch campaign").click()
+    await launch(page)
     await page.wait_for_url(re.compile(r".*/campaigns/\d+$"))
     cid = int(page.url.rsplit("/", 1)[1])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from pulsecrm.outcomes.schemas import TimelineBucket, TimelineOut
@@ -65,3 +65,42 @@ def test_daily_labels_thin_out_and_quiet_timelines_are_empty() -> None:
     assert labels[:2] == ["30 Nov", "4 Dec"] and len(labels) <= charts.MAX_X_LABELS
     assert len(view.revenue.bars) == 30 and view.rows[0][1][-1] == "₹100"
     assert charts.timeline_view(_timeline(3, 300)).empty
+
+
+def test_the_dashboard_trends_label_days_and_values() -> None:
+    days = [date(2026, 11, 1) + timedelta(days=i) for i in range(30)]
+    orders = [0] * 30
+    orders[3], orders[29] = 7, 2
+    revenue = [Decimal(0)] * 30
+    revenue[29] = Decimal("1500.50")
+    view = charts.trends_view(
+        dates=days,
+        zone="Asia/Kolkata",
+        orders=orders,
+        revenue=revenue,
+        new_customers=[1] * 30,
+        attributed=[Decimal(0)] * 30,
+    )
+    count, money, joined, credited = view.charts
+    assert [c.title for c in view.charts] == [
+        "Orders per day",
+        "Revenue per day",
+        "New customers per day",
+        "Attributed revenue per day",
+    ]
+    assert [t.label for t in count.y_ticks] == ["0", "2", "4", "6", "8"]
+    assert [t.label for t in count.x_ticks][:3] == ["1 Nov", "5 Nov", "9 Nov"]
+    assert count.x_label == "Day (Asia/Kolkata)"
+    assert [d[2] for d in count.lines[0].dots] == [7, 2]  # a marker on each day with orders
+    (bar,) = money.bars
+    assert bar.title == "30 Nov 2026: ₹1,500.50"
+    assert [t.label for t in money.y_ticks] == ["₹0", "₹500", "₹1,000", "₹1,500", "₹2,000"]
+    assert not credited.bars and [t.label for t in credited.y_ticks] == ["₹0", "₹1"]
+    assert view.totals == [
+        ("Orders", "9"),
+        ("Revenue", "₹1,500.50"),
+        ("New customers", "30"),
+        ("Attributed revenue", "₹0"),
+    ]
+    assert view.rows[29] == ("30 Nov 2026", ["2", "₹1,500.50", "1", "₹0"])
+    assert joined.lines[0].name == "customers"

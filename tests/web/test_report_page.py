@@ -11,6 +11,7 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
+from pulsecrm import formatting
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import utcnow
 from pulsecrm.delivery.dispatcher import Dispatcher
@@ -135,6 +136,10 @@ async def test_the_campaign_page_reads_as_a_report(web: Web) -> None:
     home = await web.client.get("/")
     assert 'data-testid="attributed-revenue">₹20,008<' in home.text
     assert "16 orders placed since" in _text(home.text)
+    # The trend: today's credited orders, on today's bar of the attributed revenue chart.
+    assert "Attributed revenue ₹20,008" in _text(home.text)
+    today = formatting.date_(utcnow().astimezone(formatting.store_zone()).date())
+    assert f"<title>{today}: ₹20,008</title>" in home.text.split('data-testid="trend-4"')[1]
 
 
 async def test_without_a_holdout_the_page_says_why_there_is_no_lift(web: Web) -> None:

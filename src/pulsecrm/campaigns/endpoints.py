@@ -9,10 +9,11 @@ from fastapi.responses import JSONResponse
 
 from pulsecrm import metrics
 from pulsecrm.ai.tags import Tag
-from pulsecrm.campaigns import service, variants
+from pulsecrm.campaigns import service, test_send, variants
 from pulsecrm.campaigns.schemas import (
     CampaignIn,
     CampaignOut,
+    CampaignTestSendIn,
     DeliveryOut,
     Excluded,
     MessagePreviewIn,
@@ -23,6 +24,8 @@ from pulsecrm.campaigns.schemas import (
     SendHoursIn,
     SendHoursOut,
     TagsIn,
+    TestSendIn,
+    TestSendOut,
 )
 from pulsecrm.db import utcnow
 from pulsecrm.delivery import tracking
@@ -133,6 +136,60 @@ async def send_hours(
         settings=services.settings,
     )
     return SendHoursOut(timezone=services.settings.timezone, hours=dict(enumerate(hours)))
+
+
+@router.post("/test-send", response_model=TestSendOut)
+async def send_test(
+    body: TestSendIn, session: SessionDep, services: ServicesDep, who: CampaignsScope
+) -> TestSendOut:
+    """Send the message once, filled in for a customer of the audience, to yourself: an e-mail
+    to the signed-in user's address, an SMS to `phone`. Not a delivery: nothing is counted."""
+    sent = await test_send.send(
+        session,
+        services.open_channels,
+        campaign_id=0,
+        channel=body.channel,
+        to=test_send.recipient(body.channel, who, body.phone),
+        message=body.message,
+        subject=body.subject,
+        raw_rules=body.rules,
+        segment_id=body.segment_id,
+        catalog=await services.catalog.get(session),
+    )
+    return TestSendOut(
+        channel=sent.channel, to=sent.to, customer_name=sent.customer_name, message_id=sent.message_id
+    )
+
+
+@router.post("/{campaign_id}/test-send", response_model=TestSendOut)
+async def send_campaign_test(
+    campaign_id: DbId,
+    body: CampaignTestSendIn,
+    session: SessionDep,
+    services: ServicesDep,
+    who: CampaignsScope,
+) -> TestSendOut:
+    """A saved campaign's test send: its message (variant A of a test) to yourself, as above."""
+    campaign = await service.get(session, campaign_id)
+    message, subject = (
+        variants.variant_of(campaign, 0) if campaign.variants else (campaign.message, campaign.subject)
+    )
+    channel: Literal["sms", "email"] = "email" if campaign.channel == "email" else "sms"
+    sent = await test_send.send(
+        session,
+        services.open_channels,
+        campaign_id=campaign.id,
+        channel=channel,
+        to=test_send.recipient(channel, who, body.phone),
+        message=message,
+        subject=subject,
+        raw_rules=campaign.rules,
+        segment_id=None,
+        catalog=await services.catalog.get(session),
+    )
+    return TestSendOut(
+        channel=sent.channel, to=sent.to, customer_name=sent.customer_name, message_id=sent.message_id
+    )
 
 
 @router.post("/preview-message", response_model=MessagePreviewOut)

@@ -323,6 +323,36 @@ class MessagePreviewIn(BaseModel):
     segment_id: DbId | None = Field(default=None, description="…or a saved segment's audience.")
 
 
+class TestSendIn(BaseModel):
+    """A test of a campaign not saved yet (the wizard's review step): its message, audience and
+    channel, as `POST /campaigns` takes them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["sms", "email"]
+    message: Text = Field(min_length=1, max_length=templates.MAX_LENGTH)
+    subject: Text | None = Field(default=None, max_length=300)
+    rules: Any = Field(default=None, description="The audience whose first customer fills in the message…")
+    segment_id: DbId | None = Field(default=None, description="…or a saved segment's.")
+    phone: Text | None = Field(default=None, max_length=32, description="SMS: where to send the test.")
+
+
+class CampaignTestSendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Text | None = Field(default=None, max_length=32, description="SMS: where to send the test.")
+
+
+class TestSendOut(BaseModel):
+    channel: Literal["sms", "email"]
+    to: str = Field(description="The signed-in user's e-mail address, or the phone number given.")
+    customer_name: str | None = Field(description="The customer of the audience whose details filled it in.")
+    message_id: str = Field(description="The transport's id for the message.")
+    counted: Literal[False] = Field(
+        default=False, description="Never a delivery of the campaign: no counter or report includes it."
+    )
+
+
 class MessagePreviewOut(BaseModel):
     customer_external_id: str | None
     customer_name: str | None = None

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pulsecrm.customers import repository
 from pulsecrm.customers.consent import ChannelName
 from pulsecrm.customers.models import Customer, Order
+from pulsecrm.days import Days, spread
 from pulsecrm.db import utcnow
 from pulsecrm.errors import NotFound
 from pulsecrm.pagination import SortKey, apply_keyset, page_of
@@ -42,22 +43,60 @@ _SORTS: dict[str, SortKey] = {
 _SORT_ATTR = {key: key.lstrip("-") for key in _SORTS}
 
 
-async def list_customers(
-    session: AsyncSession, *, q: str | None, sort: CustomerSort, limit: int, cursor: str | None
-) -> tuple[list[Customer], str | None]:
-    query = sa.select(Customer)
+def _matching(q: str | None, where: sa.ColumnElement[bool] | None) -> list[sa.ColumnElement[bool]]:
+    """The list's conditions: a search and an audience filter (compiled segment rules)."""
+    conditions = [] if where is None else [where]
     if q:
-        query = query.where(
+        conditions.append(
             sa.or_(
                 Customer.name.icontains(q, autoescape=True),
                 Customer.email.icontains(q, autoescape=True),
                 Customer.external_id == q,
             )
         )
+    return conditions
+
+
+async def list_customers(
+    session: AsyncSession,
+    *,
+    q: str | None,
+    sort: CustomerSort,
+    limit: int,
+    cursor: str | None,
+    where: sa.ColumnElement[bool] | None = None,
+) -> tuple[list[Customer], str | None]:
+    query = sa.select(Customer).where(*_matching(q, where))
     query = apply_keyset(query, _SORTS[sort], Customer.id, cursor).limit(limit + 1)
     rows = list(await session.scalars(query))
     attr = _SORT_ATTR[sort]
     return page_of(rows, limit, lambda c: (getattr(c, attr), c.id))
+
+
+async def count_customers(
+    session: AsyncSession, *, q: str | None, where: sa.ColumnElement[bool] | None = None
+) -> int:
+    """How many customers the list shows in all, across its pages."""
+    query = sa.select(sa.func.count()).select_from(Customer).where(*_matching(q, where))
+    return int(await session.scalar(query) or 0)
+
+
+async def customers_by_id(
+    session: AsyncSession,
+    *,
+    q: str | None,
+    where: sa.ColumnElement[bool] | None,
+    after_id: int,
+    limit: int,
+) -> list[Customer]:
+    """The next `limit` matching customers after `after_id`, by id: an export's pages."""
+    query = (
+        sa.select(Customer)
+        .where(*_matching(q, where), Customer.id > after_id)
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return list(await session.scalars(query))
 
 
 async def get_customer(session: AsyncSession, external_id: str) -> tuple[Customer, list[Order]]:
@@ -155,3 +194,33 @@ async def totals(session: AsyncSession) -> tuple[int, int, Decimal]:
         )
     ).one()
     return int(row[0]), int(row[1]), Decimal(row[2] or 0)
+
+
+# --- the dashboard's trends ---------------------------------------------------------------------
+
+
+async def orders_per_day(session: AsyncSession, days: Days) -> tuple[list[int], list[Decimal]]:
+    """Orders placed on each store-time day and their total: a range read of the
+    (ordered_at, amount) index, grouped in the database (at most one row a bucket)."""
+    bucket = days.bucket(Order.ordered_at, session.get_bind().dialect.name)
+    rows = (
+        await session.execute(
+            sa.select(bucket, sa.func.count(), sa.func.sum(Order.amount))
+            .where(Order.ordered_at >= days.start, Order.ordered_at < days.end)
+            .group_by(bucket)
+        )
+    ).all()
+    counts = spread(days, [(b, int(n)) for b, n, _ in rows], 0)
+    totals = spread(days, [(b, Decimal(str(total or 0))) for b, _, total in rows], Decimal(0))
+    return counts, totals
+
+
+async def new_customers_per_day(session: AsyncSession, days: Days) -> list[int]:
+    """Customers who signed up on each store-time day, off ix_customers_created_at."""
+    bucket = days.bucket(Customer.created_at, session.get_bind().dialect.name)
+    rows = await session.execute(
+        sa.select(bucket, sa.func.count())
+        .where(Customer.created_at >= days.start, Customer.created_at < days.end)
+        .group_by(bucket)
+    )
+    return spread(days, [(b, int(n)) for b, n in rows], 0)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pulsecrm.campaigns import variants
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.campaigns.variants import VariantFigures
+from pulsecrm.days import Days, spread
 from pulsecrm.db import epoch_seconds
 from pulsecrm.delivery.models import Delivery, EngagementEvent
 from pulsecrm.outcomes import lift as lift_math
@@ -266,16 +267,19 @@ async def timeline(session: AsyncSession, c: Campaign, *, now: datetime) -> Time
 # --- the dashboard --------------------------------------------------------------------------------
 
 
-async def attributed_revenue_since(session: AsyncSession, since: datetime) -> tuple[int, Decimal]:
-    """Orders placed since `since` and credited to any campaign, and their total.
-
-    An order is credited to a message sent at most 30 days (attribution_days' maximum) before it,
-    so only campaigns still sending, or done less than 30 days before `since`, can hold one:
-    the sum reads those campaigns' rows off the (campaign_id, ordered_at) index."""
-    recent = sa.select(Campaign.id).where(
+def _campaigns_crediting_since(since: datetime) -> sa.Select[Any]:
+    """An order is credited to a message sent at most 30 days (attribution_days' maximum) before
+    it, so only campaigns still sending, or done less than 30 days before `since`, can hold one
+    placed since then: sums read those campaigns' rows off the (campaign_id, ordered_at) index."""
+    return sa.select(Campaign.id).where(
         Campaign.launched_at.is_not(None),
         sa.or_(Campaign.completed_at.is_(None), Campaign.completed_at >= since - timedelta(days=30)),
     )
+
+
+async def attributed_revenue_since(session: AsyncSession, since: datetime) -> tuple[int, Decimal]:
+    """Orders placed since `since` and credited to any campaign, and their total."""
+    recent = _campaigns_crediting_since(since)
     n, total = (
         await session.execute(
             sa.select(sa.func.count(), sa.func.sum(OrderAttribution.amount)).where(
@@ -284,3 +288,22 @@ async def attributed_revenue_since(session: AsyncSession, since: datetime) -> tu
         )
     ).one()
     return int(n), Decimal(str(total or 0)).quantize(Decimal("0.01"))
+
+
+async def attributed_revenue_per_day(session: AsyncSession, days: Days) -> tuple[list[int], list[Decimal]]:
+    """Orders credited to any campaign (last touch) on each store-time day, and their total."""
+    bucket = days.bucket(OrderAttribution.ordered_at, session.get_bind().dialect.name)
+    rows = (
+        await session.execute(
+            sa.select(bucket, sa.func.count(), sa.func.sum(OrderAttribution.amount))
+            .where(
+                OrderAttribution.campaign_id.in_(_campaigns_crediting_since(days.start)),
+                OrderAttribution.ordered_at >= days.start,
+                OrderAttribution.ordered_at < days.end,
+            )
+            .group_by(bucket)
+        )
+    ).all()
+    counts = spread(days, [(b, int(n)) for b, n, _ in rows], 0)
+    totals = spread(days, [(b, Decimal(str(total or 0))) for b, _, total in rows], Decimal(0))
+    return counts, totals

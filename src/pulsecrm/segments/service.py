@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import utcnow
-from pulsecrm.errors import Conflict, NotFound
+from pulsecrm.errors import Conflict, NotFound, PulseError
 from pulsecrm.pagination import newest_first
 from pulsecrm.segments import rules as rule_lang
 from pulsecrm.segments.catalog import Catalog
@@ -201,3 +201,45 @@ async def list_segments(
     if q:
         query = query.where(Segment.name.icontains(q, autoescape=True))
     return await newest_first(session, query, Segment.id, limit=limit, cursor=cursor)
+
+
+MEMBERSHIP_CHECKED = 100  # a customer's page checks the newest this many saved segments
+
+
+@dataclass(frozen=True)
+class Memberships:
+    segments: list[Segment]  # those the customer is in, newest first
+    checked: int  # how many saved segments were checked
+    more: bool  # older segments exist and were not checked
+    unreadable: int  # saved rules that no longer fit the catalog (a field gone), skipped
+
+
+async def memberships(session: AsyncSession, customer_id: int, catalog: Catalog) -> Memberships:
+    """The saved segments a customer is in now: every segment's rules compiled, then one query
+    by primary key that evaluates them all as columns of that customer's row."""
+    saved, cursor = await list_segments(session, limit=MEMBERSHIP_CHECKED, cursor=None, q=None)
+    dialect = session.get_bind().dialect.name
+    now = utcnow()
+
+    def compile_all() -> list[tuple[Segment, sa.ColumnElement[bool]]]:
+        out = []
+        for segment in saved:
+            try:
+                out.append((segment, _filter(segment.rules, catalog, dialect, now)[2]))
+            except PulseError:
+                continue
+        return out
+
+    compiled = await asyncio.to_thread(compile_all)
+    found: list[Segment] = []
+    if compiled:
+        row = (
+            await session.execute(
+                sa.select(*[sa.case((where, 1), else_=0) for _, where in compiled]).where(
+                    Customer.id == customer_id
+                )
+            )
+        ).one_or_none()
+        if row is not None:
+            found = [segment for (segment, _), hit in zip(compiled, row, strict=True) if hit]
+    return Memberships(found, len(saved), cursor is not None, len(saved) - len(compiled))

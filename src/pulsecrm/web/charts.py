@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from pulsecrm import formatting
@@ -195,3 +195,98 @@ def timeline_view(timeline: TimelineOut) -> TimelineView:
     quiet = not any(any(v) for v in counts.values()) and not any(revenue)
     empty = not buckets or (quiet and timeline.sent_charted)
     return TimelineView(activity, money, rows, columns, bucket, timeline.sent_charted, empty)
+
+
+# --- the dashboard's trends ---------------------------------------------------------------------
+
+
+@dataclass
+class TrendsView:
+    """The dashboard's charts over the last `span` store-time days, and the rows behind them."""
+
+    span: int
+    zone: str
+    charts: list[Chart]
+    totals: list[tuple[str, str]]  # (what, the period's total), one per chart
+    columns: list[str]
+    rows: list[tuple[str, list[str]]]
+
+
+def _day_ticks(dates: list[date], band: float, left: int) -> list[Tick]:
+    starts = [datetime.combine(d, time()) for d in dates]
+    return _x_ticks(starts, 86_400, band, left)
+
+
+def _count_chart(title: str, name: str, label: str, values: list[int], dates: list[date], zone: str) -> Chart:
+    ticks = nice_ticks(max(values, default=0), whole=True)
+    labels = [formatting.number(t) for t in ticks]
+    left = _left_for(labels)
+    band = (WIDTH - RIGHT - left) / max(len(values), 1)
+    chart = Chart(title=title, y_label="Per day", x_label=f"Day ({zone})", left=left)
+    chart.x_ticks = _day_ticks(dates, band, left)
+    chart.y_ticks = [Tick(_y(t, ticks[-1], chart), text) for t, text in zip(ticks, labels, strict=True)]
+    points = [(left + band * (i + 0.5), _y(v, ticks[-1], chart)) for i, v in enumerate(values)]
+    chart.lines.append(Line(name, label, points, values))
+    return chart
+
+
+def _money_chart(title: str, bar_label: str, amounts: list[Decimal], dates: list[date], zone: str) -> Chart:
+    ticks = nice_ticks(max(amounts, default=Decimal(0)), whole=False)
+    labels = [formatting.money(t) for t in ticks]
+    left = _left_for(labels)
+    band = (WIDTH - RIGHT - left) / max(len(amounts), 1)
+    chart = Chart(title=title, y_label="Per day", x_label=f"Day ({zone})", bar_label=bar_label, left=left)
+    chart.x_ticks = _day_ticks(dates, band, left)
+    chart.y_ticks = [Tick(_y(t, ticks[-1], chart), text) for t, text in zip(ticks, labels, strict=True)]
+    width = min(band * 0.7, MAX_BAR)
+    for i, (day, amount) in enumerate(zip(dates, amounts, strict=True)):
+        if amount > 0:
+            y = _y(amount, ticks[-1], chart)
+            title_text = f"{formatting.date_(day)}: {formatting.money(amount)}"
+            chart.bars.append(
+                Bar(left + band * (i + 0.5) - width / 2, y, width, chart.bottom - y, title_text)
+            )
+    return chart
+
+
+def trends_view(
+    *,
+    dates: list[date],
+    zone: str,
+    orders: list[int],
+    revenue: list[Decimal],
+    new_customers: list[int],
+    attributed: list[Decimal],
+) -> TrendsView:
+    span = len(dates)
+    charts = [
+        _count_chart("Orders per day", "orders", "Orders", orders, dates, zone),
+        _money_chart("Revenue per day", "Revenue of all orders", revenue, dates, zone),
+        _count_chart("New customers per day", "customers", "New customers", new_customers, dates, zone),
+        _money_chart(
+            "Attributed revenue per day",
+            "Revenue credited to a campaign (last touch)",
+            attributed,
+            dates,
+            zone,
+        ),
+    ]
+    totals = [
+        ("Orders", formatting.number(sum(orders))),
+        ("Revenue", formatting.money(sum(revenue, Decimal(0)))),
+        ("New customers", formatting.number(sum(new_customers))),
+        ("Attributed revenue", formatting.money(sum(attributed, Decimal(0)))),
+    ]
+    rows = [
+        (
+            formatting.date_(day),
+            [
+                formatting.number(orders[i]),
+                formatting.money(revenue[i]),
+                formatting.number(new_customers[i]),
+                formatting.money(attributed[i]),
+            ],
+        )
+        for i, day in enumerate(dates)
+    ]
+    return TrendsView(span, zone, charts, totals, [name for name, _ in totals], rows)

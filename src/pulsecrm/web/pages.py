@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any, get_args
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from pulsecrm import days as store_days
 from pulsecrm import formatting
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
@@ -24,6 +26,7 @@ from pulsecrm.campaigns import variants
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.campaigns.schemas import CampaignOut
 from pulsecrm.config import Settings
+from pulsecrm.customers import export as customer_export_csv
 from pulsecrm.customers import service as customers
 from pulsecrm.customers.schemas import ConsentUpdate, consent_of
 from pulsecrm.customers.service import CustomerSort
@@ -51,8 +54,18 @@ MESSAGES_SHOWN = 50  # on a customer's page; the API pages through the rest
 SORTS = get_args(CustomerSort)
 
 
+TREND_SPANS = (30, 90)  # days the dashboard's switch offers
+
+
 @router.get("/")
-async def dashboard(request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser) -> Response:
+async def dashboard(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    _: CurrentUser,
+    days: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    span = _trend_span(days)
     n_customers, n_orders, revenue = await customers.totals(session)
     by_status = await campaigns.count_by_status(session)
     recent, _cursor = await campaigns.list_campaigns(session, limit=5, cursor=None, status=None)
@@ -71,34 +84,138 @@ async def dashboard(request: Request, session: SessionDep, services: ServicesDep
         backlog=await services.ingestor.backlog(),
         recent=[CampaignOut.of(c) for c in recent],
         persistence=services.persistence,
+        trends=await _trends(session, services.settings, span),
+    )
+
+
+def _trend_span(days: str | None) -> int:
+    if days is None or days == "":
+        return TREND_SPANS[0]
+    if days.strip() not in {str(n) for n in TREND_SPANS}:
+        raise InvalidInput(
+            "days must be 30 or 90",
+            details=[{"loc": ["query", "days"], "message": "choose 30 or 90"}],
+        )
+    return int(days)
+
+
+async def _trends(session: SessionDep, settings: Settings, span: int) -> charts.TrendsView:
+    """Per store-time day: four bounded GROUP BYs over indexed ranges (see pulsecrm.days)."""
+    window = store_days.last_days(span, now=utcnow(), zone=settings.zone)
+    orders, revenue = await customers.orders_per_day(session, window)
+    _credited, attributed = await outcomes.attributed_revenue_per_day(session, window)
+    return charts.trends_view(
+        dates=window.dates,
+        zone=settings.timezone,
+        orders=orders,
+        revenue=revenue,
+        new_customers=await customers.new_customers_per_day(session, window),
+        attributed=attributed,
     )
 
 
 # --- customers ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CustomerFilter:
+    """The customer list's filters: a search, and an audience from the segment builder, either
+    a saved segment or rules passed through as JSON (the builder's "List these customers")."""
+
+    q: str
+    segment_id: int | None
+    rules: str  # the JSON text as given, repeated in links; "" for none
+    where: sa.ColumnElement[bool] | None
+    sentence: str | None  # the audience as a marketer reads it
+
+    def params(self, **more: str) -> dict[str, str]:
+        out = {"q": self.q, "segment": str(self.segment_id or ""), "rules": self.rules, **more}
+        return {k: v for k, v in out.items() if v}
+
+
+def _bad(field: str, message: str) -> InvalidInput:
+    return InvalidInput(f"{field}: {message}", details=[{"loc": ["query", field], "message": message}])
+
+
+async def _customer_filter(
+    session: SessionDep, services: ServicesDep, q: str | None, segment: str | None, rules: str | None
+) -> CustomerFilter:
+    q, segment, rules = (q or "").strip(), (segment or "").strip(), (rules or "").strip()
+    if segment and rules:
+        raise _bad("rules", "choose a saved segment or rules, not both")
+    raw: Any = None
+    segment_id = None
+    if segment:
+        if not segment.isdigit() or not 0 < int(segment) < 2**63:
+            raise _bad("segment", "must be a segment's id")
+        segment_id = int(segment)
+        raw = (await segments.get(session, segment_id)).rules
+    elif rules:
+        try:
+            raw = json.loads(rules)
+        except ValueError:
+            raise _bad("rules", "must be a rule tree as JSON") from None
+    if raw is None:
+        return CustomerFilter(q, None, "", None, None)
+    catalog = await services.catalog.get(session)
+    _tree, where = await segments.checked_filter(session, raw, catalog)
+    names = await campaigns.names(session, rules_text.campaign_ids(raw))
+    return CustomerFilter(q, segment_id, rules, where, rules_text.sentence(raw, catalog, names))
+
+
 @router.get("/customers")
 async def customer_list(
     request: Request,
     session: SessionDep,
+    services: ServicesDep,
     _: CurrentUser,
     q: Annotated[str | None, Query(max_length=200)] = None,
     sort: str = "-created_at",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    segment: Annotated[str | None, Query(max_length=20)] = None,
+    rules: Annotated[str | None, Query(max_length=50_000)] = None,
 ) -> Response:
     chosen: CustomerSort = sort if sort in SORTS else "-created_at"  # type: ignore[assignment]
+    found = await _customer_filter(session, services, q, segment, rules)
     rows, next_cursor = await customers.list_customers(
-        session, q=q or None, sort=chosen, limit=PAGE, cursor=cursor
+        session, q=found.q or None, sort=chosen, limit=PAGE, cursor=cursor, where=found.where
     )
-    template = "_customer_rows.html" if request.headers.get("HX-Request") else "customers.html"
-    return render(
-        request, template, rows=rows, next_cursor=next_cursor, q=q or "", sort=chosen, first=cursor is None
+    context: dict[str, Any] = {"rows": rows, "next_cursor": next_cursor, "sort": chosen, "found": found}
+    if cursor is not None:  # "Show more": the next rows only
+        return render(request, "_customer_rows.html", first=False, **context)
+    context["total"] = await customers.count_customers(session, q=found.q or None, where=found.where)
+    if request.headers.get("HX-Request"):  # search-as-you-type: the total, the export link, the rows
+        return render(request, "_customer_results.html", first=True, **context)
+    saved, _cursor = await segments.list_segments(session, limit=100, cursor=None, q=None)
+    return render(request, "customers.html", first=True, saved=saved, **context)
+
+
+@router.get("/customers/export.csv")
+async def customer_export(
+    session: SessionDep,
+    services: ServicesDep,
+    _: CurrentUser,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    segment: Annotated[str | None, Query(max_length=20)] = None,
+    rules: Annotated[str | None, Query(max_length=50_000)] = None,
+) -> Response:
+    """The filtered list as CSV, streamed by id a page at a time (customers.export)."""
+    found = await _customer_filter(session, services, q, segment, rules)
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    return StreamingResponse(
+        customer_export_csv.csv_lines(services.db, q=found.q or None, where=found.where),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="customers-{stamp}.csv"'},
     )
 
 
 @router.get("/customers/{external_id}")
-async def customer_page(external_id: str, request: Request, session: SessionDep, _: CurrentUser) -> Response:
+async def customer_page(
+    external_id: str, request: Request, session: SessionDep, services: ServicesDep, _: CurrentUser
+) -> Response:
     customer, orders = await customers.get_customer(session, external_id)
+    catalog = await services.catalog.get(session)
+    member_of = await segments.memberships(session, customer.id, catalog)
     messages, more = await message_history.messages_of(
         session, customer.id, limit=MESSAGES_SHOWN, cursor=None
     )
@@ -110,6 +227,7 @@ async def customer_page(external_id: str, request: Request, session: SessionDep,
         consent=consent_of(customer),
         messages=messages,
         more_messages=more is not None,
+        member_of=member_of,
     )
 
 

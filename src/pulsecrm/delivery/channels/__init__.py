@@ -39,7 +39,10 @@ class OutboundMessage:
 
     @property
     def idempotency_key(self) -> str:
-        """The same key for every attempt of a delivery, so an idempotent transport sends it once."""
+        """The same key for every attempt of a delivery, so an idempotent transport sends it once.
+        A test send (campaigns.test_send) has a negative id, no delivery behind it."""
+        if self.delivery_id < 0:
+            return f"pulse-test-{-self.delivery_id}"
         return f"pulse-{self.delivery_id}"
 
 

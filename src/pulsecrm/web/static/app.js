@@ -50,6 +50,50 @@ const whole = money(0);
 const cents = money(2);
 Pulse.number = (n) => numbers.format(Number(n));
 Pulse.money = (n) => (Number.isInteger(Number(n)) ? whole : cents).format(Number(n));
+
+// A confirmation step as a modal <dialog> (never window.confirm): resolves true only when
+// the person presses the confirming button; Escape or the other button resolves false.
+Pulse.confirmDialog = function ({ title, text, confirm, cancel = "Go back" }) {
+  return new Promise((resolve) => {
+    const yes = Pulse.el("button", { type: "submit", value: "yes", text: confirm });
+    const no = Pulse.el("button", { type: "submit", value: "no", class: "secondary outline", text: cancel });
+    const dialog = Pulse.el("dialog", { class: "confirm", "aria-labelledby": "confirm-title", "aria-describedby": "confirm-text" },
+      Pulse.el("article", {},
+        Pulse.el("h2", { id: "confirm-title", text: title }),
+        Pulse.el("p", { id: "confirm-text", text }),
+        Pulse.el("form", { method: "dialog" }, Pulse.el("footer", {}, no, yes))));
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(dialog.returnValue === "yes");
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    yes.focus();
+  });
+};
+
+// The "test send to myself" box (templates' test_send_box): posts, then says where it went.
+Pulse.testSend = async function (box, url, body) {
+  const button = box.querySelector("#test-send");
+  const out = box.querySelector("#test-send-result");
+  const phone = box.querySelector("#test-phone");
+  out.textContent = "";
+  out.classList.remove("error");
+  phone.removeAttribute("aria-invalid");
+  button.setAttribute("aria-busy", "true");
+  try {
+    const sent = await Pulse.api("POST", url, body);
+    const who = sent.customer_name ? `, filled in for ${sent.customer_name}` : "";
+    out.textContent = `Test sent to ${sent.to}${who}. It is not counted in the campaign.`;
+  } catch (error) {
+    out.classList.add("error");
+    const own = (error.details || []).find((d) => d.loc && d.loc[d.loc.length - 1] === "phone");
+    if (own) phone.setAttribute("aria-invalid", "true");
+    out.textContent = own ? `Phone number: ${own.message}` : error.message;
+  } finally {
+    button.removeAttribute("aria-busy");
+  }
+};
 })();
 
 // Behaviour the templates ask for by attribute, so no page needs an inline script or handler

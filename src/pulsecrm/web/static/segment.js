@@ -10,6 +10,11 @@ document.addEventListener("DOMContentLoaded", () => {
     statusEl: document.getElementById("count-status"),
   });
   Pulse.mountAssistant(document.getElementById("assistant"), builder);
+  // The customer list filtered by the rules as they stand, saved or not.
+  document.getElementById("list-customers").addEventListener("click", (event) => {
+    event.preventDefault();
+    window.location = `/customers?rules=${encodeURIComponent(JSON.stringify(builder.value()))}`;
+  });
   const form = document.getElementById("segment-form");
   const formError = form.querySelector(".formerror");
   form.addEventListener("submit", async (event) => {

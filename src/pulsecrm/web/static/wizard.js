@@ -396,9 +396,54 @@ document.addEventListener("DOMContentLoaded", () => {
     placed[0][0].focus();
   }
 
+  // Launching asks first, naming the channel and how many customers it reaches (the count the
+  // review step made just now), and when it starts.
+  function launchQuestion() {
+    const email = channel.value === "email";
+    const n = Number(document.getElementById("review-count").dataset.count);
+    const people = Number.isFinite(n) ? `${Pulse.number(n)} customer${n === 1 ? "" : "s"}` : "everyone it reaches";
+    const when = form.elements.scheduled_at.value
+      ? `starting at ${form.elements.scheduled_at.value.replace("T", " ")} store time (counted again then)`
+      : form.elements.send_at.value === "best_hour" ? "over the next 24 hours, each at their best hour" : "now";
+    return {
+      title: `Launch “${form.elements.name.value.trim()}”?`,
+      text: `It sends ${email ? "an e-mail" : "an SMS"} to ${people} ${when}. This can't be undone, only paused or cancelled.`,
+      confirm: `Send ${email ? "e-mail" : "SMS"} to ${people}`,
+    };
+  }
+
+  // A test of the message as it stands, to oneself: variant A's text when testing variants.
+  const testBox = document.getElementById("test-send-box");
+  function showTestBox() {
+    const email = channel.value === "email";
+    testBox.querySelector("[data-email-only]").hidden = !email;
+    testBox.querySelector("[data-sms-only]").hidden = email;
+  }
+  channel.addEventListener("change", showTestBox);
+  document.getElementById("test-send").addEventListener("click", async () => {
+    let audience;
+    try {
+      audience = await audienceRules();
+    } catch (error) {
+      stepError(error.message);
+      return;
+    }
+    const email = channel.value === "email";
+    Pulse.testSend(testBox, "/api/v1/campaigns/test-send", {
+      channel: channel.value,
+      message: message.value,
+      subject: email ? form.elements.subject.value.trim() || null : null,
+      rules: audience.segment_id ? undefined : audience.rules,
+      segment_id: audience.segment_id || undefined,
+      phone: email ? null : document.getElementById("test-phone").value,
+    });
+  });
+  showTestBox();
+
   for (const [id, launch] of [["launch", true], ["save-draft", false]]) {
     document.getElementById(id).addEventListener("click", async (event) => {
       const button = event.target;
+      if (launch && !(await Pulse.confirmDialog(launchQuestion()))) return;
       button.setAttribute("aria-busy", "true");
       stepError("");
       try {
