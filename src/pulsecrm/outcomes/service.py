@@ -284,3 +284,11 @@ async def attributed_revenue_since(session: AsyncSession, since: datetime) -> tu
         )
     ).one()
     return int(n), Decimal(str(total or 0)).quantize(Decimal("0.01"))
+
+
+# --- converters, for lookalikes -----------------------------------------------------------------
+
+
+def converters(campaign_id: int) -> sa.Select[Any]:
+    """The external ids of the customers with at least one order credited to the campaign."""
+    return sa.select(OrderAttribution.customer_external_id).where(OrderAttribution.campaign_id == campaign_id)
