@@ -51,7 +51,7 @@ Array = np.ndarray[Any, np.dtype[np.float64]]
 DAY_MICROS = 86_400 * 1_000_000
 MAX_WEIGHT = 3.0  # a feature where the seed sits 3+ standard deviations away counts no more
 MIN_WEIGHT = 0.05  # ... and one where it sits at everyone's average still counts a little
-MIN_SPREAD = 0.25  # the seed's spread is floored at a quarter of everyone's standard deviation
+MIN_SPREAD = 0.1  # the seed's spread is floored at a tenth of everyone's standard deviation
 CITY_PRIOR = 50  # see _city_affinity
 # A driver differs from everyone by at least this many standard deviations, and by three
 # standard errors of a seed's mean (3 / sqrt(seed size)): a random seed has no drivers.
@@ -264,11 +264,8 @@ def _typical(
         seed_share = float(np.mean(feature.values[:n_seed] > 0.5))
         base_share = float(np.mean(feature.values > 0.5))
         seed_value, base_value = f"{seed_share:.0%} yes", f"{base_share:.0%} yes"
-        return (
-            seed_value,
-            base_value,
-            f"{feature.label}: {seed_value} in the seed, against {base_value} of all customers.",
-        )
+        text = f"{feature.label}: yes for {seed_share:.0%} of the seed, against {base_share:.0%} of all customers."
+        return seed_value, base_value, text
     seed_raw = _raw(feature, feature.values[:n_seed])
     base_raw = _raw(feature, feature.values)
     seed_value, base_value = _shown(feature.show, seed_raw), _shown(feature.show, base_raw)
