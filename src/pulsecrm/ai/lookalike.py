@@ -256,25 +256,19 @@ def _typical(
         base_share = float((city == top).mean() or 0)
         name = city_names.get(top, top.title()) if top else "no city"
         seed_value, base_value = f"{seed_share:.0%} in {name}", f"{base_share:.0%} in {name}"
-        text = (
-            f"City: {seed_share:.0%} of the seed live in {name}, against {base_share:.0%} of all customers."
-        )
+        text = f"City: {seed_share:.0%} of the seed live in {name}, against {base_share:.0%} of everyone."
         return seed_value, base_value, text
     if feature.show == "share":
         seed_share = float(np.mean(feature.values[:n_seed] > 0.5))
         base_share = float(np.mean(feature.values > 0.5))
         seed_value, base_value = f"{seed_share:.0%} yes", f"{base_share:.0%} yes"
-        text = f"{feature.label}: yes for {seed_share:.0%} of the seed, against {base_share:.0%} of all customers."
+        text = f"{feature.label}: yes for {seed_share:.0%} of the seed, against {base_share:.0%} of everyone."
         return seed_value, base_value, text
     seed_raw = _raw(feature, feature.values[:n_seed])
     base_raw = _raw(feature, feature.values)
     seed_value, base_value = _shown(feature.show, seed_raw), _shown(feature.show, base_raw)
-    return (
-        seed_value,
-        base_value,
-        f"{feature.label}: typically {seed_value} in the seed, against {base_value} for all customers "
-        f"({direction}).",
-    )
+    text = f"{feature.label}: typically {seed_value} in the seed, against {base_value} for everyone"
+    return seed_value, base_value, f"{text} ({direction})."
 
 
 def _raw(feature: _Feature, values: Array) -> float:
