@@ -8,8 +8,10 @@ from typing import Any
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 
 from pulsecrm.ai.lookalike import fields_for, rank
+from pulsecrm.segments.models import SegmentMember
 from tests.ai import planted as p
 from tests.conftest import Api
 from tests.outcomes.test_report import _catch_up, _send_all
@@ -127,6 +129,16 @@ async def test_a_lookalike_of_a_segment_finds_the_cluster_and_saves_a_list_segme
     assert taken.status_code == 409
     everyone = await client.post("/api/v1/ai/lookalikes", json={"segment_id": seed_id, "size": 10_000})
     assert everyone.json()["size"] == 600
+
+    # Deleting the list takes its members along; the launched campaign keeps its audience, and
+    # a tree that still names the list is told so at the condition.
+    assert (await client.delete(f"/api/v1/segments/{list_id}")).status_code == 204
+    gone = await client.post("/api/v1/segments/preview", json={"rules": segment["rules"]})
+    assert gone.status_code == 422 and gone.json()["error"]["details"][0]["type"] == "unknown_segment"
+    kept = await client.get(f"/api/v1/campaigns/{campaign.json()['id']}")
+    assert kept.json()["stats"]["audience"] == 100
+    async with api.services.db.engine.connect() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(SegmentMember)) == 0
 
 
 async def test_a_lookalike_of_a_campaigns_converters(inline_api: Api) -> None:
