@@ -1,19 +1,30 @@
-"""AI assistant routes: plain words to a segment, and message variants for a campaign goal."""
+"""AI assistant routes: plain words to a segment, message variants for a campaign goal, a
+campaign's summary, send-time suggestions, and lookalike audiences."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from pulsecrm.ai import explain, send_time, summary
+from pulsecrm.ai import explain, lookalike, send_time, summary
 from pulsecrm.ai import service as ai_service
 from pulsecrm.ai.schemas import (
     AudienceOut,
     ConditionNote,
+    DriverOut,
+    LookalikeCustomer,
+    LookalikeIn,
+    LookalikeOut,
+    LookalikeSavedOut,
+    LookalikeSaveIn,
     MessagesIn,
     MessagesOut,
+    SeedOut,
     SegmentPromptIn,
     SegmentSuggestionOut,
     SendTimeIn,
@@ -23,9 +34,13 @@ from pulsecrm.ai.schemas import (
 )
 from pulsecrm.campaigns import service as campaign_service
 from pulsecrm.campaigns import templates
+from pulsecrm.customers.models import Customer
 from pulsecrm.db import utcnow
-from pulsecrm.deps import CampaignsScope, SegmentsScope, ServicesDep, SessionDep
+from pulsecrm.deps import CampaignsScope, SegmentsScope, ServicesDep, SessionDep, WriteSessionDep
+from pulsecrm.errors import InvalidInput
 from pulsecrm.segments import service as segment_service
+from pulsecrm.segments.schemas import SegmentOut
+from pulsecrm.services import Services
 from pulsecrm.validation import DbId
 
 router = APIRouter(prefix="/api/v1/ai", tags=["ai"])
@@ -138,3 +153,83 @@ async def suggest_send_time(
         timezone=body.timezone,
         sentence=found.sentence(body.timezone),
     )
+
+
+async def _lookalike(session: AsyncSession, services: Services, body: LookalikeIn) -> lookalike.Lookalike:
+    catalog = await services.catalog.get(session)
+    now = utcnow()
+    seed = await lookalike.seed_of(
+        session, catalog, segment_id=body.segment_id, campaign_id=body.campaign_id, now=now
+    )
+    return await lookalike.find(session, catalog, seed=seed, size=body.size, now=now)
+
+
+async def _described(session: AsyncSession, found: lookalike.Lookalike, preview: int) -> dict[str, Any]:
+    """The answer's fields, with the first `preview` lookalikes read by primary key."""
+    ranking = found.ranking
+    shown = ranking.ids[:preview]
+    rows = {c.id: c for c in await session.scalars(sa.select(Customer).where(Customer.id.in_(shown)))}
+    customers = [
+        LookalikeCustomer(
+            external_id=c.external_id,
+            name=c.name,
+            city=c.city,
+            total_spend=c.total_spend,
+            order_count=c.order_count,
+            last_order_at=c.last_order_at,
+            similarity=similarity,
+        )
+        for i, similarity in zip(shown, ranking.similarity, strict=False)
+        if (c := rows.get(i)) is not None  # deleted since it was ranked
+    ]
+    return {
+        "seed": SeedOut(
+            kind=found.seed.kind, id=found.seed.id, name=found.seed.name, customers=found.seed_total
+        ),
+        "size": len(ranking.ids),
+        "scanned": ranking.candidates,
+        "sampled": found.sampled,
+        "drivers": [DriverOut.model_validate(d, from_attributes=True) for d in ranking.drivers],
+        "min_similarity": ranking.similarity[-1] if ranking.similarity else None,
+        "customers": customers,
+        "method": lookalike.METHOD,
+    }
+
+
+@router.post("/lookalikes", response_model=LookalikeOut)
+async def lookalikes(
+    body: LookalikeIn, session: SessionDep, services: ServicesDep, _: SegmentsScope
+) -> LookalikeOut:
+    """The customers outside a seed (a segment, or a campaign's converters) who most resemble
+    it, best first, and the features that set the seed apart. Nothing is saved."""
+    found = await _lookalike(session, services, body)
+    return LookalikeOut(**await _described(session, found, body.preview))
+
+
+@router.post("/lookalikes/save", response_model=LookalikeSavedOut, status_code=201)
+async def save_lookalikes(
+    body: LookalikeSaveIn, session: WriteSessionDep, services: ServicesDep, who: SegmentsScope
+) -> LookalikeSavedOut:
+    """The same ranking, saved as a list segment of the `size` best: usable in campaigns and, as
+    `segment in_segment <id>`, in any rule tree."""
+    found = await _lookalike(session, services, body)
+    if not found.ranking.ids:
+        raise InvalidInput(
+            "nobody outside the seed to save",
+            details=[{"loc": ["body", "size"], "message": "no customer outside the seed was found"}],
+        )
+    seed = found.seed
+    description = body.description or (
+        f"{len(found.ranking.ids):,} customers most like "
+        + (
+            f"segment “{seed.name}”"
+            if seed.kind == "segment"
+            else f"the converters of campaign “{seed.name}”"
+        )
+    )
+    segment = await segment_service.create_list(
+        session, name=body.name, description=description[:1000], customer_ids=found.ranking.ids, by=who.name
+    )
+    described = await _described(session, found, body.preview)
+    await session.commit()
+    return LookalikeSavedOut(**described, segment=SegmentOut.model_validate(segment))

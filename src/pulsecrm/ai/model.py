@@ -31,8 +31,11 @@ from pulsecrm.segments.catalog import COMPARATORS, Catalog
 
 log = logging.getLogger(__name__)
 
-# Engagement conditions name campaigns by id, which words do not: the model is not offered them.
-ALL_CMPS = sorted({c for kind, cmps in COMPARATORS.items() if kind != "engagement" for c in cmps})
+# Engagement and list conditions name campaigns and segments by id, which words do not: the
+# model is not offered them.
+ALL_CMPS = sorted(
+    {c for kind, cmps in COMPARATORS.items() if kind not in ("engagement", "membership") for c in cmps}
+)
 MAX_CONTENT = 20_000  # characters of a model answer we are willing to parse
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from pulsecrm.ai.lookalike import MAX_SIZE as MAX_LOOKALIKE
 from pulsecrm.ai.offline import MAX_PROMPT
+from pulsecrm.segments.schemas import SegmentOut
 from pulsecrm.validation import DbId, Text
 
 
@@ -114,3 +117,66 @@ class SendTimeOut(BaseModel):
     share: float = Field(description="Of all orders, the share placed in that window.")
     timezone: str
     sentence: str
+
+
+class LookalikeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    segment_id: DbId | None = Field(default=None, description="The seed: a saved segment's customers…")
+    campaign_id: DbId | None = Field(
+        default=None, description="…or a campaign's converters (an order attributed to its messages)."
+    )
+    size: int = Field(default=1000, ge=1, le=MAX_LOOKALIKE, description="How many lookalikes to find.")
+    preview: int = Field(default=20, ge=0, le=100, description="How many of them to list, best first.")
+
+
+class LookalikeSaveIn(LookalikeIn):
+    name: Text = Field(min_length=1, max_length=200, description="The new list segment's name.")
+    description: Text | None = Field(default=None, max_length=1000)
+
+
+class SeedOut(BaseModel):
+    kind: Literal["segment", "campaign"]
+    id: int
+    name: str
+    customers: int = Field(description="Seed members in all.")
+
+
+class DriverOut(BaseModel):
+    feature: str = Field(description="The catalog field it comes from (`city`, `attributes.vip` …).")
+    label: str
+    weight: float = Field(description="Its share of the ranking's weight, 0-1.")
+    difference: float = Field(description="Seed average minus everyone's, in standard deviations.")
+    seed_value: str = Field(description="Typical in the seed (median, or share), as shown.")
+    base_value: str = Field(description="Typical among all customers scanned.")
+    text: str
+
+
+class LookalikeCustomer(BaseModel):
+    external_id: str
+    name: str
+    city: str | None
+    total_spend: Decimal
+    order_count: int
+    last_order_at: datetime | None
+    similarity: float = Field(description="0-1: exp(-d²/2) of the weighted distance to the seed's centroid.")
+
+
+class LookalikeOut(BaseModel):
+    seed: SeedOut
+    size: int = Field(
+        description="Lookalikes found: the size asked, or fewer when fewer are outside the seed."
+    )
+    scanned: int = Field(description="Customers outside the seed that were ranked.")
+    sampled: bool = Field(
+        description="true when the seed or the customers outside it were over the scan caps and an "
+        "even sample by id was read."
+    )
+    drivers: list[DriverOut] = Field(description="What sets the seed apart, most decisive first.")
+    min_similarity: float | None = Field(description="The similarity of the last lookalike found.")
+    customers: list[LookalikeCustomer] = Field(description="The first `preview` lookalikes, best first.")
+    method: str
+
+
+class LookalikeSavedOut(LookalikeOut):
+    segment: SegmentOut = Field(description="The new list segment holding the lookalikes.")

@@ -307,3 +307,11 @@ async def attributed_revenue_per_day(session: AsyncSession, days: Days) -> tuple
     counts = spread(days, [(b, int(n)) for b, n, _ in rows], 0)
     totals = spread(days, [(b, Decimal(str(total or 0))) for b, _, total in rows], Decimal(0))
     return counts, totals
+
+
+# --- converters, for lookalikes -----------------------------------------------------------------
+
+
+def converters(campaign_id: int) -> sa.Select[Any]:
+    """The external ids of the customers with at least one order credited to the campaign."""
+    return sa.select(OrderAttribution.customer_external_id).where(OrderAttribution.campaign_id == campaign_id)

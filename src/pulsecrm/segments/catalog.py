@@ -1,7 +1,8 @@
 """The field catalog: which fields rules may use, their types, comparators and known values.
 
-Core fields and the engagement fields (what a customer did with the messages sent to them:
-`received`, `opened`, `clicked`, `converted`) are fixed. Custom attributes are discovered:
+Core fields, the engagement fields (what a customer did with the messages sent to them:
+`received`, `opened`, `clicked`, `converted`) and `segment` (membership of a list segment) are
+fixed. Custom attributes are discovered:
 the ingestion writer records each (attribute, JSON type) it sees in `customer_attribute_keys`,
 so the catalog costs one small query, not a scan of the customers. Known cities come from a
 GROUP BY cached per process.
@@ -26,6 +27,8 @@ BOOLEAN_CMPS = ("eq", "ne", "is_set", "is_not_set")
 # Engagement: a campaign's id for the `*_campaign` ones, a number of days for the others.
 ENGAGEMENT_CMPS = ("in_campaign", "not_in_campaign", "within_last_days", "not_within_last_days")
 CAMPAIGN_CMPS = frozenset({"in_campaign", "not_in_campaign"})
+# Membership of a list segment (explicit members): the segment's id is the value.
+MEMBERSHIP_CMPS = ("in_segment", "not_in_segment")
 COMPARATORS: dict[str, tuple[str, ...]] = {
     "money": NUMBER_CMPS,
     "integer": NUMBER_CMPS,
@@ -34,6 +37,7 @@ COMPARATORS: dict[str, tuple[str, ...]] = {
     "date": DATE_CMPS,
     "boolean": BOOLEAN_CMPS,
     "engagement": ENGAGEMENT_CMPS,
+    "membership": MEMBERSHIP_CMPS,
 }
 # Comparators that also match customers who have no value for the field.
 MATCHES_MISSING = frozenset({"ne", "not_in", "not_within_last_days", "is_not_set"})
@@ -58,8 +62,9 @@ class FieldSpec:
 
     @property
     def on_customer(self) -> bool:
-        """A value of the customer's row (the snapshot loads it), not a fact about their messages."""
-        return self.type != "engagement"
+        """A value of the customer's row (the snapshot loads it), not a fact about their
+        messages or the lists they were saved in."""
+        return self.type not in ("engagement", "membership")
 
 
 CORE_FIELDS = (
@@ -89,6 +94,12 @@ ENGAGEMENT_FIELDS = (
     FieldSpec("converted", "Converted", "engagement", "Received a message that an order is attributed to."),
 )
 ENGAGEMENT_NAMES = frozenset(f.name for f in ENGAGEMENT_FIELDS)
+MEMBERSHIP_FIELD = FieldSpec(
+    "segment",
+    "List segment",
+    "membership",
+    "Is (or is not) one of the customers saved in a list segment, such as a lookalike audience.",
+)
 _JSON_TO_FIELD = {"string": "text", "number": "number", "boolean": "boolean"}
 
 
@@ -131,6 +142,7 @@ def build(attribute_types: dict[str, set[str]], cities: tuple[str, ...] = ()) ->
         for f in CORE_FIELDS
     ]
     fields.extend(ENGAGEMENT_FIELDS)
+    fields.append(MEMBERSHIP_FIELD)
     for key in sorted(attribute_types):
         kinds = attribute_types[key]
         json_type = "string" if "string" in kinds else "number" if "number" in kinds else "boolean"

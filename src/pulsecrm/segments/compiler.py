@@ -15,7 +15,8 @@ complement under SQL's three-valued logic, and the same on SQLite and PostgreSQL
 
 Engagement conditions (`received`, `opened`, `clicked`, `converted`) are EXISTS subqueries
 over the customer's deliveries, through the (campaign_id, customer_id) and customer_id
-indexes; the snapshot holds customers only, so a tree with one is counted in SQL.
+indexes; the snapshot holds customers only, so a tree with one is counted in SQL. So is
+membership of a list segment (`segment` in_segment N): an EXISTS on `segment_members`' key.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ from sqlalchemy.sql.selectable import NamedFromClause
 from pulsecrm.customers.models import Customer
 from pulsecrm.delivery.models import Delivery
 from pulsecrm.segments.catalog import CAMPAIGN_CMPS, FieldSpec
+from pulsecrm.segments.models import SegmentMember
 from pulsecrm.segments.rules import CheckedCondition, CheckedGroup
 
 Expr = sa.ColumnElement[Any]
 customers: sa.Table = Customer.__table__  # type: ignore[assignment]
 deliveries: sa.Table = Delivery.__table__  # type: ignore[assignment]
+members: sa.Table = SegmentMember.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ def _lowered(condition: CheckedCondition) -> Any:
 
 
 def _condition(condition: CheckedCondition, ctx: Context) -> sa.ColumnElement[bool]:
+    if condition.spec.type == "membership":
+        return _membership(condition)
     if not condition.spec.on_customer:
         return _engagement(condition, ctx)
     return OPERATORS[condition.cmp](_field(condition.spec, ctx), _lowered(condition), ctx)
@@ -228,6 +233,17 @@ def _engagement(condition: CheckedCondition, ctx: Context) -> sa.ColumnElement[b
     return sa.and_(received(), sa.not_(received(did)))
 
 
+# --- membership of a list segment ---------------------------------------------------------------
+
+
+def _membership(condition: CheckedCondition) -> sa.ColumnElement[bool]:
+    """A probe of `segment_members`' primary key (segment_id, customer_id) per customer.
+    Two-valued: every customer either is or is not a member."""
+    m = members.alias()
+    found = sa.exists().where(m.c.segment_id == condition.value, m.c.customer_id == customers.c.id)
+    return found if condition.cmp == "in_segment" else sa.not_(found)
+
+
 # --- the in-memory backend ----------------------------------------------------------------------
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -314,6 +330,9 @@ _FRAME_LOGIC: Logic[pl.Expr] = Logic(lambda: pl.col("id").is_not_null(), _all, _
 
 
 def _frame_condition(condition: CheckedCondition, ctx: FrameContext) -> pl.Expr:
+    if condition.spec.type == "membership":
+        # The snapshot holds customers' own values; list members stay in SQL.
+        raise NotInMemory(condition.spec.name, "list_segment_condition")
     if not condition.spec.on_customer:
         raise NotInMemory(condition.spec.name, "engagement_condition")
     loaded = ctx.columns.get(condition.spec.name)

@@ -183,6 +183,20 @@ def _from_rows(rows: Sequence[Sequence[Any]], specs: Sequence[FieldSpec]) -> pl.
     return _typed(pl.DataFrame(columns, schema=_schema(specs)), specs)
 
 
+async def read_frame(
+    conn: AsyncConnection,
+    specs: Sequence[FieldSpec],
+    where: sa.ColumnElement[bool],
+    *,
+    limit: int,
+) -> pl.DataFrame:
+    """The matching customers (the first `limit` by id) with their values of `specs`, in the
+    snapshot's units: money in cents, times in microseconds, text lower-cased, booleans as
+    booleans. Text is not dictionary-encoded. For readers of a bounded slice (lookalikes)."""
+    query = _query(specs, conn.dialect.name).where(where).order_by(customers_t.c.id).limit(limit)
+    return _from_rows((await conn.execute(query)).all(), specs)
+
+
 async def _copy_chunk(
     conn: AsyncConnection, specs: Sequence[FieldSpec], after: int, limit: int
 ) -> pl.DataFrame:

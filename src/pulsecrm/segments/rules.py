@@ -26,7 +26,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from pulsecrm.errors import InvalidInput, validation_details
-from pulsecrm.segments.catalog import CAMPAIGN_CMPS, COMPARATORS, ENGAGEMENT_NAMES, Catalog, FieldSpec
+from pulsecrm.segments.catalog import (
+    CAMPAIGN_CMPS,
+    COMPARATORS,
+    ENGAGEMENT_NAMES,
+    MEMBERSHIP_CMPS,
+    Catalog,
+    FieldSpec,
+)
 from pulsecrm.validation import TIMESTAMP_RANGE, in_timestamp_range, int64_problem, utc_instant
 
 MAX_DEPTH = 8
@@ -155,6 +162,11 @@ class CheckedCondition:
         """The campaign an engagement condition names, if it names one."""
         return self.value if self.cmp in CAMPAIGN_CMPS else None
 
+    @property
+    def segment_id(self) -> int | None:
+        """The list segment a membership condition names."""
+        return self.value if self.cmp in MEMBERSHIP_CMPS else None
+
 
 @dataclass(frozen=True)
 class CheckedGroup:
@@ -235,6 +247,41 @@ def campaign_references(tree: CheckedGroup) -> list[tuple[str, int]]:
     return found
 
 
+def segment_references(tree: CheckedGroup) -> list[tuple[str, int]]:
+    """(JSON path of the value, segment id) of every membership condition: the caller checks
+    each names an existing list segment."""
+    found: list[tuple[str, int]] = []
+    for node in tree.rules:
+        if isinstance(node, CheckedGroup):
+            found.extend(segment_references(node))
+        elif node.segment_id is not None:
+            found.append((f"{node.path}.value", node.segment_id))
+    return found
+
+
+def bad_segments(references: list[tuple[str, int]], kinds: dict[int, str]) -> None:
+    """422 naming every membership condition whose segment does not exist or is not a list
+    (`kinds`: the kind of each existing segment referred to)."""
+    errors = []
+    for path, segment_id in references:
+        kind = kinds.get(segment_id)
+        if kind is None:
+            errors.append(
+                {"path": path, "message": f"no segment with id {segment_id}", "type": "unknown_segment"}
+            )
+        elif kind != "list":
+            errors.append(
+                {
+                    "path": path,
+                    "message": f"segment {segment_id} is a rule segment: use its rules; "
+                    "in_segment takes a list segment",
+                    "type": "not_a_list_segment",
+                }
+            )
+    if errors:
+        raise InvalidRules(_summary(errors), details=errors)
+
+
 def missing_campaigns(references: list[tuple[str, int]], existing: set[int]) -> None:
     """422 naming every condition whose campaign does not exist."""
     errors = [
@@ -255,6 +302,11 @@ def _convert(field_type: str, cmp: str, value: Any, limit: int) -> Any:
         raise ValueError(f"{cmp} needs a value")
     if field_type == "engagement":
         return _engagement(cmp, value)
+    if field_type == "membership":
+        segment_id = _integer(value, "a segment id")
+        if segment_id < 1:
+            raise ValueError("expected a segment id (a whole number from 1)")
+        return segment_id
     if cmp in ("within_last_days", "not_within_last_days"):
         days = _integer(value, "a number of days")
         if not 0 <= days <= MAX_DAYS:

@@ -78,7 +78,8 @@ class PreviewOut(BaseModel):
         default=None,
         description="Why the database answered although the engine is on: building (the snapshot "
         "is being loaded), stale (it has not caught up with writes within the lag bound), "
-        "field_not_in_memory (a field it has not loaded yet), engine_failed.",
+        "field_not_in_memory (a field it has not loaded yet), engagement_condition and "
+        "list_segment_condition (facts the snapshot does not hold), engine_failed.",
     )
     lag_ms: float | None = Field(
         default=None,
@@ -101,6 +102,10 @@ class SegmentOut(BaseModel):
     id: int
     name: str
     description: str | None
+    kind: Literal["rules", "list"] = Field(
+        description="rules: evaluated when used; list: explicit members saved once (a lookalike), "
+        "its rules being the one condition `segment in_segment <id>`."
+    )
     rules: dict[str, Any]
     last_count: int | None
     last_counted_at: datetime | None

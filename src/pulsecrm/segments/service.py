@@ -1,8 +1,10 @@
-"""Segment services: check and compile rules, preview an audience, save named segments."""
+"""Segment services: check and compile rules, preview an audience, save named segments (rule
+segments, and list segments with explicit members)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -14,15 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.customers.models import Customer
 from pulsecrm.db import utcnow
-from pulsecrm.errors import Conflict, NotFound, PulseError
+from pulsecrm.errors import Conflict, InvalidInput, NotFound, PulseError
+from pulsecrm.models import BigId
 from pulsecrm.pagination import newest_first
 from pulsecrm.segments import rules as rule_lang
 from pulsecrm.segments.catalog import Catalog
 from pulsecrm.segments.compiler import compile_rules
 from pulsecrm.segments.engine import Answer, AudienceEngine
-from pulsecrm.segments.models import Segment
+from pulsecrm.segments.models import Segment, SegmentMember
 
 SAMPLE_SIZE = 10
+MEMBER_CHUNK = 5_000  # customer ids per INSERT … SELECT (bound parameters stay well under limits)
 
 
 async def audience_filter(
@@ -30,7 +34,7 @@ async def audience_filter(
 ) -> tuple[rule_lang.RuleTree, sa.ColumnElement[bool]]:
     """Parse, type-check and compile rules into a WHERE clause over customers (422 if bad)."""
     tree, checked, where = _filter(raw_rules, catalog, session.get_bind().dialect.name, now or utcnow())
-    await verify_campaigns(session, checked)
+    await verify_references(session, checked)
     return tree, where
 
 
@@ -41,7 +45,7 @@ async def checked_filter(
     milliseconds to build, which the event loop should spend answering other requests."""
     dialect = session.get_bind().dialect.name
     tree, checked, where = await asyncio.to_thread(_filter, raw_rules, catalog, dialect, now or utcnow())
-    await verify_campaigns(session, checked)
+    await verify_references(session, checked)
     return tree, where
 
 
@@ -50,6 +54,16 @@ def _filter(
 ) -> tuple[rule_lang.RuleTree, rule_lang.CheckedGroup, sa.ColumnElement[bool]]:
     tree, checked = _checked(raw_rules, catalog)
     return tree, checked, compile_rules(checked, dialect=dialect, now=now)
+
+
+async def verify_references(session: AsyncSession, checked: rule_lang.CheckedGroup) -> None:
+    """422 naming each condition whose campaign or list segment does not exist."""
+    await verify_campaigns(session, checked)
+    references = rule_lang.segment_references(checked)
+    if references:
+        wanted = sorted({segment_id for _, segment_id in references})
+        rows = await session.execute(sa.select(Segment.id, Segment.kind).where(Segment.id.in_(wanted)))
+        rule_lang.bad_segments(references, {int(i): str(k) for i, k in rows})
 
 
 async def verify_campaigns(session: AsyncSession, checked: rule_lang.CheckedGroup) -> None:
@@ -106,7 +120,7 @@ async def preview(
     fallback = None
     if engine is not None:
         _, checked = await asyncio.to_thread(_checked, raw_rules, catalog)
-        await verify_campaigns(session, checked)
+        await verify_references(session, checked)
         answer = await engine.answer(checked, catalog, now, sample_size=SAMPLE_SIZE)
         if isinstance(answer, Answer):
             return await _from_memory(session, answer, cap)
@@ -152,6 +166,54 @@ async def create(
     return segment
 
 
+def membership_rules(segment_id: int) -> dict[str, Any]:
+    """A list segment's rules: the one condition "is in this list"."""
+    tree = rule_lang.parse(
+        {"version": 1, "op": "and", "rules": [{"field": "segment", "cmp": "in_segment", "value": segment_id}]}
+    )
+    return rule_lang.dump(tree)
+
+
+async def create_list(
+    session: AsyncSession, *, name: str, description: str | None, customer_ids: Sequence[int], by: str
+) -> Segment:
+    """A list segment holding exactly `customer_ids` (ids of existing customers), written in
+    one INSERT … SELECT per chunk, so a customer deleted meanwhile is simply left out."""
+    now = utcnow()
+    segment = Segment(
+        name=name,
+        description=description,
+        kind="list",
+        rules={"version": 1, "op": "and", "rules": []},  # replaced once the id is known
+        last_counted_at=now,
+        created_by=by,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(segment)
+    await _flush_unique(session, name)
+    segment.rules = membership_rules(segment.id)
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), MEMBER_CHUNK):
+        chunk = ids[start : start + MEMBER_CHUNK]
+        await session.execute(
+            sa.insert(SegmentMember).from_select(
+                ["segment_id", "customer_id"],
+                sa.select(sa.literal(segment.id, BigId), Customer.id).where(Customer.id.in_(chunk)),
+            )
+        )
+    segment.last_count = await member_count(session, segment.id)
+    await session.flush()
+    return segment
+
+
+async def member_count(session: AsyncSession, segment_id: int) -> int:
+    query = (
+        sa.select(sa.func.count()).select_from(SegmentMember).where(SegmentMember.segment_id == segment_id)
+    )
+    return int(await session.scalar(query) or 0)
+
+
 async def update(
     session: AsyncSession,
     segment_id: int,
@@ -162,12 +224,25 @@ async def update(
     catalog: Catalog,
 ) -> Segment:
     segment = await get(session, segment_id)
+    if segment.kind == "list" and _tree_of(raw_rules) != segment.rules:
+        # Its members were chosen once (a lookalike); other rules would make it another segment.
+        raise InvalidInput(
+            "a list segment's members are fixed: rename it or describe it, but keep its rules",
+            details=[{"loc": ["body", "rules"], "path": "$.rules", "message": "must stay as saved"}],
+        )
     tree, where = await checked_filter(session, raw_rules, catalog)
     now = utcnow()
     segment.name, segment.description, segment.rules = name, description, rule_lang.dump(tree)
     segment.last_count, segment.last_counted_at, segment.updated_at = await count(session, where), now, now
     await _flush_unique(session, name)
     return segment
+
+
+def _tree_of(raw_rules: Any) -> dict[str, Any] | None:
+    try:
+        return rule_lang.dump(rule_lang.parse(raw_rules, prefix="$.rules"))
+    except rule_lang.InvalidRules:
+        return None
 
 
 async def _flush_unique(session: AsyncSession, name: str) -> None:

@@ -114,6 +114,8 @@ def _condition(cond: dict[str, Any], catalog: Catalog, campaigns: Mapping[int, s
     kind = spec.type if spec else "text"
     if kind == "engagement" and name in DID:
         return _engagement(name, cmp, value, campaigns)
+    if kind == "membership":
+        return f"{'in' if cmp == 'in_segment' else 'not in'} list segment #{value}"
     label = (spec.label if spec else name).lower()
     shown = _shower(kind)
     if cmp == "is_set":

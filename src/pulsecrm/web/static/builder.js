@@ -16,6 +16,7 @@ const CMP_LABELS = {
 // mean: received the message(s) and did not do it (docs/segments.md).
 const ENGAGEMENT_DO = { received: "receive", opened: "open", clicked: "click", converted: "buy" };
 const cmpLabel = (spec, cmp) => {
+  if (spec && spec.type === "membership") return { in_segment: "is in", not_in_segment: "is not in" }[cmp] || cmp;
   if (!spec || spec.type !== "engagement") return CMP_LABELS[cmp] || cmp;
   const plain = spec.name === "received";
   const didNot = ENGAGEMENT_DO[spec.name] || spec.name;
@@ -27,6 +28,7 @@ const cmpLabel = (spec, cmp) => {
   }[cmp] || cmp;
 };
 const CAMPAIGN_CMPS = new Set(["in_campaign", "not_in_campaign"]);
+const SEGMENT_CMPS = new Set(["in_segment", "not_in_segment"]);
 const MAX_ENGAGEMENT_DAYS = 365;
 const NUMERIC = new Set(["money", "integer", "number"]);
 const NO_VALUE = new Set(["is_set", "is_not_set"]);
@@ -41,7 +43,20 @@ class Builder {
     this.onChange = onChange || (() => {});
     this.tree = this.normalise(rules || { op: "and", rules: [] });
     this.campaigns = null; // launched campaigns for the engagement picker, loaded on first need
+    this.lists = null; // list segments for the "List segment" picker, likewise
     this.render();
+  }
+
+  // The list segments a membership condition can name (lookalikes saved as lists).
+  loadLists() {
+    if (this.lists !== null) return;
+    this.lists = [];
+    Pulse.api("GET", "/api/v1/segments?limit=500")
+      .then((data) => {
+        this.lists = data.items.filter((s) => s.kind === "list");
+        this.render();
+      })
+      .catch(() => { /* the picker keeps the ids it has; the preview names a bad one */ });
   }
 
   // The campaigns an engagement condition can name: the newest launched ones.
@@ -180,7 +195,7 @@ class Builder {
     const id = `c${++uid}`;
     const groups = {};
     for (const f of this.fields) {
-      const label = f.name.startsWith("attributes.") ? "Custom attributes" : f.type === "engagement" ? "Engagement" : f.type === "date" ? "Dates" : NUMERIC.has(f.type) ? "Spend and orders" : "Profile";
+      const label = f.name.startsWith("attributes.") ? "Custom attributes" : f.type === "engagement" ? "Engagement" : f.type === "membership" ? "Lists" : f.type === "date" ? "Dates" : NUMERIC.has(f.type) ? "Spend and orders" : "Profile";
       (groups[label] = groups[label] || []).push(f);
     }
     const fieldSelect = Pulse.el(
@@ -208,7 +223,7 @@ class Builder {
         onchange: (e) => {
           const before = cond.cmp;
           cond.cmp = e.target.value;
-          const shape = (c) => (c === "between" ? "pair" : c === "in" || c === "not_in" ? "list" : c.includes("within") ? "days" : CAMPAIGN_CMPS.has(c) ? "campaign" : NO_VALUE.has(c) ? "none" : "one");
+          const shape = (c) => (c === "between" ? "pair" : c === "in" || c === "not_in" ? "list" : c.includes("within") ? "days" : CAMPAIGN_CMPS.has(c) ? "campaign" : SEGMENT_CMPS.has(c) ? "segment" : NO_VALUE.has(c) ? "none" : "one");
           if (shape(before) !== shape(cond.cmp)) cond.value = null;
           this.changed();
         },
@@ -255,6 +270,22 @@ class Builder {
           Pulse.el("option", { value: "", text: known.length ? "choose a campaign…" : "no launched campaigns yet", selected: cond.value === null }),
           cond.value !== null && !listed ? Pulse.el("option", { value: String(cond.value), text: `campaign #${cond.value}`, selected: true }) : null,
           known.map((c) => Pulse.el("option", { value: String(c.id), text: `${c.name} (#${c.id})`, selected: c.id === cond.value })),
+        ),
+      );
+    } else if (type === "membership") {
+      this.loadLists();
+      const known = this.lists || [];
+      const listed = known.some((s) => s.id === cond.value);
+      wrap.append(
+        Pulse.el(
+          "select",
+          {
+            "aria-label": "List segment", "data-focus-key": path + ":v",
+            onchange: (e) => { cond.value = e.target.value === "" ? null : parseInt(e.target.value, 10); this.changed(); },
+          },
+          Pulse.el("option", { value: "", text: known.length ? "choose a list…" : "no list segments yet", selected: cond.value === null }),
+          cond.value !== null && !listed ? Pulse.el("option", { value: String(cond.value), text: `segment #${cond.value}`, selected: true }) : null,
+          known.map((s) => Pulse.el("option", { value: String(s.id), text: `${s.name} (${Pulse.number(s.last_count || 0)})`, selected: s.id === cond.value })),
         ),
       );
     } else if (cond.cmp.includes("within_last_days")) {
