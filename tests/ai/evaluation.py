@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -160,14 +161,31 @@ def run() -> Report:
     return score(CORPUS, FLAGGED)
 
 
-def score(cases: list[tuple[str, dict[str, Any]]], flagged: list[str] | None = None) -> Report:
-    """Same-audience accuracy of the offline engine on (prompt, expected tree) pairs."""
+def score(cases: Sequence[tuple[str, dict[str, Any] | None]], flagged: list[str] | None = None) -> Report:
+    """Same-audience accuracy of the offline engine on (prompt, expected tree) pairs.
+
+    An expected tree of None is a prompt the rule language cannot say: right when the engine
+    refuses it or flags a part of it, silently wrong when it answers with nothing flagged.
+    """
     report = Report()
     cat = catalog()
     # The first call compiles the catalog's grammar: time prompts, not compilation.
     rules_from_text("spent over 5k", cat, now=NOW)
     for prompt, raw in cases:
         report.prompts += 1
+        if raw is None:
+            started = time.perf_counter()
+            try:
+                parsed = rules_from_text(prompt, cat, now=NOW)
+            except NotUnderstood:
+                parsed = None
+            report.latencies_ms.append((time.perf_counter() - started) * 1000)
+            if parsed is None or parsed.not_understood:
+                report.correct += 1
+            else:
+                report.failures.append({"prompt": prompt, "got": parsed.rules, "expected": None})
+                report.silent.append(prompt)
+            continue
         expected = resolve(raw)
         want = expected if "op" in expected and "not" not in expected else {"op": "and", "rules": [expected]}
         started = time.perf_counter()

@@ -40,7 +40,7 @@ def away(days: int) -> Node:
     return c(LAST, "not_within_last_days", days)
 
 
-TUNING: list[tuple[str, Node]] = [
+TUNING: list[tuple[str, Node | None]] = [
     # value words: a data-driven threshold, not a refusal
     ("big spenders", BIG),
     ("our whales", BIG),
@@ -318,3 +318,178 @@ TUNING += [
     ),
     ("customers who dropped over 5k but not in Mumbai", AND(c(SPEND, "gt", 5000), c(CITY, "ne", "Mumbai"))),
 ]
+
+# A third batch (second tuning round), written from the failure kinds and the catalog's
+# fields before reading the engine's vocabulary: places by other names, amounts written every
+# way, counts, calendar phrases, negations, consent, attributes as the docs name them, basket
+# size. `None` means the rule language cannot say it: right only when refused or flagged.
+LAST_QUARTER = ["2026-07-01", "2026-09-30"]
+LAST_MONTH = ["2026-10-01", "2026-10-31"]
+TUNING_2: list[tuple[str, Node | None]] = [
+    # value slang
+    ("our highest spenders", BIG),
+    ("high rollers in Delhi", AND(BIG, c(CITY, "eq", "Delhi"))),
+    ("lowest-spending customers", LOW),
+    ("top spenders who are opted in", AND(BIG, c(OPT_IN, "eq", True))),
+    ("big-spending customers from Hyderabad", AND(BIG, c(CITY, "eq", "Hyderabad"))),
+    ("customers in the top 10 percent by spend", BIG),
+    ("the least valuable customers", LOW),
+    ("whales excluding VIPs", AND(BIG, c(VIP, "ne", True))),
+    # amounts and spending verbs
+    ("customers who spent 5K or more", c(SPEND, "gte", 5000)),
+    ("spent more than 1 lakh", c(SPEND, "gt", 100000)),
+    ("spent over ₹2,500", c(SPEND, "gt", 2500)),
+    ("people who have purchased over ₹10,000 worth", c(SPEND, "gt", 10000)),
+    ("customers who bought more than 20k worth of stuff", c(SPEND, "gt", 20000)),
+    ("customers who have spent in excess of 40k", c(SPEND, "gt", 40000)),
+    ("lifetime spend above ₹75,000", c(SPEND, "gt", 75000)),
+    ("customers worth more than 50k", c(SPEND, "gt", 50000)),
+    ("spent a total of at least 3,000", c(SPEND, "gte", 3000)),
+    ("customers with a CLV over 1 lakh", c(SPEND, "gt", 100000)),
+    ("shoppers who spent Rs 750 or less", c(SPEND, "lte", 750)),
+    ("spent INR 5000+", c(SPEND, "gte", 5000)),
+    ("customers who spent over 2.5k", c(SPEND, "gt", 2500)),
+    ("total purchases above 15k", c(SPEND, "gt", 15000)),
+    ("customers who spent under a thousand rupees", c(SPEND, "lt", 1000)),
+    # average order value
+    ("basket size over 2k", c(AOV, "gt", 2000)),
+    ("AOV above ₹1,500", c(AOV, "gt", 1500)),
+    ("average ticket under 500", c(AOV, "lt", 500)),
+    ("customers whose average order is more than 3000", c(AOV, "gt", 3000)),
+    ("avg basket >= 2500", c(AOV, "gte", 2500)),
+    ("average spend per order of at least 1k", c(AOV, "gte", 1000)),
+    ("customers in Pune with an average order value of more than 5k", AND(c(AOV, "gt", 5000), c(CITY, "eq", "Pune"))),
+    ("average order size below ₹800", c(AOV, "lt", 800)),
+    # counts
+    ("customers with 3+ orders", c(ORDERS, "gte", 3)),
+    ("bought more than twice", c(ORDERS, "gt", 2)),
+    ("repeat buyers in Mumbai", AND(c(ORDERS, "gte", 2), c(CITY, "eq", "Mumbai"))),
+    ("one-time buyers who spent over 2k", AND(c(ORDERS, "eq", 1), c(SPEND, "gt", 2000))),
+    ("customers who ordered more than once", c(ORDERS, "gt", 1)),
+    ("customers with a single order", c(ORDERS, "eq", 1)),
+    ("customers who have placed 5 or more orders", c(ORDERS, "gte", 5)),
+    ("fewer than 2 orders", c(ORDERS, "lt", 2)),
+    ("ordered exactly three times", c(ORDERS, "eq", 3)),
+    ("shoppers with at least 10 purchases", c(ORDERS, "gte", 10)),
+    ("customers who only ordered once", c(ORDERS, "eq", 1)),
+    ("returning buyers who haven't ordered in 2 months", AND(c(ORDERS, "gte", 2), away(60))),
+    ("people who bought at least thrice", c(ORDERS, "gte", 3)),
+    ("customers with zero orders", c(ORDERS, "eq", 0)),
+    ("customers who have never bought anything", c(ORDERS, "eq", 0)),
+    # recency, absence
+    ("customers who haven't ordered for 2 months", away(60)),
+    ("gone quiet for 60 days", away(60)),
+    ("no order since 90 days", away(90)),
+    ("inactive for the past 3 months", away(90)),
+    ("didn't buy anything in the last 30 days", away(30)),
+    ("last purchase over 6 months ago", AND(away(180), c(LAST, "is_set"))),
+    ("recent buyers in Pune", AND(c(LAST, "within_last_days", 30), c(CITY, "eq", "Pune"))),
+    ("haven't shopped in the past fortnight", away(14)),
+    ("bought in the past fortnight", c(LAST, "within_last_days", 14)),
+    ("ordered in the last quarter", c(LAST, "within_last_days", 91)),
+    ("no purchases in the last quarter", away(91)),
+    ("customers who have ordered since March", c(LAST, "after", "2026-02-28")),
+    ("haven't ordered since September", NOT(c(LAST, "after", "2026-08-31"))),
+    ("lapsed customers in Kolkata", AND(away(90), c(CITY, "eq", "Kolkata"))),
+    ("customers with no orders in the past 2 weeks", away(14)),
+    ("people who haven't purchased anything this year", NOT(c(LAST, "after", "2025-12-31"))),
+    # sign-up and first order dates
+    ("customers who joined since March", c(JOINED, "after", "2026-02-28")),
+    ("signed up last quarter", c(JOINED, "between", LAST_QUARTER)),
+    ("customers who registered in the past fortnight", c(JOINED, "within_last_days", 14)),
+    ("joined last month", c(JOINED, "between", LAST_MONTH)),
+    ("customers who signed up before 2024", c(JOINED, "before", "2024-01-01")),
+    ("customers who joined in the last 6 months", c(JOINED, "within_last_days", 180)),
+    ("customers who joined after June 2025", c(JOINED, "after", "2025-06-30")),
+    ("first order in the past fortnight", c(FIRST, "within_last_days", 14)),
+    ("first purchase more than a year ago", AND(c(FIRST, "not_within_last_days", 365), c(FIRST, "is_set"))),
+    # new customers in a period
+    ("new joiners this month", c(JOINED, "after", MONTH_START)),
+    ("customers who registered this month", c(JOINED, "after", MONTH_START)),
+    ("newly signed up customers this week", c(JOINED, "after", "2026-11-08")),
+    ("new customers since October", c(JOINED, "after", "2026-09-30")),
+    ("new customers this month who spent over 1k", AND(c(JOINED, "after", MONTH_START), c(SPEND, "gt", 1000))),
+    ("new customers from Delhi this month", AND(c(JOINED, "after", MONTH_START), c(CITY, "eq", "Delhi"))),
+    # places by other names
+    ("customers from Calcutta", c(CITY, "eq", "Kolkata")),
+    ("shoppers in Madras", c(CITY, "eq", "Chennai")),
+    ("Cochin customers", c(CITY, "eq", "Kochi")),
+    ("people living in New Delhi", c(CITY, "eq", "Delhi")),
+    ("customers based in Poona", c(CITY, "eq", "Pune")),
+    ("customers in Bombay or Bangalore", c(CITY, "in", ["Mumbai", "Bengaluru"])),
+    ("Mumbai, Delhi and Bengaluru customers", c(CITY, "in", ["Mumbai", "Delhi", "Bengaluru"])),
+    ("Hyderabad-based repeat buyers", AND(c(CITY, "eq", "Hyderabad"), c(ORDERS, "gte", 2))),
+    # negations
+    ("customers not from Delhi", c(CITY, "ne", "Delhi")),
+    ("everyone excluding VIPs", c(VIP, "ne", True)),
+    ("non-VIP customers in Mumbai", AND(c(VIP, "ne", True), c(CITY, "eq", "Mumbai"))),
+    ("spent over 5k, excluding Pune and Mumbai", AND(c(SPEND, "gt", 5000), c(CITY, "not_in", ["Pune", "Mumbai"]))),
+    ("all customers except gold tier", c(TIER, "ne", "gold")),
+    ("customers who are not in Chennai or Kochi", c(CITY, "not_in", ["Chennai", "Kochi"])),
+    ("repeat customers who don't live in Delhi", AND(c(ORDERS, "gte", 2), c(CITY, "ne", "Delhi"))),
+    # consent
+    ("customers subscribed to marketing", c(OPT_IN, "eq", True)),
+    ("customers who consented to marketing", c(OPT_IN, "eq", True)),
+    ("marketing opted-in shoppers in Pune", AND(c(OPT_IN, "eq", True), c(CITY, "eq", "Pune"))),
+    ("customers who have not opted in", c(OPT_IN, "ne", True)),
+    ("opted out of marketing", c(OPT_IN, "eq", False)),
+    ("customers with marketing consent who spent over 3k", AND(c(OPT_IN, "eq", True), c(SPEND, "gt", 3000))),
+    # attributes as the docs write them
+    ("tier = gold", c(TIER, "eq", "gold")),
+    ("customers in the platinum tier", c(TIER, "eq", "platinum")),
+    ("silver tier or bronze tier customers", c(TIER, "in", ["silver", "bronze"])),
+    ("visits > 15", c(VISITS, "gt", 15)),
+    ("customers who visited fewer than 3 times", c(VISITS, "lt", 3)),
+    ("vip = true", c(VIP, "eq", True)),
+    ("VIP members with 10+ visits", AND(c(VIP, "eq", True), c(VISITS, "gte", 10))),
+    # symbols
+    ("customers in Delhi, spend >= 20k", AND(c(CITY, "eq", "Delhi"), c(SPEND, "gte", 20000))),
+    ("orders >= 5 and city = Pune", AND(c(ORDERS, "gte", 5), c(CITY, "eq", "Pune"))),
+    ("spend ≥ 5000", c(SPEND, "gte", 5000)),
+    ("orders ≤ 2, in Mumbai", AND(c(ORDERS, "lte", 2), c(CITY, "eq", "Mumbai"))),
+    ("orders != 0", c(ORDERS, "ne", 0)),
+    ("Bangalore customers, aov > 1000", AND(c(CITY, "eq", "Bengaluru"), c(AOV, "gt", 1000))),
+    # distribution over "or"
+    (
+        "spent over 10k in Pune or over 20k in Mumbai",
+        OR(
+            AND(c(SPEND, "gt", 10000), c(CITY, "eq", "Pune")),
+            AND(c(SPEND, "gt", 20000), c(CITY, "eq", "Mumbai")),
+        ),
+    ),
+    (
+        "Pune customers with 3+ orders or Delhi customers with 5+ orders",
+        OR(
+            AND(c(CITY, "eq", "Pune"), c(ORDERS, "gte", 3)),
+            AND(c(CITY, "eq", "Delhi"), c(ORDERS, "gte", 5)),
+        ),
+    ),
+    (
+        "gold tier in Pune or platinum in Chennai",
+        OR(
+            AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Pune")),
+            AND(c(TIER, "eq", "platinum"), c(CITY, "eq", "Chennai")),
+        ),
+    ),
+    (
+        "more than 2k in Kochi or more than 3k in Nagpur",
+        OR(
+            AND(c(SPEND, "gt", 2000), c(CITY, "eq", "Kochi")),
+            AND(c(SPEND, "gt", 3000), c(CITY, "eq", "Nagpur")),
+        ),
+    ),
+    # names
+    ("customers named Ravi Shah", c("name", "contains", "ravi shah")),
+    ("people whose name contains Iyer", c("name", "contains", "iyer")),
+    ("customers called Priya in Delhi", AND(c("name", "contains", "priya"), c(CITY, "eq", "Delhi"))),
+    ("anyone by the name Zara", c("name", "contains", "zara")),
+    ("customers with the surname Rao", c("name", "contains", "rao")),
+    # what the rule language cannot say: refuse or flag, never guess
+    ("customers who bought shoes", None),
+    ("female customers in Mumbai", None),
+    ("customers aged over 30", None),
+    ("spent over 10k last month", None),
+    ("customers with a birthday this month", None),
+]
+
+TUNING += TUNING_2
