@@ -43,6 +43,7 @@ MULTIPLIERS = {
     "b": 1_000_000_000, "bn": 1_000_000_000, "billion": 1_000_000_000,
 }  # fmt: skip
 _MULT = "|".join(sorted(MULTIPLIERS, key=len, reverse=True))
+MULTIPLIER_WORDS = _MULT
 CURRENCY = r"(?:₹|\$|€|£|rs|inr|usd|eur|gbp|rupees?)"
 CURRENCY_AFTER = r"(?:rupees|rupee|rs|inr|dollars|dollar|usd|bucks|euros|eur|pounds|gbp)"
 # A money amount: currency symbols are only decoration, never converted.
@@ -189,9 +190,13 @@ def _latest_year(month: int, today: date, day: int) -> int:
 
 def calendar_range(phrase: str, today: date) -> tuple[date, date] | None:
     """'this month' -> (1st of this month, today); 'last month' -> the whole previous month."""
-    phrase = phrase.replace("current", "this").replace("previous", "last").removeprefix("the ")
+    phrase = phrase.replace("current", "this").replace("previous", "last")
+    phrase = phrase.removeprefix("the ")
     first_of_month = today.replace(day=1)
     monday = today - timedelta(days=today.weekday())
+    quarter = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    before = quarter - timedelta(days=1)
+    last_quarter = date(before.year, 3 * ((before.month - 1) // 3) + 1, 1)
     ranges = {
         "today": (today, today),
         "yesterday": (today - timedelta(days=1), today - timedelta(days=1)),
@@ -204,6 +209,8 @@ def calendar_range(phrase: str, today: date) -> tuple[date, date] | None:
         ),
         "this year": (date(today.year, 1, 1), today),
         "last year": (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+        "this quarter": (quarter, today),
+        "last quarter": (last_quarter, quarter - timedelta(days=1)),
     }
     return ranges.get(phrase)
 
@@ -223,7 +230,7 @@ _TOKEN = re.compile(
     r"|[^\W\d_]+(?:\.(?:com|in|net|org|co|io|edu|gov|info|biz|uk))+(?![\w])"
     r"|\d+(?:[.,]\d+)*"
     r"|[^\W\d_]+(?:'[^\W\d_]+)*"
-    r"|>=|<=|=>|=<|[^\w\s]",
+    r"|>=|<=|=>|=<|!=|<>|[^\w\s]",
 )
 _NOT_CONTRACTIONS = {
     "haven't": "have", "havent": "have", "hasn't": "has", "hasnt": "has", "hadn't": "had",
@@ -235,7 +242,7 @@ _NOT_CONTRACTIONS = {
 # Typographic quotes and dashes as people paste them from documents.
 _PUNCT = str.maketrans(
     {"\u2019": "'", "\u2018": "'", "`": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
-    | {"≥": ">=", "≤": "<="}
+    | {"≥": ">=", "≤": "<=", "≠": "!="}
 )
 _NUMERIC = re.compile(rf"^(?:{NUM}|{_MULT}|₹|\$|€|£|rs|inr)$")
 
@@ -288,7 +295,7 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
     return out
 
 
-_NAME_CUES = frozenset({"named", "called", "name", "is"})
+_NAME_CUES = frozenset({"named", "called", "name", "names", "is", "surname", "surnamed"})
 
 
 def correct(word: str, vocabulary: frozenset[str]) -> str:

@@ -32,6 +32,8 @@ from pulsecrm.ai.offline.lexicon import (
     CITY_GROUPS,
     CMP,
     CONNECTIVES,
+    CONSENT_NO,
+    CONSENT_YES,
     FILLER,
     FIRST_VERB,
     HIGH_VALUE,
@@ -46,12 +48,17 @@ from pulsecrm.ai.offline.lexicon import (
     POST,
     RETURN_VERB,
     SPEND_VERB,
+    TIER_KEYS,
+    TIER_VALUES,
     WINDOW,
 )
 from pulsecrm.ai.offline.quantities import _compare, _compared, _count, _money, quantity
 from pulsecrm.segments.catalog import Catalog, FieldSpec
 
 # --- the grammar ------------------------------------------------------------------------------
+
+# A money multiplier or currency word right after a number: the number is an amount.
+_MONEY_AFTER = re.compile(rf" (?:{w.MULTIPLIER_WORDS}|{w.CURRENCY_AFTER})(?![a-z])")
 
 Handler = Callable[[re.Match[str], "Context"], "Atom | list[Atom] | None"]
 
@@ -69,6 +76,7 @@ class Context:
     grammar: Grammar
     today: date
     capitalised: set[str]  # words the user capitalised (a place we don't know yet)
+    text: str = ""  # the normalised prompt
     notes: list[str] = field(default_factory=list)
 
 
@@ -133,6 +141,11 @@ class Grammar:
             self._no_order_since,
         )
         add(
+            "last_order_between_ago",
+            rf"{LAST_ORDER}{IS} (?:between|from) (?P<d1>{w.DURATION}|{w.NUMBER}) (?:and|to) {dur} (?:ago|back|before)",
+            self._last_order_between,
+        )
+        add(
             "last_order_ago",
             rf"{LAST_ORDER}{IS} (?P<rel>{AGO_MORE}|{AGO_LESS}) {dur}(?: ago| back| before)?",
             self._last_order_ago,
@@ -170,19 +183,21 @@ class Grammar:
             rf"{JOIN_VERB}(?: with us)?{IS}(?: in)? (?P<cal>{CAL})",
             self._calendar("created_at"),
         )
+        newly = r"(?:newly|recently|just) (?:joined|signed up|signed|registered|acquired|added|onboarded|enrolled|created)"
+        new = rf"(?:(?:brand )?new {PEOPLE}|{newly}(?: {PEOPLE})?|{PEOPLE} (?:who|that) (?:have )?{newly})"
         add(
             "new_people_cal",
-            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: (?:from|in|within|during|of|for|since|over))?(?: the)? (?P<cal>{CAL})",
+            rf"{new}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: (?:from|in|within|during|of|for|since|over))?(?: the)? (?P<cal>{CAL})",
             self._calendar("created_at"),
         )
         add(
             "new_people_date",
-            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))? (?P<rel>since|after|before|in|during|from) {date_}",
+            rf"{new}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))? (?P<rel>since|after|before|in|during|from) {date_}",
             self._dated("created_at"),
         )
         add(
             "new_people_window",
-            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: from)? {window}",
+            rf"{new}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: from)? {window}",
             self._within("created_at"),
         )
         add(
@@ -212,7 +227,7 @@ class Grammar:
         )
         add(
             "recent",
-            r"(?:ordered|bought|purchased|shopped|active|order|purchase) recently|recently (?:ordered|bought|purchased|shopped|active)|recent (?:buyers?|purchasers?|shoppers?|customers?|orders?|purchases?)",
+            rf"(?:ordered|bought|purchased|shopped|active|order|purchase){ORDER_TAIL} (?:recently|lately|of late)|recently (?:ordered|bought|purchased|shopped|active)|recent (?:buyers?|purchasers?|shoppers?|customers?|orders?|purchases?)",
             self._assumed("last_order_at", "within_last_days", DEFAULT_RECENT_DAYS, "“recent” has no period"),
         )
         add(
@@ -225,7 +240,7 @@ class Grammar:
 
         add(
             "new_people",
-            rf"new {PEOPLE}",
+            new,
             self._assumed(
                 "created_at", "within_last_days", DEFAULT_NEW_DAYS, "“new customers” has no period"
             ),
@@ -236,7 +251,7 @@ class Grammar:
         once = r"(?:once|twice|thrice)"
         add(
             "one_time",
-            rf"one ?time (?:buyers?|customers?|shoppers?|purchasers?|users?|orderers?)|single (?:purchase|order)(?: (?:customers?|buyers?))?|first ?time (?:buyers?|customers?|shoppers?|purchasers?)|(?:only|just|exactly) one (?:order|purchase)|(?:ordered|bought|purchased|shopped) (?:only|just) {once}",
+            rf"one ?timers?|one ?time (?:buyers?|customers?|shoppers?|purchasers?|users?|orderers?)|single (?:purchase|order)(?: (?:customers?|buyers?))?|first ?time (?:buyers?|customers?|shoppers?|purchasers?)|(?:only|just|exactly) one (?:order|purchase)|(?:ordered|bought|purchased|shopped) (?:only|just) {once}",
             self._one_time,
         )
         add(
@@ -252,7 +267,7 @@ class Grammar:
         order_noun = r"(?:orders|order|purchases|purchase|transactions|transaction)"
         add(
             "order_times",
-            rf"(?:{ORDER_VERB}|visited us){ORDER_TAIL} {quantity(w.NUMBER)} {times}",
+            rf"(?:{ORDER_VERB}|visited us){ORDER_TAIL} {quantity(w.NUMBER, alternatives=True)} {times}(?: (?P<post_after>{POST}))?",
             self._counted("order_count", bare="eq"),
         )
         add(
@@ -272,7 +287,7 @@ class Grammar:
         )
         add(
             "orders_n",
-            rf"(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))",
+            rf"(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER, alternatives=True)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))",
             self._counted("order_count", bare="eq"),
         )
         add(
@@ -280,11 +295,23 @@ class Grammar:
             r"(?:have|has|had) (?:ever )?(?:ordered|bought|purchased|shopped|placed an order|made a purchase)(?: (?:from us|with us|before|something|anything))*(?! (?:in|within|for|since|during|over|the|last|past|this|more|less|at|\d|once|twice|thrice|exactly|only|just|under|between|recently|a|an))|(?:existing|paying|active paying) customers|(?:buyers|purchasers) only",
             self._const(_cond("order_count", "gte", 1)),
         )
+        add(
+            "ordered_before",
+            rf"(?:{ORDER_VERB}){ORDER_TAIL} (?:before|previously|in the past|at some point|at least once|ever)(?= *$| (?:,|and|or|but|who|with|in|from|except|excluding|not|who|are|is)(?!\S))",
+            self._const(_cond("order_count", "gte", 1)),
+        )
 
         # Money: total spend, or the average order.
-        avg = r"(?:(?:average|avg|mean|typical) (?:order|basket|purchase|ticket|cart|transaction|bill|spend per order)(?: (?:value|size|amount|spend|total))?|aov|(?:spend|spent|spending) per (?:order|purchase|visit)|per order|basket size|order value|ticket size|average spend)"
-        add("high_value", HIGH_VALUE, self._value_tier(high=True))
+        per = r"(?:per|an|a|each|every) (?:order|purchase|transaction|visit|bill|basket)"
+        avg = (
+            r"(?:(?:average|avg|mean|typical) (?:order|basket|purchase|ticket|cart|transaction|bill|spend per order|checkout)(?: (?:value|size|amount|spend|total|price))?"
+            rf"|(?:average|avg|mean|typical) (?:spend|spent|spending|amount|value|revenue|bill|ticket) {per}|aov|abv|atv"
+            rf"|(?:spend|spent|spending|spends|pays?|paid|paying) (?:on average |on avg )?{per}(?: on average| on avg)?"
+            rf"|(?:orders?|purchases?|baskets?|tickets?|transactions?) (?:that )?(?:average|averaging|averages|averaged|avg)(?: at| out at| of)?"
+            rf"|on (?:an? )?average {per}|{per} on average|on (?:an? )?(?:average|avg)|per order|basket size|basket value|cart size|cart value|order value|ticket size|average ticket|average spend|average basket|average order)"
+        )
         add("low_value", LOW_VALUE, self._value_tier(high=False))
+        add("high_value", HIGH_VALUE, self._value_tier(high=True))
         total = rf"(?:{SPEND_VERB}|total (?:spend|spent|spending|purchases|purchase value|order value|value|revenue|sales)|lifetime (?:value|spend|spending|revenue)|ltv|clv|spent|spend|spends|spending|spenders?|purchased worth|bought worth|shopped for|bought for|purchased for|bought|purchased|shopped|ordered|purchases worth|worth|revenue|revenue of|value of)"
         between_words = r"(?: (?:is|was|are|of|been|has|have|had|totalling|totaling|totals|total|in total|overall|a total of|so far|to date|with us|altogether|till date|in all|until now|amount|amounting to|money|an amount of|sum))*"
         after_words = r"(?: (?:in total|overall|so far|to date|with us|lifetime|altogether|in all|worth|in purchases|on purchases|on orders|on shopping|till date|until now|in their lifetime|total|spend|spent|of spend|in spend|value))*"
@@ -295,7 +322,7 @@ class Grammar:
         )
         add(
             "avg_spend_after",
-            rf"{quantity(w.AMOUNT)} (?:in |of |as |for )?(?P<f>{avg})",
+            rf"(?:(?:spent|spend|spends|spending|paying|pays|paid|who spend|who spent) )?{quantity(w.AMOUNT)} (?:in |of |as |for )?(?P<f>{avg})",
             self._spend("avg_order_value"),
         )
         add(
@@ -345,7 +372,7 @@ class Grammar:
         )
         add("with_domain", rf"(?:with|using|on|at) {domain}", self._email_domain)
         add("named", rf"{NAME_CUE} (?P<v>[a-z]+(?: (?:[a-z]+|or|and|,))*)", self._named)
-        text_fields = r"(?P<f>name|first name|full name|e ?mail|email address|phone|phone number|mobile|city|customer id|id|external id)"
+        text_fields = r"(?P<f>names?|first names?|full names?|e ?mails?|email address(?:es)?|phones?|phone numbers?|mobile|city|customer id|id|external id)"
         add(
             "text_op",
             rf"{text_fields} (?P<op>contains|containing|includes|including|has|having|with|like|starts with|starting with|begins with|beginning with|start with|begin with|ends with|ending with|ending in|ends in|is not|isn't|is|=|equals|equal to|not equal to|!=|matches) (?P<v>[\w@.+-]+)",
@@ -357,6 +384,15 @@ class Grammar:
         attributes = [f for f in self.catalog.fields if f.attribute is not None]
         for spec in sorted(attributes, key=lambda f: f.type == "text"):
             self._attribute(spec)
+
+        tier = self._tier()
+        if tier is not None:
+            value = "|".join(TIER_VALUES)
+            add(
+                "tier_word",
+                rf"(?P<v>(?:{value})(?: (?:or|,|, or|and|/) (?:{value}))*)(?: (?P<noun>{PEOPLE}|card ?holders?|status|category|club|level|tier))?",
+                self._tier_word(tier),
+            )
 
         # Places last among the specific patterns: a lone capitalised word is a weak signal.
         names = "|".join(re.escape(c) for c in sorted(self.cities, key=len, reverse=True))
@@ -373,10 +409,49 @@ class Grammar:
             rf"(?:{neg_place}|(?:live|lives|living|located|based|residing|reside|from|in|city is|city =|city)(?: in| at| out of)?) (?P<city>[a-z][a-z]+(?: [a-z][a-z]+)?)",
             self._place_unknown,
         )
+        # A period on its own ("new customers from Delhi this month"): the parser gives it to
+        # the vague date word beside it, or reports it.
+        add("loose_window", window, self._loose_window)
+        add(
+            "loose_cal",
+            rf"(?:(?:in|during|from|of|for|since|over|within) )?(?:the )?(?P<cal>{CAL})",
+            self._loose_cal,
+        )
         # Last: a comparison with no field ("or over 10k in Delhi"), completed by the parser
         # from the parallel clause before it.
         add("bare_amount", quantity(w.AMOUNT), self._bare_amount)
-        add("bare_times", rf"{quantity(w.NUMBER)} (?:times|time|x)", self._bare_times)
+        add(
+            "bare_times",
+            rf"{quantity(w.NUMBER)} (?:times|time|x)(?: (?P<post_after>{POST}))?",
+            self._bare_times,
+        )
+
+    def _consent(self) -> FieldSpec | None:
+        """The boolean attribute that is marketing consent, if exactly one looks like it."""
+        found = []
+        for spec in self.catalog.fields:
+            parts = set(re.split(r"[_\W]+", (spec.attribute or "").lower()))
+            if (
+                spec.type == "boolean"
+                and spec.attribute
+                and (
+                    {"opt", "in"} <= parts
+                    or {"optin", "consent", "subscribed", "marketing", "newsletter"} & parts
+                )
+            ):
+                found.append(spec)
+        return found[0] if len(found) == 1 else None
+
+    def _tier(self) -> FieldSpec | None:
+        """The text attribute that holds a membership tier, if exactly one is named like one."""
+        found = [
+            spec
+            for spec in self.catalog.fields
+            if spec.type == "text"
+            and spec.attribute
+            and set(re.split(r"[_\W]+", spec.attribute.lower())) & set(TIER_KEYS)
+        ]
+        return found[0] if len(found) == 1 else None
 
     def _attribute(self, spec: FieldSpec) -> None:
         key = spec.attribute or ""
@@ -393,15 +468,16 @@ class Grammar:
             variants += [rf"opted in(?: (?:to|for))?(?: {re.escape(rest)})?", rf"{re.escape(rest)} opt ?ins?"]
         names = "|".join(sorted(set(variants), key=len, reverse=True))
         add = self.add
+        where = r"(?:(?:site|store|in ?store|website|web|app|online|shop|page|total|number of|no of) )?"
         if spec.type == "number":
             add(
                 f"attr_num_{key}",
-                rf"(?:{names})(?: (?:is|are|count|of|was|score|us|the store|our store|the site|the website|the app))* {quantity(w.NUMBER)}(?: (?:times|time|x))?",
+                rf"{where}(?:{names})(?: (?:is|are|count|of|was|score|us|the store|our store|the site|the website|the app))* {quantity(w.NUMBER)}(?: (?:times|time|x))?",
                 self._counted(spec.name, bare="eq"),
             )
             add(
                 f"attr_num_after_{key}",
-                rf"{quantity(w.NUMBER)} (?:{names})",
+                rf"{quantity(w.NUMBER)} {where}(?:{names})",
                 self._counted(spec.name, bare="eq"),
             )
         elif spec.type == "boolean":
@@ -410,6 +486,9 @@ class Grammar:
                 rf"(?:{names})(?: (?:is|=|:|status))* (?P<b>true|false|yes|no|on|off|y|n)",
                 self._bool(spec.name),
             )
+            if spec is self._consent():
+                add(f"attr_consent_no_{key}", CONSENT_NO, self._const(_cond(spec.name, "eq", False)))
+                add(f"attr_consent_{key}", CONSENT_YES, self._const(_cond(spec.name, "eq", True)))
             add(f"attr_bool_{key}", rf"(?:{names})s?", self._const(_cond(spec.name, "eq", True)))
             if "opt" in parts and "in" in parts:
                 rest = " ".join(p for p in parts if p not in ("opt", "in"))
@@ -460,6 +539,8 @@ class Grammar:
             for group in ("val", "lo", "lo2"):
                 if group in m.re.groupindex and m[group] and w.is_money_like(m[group]):
                     return None  # "orders over ₹5k" is money, not a count
+            if _MONEY_AFTER.match(m.string, m.end()):
+                return None  # "purchases above 15 k": the number is money, its unit follows
             found = _compare(m, _count, bare=bare)
             return None if found is None else Atom(m.start(), m.end(), _compared(name, found))
 
@@ -538,7 +619,8 @@ class Grammar:
         name = {
             "firstname": "name", "fullname": "name", "email": "email", "emailaddress": "email",
             "phonenumber": "phone", "mobile": "phone", "customerid": "external_id", "id": "external_id",
-            "externalid": "external_id",
+            "externalid": "external_id", "names": "name", "firstnames": "name", "fullnames": "name",
+            "emails": "email", "emailaddresses": "email", "phones": "phone", "phonenumbers": "phone",
         }.get(word, word)  # fmt: skip
         op, value = m["op"], m["v"]
         if (
@@ -601,7 +683,7 @@ class Grammar:
         return Atom(m.start(), m.end(), _cond("last_order_at", "within_last_days", days))
 
     def _inactive(self, m: re.Match[str], ctx: Context) -> Atom | None:
-        if m["dur"]:
+        if m.groupdict().get("dur"):
             days = w.duration_days(m["dur"])
             if days is None:
                 return None
@@ -689,6 +771,49 @@ class Grammar:
         if bare and m["city"] in ("la", "sf", "goa") and m["city"].upper() not in ctx.capitalised:
             return None  # short names only when written as names
         return _place_atom(m, values, negated=negated, bare=bare)
+
+    @staticmethod
+    def _tier_word(spec: FieldSpec) -> Handler:
+        key = re.compile(rf"(?<!\S){re.escape((spec.attribute or '').lower().replace('_', ' '))}(?!\S)")
+        values_of = Grammar._text_values(spec.name)
+
+        def handle(m: re.Match[str], ctx: Context) -> Atom | list[Atom] | None:
+            # A bare "gold" is a tier only beside a people word, or where the tier is named.
+            if not m["noun"] and not key.search(ctx.text):
+                return None
+            return values_of(m, ctx)
+
+        return handle
+
+    @staticmethod
+    def _loose_window(m: re.Match[str], _ctx: Context) -> Atom | None:
+        days = w.duration_days(m["dur"])
+        return None if days is None else Atom(m.start(), m.end(), {}, when=("days", days))
+
+    @staticmethod
+    def _loose_cal(m: re.Match[str], ctx: Context) -> Atom | None:
+        found = w.calendar_range(m["cal"], ctx.today)
+        return None if found is None else Atom(m.start(), m.end(), {}, when=("range", found))
+
+    def _last_order_between(self, m: re.Match[str], _ctx: Context) -> Atom | None:
+        """'last order between 30 and 60 days ago': older than one, within the other."""
+        high = w.duration_days(m["dur"])
+        unit = m["dur"].split()[-1]
+        low = (
+            w.duration_days(m["d1"])
+            if not re.fullmatch(w.NUMBER, m["d1"])
+            else w.duration_days(f"{m['d1']} {unit}")
+        )
+        if high is None or low is None or low >= high:
+            return None
+        return Atom(
+            m.start(),
+            m.end(),
+            _and(
+                _cond("last_order_at", "not_within_last_days", low),
+                _cond("last_order_at", "within_last_days", high),
+            ),
+        )
 
     def _value_tier(self, *, high: bool) -> Handler:
         def handle(m: re.Match[str], ctx: Context) -> Atom | None:

@@ -17,12 +17,17 @@ CMP_WORDS: dict[str, tuple[str, ...]] = {
     "gte": (
         "at least", "atleast", "a minimum of", "minimum of", "min of", "minimum", "min",
         "no less than", "not less than", "no fewer than", "not fewer than", "not under",
-        "not below", ">=", "=>",
+        "not below", ">=", "=>", "greater than or equal to", "more than or equal to",
+        "greater than or equal", "higher than or equal to", "bigger than or equal to",
+        "equal to or more than", "equal to or greater than", "equal or more than",
     ),
     "lte": (
         "at most", "atmost", "no more than", "not more than", "no greater than",
         "not greater than", "not over", "not above", "not exceeding", "up to", "upto",
         "a maximum of", "maximum of", "max of", "maximum", "max", "<=", "=<",
+        "less than or equal to", "fewer than or equal to", "lower than or equal to",
+        "smaller than or equal to", "less than or equal", "equal to or less than",
+        "equal to or fewer than", "equal or less than",
     ),
     "gt": (
         "more than", "greater than", "over", "above", "exceeding", "exceeds", "exceed",
@@ -34,6 +39,7 @@ CMP_WORDS: dict[str, tuple[str, ...]] = {
         "south of", "<",
     ),
     "eq": ("exactly", "of exactly", "precisely", "equal to", "equals", "=", "only", "just", "is"),
+    "ne": ("!=", "<>", "not equal to", "not equals", "does not equal", "is not equal to"),
 }  # fmt: skip
 POST_WORDS: dict[str, tuple[str, ...]] = {
     "gte": (
@@ -102,6 +108,10 @@ _CONNECTIVE_PHRASES = {
     ("other", "than"): "WIDE_NOT", ("apart", "from"): "WIDE_NOT", ("but", "not"): "BREAK NOT",
     ("as", "well", "as"): "BREAK", ("and", "also"): "BREAK", ("in", "addition", "to"): "BREAK",
     ("and", "or"): "OR", ("leaving", "out"): "WIDE_NOT", ("leave", "out"): "WIDE_NOT",
+    # "everyone but Kolkata": "but" after an everyone-word is "except", not a new clause.
+    ("everyone", "but"): "WIDE_NOT", ("everybody", "but"): "WIDE_NOT", ("anyone", "but"): "WIDE_NOT",
+    ("anybody", "but"): "WIDE_NOT", ("all", "but"): "WIDE_NOT", ("all", "customers", "but"): "WIDE_NOT",
+    ("all", "users", "but"): "WIDE_NOT", ("everyone", "else", "but"): "WIDE_NOT",
 }  # fmt: skip
 
 
@@ -118,7 +128,7 @@ AGO_MORE = r"(?:more than|over|at least|longer than|older than|>|beyond|earlier 
 AGO_LESS = (
     r"(?:less than|under|within|fewer than|inside|<|in the last|in the past|within the last|within the past)"
 )
-CAL = r"(?:this|current|last|previous) (?:week|month|year)|today|yesterday"
+CAL = r"(?:this|current|last|previous) (?:week|month|quarter|year)|today|yesterday"
 JOIN_VERB = (
     r"(?:joined|join|signed up|sign up|signup|registered|register|subscribed|created (?:an |their )?accounts?"
     r"|became (?:a )?customers?|onboarded|acquired|enrolled|signed on|sign ups|signups|sign up date"
@@ -161,4 +171,24 @@ LOW_VALUE = (
 # Nouns for the people a "new …" phrase is about: "new customers this month".
 PEOPLE = r"(?:customers?|users?|members?|clients?|shoppers?|accounts?|sign ?ups?|registrations?|joiners?|subscribers?|people|folks)"
 # What introduces a person's name: "customers named Priya", "called Arjun".
-NAME_CUE = r"(?:named|called|by the name(?: of)?|with the name|with name|whose (?:first )?name is|(?:first )?name is|name =|going by)"
+NAME_CUE = (
+    r"(?:named|called|by the name(?: of)?|(?:with|having) (?:the |a )?(?:first |last |family |sur)?names?(?: of)?"
+    r"|whose (?:first |last |family |sur)?names? (?:is|are|=)|(?:first |last |family |sur)?name (?:is|=)"
+    r"|(?:with|having) (?:the |a )?surname(?: of)?|surnamed|going by)"
+)
+# Words people use for a membership tier's values ("gold members", "… or platinum in Chennai"),
+# read as a value of the catalog's text attribute named like a tier (tier, level, membership).
+TIER_VALUES = ("bronze", "silver", "gold", "platinum", "diamond", "titanium")
+TIER_KEYS = ("tier", "level", "membership", "loyalty", "plan", "rank", "grade")
+# Marketing consent in the words people use for it ("subscribed to promotions", "marketing
+# consent"), for a boolean opt-in attribute; and the ways it is withdrawn.
+CONSENT_TOPIC = r"(?:marketing|promotions?|promotional|promos?|offers|newsletters?|deals|marketing communications?)(?: (?:e ?mails?|messages|messaging|sms|texts|communications?|comms|updates|content|mailers))?"
+CONSENT_YES = (
+    rf"(?:(?:opted|opt) ?in|subscribed|consented|agreed|signed up|said yes|gave consent|given consent|allowed|accepted|agreed to receive|consented to receive)(?: (?:to|for))? {CONSENT_TOPIC}"
+    rf"|{CONSENT_TOPIC} (?:consent(?:ed)?|opted ?in|opt ?ins?|subscribers?|subscribed|permission|allowed)"
+    rf"|(?:with|have|has|having|given|gave) (?:a )?(?:consent|permission) (?:for|to) {CONSENT_TOPIC}|(?:subscribed|consented) (?:customers?|users?|shoppers?|members?|contacts?)"
+)
+CONSENT_NO = (
+    rf"(?:(?:opted|opt) ?out|unsubscribed|withdrew consent|withdrawn consent|declined|refused)(?: (?:of|from|to|for))? {CONSENT_TOPIC}"
+    rf"|{CONSENT_TOPIC} (?:opted ?out|opt ?outs?|unsubscribed|unsubscribers)|unsubscribed|opted ?out"
+)

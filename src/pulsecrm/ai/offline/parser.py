@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pulsecrm.ai import words as w
-from pulsecrm.ai.offline.atoms import Atom, Node, _and, _cond
+from pulsecrm.ai.offline.atoms import Atom, Node, _and, _cond, _range_node
 from pulsecrm.ai.offline.grammar import Context, grammar_for
 from pulsecrm.ai.offline.lexicon import _CONNECTIVE_PHRASES, _FILLER_PHRASES, CONNECTIVES, FILLER
 from pulsecrm.ai.offline.quantities import _compared
@@ -42,7 +42,7 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
     for token in tokens:
         starts.append(pos)
         pos += len(token.text) + 1
-    ctx = Context(catalog, grammar, today, capitalised)
+    ctx = Context(catalog, grammar, today, capitalised, text=text)
 
     atoms: list[Atom] = []
     work = text
@@ -59,7 +59,7 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
             work = work[: atom.start] + "\x00" * (atom.end - atom.start) + work[atom.end :]
             atoms.append(atom)
     atoms.sort(key=lambda a: a.start)
-    atoms = _complete(atoms)
+    atoms = _complete(_periods(atoms, today))
 
     # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
     named = [_fields(a.node) for a in atoms if not a.weak]
@@ -89,6 +89,43 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
 
 _NUMERIC_CMPS = frozenset({"gt", "gte", "lt", "lte", "between", "eq"})
 _COUNTS = frozenset({"order_count"})
+
+
+_VAGUE_DATES = frozenset({"created_at", "first_order_at", "last_order_at"})
+
+
+def _periods(atoms: list[Atom], today: date) -> list[Atom]:
+    """Give each period said on its own ("new customers from Delhi this month") to the vague
+    date word it qualifies: the nearest condition before it (else after it), past places only,
+    when that is a default ("new customers": joined in 30 days). Any other is dropped, so its
+    words are reported as not understood."""
+    out: list[Atom] = []
+    for i, atom in enumerate(atoms):
+        if atom.when is None:
+            out.append(atom)
+            continue
+        target = _beside(atoms[i - 1 :: -1] if i else []) or _beside(atoms[i + 1 :])
+        if target is None:
+            continue
+        name = next(iter(_fields(target.node)))
+        kind, value = atom.when
+        if kind == "days":
+            atom.node = _cond(name, "within_last_days", value)
+        elif name == "last_order_at" and value[1] < today:
+            continue  # "recent buyers last month": some order then, which the last order can't tell
+        else:
+            atom.node = _range_node(name, "in", value, today)
+        out.append(atom)
+    return out
+
+
+def _beside(atoms: list[Atom]) -> Atom | None:
+    for atom in atoms:
+        if atom.cities:
+            continue
+        fields = _fields(atom.node) if atom.node else set()
+        return atom if atom.weak and len(fields) == 1 and fields <= _VAGUE_DATES else None
+    return None
 
 
 def _complete(atoms: list[Atom]) -> list[Atom]:
