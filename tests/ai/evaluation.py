@@ -9,6 +9,7 @@ reference evaluator the segment tests use, independent of the SQL compiler.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -113,7 +114,8 @@ def dataset(size: int = 2000, seed: int = 20261115) -> tuple[dict[str, Any], ...
 def spend_distribution() -> SpendDistribution:
     """The data set's spend percentiles, as the AI endpoints compute them from the database."""
     ordered = sorted(Decimal(p["total_spend"]) for p in dataset())
-    return SpendDistribution(len(ordered), percentile(ordered, 0.1), percentile(ordered, 0.9))
+    more = {q: _spend_at(q) for q in range(1, 100) if q not in (10, 90)}  # as if asked for each
+    return SpendDistribution(len(ordered), percentile(ordered, 0.1), percentile(ordered, 0.9), more)
 
 
 def catalog() -> Catalog:
@@ -130,8 +132,15 @@ def resolve(node: Any) -> Any:
         return {k: resolve(v) for k, v in node.items()}
     if isinstance(node, list):
         return [resolve(v) for v in node]
-    spend = spend_distribution()
-    return {"P90": spend.p90, "P10": spend.p10}.get(node, node) if isinstance(node, str) else node
+    if isinstance(node, str) and re.fullmatch(r"P\d{1,2}", node):
+        return _spend_at(int(node[1:]))
+    return node
+
+
+@cache
+def _spend_at(q: int) -> Decimal:
+    """The q-th percentile of total spend on the data set, as the engine computes it."""
+    return percentile(sorted(Decimal(p["total_spend"]) for p in dataset()), q / 100)
 
 
 def audience(tree: dict[str, Any]) -> frozenset[str]:

@@ -239,6 +239,8 @@ _NOT_CONTRACTIONS = {
     "isnt": "is", "wasn't": "was", "wasnt": "was", "weren't": "were", "werent": "were",
     "won't": "will", "wont": "will", "can't": "can", "cant": "can", "cannot": "can",
 }  # fmt: skip
+_CONTRACTION = re.compile(r"^(i|we|you|they|who|that|he|she|it|there)'(ve|d|re|ll|m)$")
+_CONTRACTED = {"ve": "have", "d": "had", "re": "are", "ll": "will", "m": "am"}
 # Typographic quotes and dashes as people paste them from documents.
 _PUNCT = str.maketrans(
     {"\u2019": "'", "\u2018": "'", "`": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
@@ -276,6 +278,12 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
         if low in _NOT_CONTRACTIONS:
             out.append(Token(_NOT_CONTRACTIONS[low], word))
             out.append(Token("not", ""))
+            continue
+        contraction = _CONTRACTION.match(low)
+        if contraction:
+            # "I'd like", "who've spent", "we're after": the word, then what its ending stands for.
+            out.append(Token(contraction[1], word))
+            out.append(Token(_CONTRACTED[contraction[2]], ""))
             continue
         if low.endswith("'s"):
             low = low[:-2]

@@ -25,6 +25,7 @@ from pulsecrm.ai.offline.atoms import (
     _range_node,
 )
 from pulsecrm.ai.offline.lexicon import (
+    _CMP_OF,
     _PERIOD_AHEAD,
     AGO_LESS,
     AGO_MORE,
@@ -49,6 +50,7 @@ from pulsecrm.ai.offline.lexicon import (
     RETURN_VERB,
     SPEND_VERB,
     TIER_KEYS,
+    TIER_NOUN,
     TIER_VALUES,
     WINDOW,
 )
@@ -127,7 +129,7 @@ class Grammar:
         )
         add(
             "nothing_window",
-            rf"(?:nothing|no activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? {window}",
+            rf"(?:nothing|no activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? (?:{WINDOW}(?: (?:{AGO_MORE}))? )?{dur}(?! (?:ago|back|before|earlier))",
             self._no_order_window,
         )
         add(
@@ -173,9 +175,13 @@ class Grammar:
             rf"{JOIN_VERB}(?: with us)?{IS} (?P<rel>{AGO_MORE}|{AGO_LESS}) {dur}(?: ago| back)",
             self._ago("created_at"),
         )
+        ago_post = rf"{dur} (?:ago|back) (?P<post>or (?:less|fewer|sooner|later|more recently|more|longer|earlier|before|over|above))"
+        add("joined_ago_post", rf"{JOIN_VERB}(?: with us)?{IS} {ago_post}", self._ago_post("created_at"))
+        add("first_order_ago_post", rf"{FIRST_VERB}{IS} {ago_post}", self._ago_post("first_order_at"))
+        add("last_order_ago_post", rf"{LAST_ORDER}{IS} {ago_post}", self._ago_post("last_order_at"))
         add(
             "joined_date",
-            rf"{JOIN_VERB}(?: with us)?{IS} (?P<rel>since|after|before|until|till|prior to|in|during|on|between) {date_}(?: (?:and|to) (?P<date2>{w.DATE}))?",
+            rf"{JOIN_VERB}(?: with us)?{IS} (?P<rel>since|after|before|until|till|prior to|on or after|on or before|in|during|on|between|from) {date_}(?: (?:and|to) (?P<date2>{w.DATE}))?",
             self._dated("created_at"),
         )
         add(
@@ -189,6 +195,16 @@ class Grammar:
             "new_people_cal",
             rf"{new}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: (?:from|in|within|during|of|for|since|over))?(?: the)? (?P<cal>{CAL})",
             self._calendar("created_at"),
+        )
+        add(
+            "new_cal_bare",
+            rf"(?:(?:are|is|were) )?(?:brand )?new(?: (?:from|in|within|during|of|for|since|over))?(?: the)? (?P<cal>{CAL})",
+            self._calendar("created_at"),
+        )
+        add(
+            "new_window_bare",
+            rf"(?:(?:are|is|were) )?(?:brand )?new {window}",
+            self._within("created_at"),
         )
         add(
             "new_people_date",
@@ -287,7 +303,7 @@ class Grammar:
         )
         add(
             "orders_n",
-            rf"(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER, alternatives=True)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))",
+            rf"(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER, alternatives=True)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))(?: (?P<post_after>{POST}))?",
             self._counted("order_count", bare="eq"),
         )
         add(
@@ -309,6 +325,22 @@ class Grammar:
             rf"|(?:spend|spent|spending|spends|pays?|paid|paying) (?:on average |on avg )?{per}(?: on average| on avg)?"
             rf"|(?:orders?|purchases?|baskets?|tickets?|transactions?) (?:that )?(?:average|averaging|averages|averaged|avg)(?: at| out at| of)?"
             rf"|on (?:an? )?average {per}|{per} on average|on (?:an? )?(?:average|avg)|per order|basket size|basket value|cart size|cart value|order value|ticket size|average ticket|average spend|average basket|average order)"
+        )
+        # A share of customers by spend: "top 20%", "bottom quartile", "above the median".
+        side = r"(?P<side>top|bottom|highest|lowest|upper|lower|best|biggest|least|largest|smallest)"
+        share = rf"(?: (?P<n>{w.NUMBER}) ?(?:%|percent|per cent|pc|pct)| (?P<part>half|quartile|quarter|quintile|fifth|decile|tenth))"
+        by_spend = r"(?: (?:by|in|on|for|in terms of|based on|ranked by) (?:(?:total|lifetime|overall) )?(?:spend|spending|spent|revenue|value|ltv|clv|sales|purchase value|money spent|amount spent))"
+        add(
+            "spend_share",
+            rf"(?:(?:in|within|among|from|are|is) )?(?:the )?(?:our )?{side}{share}(?: of)?(?: (?:our |all |the )?{TIER_NOUN})?{by_spend}?(?: {TIER_NOUN})?",
+            self._spend_share,
+        )
+        spend_word = r"(?:spent|spend|spends|spending|spenders?|total spend|lifetime value|ltv)"
+        add(
+            "spend_median",
+            rf"{spend_word}(?: (?:is|was|are))? (?P<cmp>{CMP}) (?:the )?(?:median|typical customer)(?: (?:spend|spending|spender|customer|total spend|amount|value|of (?:all )?customers))*"
+            rf"|(?P<above>above|below|over|under) ?(?:the )?median {spend_word}(?: {TIER_NOUN})?",
+            self._spend_median,
         )
         add("low_value", LOW_VALUE, self._value_tier(high=False))
         add("high_value", HIGH_VALUE, self._value_tier(high=True))
@@ -372,6 +404,11 @@ class Grammar:
         )
         add("with_domain", rf"(?:with|using|on|at) {domain}", self._email_domain)
         add("named", rf"{NAME_CUE} (?P<v>[a-z]+(?: (?:[a-z]+|or|and|,))*)", self._named)
+        add(
+            "name_has",
+            r"(?:with|having|has|have) (?P<v>[a-z]+) (?:in|as (?:part of)?) (?:their|the|his|her) (?:full |first |last |sur)?names?",
+            self._name_has,
+        )
         text_fields = r"(?P<f>names?|first names?|full names?|e ?mails?|email address(?:es)?|phones?|phone numbers?|mobile|city|customer id|id|external id)"
         add(
             "text_op",
@@ -719,6 +756,23 @@ class Grammar:
         return handle
 
     @staticmethod
+    def _ago_post(name: str) -> Handler:
+        """'joined 2 weeks ago or less' (within), '… 3 months ago or more' (longer ago)."""
+
+        def handle(m: re.Match[str], _ctx: Context) -> Atom | None:
+            days = w.duration_days(m["dur"])
+            if days is None:
+                return None
+            if m["post"].split()[-1] in ("less", "fewer", "sooner", "later", "recently"):
+                return Atom(m.start(), m.end(), _cond(name, "within_last_days", days))
+            node = _cond(name, "not_within_last_days", days)
+            if name != "created_at":  # an order "more than N days ago" needs an order
+                node = _and(node, _cond(name, "is_set"))
+            return Atom(m.start(), m.end(), node)
+
+        return handle
+
+    @staticmethod
     def _calendar(name: str) -> Handler:
         def handle(m: re.Match[str], ctx: Context) -> Atom | None:
             found = w.calendar_range(m["cal"], ctx.today)
@@ -815,6 +869,54 @@ class Grammar:
             ),
         )
 
+    @staticmethod
+    def share_percentile(m: re.Match[str]) -> tuple[bool, int] | None:
+        """(high, q) for a `spend_share` match: 'top 20%' is (True, 80), 'bottom half' (False, 50)."""
+        high = m["side"] in ("top", "highest", "upper", "best", "biggest", "largest")
+        if m["part"]:
+            n = {"half": 50, "quartile": 25, "quarter": 25, "quintile": 20, "fifth": 20}.get(m["part"], 10)
+        else:
+            value = w.number(m["n"])
+            if value is None or value != value.to_integral_value() or not 0 < value < 100:
+                return None
+            n = int(value)
+        return high, 100 - n if high else n
+
+    def _spend_share(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        if re.match(r" (?:of \S+ )?(?:by|in terms of|based on|ranked by|on|for) ", m.string[m.end() :]):
+            return None  # "top 20% by orders": a share of something else, reported
+        found = self.share_percentile(m)
+        if found is None:
+            return None
+        high, q = found
+        return self._spend_bound(m, ctx, "gte" if high else "lte", q)
+
+    def _spend_median(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        if m["above"]:
+            cmp = "gt" if m["above"] in ("above", "over") else "lt"
+        else:
+            cmp = _CMP_OF[m["cmp"]]
+            if cmp not in ("gt", "gte", "lt", "lte"):
+                return None
+        return self._spend_bound(m, ctx, cmp, 50)
+
+    @staticmethod
+    def _spend_bound(m: re.Match[str], ctx: Context, cmp: str, q: int) -> Atom | None:
+        """Total spend compared with its q-th percentile now, rounded outwards to the paisa."""
+        spend = ctx.catalog.spend
+        at = spend.at(q) if spend is not None and spend.customers else None
+        if spend is None or at is None:
+            return None  # no distribution to read it against: reported, not guessed
+        upward = cmp in ("gt", "gte")
+        bound = at.quantize(Decimal("0.01"), rounding=ROUND_CEILING if upward else ROUND_FLOOR)
+        where = "the median" if q == 50 else f"the {q}{_ordinal(q)} percentile"
+        sign = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}[cmp]
+        note = (
+            f"“{m[0]}” read as total spend {sign} {w.plain(bound)}, {where} of all "
+            f"{spend.customers} customers now"
+        )
+        return Atom(m.start(), m.end(), _cond("total_spend", cmp, w.plain(bound)), note=note)
+
     def _value_tier(self, *, high: bool) -> Handler:
         def handle(m: re.Match[str], ctx: Context) -> Atom | None:
             spend = ctx.catalog.spend
@@ -874,6 +976,13 @@ class Grammar:
         node = rules[0] if len(rules) == 1 else {"op": "or", "rules": rules}
         return Atom(m.start(), end, node)
 
+    def _name_has(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        """'with Smith in their name': a name is capitalised or no keyword."""
+        word = m["v"]
+        if word not in ctx.capitalised and word in ctx.grammar.vocabulary:
+            return None
+        return Atom(m.start(), m.end(), _cond("name", "contains", word))
+
     def _bare_amount(self, m: re.Match[str], _ctx: Context) -> Atom | None:
         if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"]):
             return None  # a number alone is no condition
@@ -901,6 +1010,10 @@ class Grammar:
         atom = _place_atom(m, (name,), negated=bool(m["neg"]), bare=False)
         atom.end = end
         return atom
+
+
+def _ordinal(n: int) -> str:
+    return "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
 @lru_cache(maxsize=16)

@@ -187,8 +187,11 @@ CONSENT_YES = (
     rf"(?:(?:opted|opt) ?in|subscribed|consented|agreed|signed up|said yes|gave consent|given consent|allowed|accepted|agreed to receive|consented to receive)(?: (?:to|for))? {CONSENT_TOPIC}"
     rf"|{CONSENT_TOPIC} (?:consent(?:ed)?|opted ?in|opt ?ins?|subscribers?|subscribed|permission|allowed)"
     rf"|(?:with|have|has|having|given|gave) (?:a )?(?:consent|permission) (?:for|to) {CONSENT_TOPIC}|(?:subscribed|consented) (?:customers?|users?|shoppers?|members?|contacts?)"
+    rf"|(?:can|may|could|ok to|okay to|happy to|willing to|allowed to|agreed to|want to|wants to|like to) (?:receive|get|be sent|be contacted with|hear about|accept) {CONSENT_TOPIC}"
+    rf"|(?:said yes|say yes|agreed) to {CONSENT_TOPIC}"
 )
 CONSENT_NO = (
     rf"(?:(?:opted|opt) ?out|unsubscribed|withdrew consent|withdrawn consent|declined|refused)(?: (?:of|from|to|for))? {CONSENT_TOPIC}"
     rf"|{CONSENT_TOPIC} (?:opted ?out|opt ?outs?|unsubscribed|unsubscribers)|unsubscribed|opted ?out"
+    rf"|(?:said no|say no|says no|declined|refused|rejected|objected) to {CONSENT_TOPIC}|(?:do|does|did) not want {CONSENT_TOPIC}"
 )

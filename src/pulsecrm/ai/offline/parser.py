@@ -87,6 +87,24 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
     return Parsed(root, not_understood, notes)
 
 
+def spend_percentiles(prompt: str, catalog: Catalog) -> frozenset[int]:
+    """The percentiles of total spend a prompt asks about beyond the 10th and 90th ("top 20%",
+    "the median"), so the caller can compute them before `rules_from_text` reads it."""
+    grammar = grammar_for(catalog)
+    text = " ".join(t.text for t in w.tokenize(prompt[:MAX_PROMPT], grammar.vocabulary))
+    found: set[int] = set()
+    for pattern in grammar.patterns:
+        if pattern.name == "spend_median" and pattern.regex.search(text):
+            found.add(50)
+        elif pattern.name == "spend_share":
+            found.update(q for m in pattern.regex.finditer(text) if (q := _q(grammar.share_percentile(m))))
+    return frozenset(found)
+
+
+def _q(found: tuple[bool, int] | None) -> int | None:
+    return None if found is None else found[1]
+
+
 _NUMERIC_CMPS = frozenset({"gt", "gte", "lt", "lte", "between", "eq"})
 _COUNTS = frozenset({"order_count"})
 
