@@ -751,4 +751,138 @@ TUNING_2 += [
     ("customers with birthdays in December", None),
 ]
 
+# A sixth batch, written after the fifth was passing: several conditions at once, field names
+# as the API spells them, and more that the rule language cannot say.
+TUNING_2 += [
+    (
+        "customers in Mumbai or Pune who spent over 10k and ordered in the last 60 days",
+        AND(c(CITY, "in", ["Mumbai", "Pune"]), c(SPEND, "gt", 10000), c(LAST, "within_last_days", 60)),
+    ),
+    (
+        "customers who spent over 5k and haven't ordered in 60 days, excluding Mumbai",
+        AND(c(SPEND, "gt", 5000), away(60), c(CITY, "ne", "Mumbai")),
+    ),
+    (
+        "people in Delhi who are either gold tier or have more than 5 orders",
+        AND(c(CITY, "eq", "Delhi"), OR(c(TIER, "eq", "gold"), c(ORDERS, "gt", 5))),
+    ),
+    (
+        "spent between 5k and 10k and live in Pune or Mumbai",
+        AND(c(SPEND, "between", [5000, 10000]), c(CITY, "in", ["Pune", "Mumbai"])),
+    ),
+    ("not VIP and not gold tier", AND(c(VIP, "ne", True), c(TIER, "ne", "gold"))),
+    ("customers who are neither VIP nor opted in", AND(c(VIP, "ne", True), c(OPT_IN, "ne", True))),
+    (
+        "customers who have not ordered in 30 days but have ordered in the last 90 days",
+        AND(away(30), c(LAST, "within_last_days", 90)),
+    ),
+    (
+        "customers who ordered in the last 90 days but not in the last 30 days",
+        AND(c(LAST, "within_last_days", 90), away(30)),
+    ),
+    (
+        "repeat customers in Chennai with AOV above 1500",
+        AND(c(ORDERS, "gte", 2), c(CITY, "eq", "Chennai"), c(AOV, "gt", 1500)),
+    ),
+    (
+        "customers who joined before 2024 and were active in the last 30 days",
+        AND(c(JOINED, "before", "2024-01-01"), c(LAST, "within_last_days", 30)),
+    ),
+    (
+        "Delhi or Mumbai customers with no purchases in the past 2 months and more than 3 orders overall",
+        AND(c(CITY, "in", ["Delhi", "Mumbai"]), away(60), c(ORDERS, "gt", 3)),
+    ),
+    (
+        "customers with more than 2 orders and an average order value under ₹500",
+        AND(c(ORDERS, "gt", 2), c(AOV, "lt", 500)),
+    ),
+    ("spent over ₹50,000 lifetime", c(SPEND, "gt", 50000)),
+    ("whales in Delhi who haven't bought in 2 months", AND(BIG, c(CITY, "eq", "Delhi"), away(60))),
+    ("top customers who are not opted in to marketing", AND(BIG, c(OPT_IN, "ne", True))),
+    ("low spenders who joined over 6 months ago", AND(LOW, c(JOINED, "not_within_last_days", 180))),
+    (
+        "Customers in Pune, Mumbai, and Nagpur who spent ₹3,000+",
+        AND(c(CITY, "in", ["Pune", "Mumbai", "Nagpur"]), c(SPEND, "gte", 3000)),
+    ),
+    ("those who purchased 3-5 times", c(ORDERS, "between", [3, 5])),
+    (
+        "customers with between 1 and 3 orders in Kolkata",
+        AND(c(ORDERS, "between", [1, 3]), c(CITY, "eq", "Kolkata")),
+    ),
+    (
+        "customers whose last order was in the last 2 weeks and who live in Noida",
+        AND(c(LAST, "within_last_days", 14), c(CITY, "eq", "Noida")),
+    ),
+    (
+        "customers with gmail or yahoo addresses",
+        OR(c("email", "contains", "@gmail."), c("email", "contains", "@yahoo.")),
+    ),
+    ("customers with email but no phone", AND(c("email", "is_set"), c("phone", "is_not_set"))),
+    (
+        "spent more than 5k, ordered more than 3 times, and live in Delhi",
+        AND(c(SPEND, "gt", 5000), c(ORDERS, "gt", 3), c(CITY, "eq", "Delhi")),
+    ),
+    (
+        "platinum or gold members in Bangalore who ordered in the last 30 days",
+        AND(c(TIER, "in", ["platinum", "gold"]), c(CITY, "eq", "Bengaluru"), c(LAST, "within_last_days", 30)),
+    ),
+    ("customers who have spent ₹1,00,000 or more", c(SPEND, "gte", 100000)),
+    ("spent over Rs.5000", c(SPEND, "gt", 5000)),
+    ("spent > INR 10k", c(SPEND, "gt", 10000)),
+    ("ordered < 2 times", c(ORDERS, "lt", 2)),
+    ("orders = 1", c(ORDERS, "eq", 1)),
+    ("total_spend >= 10000 AND city = 'Mumbai'", AND(c(SPEND, "gte", 10000), c(CITY, "eq", "Mumbai"))),
+    ("last_order_at older than 90 days", AND(away(90), c(LAST, "is_set"))),
+    ("created_at within last 7 days", c(JOINED, "within_last_days", 7)),
+    ("customers who spend on average more than 2k", c(AOV, "gt", 2000)),
+    ("customers with an AOV of 1000-3000", c(AOV, "between", [1000, 3000])),
+    (
+        "Customers who haven't ordered in 3 months and whose total spend exceeds 10,000 rupees",
+        AND(away(90), c(SPEND, "gt", 10000)),
+    ),
+    ("anyone who's spent ₹7.5k or more", c(SPEND, "gte", 7500)),
+    (
+        "customers with 5 or more visits who have never purchased",
+        AND(c(VISITS, "gte", 5), c(ORDERS, "eq", 0)),
+    ),
+    (
+        "customers who signed up more than 30 days ago but haven't ordered",
+        AND(c(JOINED, "not_within_last_days", 30), c(ORDERS, "eq", 0)),
+    ),
+    ("inactive VIPs", AND(away(90), c(VIP, "eq", True))),
+    (
+        "dormant gold tier customers in Delhi",
+        AND(away(90), c(TIER, "eq", "gold"), c(CITY, "eq", "Delhi")),
+    ),
+    ("customers who bought this month", c(LAST, "after", MONTH_START)),
+    ("customers who ordered today", c(LAST, "after", "2026-11-14")),
+    (
+        "customers who joined yesterday and spent over 1k",
+        AND(c(JOINED, "between", ["2026-11-14", "2026-11-14"]), c(SPEND, "gt", 1000)),
+    ),
+    ("customers who joined on 1 November 2026", c(JOINED, "between", ["2026-11-01", "2026-11-01"])),
+    (
+        "customers in Bengaluru with a total spend over ₹25,000 and at least 4 orders",
+        AND(c(CITY, "eq", "Bengaluru"), c(SPEND, "gt", 25000), c(ORDERS, "gte", 4)),
+    ),
+    (
+        "Pune customers excluding those with fewer than 2 orders",
+        AND(c(CITY, "eq", "Pune"), c(ORDERS, "gte", 2)),
+    ),
+    ("customers who joined via referral", None),
+    ("customers who abandoned their cart", None),
+    ("customers in Tier 1 cities", None),
+    ("Gen Z customers", None),
+    ("customers who bought during the Diwali sale", None),
+    ("customers with more than 3 orders in the last year", None),
+    ("customers whose average order value dropped", None),
+    ("customers likely to churn", None),
+    ("customers who haven't opened any email in 30 days", None),
+    ("customers in Mumbai who spent over 5k last year", None),
+    ("people who bought more than ₹5000 worth in one order", None),
+    ("highest AOV customers", None),
+    ("customers who were active last month but not this month", None),
+    ("customers who placed an order yesterday", None),
+]
+
 TUNING += TUNING_2

@@ -267,7 +267,7 @@ class Grammar:
         once = r"(?:once|twice|thrice)"
         add(
             "one_time",
-            rf"one ?timers?|one ?time (?:buyers?|customers?|shoppers?|purchasers?|users?|orderers?)|single (?:purchase|order)(?: (?:customers?|buyers?))?|first ?time (?:buyers?|customers?|shoppers?|purchasers?)|(?:only|just|exactly) one (?:order|purchase)|(?:ordered|bought|purchased|shopped) (?:only|just) {once}",
+            rf"one ?timers?|one ?time (?:buyers?|customers?|shoppers?|purchasers?|users?|orderers?)|(?<!in )(?<!in a )single (?:purchase|order)(?: (?:customers?|buyers?))?|first ?time (?:buyers?|customers?|shoppers?|purchasers?)|(?:only|just|exactly) one (?:order|purchase)|(?:ordered|bought|purchased|shopped) (?:only|just) {once}",
             self._one_time,
         )
         add(
@@ -298,12 +298,12 @@ class Grammar:
         )
         add(
             "orders_compared",
-            rf"(?:orders|purchases|transactions|order|purchase)(?: (?:count|placed|made|number))?(?: (?:is|are|of|was|=))? {quantity(w.NUMBER)}",
+            rf"(?:orders|purchases|transactions|order|purchase)(?: (?:count|placed|made|number))?(?: (?:are|of|was))? {quantity(w.NUMBER)}",
             self._compared_count,
         )
         add(
             "orders_n",
-            rf"(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER, alternatives=True)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))(?: (?P<post_after>{POST}))?",
+            rf"(?<!in )(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER, alternatives=True)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))(?: (?P<post_after>{POST}))?",
             self._counted("order_count", bare="eq"),
         )
         add(

@@ -122,7 +122,7 @@ def _periods(atoms: list[Atom], today: date) -> list[Atom]:
         if atom.when is None:
             out.append(atom)
             continue
-        target = _beside(atoms[i - 1 :: -1] if i else []) or _beside(atoms[i + 1 :])
+        target = _beside(atoms[i - 1 :: -1] if i else []) or _beside(atoms[i + 1 :], after=False)
         if target is None:
             continue
         name = next(iter(_fields(target.node)))
@@ -137,12 +137,16 @@ def _periods(atoms: list[Atom], today: date) -> list[Atom]:
     return out
 
 
-def _beside(atoms: list[Atom]) -> Atom | None:
+def _beside(atoms: list[Atom], *, after: bool = True) -> Atom | None:
+    """The date condition a lone period qualifies: a vague default ("new customers") on either
+    side, or, before it, a stated one on the same field ("ordered in the last 90 days but not in
+    the last 30"), past places only."""
     for atom in atoms:
         if atom.cities:
             continue
         fields = _fields(atom.node) if atom.node else set()
-        return atom if atom.weak and len(fields) == 1 and fields <= _VAGUE_DATES else None
+        dated = len(fields) == 1 and fields <= _VAGUE_DATES and atom.when is None
+        return atom if dated and (atom.weak or after) else None
     return None
 
 

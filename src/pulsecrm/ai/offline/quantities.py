@@ -25,8 +25,9 @@ def quantity(value: str, *, alternatives: bool = False) -> str:
         rf"(?:(?:between|from|btw|btwn) (?P<lo>{value}) (?:and|to|or) (?P<hi>{value})"
         rf"|(?P<lo2>{value}) to (?P<hi2>{value}){either}"
         rf"|(?:(?P<cmp>{CMP}) )?(?P<val>{value})(?: (?P<post>{POST})(?! than| [\d₹$]))?)"
-        # "more than 5k but less than 10k": a second bound on the same field
-        rf"(?: (?:and|but|yet|,|, but|, and) (?:(?:is|was|are) )?(?P<cmp2>{CMP}) (?P<val2>{value}))?"
+        # "more than 5k but less than 10k": a second bound on the same field, only after a
+        # first comparator ("25,000 and at least 4 orders" is two fields)
+        rf"(?(cmp)(?: (?:and|but|yet|,|, but|, and) (?:(?:is|was|are) )?(?P<cmp2>{CMP}) (?P<val2>{value}))?)"
     )
 
 
