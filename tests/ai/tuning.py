@@ -885,4 +885,123 @@ TUNING_2 += [
     ("customers who placed an order yesterday", None),
 ]
 
+# A seventh batch: the kinds once more, in words none of the batches above used. (The
+# first two distributive prompts were tried by hand first, found silently wrong, and fixed
+# before this batch was scored.)
+TUNING_2 += [
+    (
+        "VIPs in Delhi or gold tier in Mumbai",
+        OR(
+            AND(c(VIP, "eq", True), c(CITY, "eq", "Delhi")),
+            AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Mumbai")),
+        ),
+    ),
+    (
+        "spent over 5k in Mumbai or ordered 3 times in Pune",
+        OR(
+            AND(c(SPEND, "gt", 5000), c(CITY, "eq", "Mumbai")), AND(c(ORDERS, "eq", 3), c(CITY, "eq", "Pune"))
+        ),
+    ),
+    # value slang
+    ("our best customers", BIG),
+    ("premium customers in Pune", AND(BIG, c(CITY, "eq", "Pune"))),
+    ("high-net-worth customers", BIG),
+    ("customers who spend the most", BIG),
+    ("customers who barely spend anything", LOW),
+    ("customers who spent the least", LOW),
+    ("least-spending shoppers in Delhi", AND(LOW, c(CITY, "eq", "Delhi"))),
+    ("top-tier spenders", BIG),
+    ("heavy spenders who are lapsed", AND(BIG, away(90))),
+    # spending verbs
+    ("customers who invested over 10k", c(SPEND, "gt", 10000)),
+    ("people who purchased goods worth over 5k", c(SPEND, "gt", 5000)),
+    ("customers with a lifetime spend of over ₹40,000", c(SPEND, "gt", 40000)),
+    ("customers who bought items worth more than 3k", c(SPEND, "gt", 3000)),
+    ("customers whose purchases total more than 15k", c(SPEND, "gt", 15000)),
+    ("customers with purchases totaling over ₹8,000", c(SPEND, "gt", 8000)),
+    ("shoppers who have shopped for over ₹10,000", c(SPEND, "gt", 10000)),
+    ("customers who paid us over 5k", c(SPEND, "gt", 5000)),
+    ("customers who've blown more than 20k", c(SPEND, "gt", 20000)),
+    ("customers who spend north of 1L", c(SPEND, "gt", 100000)),
+    # recency as absence
+    ("customers who haven't shopped with us in ages", away(90)),
+    ("customers who have not been active for 2 months", away(60)),
+    ("customers who have been away for 60 days", away(60)),
+    ("it's been 90 days since their last order", AND(away(90), c(LAST, "is_set"))),
+    ("no orders since July", NOT(c(LAST, "after", "2026-06-30"))),
+    ("haven't bought anything since the start of the year", NOT(c(LAST, "after", "2025-12-31"))),
+    ("inactive since August", NOT(c(LAST, "after", "2026-07-31"))),
+    ("customers with no purchase in over 4 months", away(120)),
+    ("haven't placed a single order in the last 6 weeks", away(42)),
+    ("customers who went 3 months without ordering", None),
+    # distribution over "or"
+    (
+        "5k+ in Mumbai or 10k+ in Delhi",
+        OR(
+            AND(c(SPEND, "gte", 5000), c(CITY, "eq", "Mumbai")),
+            AND(c(SPEND, "gte", 10000), c(CITY, "eq", "Delhi")),
+        ),
+    ),
+    (
+        "Mumbai customers over 5k or Delhi customers over 10k",
+        OR(
+            AND(c(CITY, "eq", "Mumbai"), c(SPEND, "gt", 5000)),
+            AND(c(CITY, "eq", "Delhi"), c(SPEND, "gt", 10000)),
+        ),
+    ),
+    ("spent more than 5k in Pune, or more than 8k elsewhere", None),
+    (
+        "VIPs in Pune who spent over 5k or gold tier in Nagpur",
+        OR(
+            AND(c(VIP, "eq", True), c(CITY, "eq", "Pune"), c(SPEND, "gt", 5000)),
+            AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Nagpur")),
+        ),
+    ),
+    (
+        "customers in Kochi with 3+ orders or in Chennai with 5+ orders",
+        OR(
+            AND(c(CITY, "eq", "Kochi"), c(ORDERS, "gte", 3)),
+            AND(c(CITY, "eq", "Chennai"), c(ORDERS, "gte", 5)),
+        ),
+    ),
+    (
+        "spent over 5k or ordered more than 3 times, in Pune",
+        AND(OR(c(SPEND, "gt", 5000), c(ORDERS, "gt", 3)), c(CITY, "eq", "Pune")),
+    ),
+    # symbols after a comma
+    ("Pune, spend>5000, orders>=2", AND(c(CITY, "eq", "Pune"), c(SPEND, "gt", 5000), c(ORDERS, "gte", 2))),
+    ("customers from Mumbai; orders > 3", AND(c(CITY, "eq", "Mumbai"), c(ORDERS, "gt", 3))),
+    ("customers (orders > 5)", c(ORDERS, "gt", 5)),
+    ("gold tier & visits>10", AND(c(TIER, "eq", "gold"), c(VISITS, "gt", 10))),
+    ("aov>=1500 in Hyderabad", AND(c(AOV, "gte", 1500), c(CITY, "eq", "Hyderabad"))),
+    ("spend 5000+", c(SPEND, "gte", 5000)),
+    (
+        "total spend ≥ ₹20,000, last order ≤ 30 days ago",
+        AND(c(SPEND, "gte", 20000), c(LAST, "within_last_days", 30)),
+    ),
+    ("days since last order > 60", AND(away(60), c(LAST, "is_set"))),
+    (
+        "Kolkata customers, spend < 2k, no orders in 90 days",
+        AND(c(CITY, "eq", "Kolkata"), c(SPEND, "lt", 2000), away(90)),
+    ),
+    # names
+    ("customers whose name includes Ravi", c("name", "contains", "ravi")),
+    ("customers with first name Asha", c("name", "contains", "asha")),
+    ("people named 'Meera'", c("name", "contains", "meera")),
+    ("users called John Smith", c("name", "contains", "john smith")),
+    ("customers named priya in pune", AND(c("name", "contains", "priya"), c(CITY, "eq", "Pune"))),
+    ("names containing Rao", c("name", "contains", "rao")),
+    # new customers in a period
+    ("customers who are new in November", c(JOINED, "after", MONTH_START)),
+    ("November signups", c(JOINED, "after", MONTH_START)),
+    ("this month's new customers", c(JOINED, "after", MONTH_START)),
+    ("new sign-ups in the current month", c(JOINED, "after", MONTH_START)),
+    ("customers onboarded this month", c(JOINED, "after", MONTH_START)),
+    ("new customers in October", c(JOINED, "between", LAST_MONTH)),
+    (
+        "new customers this month who are opted in",
+        AND(c(JOINED, "after", MONTH_START), c(OPT_IN, "eq", True)),
+    ),
+]
+
 TUNING += TUNING_2

@@ -145,8 +145,11 @@ MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name
 MONTHS |= {"sept": 9}
 _MON = "|".join(sorted(MONTHS, key=len, reverse=True))
 _ORD = r"(?: (?:st|nd|rd|th))?"
+_START = r"(?:the )?(?:start|beginning|first day) of"
 DATE = (
-    rf"(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}{_ORD} (?:of )?(?:{_MON})(?: ,)?(?: \d{{4}})?"
+    rf"(?:{_START} (?:the |this )?(?:year|month|quarter|week)"
+    rf"|{_START} (?:{_MON})(?: \d{{4}})?|{_START} \d{{4}}"
+    rf"|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}{_ORD} (?:of )?(?:{_MON})(?: ,)?(?: \d{{4}})?"
     rf"|(?:{_MON}) \d{{1,2}}{_ORD}(?: ,)? \d{{4}}|(?:{_MON}) \d{{1,2}}{_ORD}(?![\d])"
     rf"|(?:{_MON})(?: \d{{4}})?|\d{{4}})"
 )
@@ -160,6 +163,14 @@ def date_range(text: str, today: date) -> tuple[date, date] | None:
 
     Without a year a month means its latest occurrence not after today."""
     text = text.strip()
+    start = re.match(r"^(?:the )?(?:start|beginning|first day) of (?:the |this )?", text)
+    if start:
+        rest = text[start.end() :]
+        if rest in ("year", "month", "quarter", "week"):
+            found = calendar_range(f"this {rest}", today)
+        else:
+            found = date_range(rest, today)
+        return None if found is None else (found[0], found[0])
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             day = date.fromisoformat(text)

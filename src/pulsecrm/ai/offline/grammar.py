@@ -207,6 +207,16 @@ class Grammar:
             self._within("created_at"),
         )
         add(
+            "new_date_bare",
+            rf"(?:(?:are|is|were) )?(?:brand )?new (?P<rel>since|after|before|in|during|from) {date_}",
+            self._dated("created_at"),
+        )
+        add(
+            "date_signups",
+            rf"(?P<rel>){date_} (?:sign ?ups?|joiners|registrations|new customers|new members|new users|cohort|acquisitions|joinees)",
+            self._dated("created_at"),
+        )
+        add(
             "new_people_date",
             rf"{new}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))? (?P<rel>since|after|before|in|during|from) {date_}",
             self._dated("created_at"),
@@ -220,6 +230,24 @@ class Grammar:
             "tenure",
             rf"(?:been )?(?:with us|customers?|members?|a customer|a member|on board|around)(?: for)? (?P<rel>{AGO_MORE}|{AGO_LESS}) {dur}",
             self._ago("created_at", "rel", tenure=True),
+        )
+        away = r"(?:(?:been|gone|went|stayed|remained) )?(?:away|absent|missing|silent|quiet|cold|dormant|idle|inactive|lapsed|not active|not been active)"
+        add("inactive_since", rf"{away} since {date_}", self._no_order_since)
+        add(
+            "away_for",
+            rf"{away}(?: from us)? (?:for|in|over|during)(?: the)?(?: (?:last|past))?(?: (?:{AGO_MORE}))? {dur}",
+            self._inactive,
+        )
+        # "it's been 90 days since their last order", "days since last order > 60"
+        add(
+            "days_since_last_order",
+            rf"(?:number of )?(?:days|weeks|months) since (?:their |the )?{LAST_ORDER}(?: (?:is|are|was))? {quantity(w.NUMBER)}",
+            self._days_since_last_order,
+        )
+        add(
+            "since_last_order",
+            rf"(?:(?:it )?(?:has |have |had |is )?been )?(?:(?P<rel>{AGO_MORE}) )?{dur}(?: or more| plus)? since (?:their |the |his |her )?{LAST_ORDER}",
+            self._since_last_order,
         )
         add(
             "inactive",
@@ -537,9 +565,7 @@ class Grammar:
         elif spec.type == "text":
             # A known place is never a tier's value: "gold tier in Mumbai, or platinum tier".
             places = "|".join(re.escape(c) for c in self.cities)
-            value = (
-                rf"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all|{places})(?!\S))[\w@.+-]+"
-            )
+            value = rf"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all|spenders?|buyers?|shoppers?|{places})(?!\S))[\w@.+-]+"
             values = rf"(?P<v>{value}(?: (?:or|,|, or|and|/) {value})*)"
             add(
                 f"attr_text_{key}",
@@ -754,6 +780,25 @@ class Grammar:
             )
 
         return handle
+
+    def _since_last_order(self, m: re.Match[str], _ctx: Context) -> Atom | None:
+        days = w.duration_days(m["dur"])
+        if days is None or " " not in m["dur"]:  # "days since …" is no period: a count is needed
+            return None
+        node = _and(_cond("last_order_at", "not_within_last_days", days), _cond("last_order_at", "is_set"))
+        return Atom(m.start(), m.end(), node)
+
+    def _days_since_last_order(self, m: re.Match[str], _ctx: Context) -> Atom | None:
+        """'days since last order > 60': more than 60 days ago; '< 30': within the last 30."""
+        found = _compare(m, _count, bare="eq")
+        unit = w.UNIT_DAYS.get(m[0].split()[0] if m[0].split()[0] != "number" else m[0].split()[2], 1)
+        if found is None or found[0] not in ("gt", "gte", "lt", "lte"):
+            return None
+        days = int(found[1]) * unit
+        if found[0] in ("lt", "lte"):
+            return Atom(m.start(), m.end(), _cond("last_order_at", "within_last_days", days))
+        node = _and(_cond("last_order_at", "not_within_last_days", days), _cond("last_order_at", "is_set"))
+        return Atom(m.start(), m.end(), node)
 
     @staticmethod
     def _ago_post(name: str) -> Handler:

@@ -124,10 +124,8 @@ ORDER_TAIL = r"(?: (?:anything|something|from us|with us|again|at all|online|her
 WINDOW = (
     r"(?:in|within|during|for|over|since|inside)(?: the)?(?: (?:last|past|previous|recent|prior|preceding))?"
 )
-AGO_MORE = r"(?:more than|over|at least|longer than|older than|>|beyond|earlier than)"
-AGO_LESS = (
-    r"(?:less than|under|within|fewer than|inside|<|in the last|in the past|within the last|within the past)"
-)
+AGO_MORE = r"(?:more than|over|at least|longer than|older than|>=|=>|>|beyond|earlier than|no less than|not less than)"
+AGO_LESS = r"(?:less than|under|within|fewer than|inside|<=|=<|<|at most|no more than|not more than|up to|in the last|in the past|within the last|within the past)"
 CAL = r"(?:this|current|last|previous) (?:week|month|quarter|year)|today|yesterday"
 JOIN_VERB = (
     r"(?:joined|join|signed up|sign up|signup|registered|register|subscribed|created (?:an |their )?accounts?"
@@ -160,12 +158,12 @@ TIER_NOUN = (
 )
 HIGH_VALUE = (
     rf"(?:(?:big|biggest|bigger|top|high|highest|heavy|heaviest|large|largest|major|premium|best|most valuable"
-    rf"|high ?value|(?:high|top|big|heavy|biggest|highest) ?spending|high ?ltv|high ?worth|valuable) {TIER_NOUN}|whales?|big fish|high ?rollers?|(?:who )?(?:spent|spend|spends|spending) the most|(?:who )?(?:spent|spend|spends|spending) (?:a lot|lots|big|heavily|the most money)"
+    rf"|high ?value|(?:high|top|big|heavy|biggest|highest) ?spending|high ?ltv|high ?worth|high ?net ?worth|hnw|hni|valuable|(?:top|high|premium) ?(?:tier|end|bracket|segment)) {TIER_NOUN}|whales?|big fish|high ?rollers?|(?:who )?(?:spent|spend|spends|spending) the most|(?:who )?(?:spent|spend|spends|spending) (?:a lot|lots|big|heavily|the most money)"
     rf"|top (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
 )
 LOW_VALUE = (
     rf"(?:(?:low|lowest|lower|small|smallest|light|lightest|bottom|minor|tiny|low ?value|low ?spending|low ?ltv"
-    rf"|least valuable|cheap|cheapest|budget|(?:low|least|lowest) ?spending) {TIER_NOUN}|(?:who )?(?:spent|spend|spends|spending) the least|(?:who )?(?:spent|spend|spends|spending) (?:very )?little"
+    rf"|least valuable|cheap|cheapest|budget|(?:low|least|lowest) ?spending) {TIER_NOUN}|(?:who )?(?:spent|spend|spends|spending) the least|(?:who )?(?:spent|spend|spends|spending) (?:very )?little|(?:who )?(?:barely|hardly|scarcely|rarely) (?:spent|spend|spends|spending)(?: (?:anything|much|any money|money))?"
     rf"|bottom (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
 )
 # Nouns for the people a "new …" phrase is about: "new customers this month".

@@ -396,12 +396,17 @@ class _Parser:
 
 def _distribute(items: list[str | Atom]) -> list[str | Atom]:
     """'over 5k in Mumbai or over 10k in Delhi': when the runs of conditions either side of a
-    tight OR name the same fields, the OR is between the whole runs, not the two nearest."""
+    tight OR name the same fields, the OR is between the whole runs, not the two nearest. So is
+    it when both runs hold two or more conditions and share a field ('VIPs in Delhi or gold
+    tier in Mumbai', 'spent over 5k in Mumbai or ordered 3 times in Pune'): an OR between two
+    unrelated fields in the middle of two stacks of modifiers is not what anyone means."""
     out = list(items)
     for i, item in enumerate(items):
         if item == "OR":
             left, right = _run(items, i, -1), _run(items, i, 1)
-            if len(left) >= 2 and sorted(left) == sorted(right):
+            same = sorted(left) == sorted(right)
+            shared = {f for fs in left for f in fs} & {f for fs in right for f in fs}
+            if len(left) >= 2 and (same or (len(right) >= 2 and shared)):
                 out[i] = "ORBREAK"
     return out
 
