@@ -1004,4 +1004,56 @@ TUNING_2 += [
     ),
 ]
 
+# An eighth batch: prompts tried by hand while looking for silent wrong answers. The first five
+# were silently wrong (a union read as an intersection, a list of exclusions read as one group,
+# a state read as a city) and were fixed before being added here; the rest were right already.
+TUNING_2 += [
+    (
+        "customers in Pune with more than 3 orders and customers in Mumbai with more than 5 orders",
+        OR(AND(c(CITY, "eq", "Pune"), c(ORDERS, "gt", 3)), AND(c(CITY, "eq", "Mumbai"), c(ORDERS, "gt", 5))),
+    ),
+    (
+        "gold tier in Mumbai and platinum tier in Delhi",
+        OR(
+            AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Mumbai")),
+            AND(c(TIER, "eq", "platinum"), c(CITY, "eq", "Delhi")),
+        ),
+    ),
+    (
+        "customers in Mumbai except VIPs, gold tier and platinum tier",
+        AND(c(CITY, "eq", "Mumbai"), c(VIP, "ne", True), c(TIER, "not_in", ["gold", "platinum"])),
+    ),
+    (
+        "customers in Mumbai except VIPs and gold tier",
+        AND(c(CITY, "eq", "Mumbai"), c(VIP, "ne", True), c(TIER, "ne", "gold")),
+    ),
+    ("customers in Maharashtra", None),
+    ("customers in India", None),
+    ("men in Mumbai", None),
+    (
+        "everyone except those who spent over 10k and live in Delhi",
+        NOT(AND(c(SPEND, "gt", 10000), c(CITY, "eq", "Delhi"))),
+    ),
+    ("customers who didn't spend over 5k", c(SPEND, "lte", 5000)),
+    ("customers who have not spent more than 1000", c(SPEND, "lte", 1000)),
+    (
+        "customers who spent over 5k in total and at least 2k per order",
+        AND(c(SPEND, "gt", 5000), c(AOV, "gte", 2000)),
+    ),
+    ("spent over 5k on average", c(AOV, "gt", 5000)),
+    ("customers who spent less than 5k or more than 50k", OR(c(SPEND, "lt", 5000), c(SPEND, "gt", 50000))),
+    (
+        "customers from Mumbai who haven't ordered in 30 days or have never ordered",
+        AND(c(CITY, "eq", "Mumbai"), OR(away(30), c(ORDERS, "eq", 0))),
+    ),
+    ("customers who haven't ordered this month", NOT(c(LAST, "after", MONTH_START))),
+    ("customers who spent over 5k on shoes", None),
+    ("customers who ordered more than 5 times this year", None),
+    ("customers who spent more than 10k this month", None),
+    ("customers who ordered twice in October", None),
+    ("customers whose first order was over 2k", None),
+    ("customers who opened our emails", None),
+    ("customers with more than 3 visits this month", None),
+]
+
 TUNING += TUNING_2

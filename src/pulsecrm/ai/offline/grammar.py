@@ -47,6 +47,7 @@ from pulsecrm.ai.offline.lexicon import (
     ORDER_VERB,
     PEOPLE,
     POST,
+    REGIONS,
     RETURN_VERB,
     SPEND_VERB,
     TIER_KEYS,
@@ -1050,6 +1051,8 @@ class Grammar:
             return None  # a place we don't know must at least be written as a name
         if any(x in self.vocabulary or x in FILLER or x in w.MONTHS for x in words):
             return None
+        if " ".join(words) in REGIONS or words[0] in REGIONS:
+            return None  # a state or a country is no city: reported, not read as one
         name = " ".join(x.capitalize() for x in words)
         end = m.start("city") + len(" ".join(words))
         atom = _place_atom(m, (name,), negated=bool(m["neg"]), bare=False)

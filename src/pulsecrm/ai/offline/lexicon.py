@@ -79,6 +79,21 @@ CITY_GROUPS: tuple[tuple[str, ...], ...] = (
 )  # fmt: skip
 
 
+# Places that are not cities: a customer's `city` never says them, so they are reported rather
+# than read as a city nobody lives in ("customers in Maharashtra").
+REGIONS = frozenset(
+    """
+    india bharat maharashtra karnataka kerala gujarat rajasthan punjab haryana bihar odisha orissa
+    assam telangana uttarakhand jharkhand chhattisgarh himachal sikkim manipur meghalaya mizoram
+    nagaland tripura arunachal ladakh kashmir tamil nadu uttar pradesh west bengal andhra
+    madhya usa us america uk britain england europe asia africa australia canada uae gulf
+    north south east west northeast central
+    """.split()  # noqa: SIM905 - a word list is easier to extend as text
+) | frozenset({"tamil nadu", "uttar pradesh", "west bengal", "andhra pradesh", "madhya pradesh",
+               "himachal pradesh", "arunachal pradesh", "jammu and kashmir", "united states",
+               "united kingdom", "north india", "south india", "east india", "west india"})  # fmt: skip
+
+
 # --- vocabulary of the tree -------------------------------------------------------------------
 
 FILLER = frozenset(

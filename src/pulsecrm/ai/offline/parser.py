@@ -80,7 +80,7 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
                 }
             ],
         )
-    tree = _Parser(_merge_places(stream)).parse()
+    tree = _Parser(_exclusions(_merge_places(stream))).parse()
     typed = rule_lang.parse({"version": 1, "op": "and", "rules": [tree]})
     root = _root(_plain(rule_lang.simplify(typed)))
     rule_lang.check(rule_lang.parse(root), catalog)  # our own output obeys the same contract
@@ -284,6 +284,41 @@ def _merge_places(items: list[Item]) -> list[Item]:
     return out
 
 
+def _exclusions(items: list[Item]) -> list[Item]:
+    """'except VIPs, gold tier and platinum tier': a list after except / excluding / other than
+    names each group left out, so it is one NOT over their OR ("excluding Mumbai and Delhi"
+    merges as places already). Only a list that ends in and/or counts; "except those who …"
+    describes one group and keeps its "and"."""
+    out: list[Item] = []
+    i = 0
+    while i < len(items):
+        item = items[i]
+        out.append(item)
+        i += 1
+        if item != "WIDE_NOT" or i >= len(items) or not isinstance(items[i], Atom):
+            continue
+        members, j, closed = [items[i]], i + 1, False
+        while j < len(items) and not closed:
+            k = j
+            joiners = []
+            while k < len(items) and items[k] in ("COMMA", "AND", "OR"):
+                joiners.append(items[k])
+                k += 1
+            nxt = items[k] if k < len(items) else None
+            if not joiners or not isinstance(nxt, Atom):
+                break
+            members.append(nxt)
+            closed = "AND" in joiners or "OR" in joiners
+            j = k + 1
+        if closed and len(members) >= 2:
+            group: list[Item] = ["LP"]
+            for n, member in enumerate(members):
+                group.extend(["OR", member] if n else [member])
+            out.extend([*group, "RP"])
+            i = j
+    return out
+
+
 class _Parser:
     """Recursive descent over atoms and connectives (see the module docstring for precedence)."""
 
@@ -408,7 +443,48 @@ def _distribute(items: list[str | Atom]) -> list[str | Atom]:
             shared = {f for fs in left for f in fs} & {f for fs in right for f in fs}
             if len(left) >= 2 and (same or (len(right) >= 2 and shared)):
                 out[i] = "ORBREAK"
+        elif item in ("AND", "BREAK") and _exclusive(_run_atoms(out, i, -1), _run_atoms(out, i, 1)):
+            # "customers in Pune with 3+ orders and customers in Mumbai with 5+ orders": two
+            # groups that no customer can be in at once are a union, as people mean it.
+            out[i] = "ORBREAK"
     return out
+
+
+def _run_atoms(items: list[str | Atom], i: int, step: int) -> list[Atom]:
+    found: list[Atom] = []
+    j = i + step
+    while 0 <= j < len(items):
+        item = items[j]
+        if isinstance(item, Atom):
+            found.append(item)
+        elif item not in ("AND", "BREAK"):
+            break
+        j += step
+    return found
+
+
+def _values(run: list[Atom]) -> dict[str, set[str]] | None:
+    """Field -> the values a run of conditions says it equals, or None when the run names
+    one field twice (it is not one group then)."""
+    out: dict[str, set[str]] = {}
+    for atom in run:
+        node = atom.node
+        if "field" not in node or node["cmp"] not in ("eq", "in"):
+            continue
+        if node["field"] in out:
+            return None
+        values = node["value"] if isinstance(node["value"], list) else [node["value"]]
+        out[node["field"]] = {str(v).lower() for v in values}
+    return out
+
+
+def _exclusive(left: list[Atom], right: list[Atom]) -> bool:
+    if len(left) < 2 or len(right) < 2:
+        return False
+    mine, theirs = _values(left), _values(right)
+    if mine is None or theirs is None:
+        return False
+    return any(not (mine[f] & theirs[f]) for f in mine.keys() & theirs.keys())
 
 
 def _run(items: list[str | Atom], i: int, step: int) -> list[tuple[str, ...]]:
