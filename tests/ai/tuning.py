@@ -1056,4 +1056,53 @@ TUNING_2 += [
     ("customers with more than 3 visits this month", None),
 ]
 
+# A ninth batch: more probes by hand, in field labels as the builder shows them and in more
+# words for the issue's kinds. Tried before being added: the ones the engine got wrong were
+# "customer id starts with C001" (an id split in two), "first order between January and March",
+# "customers without a tier", "city in Pune, Delhi", "spent in the range 2k to 8k", "gone 60
+# days without an order", "came on board / added / registered during this month", "signups from
+# this month", and "new customers in the last month" (read as October, unlike "joined in the
+# last month"); all were fixed before being added.
+TUNING_2 += [
+    ("customer id starts with C001", c("external_id", "starts_with", "c001")),
+    ("first order between January and March 2026", c(FIRST, "between", ["2026-01-01", "2026-03-31"])),
+    ("customers without a tier", c(TIER, "is_not_set")),
+    ("customers who have a tier", c(TIER, "is_set")),
+    ("city in Pune, Delhi", c(CITY, "in", ["Pune", "Delhi"])),
+    ("spent in the range 2k to 8k", c(SPEND, "between", [2000, 8000])),
+    ("spent anywhere between 1k and 3k", c(SPEND, "between", [1000, 3000])),
+    ("customers that have gone 60 days without an order", away(60)),
+    ("customers who came on board this month", c(JOINED, "after", MONTH_START)),
+    ("customers added this month", c(JOINED, "after", MONTH_START)),
+    ("customers that registered during this month", c(JOINED, "after", MONTH_START)),
+    ("signups from this month in Delhi", AND(c(JOINED, "after", MONTH_START), c(CITY, "eq", "Delhi"))),
+    ("new customers in the last month", c(JOINED, "within_last_days", 30)),
+    ("new accounts created this month", c(JOINED, "after", MONTH_START)),
+    ("number of orders at least 3", c(ORDERS, "gte", 3)),
+    ("signed up after March 2026", c(JOINED, "after", "2026-03-31")),
+    ("last order before 1 Jan 2026", c(LAST, "before", "2026-01-01")),
+    ("marketing_opt_in is true", c(OPT_IN, "eq", True)),
+    ("vip is false", c(VIP, "eq", False)),
+    ("visits between 5 and 10", c(VISITS, "between", [5, 10])),
+    ("tier in gold, platinum", c(TIER, "in", ["gold", "platinum"])),
+    ("Average order value between 500 and 1500", c(AOV, "between", [500, 1500])),
+    ("city is not Mumbai", c(CITY, "ne", "Mumbai")),
+    ("phone is empty", c("phone", "is_not_set")),
+    ("non-opted-in customers", c(OPT_IN, "ne", True)),
+    ("customers who've dropped 10k or more", c(SPEND, "gte", 10000)),
+    ("spent around 5k", None),
+    ("no purchases since 3 months", away(90)),
+    ("zero orders in the last quarter", away(91)),
+    ("who haven't made any purchase since Diwali", None),
+    ("last bought more than 2 months ago", AND(away(60), c(LAST, "is_set"))),
+    ("customers whose last name is Iyer", c("name", "contains", "iyer")),
+    (
+        "customers named Zara Smith or John Rao",
+        OR(c("name", "contains", "zara smith"), c("name", "contains", "john rao")),
+    ),
+    ("customers new this month", c(JOINED, "after", MONTH_START)),
+    ("orders >= 2 && spend >= 2000", AND(c(ORDERS, "gte", 2), c(SPEND, "gte", 2000))),
+    ("orders 2-4", c(ORDERS, "between", [2, 4])),
+]
+
 TUNING += TUNING_2

@@ -237,6 +237,7 @@ class Token:
 
 _TOKEN = re.compile(
     r"\d{4}-\d{2}-\d{2}"
+    r"|(?!(?i:rs|inr|usd|eur|gbp)\d)[^\W\d_]+\d[^\W_]*"  # an id such as C001 (but "Rs500" is money)
     r"|[\w.+-]*@[\w-]+(?:\.[\w-]+)+"
     r"|[^\W\d_]+(?:\.(?:com|in|net|org|co|io|edu|gov|info|biz|uk))+(?![\w])"
     r"|\d+(?:[.,]\d+)*"

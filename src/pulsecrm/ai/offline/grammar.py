@@ -155,7 +155,7 @@ class Grammar:
         )
         add(
             "last_order_date",
-            rf"{LAST_ORDER}{IS} (?P<rel>since|after|before|until|till|prior to|in|during|on or after|on or before|on) {date_}",
+            rf"{LAST_ORDER}{IS} (?P<rel>since|after|before|until|till|prior to|in|during|on or after|on or before|on|between|from) {date_}(?: (?:and|to) (?P<date2>{w.DATE}))?",
             self._dated("last_order_at"),
         )
         add("first_order_window", rf"{FIRST_VERB}{IS} {window}", self._within("first_order_at"))
@@ -166,7 +166,7 @@ class Grammar:
         )
         add(
             "first_order_date",
-            rf"{FIRST_VERB}{IS} (?P<rel>since|after|before|until|till|prior to|in|during|on) {date_}",
+            rf"{FIRST_VERB}{IS} (?P<rel>since|after|before|until|till|prior to|on or after|on or before|in|during|on|between|from) {date_}(?: (?:and|to) (?P<date2>{w.DATE}))?",
             self._dated("first_order_at"),
         )
         add("first_order_cal", rf"{FIRST_VERB}{IS}(?: in)? (?P<cal>{CAL})", self._calendar("first_order_at"))
@@ -187,11 +187,16 @@ class Grammar:
         )
         add(
             "joined_cal",
-            rf"{JOIN_VERB}(?: with us)?{IS}(?: in)? (?P<cal>{CAL})",
+            rf"{JOIN_VERB}(?: with us)?{IS}(?: (?:in|during|within|over|from|of|for))?(?: the)? (?P<cal>{CAL})",
             self._calendar("created_at"),
         )
         newly = r"(?:newly|recently|just) (?:joined|signed up|signed|registered|acquired|added|onboarded|enrolled|created)"
         new = rf"(?:(?:brand )?new {PEOPLE}|{newly}(?: {PEOPLE})?|{PEOPLE} (?:who|that) (?:have )?{newly})"
+        add(
+            "new_people_window",
+            rf"{new}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: from)? {window}",
+            self._within("created_at"),
+        )
         add(
             "new_people_cal",
             rf"{new}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: (?:from|in|within|during|of|for|since|over))?(?: the)? (?P<cal>{CAL})",
@@ -223,17 +228,17 @@ class Grammar:
             self._dated("created_at"),
         )
         add(
-            "new_people_window",
-            rf"{new}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: from)? {window}",
-            self._within("created_at"),
-        )
-        add(
             "tenure",
             rf"(?:been )?(?:with us|customers?|members?|a customer|a member|on board|around)(?: for)? (?P<rel>{AGO_MORE}|{AGO_LESS}) {dur}",
             self._ago("created_at", "rel", tenure=True),
         )
         away = r"(?:(?:been|gone|went|stayed|remained) )?(?:away|absent|missing|silent|quiet|cold|dormant|idle|inactive|lapsed|not active|not been active)"
         add("inactive_since", rf"{away} since {date_}", self._no_order_since)
+        add(
+            "gone_without",
+            rf"(?:(?:have|has|had) )?(?:gone|been) (?:(?:{AGO_MORE}) )?{dur}(?: or more| plus)? without (?:an? |any )?(?:{ORDER_VERB}|orders?|purchases?|buying|ordering|purchasing|shopping)",
+            self._inactive,
+        )
         add(
             "away_for",
             rf"{away}(?: from us)? (?:for|in|over|during)(?: the)?(?: (?:last|past))?(?: (?:{AGO_MORE}))? {dur}",
@@ -374,7 +379,7 @@ class Grammar:
         add("low_value", LOW_VALUE, self._value_tier(high=False))
         add("high_value", HIGH_VALUE, self._value_tier(high=True))
         total = rf"(?:{SPEND_VERB}|total (?:spend|spent|spending|purchases|purchase value|order value|value|revenue|sales)|lifetime (?:value|spend|spending|revenue)|ltv|clv|spent|spend|spends|spending|spenders?|purchased worth|bought worth|shopped for|bought for|purchased for|bought|purchased|shopped|ordered|purchases worth|worth|revenue|revenue of|value of)"
-        between_words = r"(?: (?:is|was|are|of|been|has|have|had|totalling|totaling|totals|total|in total|overall|a total of|so far|to date|with us|altogether|till date|in all|until now|amount|amounting to|money|an amount of|sum))*"
+        between_words = r"(?: (?:in the range of|in the range|in a range of|anywhere|somewhere|is|was|are|of|been|has|have|had|totalling|totaling|totals|total|in total|overall|a total of|so far|to date|with us|altogether|till date|in all|until now|amount|amounting to|money|an amount of|sum))*"
         after_words = r"(?: (?:in total|overall|so far|to date|with us|lifetime|altogether|in all|worth|in purchases|on purchases|on orders|on shopping|till date|until now|in their lifetime|total|spend|spent|of spend|in spend|value))*"
         add(
             "avg_spend",
@@ -464,7 +469,7 @@ class Grammar:
         names = "|".join(re.escape(c) for c in sorted(self.cities, key=len, reverse=True))
         lead = r"(?:(?:live|lives|living|located|based|residing|reside|resident|residents|staying|stays|stay|who are|are|is|shipping|ship|delivering|delivered)(?: (?:out))? )?"
         neg_place = r"(?P<neg>outside(?: of)?|not in|not from|not living in|not located in|away from)"
-        place = r"(?P<prep>in|at|from|within|out of|of|city|city is|city =|city of|cities|town|near|around|across)"
+        place = r"(?P<prep>in|at|from|within|out of|of|city|city is|city =|city of|city in|cities|cities in|town|near|around|across)"
         add(
             "place",
             rf"(?:{neg_place}|{lead}{place})? ?(?P<city>{names})(?: (?:based|customers|residents|people|users|buyers|shoppers|folks|city|area|region|metro|locals))?",
@@ -564,6 +569,17 @@ class Grammar:
                     self._const(_cond(spec.name, "eq", False)),
                 )
         elif spec.type == "text":
+            # "without a tier", "customers who have a tier": the attribute is missing or present
+            add(
+                f"attr_missing_{key}",
+                rf"(?:without|no|missing|lacking|having no|with no|not having|has no|have no)(?: (?:an?|any|their))? (?:{names})(?: (?:set|value|info|given|assigned))?(?= *$| (?:and|or|but|,|who|in|from|with)(?!\S))",
+                self._const(_cond(spec.name, "is_not_set")),
+            )
+            add(
+                f"attr_present_{key}",
+                rf"(?:with|have|has|having)(?: (?:an?|any|their|some))? (?:{names})(?: (?:set|value|assigned))?(?= *$| (?:and|or|but|,|who|in|from|with)(?!\S))",
+                self._const(_cond(spec.name, "is_set")),
+            )
             # A known place is never a tier's value: "gold tier in Mumbai, or platinum tier".
             places = "|".join(re.escape(c) for c in self.cities)
             value = rf"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all|spenders?|buyers?|shoppers?|{places})(?!\S))[\w@.+-]+"

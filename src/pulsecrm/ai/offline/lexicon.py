@@ -145,7 +145,8 @@ CAL = r"(?:this|current|last|previous) (?:week|month|quarter|year)|today|yesterd
 JOIN_VERB = (
     r"(?:joined|join|signed up|sign up|signup|registered|register|subscribed|created (?:an |their )?accounts?"
     r"|became (?:a )?customers?|onboarded|acquired|enrolled|signed on|sign ups|signups|sign up date"
-    r"|signup date|joining date|registration date|account created|created)"
+    r"|signup date|joining date|registration date|account created|created|came on ?board|come on ?board|got onboarded"
+    r"|(?:was|were|got) added|added)"
 )
 FIRST_VERB = r"(?:(?:(?:placed|made|did) (?:their |a |an |the )?)?first (?:order|purchase|bought|ordered|purchased|transaction|buy|shopped)(?: date)?)"
 LAST_ORDER = r"(?:(?:last|latest|most recent|previous|recent) (?:order|purchase|transaction|buy)(?: date)?|last ordered|last purchased|last bought|last shopped)"

@@ -63,10 +63,11 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
 
     # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
     named = [_fields(a.node) for a in atoms if not a.weak]
-    atoms = [a for a in atoms if not (a.weak and any(_fields(a.node) & f for f in named))]
+    given_way = [a for a in atoms if a.weak and any(_fields(a.node) & f for f in named)]
+    atoms = [a for a in atoms if a not in given_way]
     notes = [a.note for a in atoms if a.note]
 
-    stream, not_understood = _stream(tokens, starts, atoms)
+    stream, not_understood = _stream(tokens, starts, atoms, given_way)
     if not atoms:
         raise NotUnderstood(
             "no condition found in the prompt; try e.g. “spent more than 5k and haven't ordered in "
@@ -194,8 +195,12 @@ def _fields(node: Node) -> set[str]:
 Item = Atom | str
 
 
-def _stream(tokens: list[w.Token], starts: list[int], atoms: list[Atom]) -> tuple[list[Item], list[str]]:
-    """Atoms and connectives in order, and the runs of words nobody understood."""
+def _stream(
+    tokens: list[w.Token], starts: list[int], atoms: list[Atom], absorbed: list[Atom]
+) -> tuple[list[Item], list[str]]:
+    """Atoms and connectives in order, and the runs of words nobody understood. `absorbed` are
+    read but said more exactly elsewhere ("new customers" beside "created this month")."""
+    skip = {i for a in absorbed for i, s in enumerate(starts) if a.start <= s < a.end}
     items: list[Item] = []
     unknown: list[str] = []
     run: list[str] = []
@@ -210,6 +215,10 @@ def _stream(tokens: list[w.Token], starts: list[int], atoms: list[Atom]) -> tupl
 
     i, a = 0, 0
     while i < len(tokens):
+        if i in skip and not (a < len(atoms) and starts[i] >= atoms[a].start):
+            flush()
+            i += 1
+            continue
         if a < len(atoms) and starts[i] >= atoms[a].start:
             flush()
             items.append(atoms[a])
