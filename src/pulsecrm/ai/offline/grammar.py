@@ -301,7 +301,7 @@ class Grammar:
         once = r"(?:once|twice|thrice)"
         add(
             "one_time",
-            rf"one ?timers?|one ?time (?:buyers?|customers?|shoppers?|purchasers?|users?|orderers?)|(?<!in )(?<!in a )single (?:purchase|order)(?: (?:customers?|buyers?))?|first ?time (?:buyers?|customers?|shoppers?|purchasers?)|(?:only|just|exactly) one (?:order|purchase)|(?:ordered|bought|purchased|shopped) (?:only|just) {once}",
+            rf"one ?timers?|one ?time (?:buyers?|customers?|shoppers?|purchasers?|users?|orderers?)|(?<!in )(?<!in a )single (?:purchase|order)(?: (?:customers?|buyers?))?|first ?time (?:buyers?|customers?|shoppers?|purchasers?)|(?:(?:placed|made|has|have|had|with) )?(?:only|just|exactly) (?:one|a single|1) (?:order|purchase)|(?:ordered|bought|purchased|shopped) (?:only|just) {once}",
             self._one_time,
         )
         add(

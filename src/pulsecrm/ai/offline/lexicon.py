@@ -196,7 +196,7 @@ TIER_VALUES = ("bronze", "silver", "gold", "platinum", "diamond", "titanium")
 TIER_KEYS = ("tier", "level", "membership", "loyalty", "plan", "rank", "grade")
 # Marketing consent in the words people use for it ("subscribed to promotions", "marketing
 # consent"), for a boolean opt-in attribute; and the ways it is withdrawn.
-CONSENT_TOPIC = r"(?:marketing|promotions?|promotional|promos?|offers|newsletters?|deals|marketing communications?)(?: (?:e ?mails?|messages|messaging|sms|texts|communications?|comms|updates|content|mailers))?"
+CONSENT_TOPIC = r"(?:(?:our|the|your|all) )?(?:marketing|promotions?|promotional|promos?|offers|newsletters?|deals|marketing communications?)(?: (?:e ?mails?|messages|messaging|sms|texts|communications?|comms|updates|content|mailers))?"
 CONSENT_YES = (
     rf"(?:(?:opted|opt) ?in|subscribed|consented|agreed|signed up|said yes|gave consent|given consent|allowed|accepted|agreed to receive|consented to receive)(?: (?:to|for))? {CONSENT_TOPIC}"
     rf"|{CONSENT_TOPIC} (?:consent(?:ed)?|opted ?in|opt ?ins?|subscribers?|subscribed|permission|allowed)"
