@@ -156,6 +156,22 @@ def test_other_shares_of_spend_need_their_percentile_computed() -> None:
     assert rules_from_text("top 10% of customers", only_ten, now=NOW).notes
 
 
+def test_the_percentiles_a_prompt_asks_for_are_all_it_uses() -> None:
+    # The evaluation's catalog holds every percentile; the endpoint computes only those
+    # `spend_percentiles` finds. Both must read every prompt alike.
+    full, spend = catalog(), spend_distribution()
+    for prompt, _ in [*CORPUS, *TUNING]:
+        asked = spend_percentiles(prompt, full)
+        only = replace(full, spend=replace(spend, more={q: v for q, v in spend.more.items() if q in asked}))
+        try:
+            expected = rules_from_text(prompt, full, now=NOW)
+        except NotUnderstood:
+            with pytest.raises(NotUnderstood):
+                rules_from_text(prompt, only, now=NOW)
+            continue
+        assert rules_from_text(prompt, only, now=NOW) == expected, prompt
+
+
 def test_no_prompt_of_the_sets_raises_anything_but_not_understood() -> None:
     # "haven't ordered in a while" once raised IndexError (a 500): every prompt either reads
     # or is refused with the 422.
