@@ -137,6 +137,8 @@ def duration_days(text: str) -> int | None:
     count = number(match["n"]) if match["n"] and match["n"] not in ("a", "an") else Decimal(1)
     if count is None:
         return None
+    if UNIT_DAYS[match["u"]] == 30 and count % 12 == 0 and count:
+        return int(count / 12 * 365)  # "12 months" is a year, not 360 days
     return int(count * UNIT_DAYS[match["u"]])
 
 
@@ -278,7 +280,9 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
             if _NUMERIC.match(prev) and (_NUMERIC.match(nxt) or nxt[:1].isdigit()):
                 out.append(Token("to", word))
             continue
-        if low in (".", "!", ";", ":"):
+        if low == ":":
+            continue  # "spend: > 5000", "tier: gold": a label and its value
+        if low in (".", "!", ";"):
             out.append(Token(",", word))
             continue
         if low == "&":

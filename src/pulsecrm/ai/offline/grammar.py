@@ -61,6 +61,7 @@ from pulsecrm.segments.catalog import Catalog, FieldSpec
 # --- the grammar ------------------------------------------------------------------------------
 
 # A money multiplier or currency word right after a number: the number is an amount.
+_PERCENT_AFTER = re.compile(r" (?:%|percent|per cent|pc|pct)(?!\S)")
 _MONEY_AFTER = re.compile(rf" (?:{w.MULTIPLIER_WORDS}|{w.CURRENCY_AFTER})(?![a-z])")
 
 Handler = Callable[[re.Match[str], "Context"], "Atom | list[Atom] | None"]
@@ -125,12 +126,12 @@ class Grammar:
         neg = r"(?:(?:have|has|had|did|do|does|is|are) not|not|never|no|without|zero|nil)(?: been| yet| even| ever| once)*"
         add(
             "no_order_window",
-            rf"{neg} (?:any |an |a )?(?:{ORDER_VERB}|{RETURN_VERB}|back){ORDER_TAIL} {window}",
+            rf"{neg} (?:any |an |a )?(?:{ORDER_VERB}|{RETURN_VERB}|back){ORDER_TAIL} {window}(?: or (?:more|longer|over|above))?",
             self._no_order_window,
         )
         add(
             "nothing_window",
-            rf"(?:nothing|no activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? (?:{WINDOW}(?: (?:{AGO_MORE}))? )?{dur}(?! (?:ago|back|before|earlier))",
+            rf"(?:nothing|no activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? (?:{WINDOW}(?: (?:{AGO_MORE}))? )?{dur}(?! (?:ago|back|before|earlier))(?: or (?:more|longer|over|above))?",
             self._no_order_window,
         )
         add(
@@ -366,7 +367,7 @@ class Grammar:
         by_spend = r"(?: (?:by|in|on|for|in terms of|based on|ranked by) (?:(?:total|lifetime|overall) )?(?:spend|spending|spent|revenue|value|ltv|clv|sales|purchase value|money spent|amount spent))"
         add(
             "spend_share",
-            rf"(?:(?:in|within|among|from|are|is) )?(?:the )?(?:our )?{side}{share}(?: of)?(?: (?:our |all |the )?{TIER_NOUN})?{by_spend}?(?: {TIER_NOUN})?",
+            rf"(?:(?:in|within|among|from|are|is) )?(?:the )?(?:our )?{side}(?: (?:spending|spend|paying|value|valued))?{share}(?: of)?(?: (?:our |all |the )?{TIER_NOUN})?{by_spend}?(?: {TIER_NOUN})?",
             self._spend_share,
         )
         spend_word = r"(?:spent|spend|spends|spending|spenders?|total spend|lifetime value|ltv)"
@@ -641,6 +642,8 @@ class Grammar:
                 "value",
             ) and not any(w.is_money_like(v) for v in values):
                 return None  # "bought 3 times" is a count; only "bought ₹5k" is money
+            if _PERCENT_AFTER.match(m.string, m.end()):
+                return None  # "spending 10%" is a share, not an amount
             found = _compare(m, _money, bare="gte")
             return None if found is None else Atom(m.start(), m.end(), _compared(name, found))
 
@@ -1048,6 +1051,8 @@ class Grammar:
     def _bare_amount(self, m: re.Match[str], _ctx: Context) -> Atom | None:
         if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"]):
             return None  # a number alone is no condition
+        if _PERCENT_AFTER.match(m.string, m.end()):
+            return None
         found = _compare(m, _money, bare="gte")
         if found is None:
             return None

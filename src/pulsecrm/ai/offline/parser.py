@@ -81,7 +81,7 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
                 }
             ],
         )
-    tree = _Parser(_exclusions(_merge_places(stream))).parse()
+    tree = _Parser(_exclusions(_asides(_merge_places(stream)))).parse()
     typed = rule_lang.parse({"version": 1, "op": "and", "rules": [tree]})
     root = _root(_plain(rule_lang.simplify(typed)))
     rule_lang.check(rule_lang.parse(root), catalog)  # our own output obeys the same contract
@@ -290,6 +290,24 @@ def _merge_places(items: list[Item]) -> list[Item]:
                 out[j:] = [merged]
                 continue
         out.append(item)
+    return out
+
+
+def _asides(items: list[Item]) -> list[Item]:
+    """'Pune (spent > 5k) or Delhi (spent > 10k)': brackets right after a condition, holding
+    no "or", qualify it like any modifier beside it; they group nothing, so they go."""
+    out = list(items)
+    i = 0
+    while i < len(out):
+        if out[i] == "LP" and i and isinstance(out[i - 1], Atom):
+            j = i + 1
+            while j < len(out) and out[j] not in ("LP", "RP", "OR"):
+                j += 1
+            if j < len(out) and out[j] == "RP":
+                del out[j]
+                del out[i]
+                continue
+        i += 1
     return out
 
 
