@@ -4,11 +4,12 @@ The engine is tuned on this set and the corpus only; the held-out set that measu
 (tests/ai/heldout.py, scored by bench/ai_heldout.py) is never read while tuning. Each kind the
 issue names has its own block: value slang, spending verbs, absence as recency, distribution
 over "or", symbolic conditions after a comma, names, "new customers this month", plus mixed
-prompts; later batches add the catalog's other fields and phrasings found by probing. `TOP`
-and `BOTTOM` stand for the data-driven thresholds (the 90th and 10th percentile of total spend), filled in by the evaluation from its
-own data set, exactly as the engine computes them at question time; `P80` and the like are any
-other percentile. An expected tree of None is a prompt the rule language cannot say: right
-only when the engine refuses it or flags a part of it.
+prompts; later batches add the catalog's other fields and phrasings found by probing.
+
+`TOP` and `BOTTOM` stand for the data-driven thresholds (the 90th and 10th percentile of total
+spend), filled in by the evaluation from its own data set, exactly as the engine computes them
+at question time; `P80` and the like are any other percentile. An expected tree of None is a
+prompt the rule language cannot say: right only when the engine refuses it or flags a part.
 """
 
 from __future__ import annotations
