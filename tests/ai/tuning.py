@@ -1166,6 +1166,17 @@ TUNING_2 += [
     ("customers whose name starts with Pr", c("name", "starts_with", "pr")),
     ("spent 10% more", None),
     ("customers who splurge", None),
+    # "new" alone before a place was reported at first; fixed before being added
+    (
+        "lapsed in Pune or new in Mumbai",
+        OR(
+            AND(away(90), c(CITY, "eq", "Pune")),
+            AND(c(JOINED, "within_last_days", 30), c(CITY, "eq", "Mumbai")),
+        ),
+    ),
+    ("spent 5k+ in Mumbai or 10k+ elsewhere", None),
+    ("engaged customers", None),
+    ("frequent buyers", None),
 ]
 
 TUNING += TUNING_2

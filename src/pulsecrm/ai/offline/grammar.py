@@ -290,6 +290,13 @@ class Grammar:
         )
 
         add(
+            "new_bare",
+            r"(?:(?:are|is|were) )?(?:brand )?new(?= (?:in|from|at|to) )",
+            self._assumed(
+                "created_at", "within_last_days", DEFAULT_NEW_DAYS, "“new customers” has no period"
+            ),
+        )
+        add(
             "new_people",
             new,
             self._assumed(
