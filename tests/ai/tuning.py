@@ -1179,4 +1179,23 @@ TUNING_2 += [
     ("frequent buyers", None),
 ]
 
+# An eleventh batch: typing as people type. Wrong at first, fixed before being added: "more
+# then" for "more than".
+TUNING_2 += [
+    ("CUSTOMERS IN MUMBAI WHO SPENT OVER 5K", AND(c(CITY, "eq", "Mumbai"), c(SPEND, "gt", 5000))),
+    ("custmers who spnt more then 5k", c(SPEND, "gt", 5000)),
+    ("customers with more then 3 orders", c(ORDERS, "gt", 3)),
+    ("repeat custmers in Dehli", AND(c(ORDERS, "gte", 2), c(CITY, "eq", "Delhi"))),
+    ("big spendrs in Pune", AND(BIG, c(CITY, "eq", "Pune"))),
+    ("costumers who joined this month", c(JOINED, "after", MONTH_START)),
+    ("Customers from mumbai!!", c(CITY, "eq", "Mumbai")),
+    ("customers who spent > 5k \U0001f642", c(SPEND, "gt", 5000)),
+    ("spend>5k,orders<3,city=pune", AND(c(SPEND, "gt", 5000), c(ORDERS, "lt", 3), c(CITY, "eq", "Pune"))),
+    ("whales,lapsed", AND(BIG, away(90))),
+    ("customers who haven\u2019t ordered in 60 days", away(60)),
+    ("customers who haven't ordered in sixty days", away(60)),
+    ("spent more than ten k", c(SPEND, "gt", 10000)),
+    ("spent over Rs 5000/-", c(SPEND, "gt", 5000)),
+]
+
 TUNING += TUNING_2

@@ -32,11 +32,12 @@ CMP_WORDS: dict[str, tuple[str, ...]] = {
     "gt": (
         "more than", "greater than", "over", "above", "exceeding", "exceeds", "exceed",
         "in excess of", "upwards of", "upward of", "beyond", "higher than", "bigger than",
-        "larger than", "north of", "mor than", ">",
+        "larger than", "north of", "mor than", ">", "more then", "greater then", "higher then",
+        "bigger then", "over then",
     ),
     "lt": (
         "less than", "fewer than", "under", "below", "lower than", "smaller than", "beneath",
-        "south of", "<",
+        "south of", "<", "less then", "fewer then", "lower then", "smaller then",
     ),
     "eq": ("exactly", "of exactly", "precisely", "equal to", "equals", "=", "only", "just", "is"),
     "ne": ("!=", "<>", "not equal to", "not equals", "does not equal", "is not equal to"),
