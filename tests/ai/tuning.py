@@ -1196,6 +1196,14 @@ TUNING_2 += [
     ("customers who haven't ordered in sixty days", away(60)),
     ("spent more than ten k", c(SPEND, "gt", 10000)),
     ("spent over Rs 5000/-", c(SPEND, "gt", 5000)),
+    # first orders and tenure; "ordered for the first time" was refused at first, then fixed
+    ("customers who ordered for the first time this month", c(FIRST, "after", MONTH_START)),
+    ("bought for the first time in the last 2 weeks", c(FIRST, "within_last_days", 14)),
+    ("customers who have purchased since October", c(LAST, "after", "2026-09-30")),
+    ("customers who last ordered less than 2 weeks ago", c(LAST, "within_last_days", 14)),
+    ("members for less than 6 months", c(JOINED, "within_last_days", 180)),
+    ("customers who joined less than a month ago", c(JOINED, "within_last_days", 30)),
+    ("long-time customers", None),
 ]
 
 TUNING += TUNING_2

@@ -149,7 +149,7 @@ JOIN_VERB = (
     r"|signup date|joining date|registration date|account created|created|came on ?board|come on ?board|got onboarded"
     r"|(?:was|were|got) added|added)"
 )
-FIRST_VERB = r"(?:(?:(?:placed|made|did) (?:their |a |an |the )?)?first (?:order|purchase|bought|ordered|purchased|transaction|buy|shopped)(?: date)?)"
+FIRST_VERB = r"(?:(?:(?:placed|made|did) (?:their |a |an |the )?)?first (?:order|purchase|bought|ordered|purchased|transaction|buy|shopped)(?: date)?|(?:ordered|bought|purchased|shopped|placed an order|made a purchase) for the first time)"
 LAST_ORDER = r"(?:(?:last|latest|most recent|previous|recent) (?:order|purchase|transaction|buy)(?: date)?|last ordered|last purchased|last bought|last shopped)"
 IS = r"(?: (?:was|is|were|are|placed|made|date|on|at|happened))*"
 # What makes "no orders …" about a period rather than ever: "in the last", "for 3", "since", "this".
