@@ -1204,6 +1204,22 @@ TUNING_2 += [
     ("members for less than 6 months", c(JOINED, "within_last_days", 180)),
     ("customers who joined less than a month ago", c(JOINED, "within_last_days", 30)),
     ("long-time customers", None),
+    # average order value and attributes. Wrong at first, fixed before being added: "visited us
+    # over 20 times" (a silent wrong answer: read as orders), "more than 1000 per purchase",
+    # "gold or platinum tiers" (the plural corrected to "timers")
+    ("customers who have visited us over 20 times", c(VISITS, "gt", 20)),
+    ("customers spending more than 1000 per purchase", c(AOV, "gt", 1000)),
+    ("customers in gold or platinum tiers", c(TIER, "in", ["gold", "platinum"])),
+    ("customers with an average order of over 2k", c(AOV, "gt", 2000)),
+    ("average cart value above ₹1,200", c(AOV, "gt", 1200)),
+    ("mean order value below 700", c(AOV, "lt", 700)),
+    ("customers whose typical order is above 1500", c(AOV, "gt", 1500)),
+    ("customers with at least 15 store visits", c(VISITS, "gte", 15)),
+    ("customers marked VIP", c(VIP, "eq", True)),
+    ("non VIPs in Pune", AND(c(VIP, "ne", True), c(CITY, "eq", "Pune"))),
+    ("customers whose tier isn't bronze", c(TIER, "ne", "bronze")),
+    ("high AOV customers", None),
+    ("frequent visitors", None),
 ]
 
 TUNING += TUNING_2

@@ -326,6 +326,8 @@ def correct(word: str, vocabulary: frozenset[str]) -> str:
     """A small typo tolerance: an unknown word of 4+ letters close to exactly one keyword."""
     if len(word) < 4 or word in vocabulary or not word.isalpha():
         return word
+    if word.endswith("s") and word[:-1] in vocabulary:
+        return word  # the plural of a keyword ("tiers") is no typo
     return _closest(word, vocabulary)
 
 

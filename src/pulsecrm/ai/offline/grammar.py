@@ -325,7 +325,7 @@ class Grammar:
         order_noun = r"(?:orders|order|purchases|purchase|transactions|transaction)"
         add(
             "order_times",
-            rf"(?:{ORDER_VERB}|visited us){ORDER_TAIL} {quantity(w.NUMBER, alternatives=True)} {times}(?: (?P<post_after>{POST}))?",
+            rf"(?:{ORDER_VERB}){ORDER_TAIL} {quantity(w.NUMBER, alternatives=True)} {times}(?: (?P<post_after>{POST}))?",
             self._counted("order_count", bare="eq"),
         )
         add(
@@ -366,7 +366,7 @@ class Grammar:
             rf"|(?:average|avg|mean|typical) (?:spend|spent|spending|amount|value|revenue|bill|ticket) {per}|aov|abv|atv"
             rf"|(?:spend|spent|spending|spends|pays?|paid|paying) (?:on average |on avg )?{per}(?: on average| on avg)?"
             rf"|(?:orders?|purchases?|baskets?|tickets?|transactions?) (?:that )?(?:average|averaging|averages|averaged|avg)(?: at| out at| of)?"
-            rf"|on (?:an? )?average {per}|{per} on average|on (?:an? )?(?:average|avg)|per order|basket size|basket value|cart size|cart value|order value|ticket size|average ticket|average spend|average basket|average order)"
+            rf"|on (?:an? )?average {per}|{per} on average|on (?:an? )?(?:average|avg)|(?:per|each|every) (?:order|purchase|transaction|bill|basket)|basket size|basket value|cart size|cart value|order value|ticket size|average ticket|average spend|average basket|average order)"
         )
         # A share of customers by spend: "top 20%", "bottom quartile", "above the median".
         side = r"(?P<side>top|bottom|highest|lowest|upper|lower|best|biggest|least|largest|smallest)"
@@ -599,7 +599,7 @@ class Grammar:
             )
             add(
                 f"attr_text_after_{key}",
-                rf"{values} (?:{names})(?: (?:members?|customers?|users?|level|status))?",
+                rf"{values} (?:{names})s?(?: (?:members?|customers?|users?|level|status))?",
                 self._text_values(spec.name),
             )
 
