@@ -1220,6 +1220,18 @@ TUNING_2 += [
     ("customers whose tier isn't bronze", c(TIER, "ne", "bronze")),
     ("high AOV customers", None),
     ("frequent visitors", None),
+    # negations and places by other names ("who are not new" was refused at first)
+    ("customers who are not new", c(JOINED, "not_within_last_days", 30)),
+    ("customers who don't live in Delhi or Noida", c(CITY, "not_in", ["Delhi", "Noida"])),
+    ("all users apart from those in Chennai", c(CITY, "ne", "Chennai")),
+    ("customers excluding the ones who spent less than 1k", c(SPEND, "gte", 1000)),
+    ("everyone but VIPs and whales", AND(c(VIP, "ne", True), c(SPEND, "lt", TOP))),
+    ("neither gold nor platinum tier", c(TIER, "not_in", ["gold", "platinum"])),
+    ("customers in Gurgaon", c(CITY, "eq", "Gurugram")),
+    (
+        "Bangalore or Chennai customers who are VIP",
+        AND(c(CITY, "in", ["Bengaluru", "Chennai"]), c(VIP, "eq", True)),
+    ),
 ]
 
 TUNING += TUNING_2

@@ -291,7 +291,7 @@ class Grammar:
 
         add(
             "new_bare",
-            r"(?:(?:are|is|were) )?(?:brand )?new(?= (?:in|from|at|to) )",
+            r"(?:(?:are|is|were) )?(?:brand )?new(?= (?:in|from|at|to) | *$| (?:and|or|but|,|who|with)(?!\S))",
             self._assumed(
                 "created_at", "within_last_days", DEFAULT_NEW_DAYS, "“new customers” has no period"
             ),
