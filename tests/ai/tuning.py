@@ -1232,6 +1232,16 @@ TUNING_2 += [
         "Bangalore or Chennai customers who are VIP",
         AND(c(CITY, "in", ["Bengaluru", "Chennai"]), c(VIP, "eq", True)),
     ),
+    # unions said with "as well as", "plus", "along with". Wrong at first (silently: two
+    # cities at once, an empty audience), fixed before being added; the last is ambiguous and
+    # must be flagged
+    ("customers in Pune as well as Mumbai", c(CITY, "in", ["Pune", "Mumbai"])),
+    ("VIPs in Pune as well as Mumbai", AND(c(VIP, "eq", True), c(CITY, "in", ["Pune", "Mumbai"]))),
+    ("customers in Pune plus those in Mumbai", c(CITY, "in", ["Pune", "Mumbai"])),
+    ("Pune customers along with Delhi customers", c(CITY, "in", ["Pune", "Delhi"])),
+    ("gold tier customers as well as platinum tier customers", c(TIER, "in", ["gold", "platinum"])),
+    ("both Pune and Mumbai customers", c(CITY, "in", ["Pune", "Mumbai"])),
+    ("customers in Pune who spent over 5k as well as Mumbai", None),
 ]
 
 TUNING += TUNING_2

@@ -26,6 +26,7 @@ from pulsecrm.ai.offline.atoms import (
 )
 from pulsecrm.ai.offline.lexicon import (
     _CMP_OF,
+    _CONNECTIVE_PHRASES,
     _PERIOD_AHEAD,
     AGO_LESS,
     AGO_MORE,
@@ -606,6 +607,7 @@ class Grammar:
     def _vocabulary(self) -> frozenset[str]:
         """Words worth correcting a typo towards: every keyword of every pattern."""
         found: set[str] = set(FILLER) | set(CONNECTIVES) | set(w.MONTHS) | set(w.UNITS) | set(w.TENS)
+        found.update(word for phrase in _CONNECTIVE_PHRASES for word in phrase)  # "as well as"
         for pattern in self.patterns:
             found.update(re.findall(r"[a-z]{4,}", pattern.regex.pattern))
         for city in self.cities:

@@ -106,7 +106,7 @@ FILLER = frozenset(
     having are is was were be been being do does did ones one just some total overall lifetime
     ever so far in at on from by as there here what whats which that whose guys ppl cust custs
     already currently still now customers' someone somebody like can could would should will
-    marked flagged tagged labelled labeled status
+    marked flagged tagged labelled labeled status both
     """.split()  # noqa: SIM905 - a word list is easier to extend as text
 )
 _FILLER_PHRASES = ("from us", "with us", "so far", "to date", "in total", "at all")
@@ -123,7 +123,7 @@ CONNECTIVES: dict[str, str] = {
 }  # fmt: skip
 _CONNECTIVE_PHRASES = {
     ("other", "than"): "WIDE_NOT", ("apart", "from"): "WIDE_NOT", ("but", "not"): "BREAK NOT",
-    ("as", "well", "as"): "BREAK", ("and", "also"): "BREAK", ("in", "addition", "to"): "BREAK",
+    ("as", "well", "as"): "BREAK", ("along", "with"): "BREAK", ("together", "with"): "BREAK", ("and", "also"): "BREAK", ("in", "addition", "to"): "BREAK",
     ("and", "or"): "OR", ("leaving", "out"): "WIDE_NOT", ("leave", "out"): "WIDE_NOT",
     # "everyone but Kolkata": "but" after an everyone-word is "except", not a new clause.
     ("everyone", "but"): "WIDE_NOT", ("everybody", "but"): "WIDE_NOT", ("anyone", "but"): "WIDE_NOT",

@@ -84,6 +84,13 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
     tree = _Parser(_exclusions(_asides(_merge_places(stream)))).parse()
     typed = rule_lang.parse({"version": 1, "op": "and", "rules": [tree]})
     root = _root(_plain(rule_lang.simplify(typed)))
+    dropped = _drop_contradictions(root)
+    if dropped:
+        # "in Pune who spent over 5k as well as Mumbai": no customer is in both cities, and
+        # which grouping was meant is unclear, so the later one is reported, not guessed.
+        not_understood += [_typed(tokens, starts, atoms, node) for node in dropped]
+        if not root["rules"]:
+            raise NotUnderstood("the prompt's conditions contradict each other")
     rule_lang.check(rule_lang.parse(root), catalog)  # our own output obeys the same contract
     return Parsed(root, not_understood, notes)
 
@@ -104,6 +111,44 @@ def spend_percentiles(prompt: str, catalog: Catalog) -> frozenset[int]:
 
 def _q(found: tuple[bool, int] | None) -> int | None:
     return None if found is None else found[1]
+
+
+def _drop_contradictions(node: Node) -> list[Node]:
+    """Remove, from each AND group, a condition that says a field equals something disjoint
+    from what an earlier one says (no customer matches both); return what was removed."""
+    dropped: list[Node] = []
+    if "field" in node:
+        return dropped
+    for child in node["rules"]:
+        dropped += _drop_contradictions(child)
+    if node["op"] != "and" or node.get("not"):
+        return dropped
+    seen: dict[str, set[str]] = {}
+    kept = []
+    for child in node["rules"]:
+        if "field" in child and child["cmp"] in ("eq", "in"):
+            values = child["value"] if isinstance(child["value"], list) else [child["value"]]
+            these = {str(v).lower() for v in values}
+            if child["field"] in seen and not (seen[child["field"]] & these):
+                dropped.append(child)
+                continue
+            seen[child["field"]] = these
+        kept.append(child)
+    node["rules"] = kept
+    return dropped
+
+
+def _typed(tokens: list[w.Token], starts: list[int], atoms: list[Atom], node: Node) -> str:
+    """The words of the prompt that gave a condition, as typed."""
+    for atom in atoms:
+        if atom.node == node:
+            words = [
+                t.original or t.text
+                for t, s in zip(tokens, starts, strict=True)
+                if atom.start <= s < atom.end
+            ]
+            return " ".join(words)
+    return str(node.get("value"))
 
 
 _NUMERIC_CMPS = frozenset({"gt", "gte", "lt", "lte", "between", "eq"})
@@ -270,12 +315,14 @@ _JOINERS = {"AND", "OR", "COMMA"}
 
 
 def _merge_places(items: list[Item]) -> list[Item]:
-    """'in Mumbai, Pune or Delhi' -> one condition: city in [Mumbai, Pune, Delhi]."""
+    """'in Mumbai, Pune or Delhi' -> one condition: city in [Mumbai, Pune, Delhi]. So are two
+    places joined by a clause word ("in Pune as well as Mumbai", "plus those in Delhi"): no
+    customer lives in both."""
     out: list[Item] = []
     for item in items:
         if isinstance(item, Atom) and item.cities:
             j = len(out) - 1
-            while j >= 0 and isinstance(out[j], str) and out[j] in _JOINERS:
+            while j >= 0 and isinstance(out[j], str) and out[j] in _JOINERS | {"BREAK"}:
                 j -= 1
             prev = out[j] if j >= 0 else None
             if (
@@ -506,7 +553,7 @@ def _values(run: list[Atom]) -> dict[str, set[str]] | None:
 
 
 def _exclusive(left: list[Atom], right: list[Atom]) -> bool:
-    if len(left) < 2 or len(right) < 2:
+    if not ((len(left) >= 2 and len(right) >= 2) or (len(left) == 1 and len(right) == 1)):
         return False
     mine, theirs = _values(left), _values(right)
     if mine is None or theirs is None:
