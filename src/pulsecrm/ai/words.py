@@ -322,9 +322,32 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
 _NAME_CUES = frozenset({"named", "called", "name", "names", "is", "surname", "surnamed"})
 
 
+# Ordinary words that are one edit from a keyword: real words, never typos ("good" is not
+# "gold", "send" not "spend", "none" not "nine").
+ENGLISH = frozenset(
+    """
+    about above after again against almost alone along already also although always among
+    another anyone anything anywhere around because become before behind being below beside
+    better between beyond both bring could does doing done down during each either else enough
+    even ever every exactly except fall fast feel find five four free from front full gave give
+    given goes going gone good great grow half hand happy hard have having head hear help here
+    high hold home hope house however idea into just keep kind know known large last late later
+    learn least leave left less life like line little live long look lose lost made make many
+    mean might mind more most move much must name near need never next nice night nine none
+    nothing number often once only open order other over part past people place placed plan
+    play point price pretty quite rather read real really right same save says seen send sent
+    shop show side since small some soon sort spend start state stay step still stop such sure
+    take talk team tell than that their them then there these they thing think this those
+    though three through till time today told took town tree true turn under until upon used
+    user very want week well went were what when where which while whole will wish with
+    within without word work would year years your good gold info send spend stop store
+    """.split()  # noqa: SIM905 - a word list is easier to extend as text
+)
+
+
 def correct(word: str, vocabulary: frozenset[str]) -> str:
     """A small typo tolerance: an unknown word of 4+ letters close to exactly one keyword."""
-    if len(word) < 4 or word in vocabulary or not word.isalpha():
+    if len(word) < 4 or word in vocabulary or word in ENGLISH or not word.isalpha():
         return word
     if word.endswith("s") and word[:-1] in vocabulary:
         return word  # the plural of a keyword ("tiers") is no typo
