@@ -3,8 +3,8 @@
 Accuracy is semantic: a prompt counts as right when its tree matches exactly the same
 customers as the expected tree on a fixed, seeded synthetic data set (tests/ai/evaluation.py),
 using the reference evaluator of the segment tests. The tuning set (tests/ai/tuning.py) holds
-issue 14's failure kinds; a held-out set, scored by `tests.ai.evaluation.score`, is kept
-outside the repository. Latency is timed over several passes of the corpus and the tuning
+issue 14's failure kinds; the held-out set (tests/ai/heldout.py) is scored apart, by
+bench/ai_heldout.py. Latency is timed over several passes of the corpus and the tuning
 set, after one warm-up call that compiles the grammar. Prints one JSON object.
 
     .venv/bin/python bench/ai_eval.py [--passes 5]

@@ -9,7 +9,9 @@ reference evaluator the segment tests use, independent of the SQL compiler.
 from __future__ import annotations
 
 import random
+import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -112,7 +114,8 @@ def dataset(size: int = 2000, seed: int = 20261115) -> tuple[dict[str, Any], ...
 def spend_distribution() -> SpendDistribution:
     """The data set's spend percentiles, as the AI endpoints compute them from the database."""
     ordered = sorted(Decimal(p["total_spend"]) for p in dataset())
-    return SpendDistribution(len(ordered), percentile(ordered, 0.1), percentile(ordered, 0.9))
+    more = {q: _spend_at(q) for q in range(1, 100) if q not in (10, 90)}  # as if asked for each
+    return SpendDistribution(len(ordered), percentile(ordered, 0.1), percentile(ordered, 0.9), more)
 
 
 def catalog() -> Catalog:
@@ -129,8 +132,15 @@ def resolve(node: Any) -> Any:
         return {k: resolve(v) for k, v in node.items()}
     if isinstance(node, list):
         return [resolve(v) for v in node]
-    spend = spend_distribution()
-    return {"P90": spend.p90, "P10": spend.p10}.get(node, node) if isinstance(node, str) else node
+    if isinstance(node, str) and re.fullmatch(r"P\d{1,2}", node):
+        return _spend_at(int(node[1:]))
+    return node
+
+
+@cache
+def _spend_at(q: int) -> Decimal:
+    """The q-th percentile of total spend on the data set, as the engine computes it."""
+    return percentile(sorted(Decimal(p["total_spend"]) for p in dataset()), q / 100)
 
 
 def audience(tree: dict[str, Any]) -> frozenset[str]:
@@ -160,14 +170,31 @@ def run() -> Report:
     return score(CORPUS, FLAGGED)
 
 
-def score(cases: list[tuple[str, dict[str, Any]]], flagged: list[str] | None = None) -> Report:
-    """Same-audience accuracy of the offline engine on (prompt, expected tree) pairs."""
+def score(cases: Sequence[tuple[str, dict[str, Any] | None]], flagged: list[str] | None = None) -> Report:
+    """Same-audience accuracy of the offline engine on (prompt, expected tree) pairs.
+
+    An expected tree of None is a prompt the rule language cannot say: right when the engine
+    refuses it or flags a part of it, silently wrong when it answers with nothing flagged.
+    """
     report = Report()
     cat = catalog()
     # The first call compiles the catalog's grammar: time prompts, not compilation.
     rules_from_text("spent over 5k", cat, now=NOW)
     for prompt, raw in cases:
         report.prompts += 1
+        if raw is None:
+            started = time.perf_counter()
+            try:
+                parsed = rules_from_text(prompt, cat, now=NOW)
+            except NotUnderstood:
+                parsed = None
+            report.latencies_ms.append((time.perf_counter() - started) * 1000)
+            if parsed is None or parsed.not_understood:
+                report.correct += 1
+            else:
+                report.failures.append({"prompt": prompt, "got": parsed.rules, "expected": None})
+                report.silent.append(prompt)
+            continue
         expected = resolve(raw)
         want = expected if "op" in expected and "not" not in expected else {"op": "and", "rules": [expected]}
         started = time.perf_counter()

@@ -73,6 +73,15 @@ async def test_value_words_use_the_spend_distribution_of_now(database_url: str) 
             "“big spenders” read as the top 10% by total spend: total spend ≥ 8500, "
             "the 90th percentile of all 6 customers now"
         ]
+        # Other shares are computed when asked: the 80th percentile is 8000, the median 6500.
+        top = (await api.client.post("/api/v1/ai/segment", json={"prompt": "top 20% of customers"})).json()
+        assert top["rules"]["rules"] == [{"field": "total_spend", "cmp": "gte", "value": 8000}]
+        assert top["count"] == 2 and "the 80th percentile of all 6 customers" in top["notes"][0]
+        median = (
+            await api.client.post("/api/v1/ai/segment", json={"prompt": "spent more than the median"})
+        ).json()
+        assert median["rules"]["rules"] == [{"field": "total_spend", "cmp": "gt", "value": 6500}]
+        assert median["count"] == 3
         low = (await api.client.post("/api/v1/ai/segment", json={"prompt": "low spenders"})).json()
         assert low["rules"]["rules"] == [{"field": "total_spend", "cmp": "lte", "value": 50}]
         assert low["count"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -11,7 +12,7 @@ import pytest
 
 from pulsecrm.ai import explain
 from pulsecrm.ai import words as w
-from pulsecrm.ai.offline import NotUnderstood, rules_from_text
+from pulsecrm.ai.offline import NotUnderstood, rules_from_text, spend_percentiles
 from pulsecrm.segments import rules as rule_lang
 from tests.ai.corpus import CORPUS, NOW
 from tests.ai.evaluation import Report, audience, catalog, dataset, run, score, spend_distribution
@@ -128,13 +129,56 @@ def test_deterministic() -> None:
         assert rules_from_text(prompt, cat, now=NOW) == rules_from_text(prompt, cat, now=NOW)
 
 
-@pytest.mark.parametrize("prompt", ["asdf qwerty", "hello", "loyal customers", "???", "top 20% of customers"])
+@pytest.mark.parametrize(
+    "prompt", ["asdf qwerty", "hello", "loyal customers", "???", "top 20% by number of orders"]
+)
 def test_refuses_when_nothing_matches(prompt: str) -> None:
     with pytest.raises(NotUnderstood) as caught:
         rules_from_text(prompt, catalog(), now=NOW)
     assert caught.value.status_code == 422
     assert caught.value.details[0]["path"] == "$.prompt"
     assert caught.value.details[0]["loc"] == ["body", "prompt"]
+
+
+def test_other_shares_of_spend_need_their_percentile_computed() -> None:
+    # "top 20%" is the 80th percentile, when the caller computed it (the endpoint does, from
+    # `spend_percentiles`); without it the words are refused, never read as the 90th.
+    assert spend_percentiles("top 20% of customers in Pune", catalog()) == {80}
+    assert spend_percentiles("bottom quartile, or above-median spenders", catalog()) == {25, 50}
+    assert spend_percentiles("big spenders", catalog()) == frozenset()
+    parsed = rules_from_text("top 20% of customers", catalog(), now=NOW)
+    assert parsed.rules["rules"][0]["cmp"] == "gte"
+    assert "the 80th percentile" in parsed.notes[0]
+    spend = spend_distribution()
+    only_ten = replace(catalog(), spend=replace(spend, more={}))
+    with pytest.raises(NotUnderstood):
+        rules_from_text("top 20% of customers", only_ten, now=NOW)
+    assert rules_from_text("top 10% of customers", only_ten, now=NOW).notes
+
+
+def test_the_percentiles_a_prompt_asks_for_are_all_it_uses() -> None:
+    # The evaluation's catalog holds every percentile; the endpoint computes only those
+    # `spend_percentiles` finds. Both must read every prompt alike.
+    full, spend = catalog(), spend_distribution()
+    for prompt, _ in [*CORPUS, *TUNING]:
+        asked = spend_percentiles(prompt, full)
+        only = replace(full, spend=replace(spend, more={q: v for q, v in spend.more.items() if q in asked}))
+        try:
+            expected = rules_from_text(prompt, full, now=NOW)
+        except NotUnderstood:
+            with pytest.raises(NotUnderstood):
+                rules_from_text(prompt, only, now=NOW)
+            continue
+        assert rules_from_text(prompt, only, now=NOW) == expected, prompt
+
+
+def test_no_prompt_of_the_sets_raises_anything_but_not_understood() -> None:
+    # "haven't ordered in a while" once raised IndexError (a 500): every prompt either reads
+    # or is refused with the 422.
+    cat = catalog()
+    for prompt, _ in [*CORPUS, *TUNING]:
+        with contextlib.suppress(NotUnderstood):
+            rules_from_text(prompt, cat, now=NOW)
 
 
 def test_reports_what_it_did_not_understand_as_typed() -> None:

@@ -1,11 +1,15 @@
 """The tuning set: prompts written for issue 14's failure kinds, in varied phrasings.
 
-The engine is tuned on this set and the corpus only; the held-out set that measures it lives
-outside the repository. Each kind the issue names has its own block: value slang, spending
-verbs, absence as recency, distribution over "or", symbolic conditions after a comma, names,
-"new customers this month", plus mixed prompts. `TOP` and `BOTTOM` stand for the data-driven
-thresholds (the 90th and 10th percentile of total spend), filled in by the evaluation from its
-own data set, exactly as the engine computes them at question time.
+The engine is tuned on this set and the corpus only; the held-out set that measures it
+(tests/ai/heldout.py, scored by bench/ai_heldout.py) is never read while tuning. Each kind the
+issue names has its own block: value slang, spending verbs, absence as recency, distribution
+over "or", symbolic conditions after a comma, names, "new customers this month", plus mixed
+prompts; later batches add the catalog's other fields and phrasings found by probing.
+
+`TOP` and `BOTTOM` stand for the data-driven thresholds (the 90th and 10th percentile of total
+spend), filled in by the evaluation from its own data set, exactly as the engine computes them
+at question time; `P80` and the like are any other percentile. An expected tree of None is a
+prompt the rule language cannot say: right only when the engine refuses it or flags a part.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ def away(days: int) -> Node:
     return c(LAST, "not_within_last_days", days)
 
 
-TUNING: list[tuple[str, Node]] = [
+TUNING: list[tuple[str, Node | None]] = [
     # value words: a data-driven threshold, not a refusal
     ("big spenders", BIG),
     ("our whales", BIG),
@@ -318,3 +322,930 @@ TUNING += [
     ),
     ("customers who dropped over 5k but not in Mumbai", AND(c(SPEND, "gt", 5000), c(CITY, "ne", "Mumbai"))),
 ]
+
+# A third batch (second tuning round), written from the issue's failure kinds and the catalog's
+# fields before reading the engine's vocabulary: places by other names, amounts written every
+# way, counts, calendar phrases, negations, consent, attributes as the docs name them, basket
+# size. `None` means the rule language cannot say it: right only when refused or flagged.
+LAST_QUARTER = ["2026-07-01", "2026-09-30"]
+LAST_MONTH = ["2026-10-01", "2026-10-31"]
+TUNING_2: list[tuple[str, Node | None]] = [
+    # value slang
+    ("our highest spenders", BIG),
+    ("high rollers in Delhi", AND(BIG, c(CITY, "eq", "Delhi"))),
+    ("lowest-spending customers", LOW),
+    ("top spenders who are opted in", AND(BIG, c(OPT_IN, "eq", True))),
+    ("big-spending customers from Hyderabad", AND(BIG, c(CITY, "eq", "Hyderabad"))),
+    ("customers in the top 10 percent by spend", BIG),
+    ("the least valuable customers", LOW),
+    ("whales excluding VIPs", AND(BIG, c(VIP, "ne", True))),
+    # amounts and spending verbs
+    ("customers who spent 5K or more", c(SPEND, "gte", 5000)),
+    ("spent more than 1 lakh", c(SPEND, "gt", 100000)),
+    ("spent over ₹2,500", c(SPEND, "gt", 2500)),
+    ("people who have purchased over ₹10,000 worth", c(SPEND, "gt", 10000)),
+    ("customers who bought more than 20k worth of stuff", c(SPEND, "gt", 20000)),
+    ("customers who have spent in excess of 40k", c(SPEND, "gt", 40000)),
+    ("lifetime spend above ₹75,000", c(SPEND, "gt", 75000)),
+    ("customers worth more than 50k", c(SPEND, "gt", 50000)),
+    ("spent a total of at least 3,000", c(SPEND, "gte", 3000)),
+    ("customers with a CLV over 1 lakh", c(SPEND, "gt", 100000)),
+    ("shoppers who spent Rs 750 or less", c(SPEND, "lte", 750)),
+    ("spent INR 5000+", c(SPEND, "gte", 5000)),
+    ("customers who spent over 2.5k", c(SPEND, "gt", 2500)),
+    ("total purchases above 15k", c(SPEND, "gt", 15000)),
+    ("customers who spent under a thousand rupees", c(SPEND, "lt", 1000)),
+    # average order value
+    ("basket size over 2k", c(AOV, "gt", 2000)),
+    ("AOV above ₹1,500", c(AOV, "gt", 1500)),
+    ("average ticket under 500", c(AOV, "lt", 500)),
+    ("customers whose average order is more than 3000", c(AOV, "gt", 3000)),
+    ("avg basket >= 2500", c(AOV, "gte", 2500)),
+    ("average spend per order of at least 1k", c(AOV, "gte", 1000)),
+    (
+        "customers in Pune with an average order value of more than 5k",
+        AND(c(AOV, "gt", 5000), c(CITY, "eq", "Pune")),
+    ),
+    ("average order size below ₹800", c(AOV, "lt", 800)),
+    # counts
+    ("customers with 3+ orders", c(ORDERS, "gte", 3)),
+    ("bought more than twice", c(ORDERS, "gt", 2)),
+    ("repeat buyers in Mumbai", AND(c(ORDERS, "gte", 2), c(CITY, "eq", "Mumbai"))),
+    ("one-time buyers who spent over 2k", AND(c(ORDERS, "eq", 1), c(SPEND, "gt", 2000))),
+    ("customers who ordered more than once", c(ORDERS, "gt", 1)),
+    ("customers with a single order", c(ORDERS, "eq", 1)),
+    ("customers who have placed 5 or more orders", c(ORDERS, "gte", 5)),
+    ("fewer than 2 orders", c(ORDERS, "lt", 2)),
+    ("ordered exactly three times", c(ORDERS, "eq", 3)),
+    ("shoppers with at least 10 purchases", c(ORDERS, "gte", 10)),
+    ("customers who only ordered once", c(ORDERS, "eq", 1)),
+    ("returning buyers who haven't ordered in 2 months", AND(c(ORDERS, "gte", 2), away(60))),
+    ("people who bought at least thrice", c(ORDERS, "gte", 3)),
+    ("customers with zero orders", c(ORDERS, "eq", 0)),
+    ("customers who have never bought anything", c(ORDERS, "eq", 0)),
+    # recency, absence
+    ("customers who haven't ordered for 2 months", away(60)),
+    ("gone quiet for 60 days", away(60)),
+    ("no order since 90 days", away(90)),
+    ("inactive for the past 3 months", away(90)),
+    ("didn't buy anything in the last 30 days", away(30)),
+    ("last purchase over 6 months ago", AND(away(180), c(LAST, "is_set"))),
+    ("recent buyers in Pune", AND(c(LAST, "within_last_days", 30), c(CITY, "eq", "Pune"))),
+    ("haven't shopped in the past fortnight", away(14)),
+    ("bought in the past fortnight", c(LAST, "within_last_days", 14)),
+    ("ordered in the last quarter", c(LAST, "within_last_days", 91)),
+    ("no purchases in the last quarter", away(91)),
+    ("customers who have ordered since March", c(LAST, "after", "2026-02-28")),
+    ("haven't ordered since September", NOT(c(LAST, "after", "2026-08-31"))),
+    ("lapsed customers in Kolkata", AND(away(90), c(CITY, "eq", "Kolkata"))),
+    ("customers with no orders in the past 2 weeks", away(14)),
+    ("people who haven't purchased anything this year", NOT(c(LAST, "after", "2025-12-31"))),
+    # sign-up and first order dates
+    ("customers who joined since March", c(JOINED, "after", "2026-02-28")),
+    ("signed up last quarter", c(JOINED, "between", LAST_QUARTER)),
+    ("customers who registered in the past fortnight", c(JOINED, "within_last_days", 14)),
+    ("joined last month", c(JOINED, "between", LAST_MONTH)),
+    ("customers who signed up before 2024", c(JOINED, "before", "2024-01-01")),
+    ("customers who joined in the last 6 months", c(JOINED, "within_last_days", 180)),
+    ("customers who joined after June 2025", c(JOINED, "after", "2025-06-30")),
+    ("first order in the past fortnight", c(FIRST, "within_last_days", 14)),
+    ("first purchase more than a year ago", AND(c(FIRST, "not_within_last_days", 365), c(FIRST, "is_set"))),
+    # new customers in a period
+    ("new joiners this month", c(JOINED, "after", MONTH_START)),
+    ("customers who registered this month", c(JOINED, "after", MONTH_START)),
+    ("newly signed up customers this week", c(JOINED, "after", "2026-11-08")),
+    ("new customers since October", c(JOINED, "after", "2026-09-30")),
+    (
+        "new customers this month who spent over 1k",
+        AND(c(JOINED, "after", MONTH_START), c(SPEND, "gt", 1000)),
+    ),
+    ("new customers from Delhi this month", AND(c(JOINED, "after", MONTH_START), c(CITY, "eq", "Delhi"))),
+    # places by other names
+    ("customers from Calcutta", c(CITY, "eq", "Kolkata")),
+    ("shoppers in Madras", c(CITY, "eq", "Chennai")),
+    ("Cochin customers", c(CITY, "eq", "Kochi")),
+    ("people living in New Delhi", c(CITY, "eq", "Delhi")),
+    ("customers based in Poona", c(CITY, "eq", "Pune")),
+    ("customers in Bombay or Bangalore", c(CITY, "in", ["Mumbai", "Bengaluru"])),
+    ("Mumbai, Delhi and Bengaluru customers", c(CITY, "in", ["Mumbai", "Delhi", "Bengaluru"])),
+    ("Hyderabad-based repeat buyers", AND(c(CITY, "eq", "Hyderabad"), c(ORDERS, "gte", 2))),
+    # negations
+    ("customers not from Delhi", c(CITY, "ne", "Delhi")),
+    ("everyone excluding VIPs", c(VIP, "ne", True)),
+    ("non-VIP customers in Mumbai", AND(c(VIP, "ne", True), c(CITY, "eq", "Mumbai"))),
+    (
+        "spent over 5k, excluding Pune and Mumbai",
+        AND(c(SPEND, "gt", 5000), c(CITY, "not_in", ["Pune", "Mumbai"])),
+    ),
+    ("all customers except gold tier", c(TIER, "ne", "gold")),
+    ("customers who are not in Chennai or Kochi", c(CITY, "not_in", ["Chennai", "Kochi"])),
+    ("repeat customers who don't live in Delhi", AND(c(ORDERS, "gte", 2), c(CITY, "ne", "Delhi"))),
+    # consent
+    ("customers subscribed to marketing", c(OPT_IN, "eq", True)),
+    ("customers who consented to marketing", c(OPT_IN, "eq", True)),
+    ("marketing opted-in shoppers in Pune", AND(c(OPT_IN, "eq", True), c(CITY, "eq", "Pune"))),
+    ("customers who have not opted in", c(OPT_IN, "ne", True)),
+    ("opted out of marketing", c(OPT_IN, "eq", False)),
+    ("customers with marketing consent who spent over 3k", AND(c(OPT_IN, "eq", True), c(SPEND, "gt", 3000))),
+    # attributes as the docs write them
+    ("tier = gold", c(TIER, "eq", "gold")),
+    ("customers in the platinum tier", c(TIER, "eq", "platinum")),
+    ("silver tier or bronze tier customers", c(TIER, "in", ["silver", "bronze"])),
+    ("visits > 15", c(VISITS, "gt", 15)),
+    ("customers who visited fewer than 3 times", c(VISITS, "lt", 3)),
+    ("vip = true", c(VIP, "eq", True)),
+    ("VIP members with 10+ visits", AND(c(VIP, "eq", True), c(VISITS, "gte", 10))),
+    # symbols
+    ("customers in Delhi, spend >= 20k", AND(c(CITY, "eq", "Delhi"), c(SPEND, "gte", 20000))),
+    ("orders >= 5 and city = Pune", AND(c(ORDERS, "gte", 5), c(CITY, "eq", "Pune"))),
+    ("spend ≥ 5000", c(SPEND, "gte", 5000)),
+    ("orders ≤ 2, in Mumbai", AND(c(ORDERS, "lte", 2), c(CITY, "eq", "Mumbai"))),
+    ("orders != 0", c(ORDERS, "ne", 0)),
+    ("Bangalore customers, aov > 1000", AND(c(CITY, "eq", "Bengaluru"), c(AOV, "gt", 1000))),
+    # distribution over "or"
+    (
+        "spent over 10k in Pune or over 20k in Mumbai",
+        OR(
+            AND(c(SPEND, "gt", 10000), c(CITY, "eq", "Pune")),
+            AND(c(SPEND, "gt", 20000), c(CITY, "eq", "Mumbai")),
+        ),
+    ),
+    (
+        "Pune customers with 3+ orders or Delhi customers with 5+ orders",
+        OR(
+            AND(c(CITY, "eq", "Pune"), c(ORDERS, "gte", 3)),
+            AND(c(CITY, "eq", "Delhi"), c(ORDERS, "gte", 5)),
+        ),
+    ),
+    (
+        "gold tier in Pune or platinum in Chennai",
+        OR(
+            AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Pune")),
+            AND(c(TIER, "eq", "platinum"), c(CITY, "eq", "Chennai")),
+        ),
+    ),
+    (
+        "more than 2k in Kochi or more than 3k in Nagpur",
+        OR(
+            AND(c(SPEND, "gt", 2000), c(CITY, "eq", "Kochi")),
+            AND(c(SPEND, "gt", 3000), c(CITY, "eq", "Nagpur")),
+        ),
+    ),
+    # names
+    ("customers named Ravi Shah", c("name", "contains", "ravi shah")),
+    ("people whose name contains Iyer", c("name", "contains", "iyer")),
+    ("customers called Priya in Delhi", AND(c("name", "contains", "priya"), c(CITY, "eq", "Delhi"))),
+    ("anyone by the name Zara", c("name", "contains", "zara")),
+    ("customers with the surname Rao", c("name", "contains", "rao")),
+    # what the rule language cannot say: refuse or flag, never guess
+    ("customers who bought shoes", None),
+    ("female customers in Mumbai", None),
+    ("customers aged over 30", None),
+    ("spent over 10k last month", None),
+    ("customers with a birthday this month", None),
+]
+
+# Longer and more conversational requests in the same spirit, written with the batch above.
+TUNING_2 += [
+    ("Show me customers in Pune who spent more than 5k", AND(c(CITY, "eq", "Pune"), c(SPEND, "gt", 5000))),
+    ("I want to target people who haven't ordered in 3 months", away(90)),
+    ("Get all users from Mumbai with more than 3 orders", AND(c(CITY, "eq", "Mumbai"), c(ORDERS, "gt", 3))),
+    (
+        "Can you find shoppers who spent over 10k and live in Delhi?",
+        AND(c(SPEND, "gt", 10000), c(CITY, "eq", "Delhi")),
+    ),
+    ("list of customers who joined this month", c(JOINED, "after", MONTH_START)),
+    (
+        "target our VIPs in Bangalore who haven't bought in 60 days",
+        AND(c(VIP, "eq", True), c(CITY, "eq", "Bengaluru"), away(60)),
+    ),
+    (
+        "customers that have been inactive for over 90 days and spent more than 5,000 in total",
+        AND(away(90), c(SPEND, "gt", 5000)),
+    ),
+    ("everyone in Chennai except those who ordered in the last week", AND(c(CITY, "eq", "Chennai"), away(7))),
+    ("customers who last ordered more than 3 months ago", AND(away(90), c(LAST, "is_set"))),
+    (
+        "customers who haven't ordered in the last 3 months but ordered before",
+        AND(away(90), c(ORDERS, "gte", 1)),
+    ),
+    ("people whose last purchase was within the last week", c(LAST, "within_last_days", 7)),
+    ("customers who bought something recently", c(LAST, "within_last_days", 30)),
+    ("high spenders who have gone inactive", AND(BIG, away(90))),
+    ("customers who haven't ordered in a while", away(90)),
+    ("users who spent between ₹1,000 and ₹5,000", c(SPEND, "between", [1000, 5000])),
+    ("customers with lifetime value of more than 1 lakh rupees", c(SPEND, "gt", 100000)),
+    ("customers with at least one order", c(ORDERS, "gte", 1)),
+    ("customers with 2 or 3 orders", c(ORDERS, "between", [2, 3])),
+    (
+        "ordered 5 times or more in Delhi or Mumbai",
+        AND(c(ORDERS, "gte", 5), c(CITY, "in", ["Delhi", "Mumbai"])),
+    ),
+    ("gold members", c(TIER, "eq", "gold")),
+    ("platinum customers", c(TIER, "eq", "platinum")),
+    ("customers on the gold tier", c(TIER, "eq", "gold")),
+    ("VIP shoppers who spent over 1L", AND(c(VIP, "eq", True), c(SPEND, "gt", 100000))),
+    ("customers who are VIPs", c(VIP, "eq", True)),
+    ("non-vip shoppers with more than 3 orders", AND(c(VIP, "ne", True), c(ORDERS, "gt", 3))),
+    ("customers who haven't opted in to marketing emails", c(OPT_IN, "ne", True)),
+    ("customers who opted in for promotions", c(OPT_IN, "eq", True)),
+    ("marketing-consented customers", c(OPT_IN, "eq", True)),
+    ("customers with more than 10 site visits", c(VISITS, "gt", 10)),
+    ("customers who visited 5+ times but haven't bought", AND(c(VISITS, "gte", 5), c(ORDERS, "eq", 0))),
+    ("people with gmail addresses", c("email", "contains", "@gmail.")),
+    ("customers without a phone", c("phone", "is_not_set")),
+    ("customers who have an email address", c("email", "is_set")),
+    ("customers whose names start with S", c("name", "starts_with", "s")),
+    (
+        "customers in Delhi who joined in 2024",
+        AND(c(CITY, "eq", "Delhi"), c(JOINED, "between", ["2024-01-01", "2024-12-31"])),
+    ),
+    (
+        "customers who joined between January and March 2026",
+        c(JOINED, "between", ["2026-01-01", "2026-03-31"]),
+    ),
+    ("customers who joined in October", c(JOINED, "between", LAST_MONTH)),
+    ("signed up yesterday", c(JOINED, "between", ["2026-11-14", "2026-11-14"])),
+    ("customers who joined in the last year", c(JOINED, "within_last_days", 365)),
+    ("customers acquired in the past 3 months", c(JOINED, "within_last_days", 90)),
+    ("customers who have been with us for over 2 years", c(JOINED, "not_within_last_days", 730)),
+    ("customers who purchased within the past month", c(LAST, "within_last_days", 30)),
+    ("customers whose last order was before June 2026", c(LAST, "before", "2026-06-01")),
+    (
+        "last ordered between 30 and 60 days ago",
+        AND(c(LAST, "not_within_last_days", 30), c(LAST, "within_last_days", 60)),
+    ),
+    (
+        "customers who spent more than ₹5k in Mumbai, Pune or Nagpur",
+        AND(c(SPEND, "gt", 5000), c(CITY, "in", ["Mumbai", "Pune", "Nagpur"])),
+    ),
+    ("spent over 5k or live in Pune", OR(c(SPEND, "gt", 5000), c(CITY, "eq", "Pune"))),
+    ("either VIPs or customers who spent over 20k", OR(c(VIP, "eq", True), c(SPEND, "gt", 20000))),
+    ("customers who are gold tier and also VIP", AND(c(TIER, "eq", "gold"), c(VIP, "eq", True))),
+    ("Mumbai or Pune customers who are not VIP", AND(c(CITY, "in", ["Mumbai", "Pune"]), c(VIP, "ne", True))),
+    (
+        "customers who spent more than 10k but have fewer than 3 orders",
+        AND(c(SPEND, "gt", 10000), c(ORDERS, "lt", 3)),
+    ),
+    ("customers with spend over 5k and AOV under 1k", AND(c(SPEND, "gt", 5000), c(AOV, "lt", 1000))),
+    ("customers whose spend is greater than or equal to 5000", c(SPEND, "gte", 5000)),
+    ("orders less than or equal to 2", c(ORDERS, "lte", 2)),
+    ("customers spending more than 3k on average per order", c(AOV, "gt", 3000)),
+    ("customers whose orders average below ₹600", c(AOV, "lt", 600)),
+    ("customers worth over ₹1 crore", c(SPEND, "gt", 10000000)),
+    ("spent ₹10K+", c(SPEND, "gte", 10000)),
+    ("spent 10,000 rupees or more", c(SPEND, "gte", 10000)),
+    ("spent at least Rs. 2.5 lakh", c(SPEND, "gte", 250000)),
+    ("spent over 3 lakhs", c(SPEND, "gt", 300000)),
+    ("spent less than 2 thousand", c(SPEND, "lt", 2000)),
+    ("spent more than twenty thousand", c(SPEND, "gt", 20000)),
+    ("people who spent 500 bucks or more", c(SPEND, "gte", 500)),
+    ("shoppers in bengaluru", c(CITY, "eq", "Bengaluru")),
+    ("customers living outside of Mumbai", c(CITY, "ne", "Mumbai")),
+    ("customers not located in Pune or Nagpur", c(CITY, "not_in", ["Pune", "Nagpur"])),
+    ("everyone but Kolkata customers", c(CITY, "ne", "Kolkata")),
+    ("customers except those in Noida", c(CITY, "ne", "Noida")),
+    (
+        "customers who haven't ordered in over a month excluding Delhi",
+        AND(away(30), c(CITY, "ne", "Delhi")),
+    ),
+    (
+        "repeat customers from Pune who haven't come back in 45 days",
+        AND(c(ORDERS, "gte", 2), c(CITY, "eq", "Pune"), away(45)),
+    ),
+    (
+        "customers with exactly 1 order who joined more than 6 months ago",
+        AND(c(ORDERS, "eq", 1), c(JOINED, "not_within_last_days", 180)),
+    ),
+    ("one-timers in Mumbai", AND(c(ORDERS, "eq", 1), c(CITY, "eq", "Mumbai"))),
+    ("customers who've ordered 2x or more", c(ORDERS, "gte", 2)),
+    ("more than 5 transactions", c(ORDERS, "gt", 5)),
+    ("customers with over 4 purchases in Chennai", AND(c(ORDERS, "gt", 4), c(CITY, "eq", "Chennai"))),
+    ("customers who made their first purchase this month", c(FIRST, "after", MONTH_START)),
+    ("customers whose first order was last month", c(FIRST, "between", LAST_MONTH)),
+    ("customers who made their first order before 2025", c(FIRST, "before", "2025-01-01")),
+    ("customers who signed up but never ordered", c(ORDERS, "eq", 0)),
+    ("registered users who have not made a purchase yet", c(ORDERS, "eq", 0)),
+    (
+        "customers who joined in the last 30 days and bought at least once",
+        AND(c(JOINED, "within_last_days", 30), c(ORDERS, "gte", 1)),
+    ),
+    ("Please give me everyone who ordered in the last week", c(LAST, "within_last_days", 7)),
+    ("I need a segment of lapsed VIPs", AND(away(90), c(VIP, "eq", True))),
+    ("Target: Delhi, spend > 10k", AND(c(CITY, "eq", "Delhi"), c(SPEND, "gt", 10000))),
+    ("customers with high AOV", None),
+    ("loyal customers in Delhi", None),
+    ("customers who clicked our last campaign", None),
+    ("customers who bought from the app", None),
+    ("customers who spent over 5k this year", None),
+]
+
+# A fifth batch, written after the fourth was passing: terse and chatty styles, percentiles other
+# than 10%, medians, more calendar words, and the kinds again in new words.
+P80, P95, P75, P50, P25, P20 = "P80", "P95", "P75", "P50", "P25", "P20"
+TUNING_2 += [
+    ("top 20% of customers by spend", c(SPEND, "gte", P80)),
+    ("top 5% spenders", c(SPEND, "gte", P95)),
+    ("customers in the top quartile by spend", c(SPEND, "gte", P75)),
+    ("bottom 25% by spend", c(SPEND, "lte", P25)),
+    ("customers who spent more than the median", c(SPEND, "gt", P50)),
+    (
+        "bottom 20 percent of customers by total spend in Pune",
+        AND(c(SPEND, "lte", P20), c(CITY, "eq", "Pune")),
+    ),
+    ("top 10 percent", BIG),
+    ("top 20% by number of orders", None),
+    ("mumbai 5k+ spenders", AND(c(CITY, "eq", "Mumbai"), c(SPEND, "gte", 5000))),
+    ("delhi, 3+ orders, lapsed", AND(c(CITY, "eq", "Delhi"), c(ORDERS, "gte", 3), away(90))),
+    ("pune ppl no order 60d", AND(c(CITY, "eq", "Pune"), away(60))),
+    ("spend>5k & orders<3", AND(c(SPEND, "gt", 5000), c(ORDERS, "lt", 3))),
+    ("VIP + gold tier", AND(c(VIP, "eq", True), c(TIER, "eq", "gold"))),
+    (
+        "Hey, can you pull up everyone from Hyderabad who has spent over ₹20k with us?",
+        AND(c(CITY, "eq", "Hyderabad"), c(SPEND, "gt", 20000)),
+    ),
+    (
+        "I'd like to reach customers who have not purchased anything since August",
+        NOT(c(LAST, "after", "2026-07-31")),
+    ),
+    ("we want to win back people who used to buy a lot but haven't ordered in 4 months", None),
+    ("customers who signed up in 2026", c(JOINED, "between", ["2026-01-01", "2026-12-31"])),
+    ("customers who joined between March and June", c(JOINED, "between", ["2026-03-01", "2026-06-30"])),
+    ("joined after 1 Jan 2026", c(JOINED, "after", "2026-01-01")),
+    ("signed up on or after 1st October 2026", c(JOINED, "after", "2026-09-30")),
+    ("customers who joined this quarter", c(JOINED, "after", "2026-09-30")),
+    ("orders in the last 3 months", c(LAST, "within_last_days", 90)),
+    ("customers who haven't made a purchase in the last 90 days", away(90)),
+    ("not ordered for 3 months or more", away(90)),
+    ("people who stopped buying 6 months ago", None),
+    ("last order over a year ago", AND(away(365), c(LAST, "is_set"))),
+    ("last purchase in the last 10 days", c(LAST, "within_last_days", 10)),
+    ("customers whose most recent order was more than 45 days ago", AND(away(45), c(LAST, "is_set"))),
+    ("haven't ordered in 3 months, in Pune or Nashik", AND(away(90), c(CITY, "in", ["Pune", "Nashik"]))),
+    ("customers who spent big", BIG),
+    ("customers who've spent a lot", BIG),
+    ("people spending less than ₹1000 in total", c(SPEND, "lt", 1000)),
+    ("buyers with a total spend of 10k to 20k", c(SPEND, "between", [10000, 20000])),
+    ("customers spending ₹5000 or more per order", c(AOV, "gte", 5000)),
+    ("aov between 1k and 2k", c(AOV, "between", [1000, 2000])),
+    ("customers with 4 orders or more", c(ORDERS, "gte", 4)),
+    ("customers who ordered at least 3 times but not more than 6 times", c(ORDERS, "between", [3, 6])),
+    ("customers who purchased only once in Delhi", AND(c(ORDERS, "eq", 1), c(CITY, "eq", "Delhi"))),
+    ("customers who have bought from us more than three times", c(ORDERS, "gt", 3)),
+    ("frequent shoppers with 10+ orders", c(ORDERS, "gte", 10)),
+    ("people who have never placed an order", c(ORDERS, "eq", 0)),
+    ("customers who haven't bought anything yet", c(ORDERS, "eq", 0)),
+    ("customers whose tier is silver", c(TIER, "eq", "silver")),
+    ("tier: platinum", c(TIER, "eq", "platinum")),
+    ("not in the gold tier", c(TIER, "ne", "gold")),
+    ("customers flagged as VIP", c(VIP, "eq", True)),
+    ("customers who are not VIPs and live in Kochi", AND(c(VIP, "ne", True), c(CITY, "eq", "Kochi"))),
+    ("visited the site more than 20 times", c(VISITS, "gt", 20)),
+    ("less than 5 visits", c(VISITS, "lt", 5)),
+    ("customers who can receive marketing", c(OPT_IN, "eq", True)),
+    ("customers who said no to marketing", c(OPT_IN, "eq", False)),
+    ("customers with no email address", c("email", "is_not_set")),
+    ("customers with phone numbers", c("phone", "is_set")),
+    ("customers using yahoo email", c("email", "contains", "@yahoo.")),
+    ("customers whose email ends with shop.in", c("email", "contains", "@shop.in")),
+    (
+        "customers named Dev or Kabir in Pune",
+        AND(OR(c("name", "contains", "dev"), c("name", "contains", "kabir")), c(CITY, "eq", "Pune")),
+    ),
+    ("customers with Smith in their name", c("name", "contains", "smith")),
+    (
+        "customers from Bengaluru excluding those who spent under 1k",
+        AND(c(CITY, "eq", "Bengaluru"), c(SPEND, "gte", 1000)),
+    ),
+    ("all customers except repeat buyers", c(ORDERS, "lt", 2)),
+    ("non-repeat customers", c(ORDERS, "lt", 2)),
+    ("customers not in Mumbai, Delhi or Pune", c(CITY, "not_in", ["Mumbai", "Delhi", "Pune"])),
+    ("anyone outside Bangalore and Chennai", c(CITY, "not_in", ["Bengaluru", "Chennai"])),
+    (
+        "spent more than 10k in Delhi or Noida, or more than 20k in Mumbai",
+        OR(
+            AND(c(SPEND, "gt", 10000), c(CITY, "in", ["Delhi", "Noida"])),
+            AND(c(SPEND, "gt", 20000), c(CITY, "eq", "Mumbai")),
+        ),
+    ),
+    (
+        "customers with over 5 orders in Pune or over 10 orders anywhere else",
+        None,
+    ),
+    (
+        "gold tier customers who spent above 10k or platinum tier customers who spent above 5k",
+        OR(
+            AND(c(TIER, "eq", "gold"), c(SPEND, "gt", 10000)),
+            AND(c(TIER, "eq", "platinum"), c(SPEND, "gt", 5000)),
+        ),
+    ),
+    (
+        "customers who bought in the last 30 days and are VIP",
+        AND(c(LAST, "within_last_days", 30), c(VIP, "eq", True)),
+    ),
+    ("new customers in Pune", AND(c(JOINED, "within_last_days", 30), c(CITY, "eq", "Pune"))),
+    ("new customers who haven't ordered", AND(c(JOINED, "within_last_days", 30), c(ORDERS, "eq", 0))),
+    ("recently joined customers in Delhi", AND(c(JOINED, "within_last_days", 30), c(CITY, "eq", "Delhi"))),
+    ("customers that joined in the past week", c(JOINED, "within_last_days", 7)),
+    ("customers who are new this week", c(JOINED, "after", "2026-11-08")),
+    ("customers who joined 2 weeks ago or less", c(JOINED, "within_last_days", 14)),
+    # (first written as "cannot say", an age; but no customer is a year old: it is tenure)
+    ("customers older than 1 year", c(JOINED, "not_within_last_days", 365)),
+    ("customers over 40 years old", None),
+    ("customers with birthdays in December", None),
+]
+
+# A sixth batch, written after the fifth was passing: several conditions at once, field names
+# as the API spells them, and more that the rule language cannot say.
+TUNING_2 += [
+    (
+        "customers in Mumbai or Pune who spent over 10k and ordered in the last 60 days",
+        AND(c(CITY, "in", ["Mumbai", "Pune"]), c(SPEND, "gt", 10000), c(LAST, "within_last_days", 60)),
+    ),
+    (
+        "customers who spent over 5k and haven't ordered in 60 days, excluding Mumbai",
+        AND(c(SPEND, "gt", 5000), away(60), c(CITY, "ne", "Mumbai")),
+    ),
+    (
+        "people in Delhi who are either gold tier or have more than 5 orders",
+        AND(c(CITY, "eq", "Delhi"), OR(c(TIER, "eq", "gold"), c(ORDERS, "gt", 5))),
+    ),
+    (
+        "spent between 5k and 10k and live in Pune or Mumbai",
+        AND(c(SPEND, "between", [5000, 10000]), c(CITY, "in", ["Pune", "Mumbai"])),
+    ),
+    ("not VIP and not gold tier", AND(c(VIP, "ne", True), c(TIER, "ne", "gold"))),
+    ("customers who are neither VIP nor opted in", AND(c(VIP, "ne", True), c(OPT_IN, "ne", True))),
+    (
+        "customers who have not ordered in 30 days but have ordered in the last 90 days",
+        AND(away(30), c(LAST, "within_last_days", 90)),
+    ),
+    (
+        "customers who ordered in the last 90 days but not in the last 30 days",
+        AND(c(LAST, "within_last_days", 90), away(30)),
+    ),
+    (
+        "repeat customers in Chennai with AOV above 1500",
+        AND(c(ORDERS, "gte", 2), c(CITY, "eq", "Chennai"), c(AOV, "gt", 1500)),
+    ),
+    (
+        "customers who joined before 2024 and were active in the last 30 days",
+        AND(c(JOINED, "before", "2024-01-01"), c(LAST, "within_last_days", 30)),
+    ),
+    (
+        "Delhi or Mumbai customers with no purchases in the past 2 months and more than 3 orders overall",
+        AND(c(CITY, "in", ["Delhi", "Mumbai"]), away(60), c(ORDERS, "gt", 3)),
+    ),
+    (
+        "customers with more than 2 orders and an average order value under ₹500",
+        AND(c(ORDERS, "gt", 2), c(AOV, "lt", 500)),
+    ),
+    ("spent over ₹50,000 lifetime", c(SPEND, "gt", 50000)),
+    ("whales in Delhi who haven't bought in 2 months", AND(BIG, c(CITY, "eq", "Delhi"), away(60))),
+    ("top customers who are not opted in to marketing", AND(BIG, c(OPT_IN, "ne", True))),
+    ("low spenders who joined over 6 months ago", AND(LOW, c(JOINED, "not_within_last_days", 180))),
+    (
+        "Customers in Pune, Mumbai, and Nagpur who spent ₹3,000+",
+        AND(c(CITY, "in", ["Pune", "Mumbai", "Nagpur"]), c(SPEND, "gte", 3000)),
+    ),
+    ("those who purchased 3-5 times", c(ORDERS, "between", [3, 5])),
+    (
+        "customers with between 1 and 3 orders in Kolkata",
+        AND(c(ORDERS, "between", [1, 3]), c(CITY, "eq", "Kolkata")),
+    ),
+    (
+        "customers whose last order was in the last 2 weeks and who live in Noida",
+        AND(c(LAST, "within_last_days", 14), c(CITY, "eq", "Noida")),
+    ),
+    (
+        "customers with gmail or yahoo addresses",
+        OR(c("email", "contains", "@gmail."), c("email", "contains", "@yahoo.")),
+    ),
+    ("customers with email but no phone", AND(c("email", "is_set"), c("phone", "is_not_set"))),
+    (
+        "spent more than 5k, ordered more than 3 times, and live in Delhi",
+        AND(c(SPEND, "gt", 5000), c(ORDERS, "gt", 3), c(CITY, "eq", "Delhi")),
+    ),
+    (
+        "platinum or gold members in Bangalore who ordered in the last 30 days",
+        AND(c(TIER, "in", ["platinum", "gold"]), c(CITY, "eq", "Bengaluru"), c(LAST, "within_last_days", 30)),
+    ),
+    ("customers who have spent ₹1,00,000 or more", c(SPEND, "gte", 100000)),
+    ("spent over Rs.5000", c(SPEND, "gt", 5000)),
+    ("spent > INR 10k", c(SPEND, "gt", 10000)),
+    ("ordered < 2 times", c(ORDERS, "lt", 2)),
+    ("orders = 1", c(ORDERS, "eq", 1)),
+    ("total_spend >= 10000 AND city = 'Mumbai'", AND(c(SPEND, "gte", 10000), c(CITY, "eq", "Mumbai"))),
+    ("last_order_at older than 90 days", AND(away(90), c(LAST, "is_set"))),
+    ("created_at within last 7 days", c(JOINED, "within_last_days", 7)),
+    ("customers who spend on average more than 2k", c(AOV, "gt", 2000)),
+    ("customers with an AOV of 1000-3000", c(AOV, "between", [1000, 3000])),
+    (
+        "Customers who haven't ordered in 3 months and whose total spend exceeds 10,000 rupees",
+        AND(away(90), c(SPEND, "gt", 10000)),
+    ),
+    ("anyone who's spent ₹7.5k or more", c(SPEND, "gte", 7500)),
+    (
+        "customers with 5 or more visits who have never purchased",
+        AND(c(VISITS, "gte", 5), c(ORDERS, "eq", 0)),
+    ),
+    (
+        "customers who signed up more than 30 days ago but haven't ordered",
+        AND(c(JOINED, "not_within_last_days", 30), c(ORDERS, "eq", 0)),
+    ),
+    ("inactive VIPs", AND(away(90), c(VIP, "eq", True))),
+    (
+        "dormant gold tier customers in Delhi",
+        AND(away(90), c(TIER, "eq", "gold"), c(CITY, "eq", "Delhi")),
+    ),
+    ("customers who bought this month", c(LAST, "after", MONTH_START)),
+    ("customers who ordered today", c(LAST, "after", "2026-11-14")),
+    (
+        "customers who joined yesterday and spent over 1k",
+        AND(c(JOINED, "between", ["2026-11-14", "2026-11-14"]), c(SPEND, "gt", 1000)),
+    ),
+    ("customers who joined on 1 November 2026", c(JOINED, "between", ["2026-11-01", "2026-11-01"])),
+    (
+        "customers in Bengaluru with a total spend over ₹25,000 and at least 4 orders",
+        AND(c(CITY, "eq", "Bengaluru"), c(SPEND, "gt", 25000), c(ORDERS, "gte", 4)),
+    ),
+    (
+        "Pune customers excluding those with fewer than 2 orders",
+        AND(c(CITY, "eq", "Pune"), c(ORDERS, "gte", 2)),
+    ),
+    ("customers who joined via referral", None),
+    ("customers who abandoned their cart", None),
+    ("customers in Tier 1 cities", None),
+    ("Gen Z customers", None),
+    ("customers who bought during the Diwali sale", None),
+    ("customers with more than 3 orders in the last year", None),
+    ("customers whose average order value dropped", None),
+    ("customers likely to churn", None),
+    ("customers who haven't opened any email in 30 days", None),
+    ("customers in Mumbai who spent over 5k last year", None),
+    ("people who bought more than ₹5000 worth in one order", None),
+    ("highest AOV customers", None),
+    ("customers who were active last month but not this month", None),
+    ("customers who placed an order yesterday", None),
+]
+
+# A seventh batch: the issue's kinds once more, in words none of the batches above used. (The
+# first two distributive prompts were tried by hand first, found silently wrong, and fixed
+# before this batch was scored.)
+TUNING_2 += [
+    (
+        "VIPs in Delhi or gold tier in Mumbai",
+        OR(
+            AND(c(VIP, "eq", True), c(CITY, "eq", "Delhi")),
+            AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Mumbai")),
+        ),
+    ),
+    (
+        "spent over 5k in Mumbai or ordered 3 times in Pune",
+        OR(
+            AND(c(SPEND, "gt", 5000), c(CITY, "eq", "Mumbai")), AND(c(ORDERS, "eq", 3), c(CITY, "eq", "Pune"))
+        ),
+    ),
+    # value slang
+    ("our best customers", BIG),
+    ("premium customers in Pune", AND(BIG, c(CITY, "eq", "Pune"))),
+    ("high-net-worth customers", BIG),
+    ("customers who spend the most", BIG),
+    ("customers who barely spend anything", LOW),
+    ("customers who spent the least", LOW),
+    ("least-spending shoppers in Delhi", AND(LOW, c(CITY, "eq", "Delhi"))),
+    ("top-tier spenders", BIG),
+    ("heavy spenders who are lapsed", AND(BIG, away(90))),
+    # spending verbs
+    ("customers who invested over 10k", c(SPEND, "gt", 10000)),
+    ("people who purchased goods worth over 5k", c(SPEND, "gt", 5000)),
+    ("customers with a lifetime spend of over ₹40,000", c(SPEND, "gt", 40000)),
+    ("customers who bought items worth more than 3k", c(SPEND, "gt", 3000)),
+    ("customers whose purchases total more than 15k", c(SPEND, "gt", 15000)),
+    ("customers with purchases totaling over ₹8,000", c(SPEND, "gt", 8000)),
+    ("shoppers who have shopped for over ₹10,000", c(SPEND, "gt", 10000)),
+    ("customers who paid us over 5k", c(SPEND, "gt", 5000)),
+    ("customers who've blown more than 20k", c(SPEND, "gt", 20000)),
+    ("customers who spend north of 1L", c(SPEND, "gt", 100000)),
+    # recency as absence
+    ("customers who haven't shopped with us in ages", away(90)),
+    ("customers who have not been active for 2 months", away(60)),
+    ("customers who have been away for 60 days", away(60)),
+    ("it's been 90 days since their last order", AND(away(90), c(LAST, "is_set"))),
+    ("no orders since July", NOT(c(LAST, "after", "2026-06-30"))),
+    ("haven't bought anything since the start of the year", NOT(c(LAST, "after", "2025-12-31"))),
+    ("inactive since August", NOT(c(LAST, "after", "2026-07-31"))),
+    ("customers with no purchase in over 4 months", away(120)),
+    ("haven't placed a single order in the last 6 weeks", away(42)),
+    ("customers who went 3 months without ordering", None),
+    # distribution over "or"
+    (
+        "5k+ in Mumbai or 10k+ in Delhi",
+        OR(
+            AND(c(SPEND, "gte", 5000), c(CITY, "eq", "Mumbai")),
+            AND(c(SPEND, "gte", 10000), c(CITY, "eq", "Delhi")),
+        ),
+    ),
+    (
+        "Mumbai customers over 5k or Delhi customers over 10k",
+        OR(
+            AND(c(CITY, "eq", "Mumbai"), c(SPEND, "gt", 5000)),
+            AND(c(CITY, "eq", "Delhi"), c(SPEND, "gt", 10000)),
+        ),
+    ),
+    ("spent more than 5k in Pune, or more than 8k elsewhere", None),
+    (
+        "VIPs in Pune who spent over 5k or gold tier in Nagpur",
+        OR(
+            AND(c(VIP, "eq", True), c(CITY, "eq", "Pune"), c(SPEND, "gt", 5000)),
+            AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Nagpur")),
+        ),
+    ),
+    (
+        "customers in Kochi with 3+ orders or in Chennai with 5+ orders",
+        OR(
+            AND(c(CITY, "eq", "Kochi"), c(ORDERS, "gte", 3)),
+            AND(c(CITY, "eq", "Chennai"), c(ORDERS, "gte", 5)),
+        ),
+    ),
+    (
+        "spent over 5k or ordered more than 3 times, in Pune",
+        AND(OR(c(SPEND, "gt", 5000), c(ORDERS, "gt", 3)), c(CITY, "eq", "Pune")),
+    ),
+    # symbols after a comma
+    ("Pune, spend>5000, orders>=2", AND(c(CITY, "eq", "Pune"), c(SPEND, "gt", 5000), c(ORDERS, "gte", 2))),
+    ("customers from Mumbai; orders > 3", AND(c(CITY, "eq", "Mumbai"), c(ORDERS, "gt", 3))),
+    ("customers (orders > 5)", c(ORDERS, "gt", 5)),
+    ("gold tier & visits>10", AND(c(TIER, "eq", "gold"), c(VISITS, "gt", 10))),
+    ("aov>=1500 in Hyderabad", AND(c(AOV, "gte", 1500), c(CITY, "eq", "Hyderabad"))),
+    ("spend 5000+", c(SPEND, "gte", 5000)),
+    (
+        "total spend ≥ ₹20,000, last order ≤ 30 days ago",
+        AND(c(SPEND, "gte", 20000), c(LAST, "within_last_days", 30)),
+    ),
+    ("days since last order > 60", AND(away(60), c(LAST, "is_set"))),
+    (
+        "Kolkata customers, spend < 2k, no orders in 90 days",
+        AND(c(CITY, "eq", "Kolkata"), c(SPEND, "lt", 2000), away(90)),
+    ),
+    # names
+    ("customers whose name includes Ravi", c("name", "contains", "ravi")),
+    ("customers with first name Asha", c("name", "contains", "asha")),
+    ("people named 'Meera'", c("name", "contains", "meera")),
+    ("users called John Smith", c("name", "contains", "john smith")),
+    ("customers named priya in pune", AND(c("name", "contains", "priya"), c(CITY, "eq", "Pune"))),
+    ("names containing Rao", c("name", "contains", "rao")),
+    # new customers in a period
+    ("customers who are new in November", c(JOINED, "after", MONTH_START)),
+    ("November signups", c(JOINED, "after", MONTH_START)),
+    ("this month's new customers", c(JOINED, "after", MONTH_START)),
+    ("new sign-ups in the current month", c(JOINED, "after", MONTH_START)),
+    ("customers onboarded this month", c(JOINED, "after", MONTH_START)),
+    ("new customers in October", c(JOINED, "between", LAST_MONTH)),
+    (
+        "new customers this month who are opted in",
+        AND(c(JOINED, "after", MONTH_START), c(OPT_IN, "eq", True)),
+    ),
+]
+
+# An eighth batch: prompts tried by hand while looking for silent wrong answers. The first five
+# were silently wrong (a union read as an intersection, a list of exclusions read as one group,
+# a state read as a city) and were fixed before being added here; the rest were right already.
+TUNING_2 += [
+    (
+        "customers in Pune with more than 3 orders and customers in Mumbai with more than 5 orders",
+        OR(AND(c(CITY, "eq", "Pune"), c(ORDERS, "gt", 3)), AND(c(CITY, "eq", "Mumbai"), c(ORDERS, "gt", 5))),
+    ),
+    (
+        "gold tier in Mumbai and platinum tier in Delhi",
+        OR(
+            AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Mumbai")),
+            AND(c(TIER, "eq", "platinum"), c(CITY, "eq", "Delhi")),
+        ),
+    ),
+    (
+        "customers in Mumbai except VIPs, gold tier and platinum tier",
+        AND(c(CITY, "eq", "Mumbai"), c(VIP, "ne", True), c(TIER, "not_in", ["gold", "platinum"])),
+    ),
+    (
+        "customers in Mumbai except VIPs and gold tier",
+        AND(c(CITY, "eq", "Mumbai"), c(VIP, "ne", True), c(TIER, "ne", "gold")),
+    ),
+    ("customers in Maharashtra", None),
+    ("customers in India", None),
+    ("men in Mumbai", None),
+    (
+        "everyone except those who spent over 10k and live in Delhi",
+        NOT(AND(c(SPEND, "gt", 10000), c(CITY, "eq", "Delhi"))),
+    ),
+    ("customers who didn't spend over 5k", c(SPEND, "lte", 5000)),
+    ("customers who have not spent more than 1000", c(SPEND, "lte", 1000)),
+    (
+        "customers who spent over 5k in total and at least 2k per order",
+        AND(c(SPEND, "gt", 5000), c(AOV, "gte", 2000)),
+    ),
+    ("spent over 5k on average", c(AOV, "gt", 5000)),
+    ("customers who spent less than 5k or more than 50k", OR(c(SPEND, "lt", 5000), c(SPEND, "gt", 50000))),
+    (
+        "customers from Mumbai who haven't ordered in 30 days or have never ordered",
+        AND(c(CITY, "eq", "Mumbai"), OR(away(30), c(ORDERS, "eq", 0))),
+    ),
+    ("customers who haven't ordered this month", NOT(c(LAST, "after", MONTH_START))),
+    ("customers who spent over 5k on shoes", None),
+    ("customers who ordered more than 5 times this year", None),
+    ("customers who spent more than 10k this month", None),
+    ("customers who ordered twice in October", None),
+    ("customers whose first order was over 2k", None),
+    ("customers who opened our emails", None),
+    ("customers with more than 3 visits this month", None),
+]
+
+# A ninth batch: more probes by hand, in field labels as the builder shows them and in more
+# words for the issue's kinds. Tried before being added: the ones the engine got wrong were
+# "customer id starts with C001" (an id split in two), "first order between January and March",
+# "customers without a tier", "city in Pune, Delhi", "spent in the range 2k to 8k", "gone 60
+# days without an order", "came on board / added / registered during this month", "signups from
+# this month", and "new customers in the last month" (read as October, unlike "joined in the
+# last month"); all were fixed before being added.
+TUNING_2 += [
+    ("customer id starts with C001", c("external_id", "starts_with", "c001")),
+    ("first order between January and March 2026", c(FIRST, "between", ["2026-01-01", "2026-03-31"])),
+    ("customers without a tier", c(TIER, "is_not_set")),
+    ("customers who have a tier", c(TIER, "is_set")),
+    ("city in Pune, Delhi", c(CITY, "in", ["Pune", "Delhi"])),
+    ("spent in the range 2k to 8k", c(SPEND, "between", [2000, 8000])),
+    ("spent anywhere between 1k and 3k", c(SPEND, "between", [1000, 3000])),
+    ("customers that have gone 60 days without an order", away(60)),
+    ("customers who came on board this month", c(JOINED, "after", MONTH_START)),
+    ("customers added this month", c(JOINED, "after", MONTH_START)),
+    ("customers that registered during this month", c(JOINED, "after", MONTH_START)),
+    ("signups from this month in Delhi", AND(c(JOINED, "after", MONTH_START), c(CITY, "eq", "Delhi"))),
+    ("new customers in the last month", c(JOINED, "within_last_days", 30)),
+    ("new accounts created this month", c(JOINED, "after", MONTH_START)),
+    ("number of orders at least 3", c(ORDERS, "gte", 3)),
+    ("signed up after March 2026", c(JOINED, "after", "2026-03-31")),
+    ("last order before 1 Jan 2026", c(LAST, "before", "2026-01-01")),
+    ("marketing_opt_in is true", c(OPT_IN, "eq", True)),
+    ("vip is false", c(VIP, "eq", False)),
+    ("visits between 5 and 10", c(VISITS, "between", [5, 10])),
+    ("tier in gold, platinum", c(TIER, "in", ["gold", "platinum"])),
+    ("Average order value between 500 and 1500", c(AOV, "between", [500, 1500])),
+    ("city is not Mumbai", c(CITY, "ne", "Mumbai")),
+    ("phone is empty", c("phone", "is_not_set")),
+    ("non-opted-in customers", c(OPT_IN, "ne", True)),
+    ("customers who've dropped 10k or more", c(SPEND, "gte", 10000)),
+    ("spent around 5k", None),
+    ("no purchases since 3 months", away(90)),
+    ("zero orders in the last quarter", away(91)),
+    ("who haven't made any purchase since Diwali", None),
+    ("last bought more than 2 months ago", AND(away(60), c(LAST, "is_set"))),
+    ("customers whose last name is Iyer", c("name", "contains", "iyer")),
+    (
+        "customers named Zara Smith or John Rao",
+        OR(c("name", "contains", "zara smith"), c("name", "contains", "john rao")),
+    ),
+    ("customers new this month", c(JOINED, "after", MONTH_START)),
+    ("orders >= 2 && spend >= 2000", AND(c(ORDERS, "gte", 2), c(SPEND, "gte", 2000))),
+    ("orders 2-4", c(ORDERS, "between", [2, 4])),
+]
+
+# A tenth batch of probes by hand. Wrong at first, fixed before being added: "highest-value
+# customers", "with the highest / lowest spend", "lowest spending 10%" (read as spend >= 10, a
+# flagged wrong answer), "Pune (spent > 5k) or Delhi (spent > 10k)" and "spent over 5k (Mumbai)
+# or over 8k (Delhi)" (silent wrong answers: brackets after a condition split the runs), "spend:
+# >5000", "haven't bought in a year or more", "the last 12 months" (360 days, now a year).
+TUNING_2 += [
+    ("highest-value customers in Chennai", AND(BIG, c(CITY, "eq", "Chennai"))),
+    ("customers with the highest spend", BIG),
+    ("customers with the lowest total spend", LOW),
+    ("lowest spending 10%", LOW),
+    (
+        "Pune (spent > 5k) or Delhi (spent > 10k)",
+        OR(
+            AND(c(CITY, "eq", "Pune"), c(SPEND, "gt", 5000)),
+            AND(c(CITY, "eq", "Delhi"), c(SPEND, "gt", 10000)),
+        ),
+    ),
+    (
+        "spent over 5k (Mumbai) or over 8k (Delhi)",
+        OR(
+            AND(c(SPEND, "gt", 5000), c(CITY, "eq", "Mumbai")),
+            AND(c(SPEND, "gt", 8000), c(CITY, "eq", "Delhi")),
+        ),
+    ),
+    ("spend: >5000", c(SPEND, "gt", 5000)),
+    ("Number of orders: 0", c(ORDERS, "eq", 0)),
+    ("haven't bought in a year or more", away(365)),
+    ("customers who haven't bought in the last 12 months", away(365)),
+    ("customers who spend big", BIG),
+    ("whale customers who are dormant", AND(BIG, away(90))),
+    ("customers that put in more than 10k", c(SPEND, "gt", 10000)),
+    ("customers spending >₹3k", c(SPEND, "gt", 3000)),
+    (
+        "over 5k in Pune or Mumbai, or over 20k in Delhi",
+        OR(
+            AND(c(SPEND, "gt", 5000), c(CITY, "in", ["Pune", "Mumbai"])),
+            AND(c(SPEND, "gt", 20000), c(CITY, "eq", "Delhi")),
+        ),
+    ),
+    (
+        "customers who spent over 10k in Pune and over 20k in Mumbai",
+        OR(
+            AND(c(SPEND, "gt", 10000), c(CITY, "eq", "Pune")),
+            AND(c(SPEND, "gt", 20000), c(CITY, "eq", "Mumbai")),
+        ),
+    ),
+    ("customers who haven't been around for 2 months", away(60)),
+    ("customers missing for 45 days", away(45)),
+    ("shoppers who haven't returned since May", NOT(c(LAST, "after", "2026-04-30"))),
+    ("customers who didn't order in October", None),
+    ("customers whose last purchase was in September", c(LAST, "between", ["2026-09-01", "2026-09-30"])),
+    ("orders >3 but <10", AND(c(ORDERS, "gt", 3), c(ORDERS, "lt", 10))),
+    ("3\u20135 orders", c(ORDERS, "between", [3, 5])),  # an en dash
+    ("customers named Anika, Dev or Zara", OR(*(c("name", "contains", n) for n in ("anika", "dev", "zara")))),
+    ("customers whose name starts with Pr", c("name", "starts_with", "pr")),
+    ("spent 10% more", None),
+    ("customers who splurge", None),
+    # "new" alone before a place was reported at first; fixed before being added
+    (
+        "lapsed in Pune or new in Mumbai",
+        OR(
+            AND(away(90), c(CITY, "eq", "Pune")),
+            AND(c(JOINED, "within_last_days", 30), c(CITY, "eq", "Mumbai")),
+        ),
+    ),
+    ("spent 5k+ in Mumbai or 10k+ elsewhere", None),
+    ("engaged customers", None),
+    ("frequent buyers", None),
+]
+
+# An eleventh batch: typing as people type. Wrong at first, fixed before being added: "more
+# then" for "more than".
+TUNING_2 += [
+    ("CUSTOMERS IN MUMBAI WHO SPENT OVER 5K", AND(c(CITY, "eq", "Mumbai"), c(SPEND, "gt", 5000))),
+    ("custmers who spnt more then 5k", c(SPEND, "gt", 5000)),
+    ("customers with more then 3 orders", c(ORDERS, "gt", 3)),
+    ("repeat custmers in Dehli", AND(c(ORDERS, "gte", 2), c(CITY, "eq", "Delhi"))),
+    ("big spendrs in Pune", AND(BIG, c(CITY, "eq", "Pune"))),
+    ("costumers who joined this month", c(JOINED, "after", MONTH_START)),
+    ("Customers from mumbai!!", c(CITY, "eq", "Mumbai")),
+    ("customers who spent > 5k \U0001f642", c(SPEND, "gt", 5000)),
+    ("spend>5k,orders<3,city=pune", AND(c(SPEND, "gt", 5000), c(ORDERS, "lt", 3), c(CITY, "eq", "Pune"))),
+    ("whales,lapsed", AND(BIG, away(90))),
+    ("customers who haven\u2019t ordered in 60 days", away(60)),
+    ("customers who haven't ordered in sixty days", away(60)),
+    ("spent more than ten k", c(SPEND, "gt", 10000)),
+    ("spent over Rs 5000/-", c(SPEND, "gt", 5000)),
+    # first orders and tenure; "ordered for the first time" was refused at first, then fixed
+    ("customers who ordered for the first time this month", c(FIRST, "after", MONTH_START)),
+    ("bought for the first time in the last 2 weeks", c(FIRST, "within_last_days", 14)),
+    ("customers who have purchased since October", c(LAST, "after", "2026-09-30")),
+    ("customers who last ordered less than 2 weeks ago", c(LAST, "within_last_days", 14)),
+    ("members for less than 6 months", c(JOINED, "within_last_days", 180)),
+    ("customers who joined less than a month ago", c(JOINED, "within_last_days", 30)),
+    ("long-time customers", None),
+    # average order value and attributes. Wrong at first, fixed before being added: "visited us
+    # over 20 times" (a silent wrong answer: read as orders), "more than 1000 per purchase",
+    # "gold or platinum tiers" (the plural corrected to "timers")
+    ("customers who have visited us over 20 times", c(VISITS, "gt", 20)),
+    ("customers spending more than 1000 per purchase", c(AOV, "gt", 1000)),
+    ("customers in gold or platinum tiers", c(TIER, "in", ["gold", "platinum"])),
+    ("customers with an average order of over 2k", c(AOV, "gt", 2000)),
+    ("average cart value above ₹1,200", c(AOV, "gt", 1200)),
+    ("mean order value below 700", c(AOV, "lt", 700)),
+    ("customers whose typical order is above 1500", c(AOV, "gt", 1500)),
+    ("customers with at least 15 store visits", c(VISITS, "gte", 15)),
+    ("customers marked VIP", c(VIP, "eq", True)),
+    ("non VIPs in Pune", AND(c(VIP, "ne", True), c(CITY, "eq", "Pune"))),
+    ("customers whose tier isn't bronze", c(TIER, "ne", "bronze")),
+    ("high AOV customers", None),
+    ("frequent visitors", None),
+    # negations and places by other names ("who are not new" was refused at first)
+    ("customers who are not new", c(JOINED, "not_within_last_days", 30)),
+    ("customers who don't live in Delhi or Noida", c(CITY, "not_in", ["Delhi", "Noida"])),
+    ("all users apart from those in Chennai", c(CITY, "ne", "Chennai")),
+    ("customers excluding the ones who spent less than 1k", c(SPEND, "gte", 1000)),
+    ("everyone but VIPs and whales", AND(c(VIP, "ne", True), c(SPEND, "lt", TOP))),
+    ("neither gold nor platinum tier", c(TIER, "not_in", ["gold", "platinum"])),
+    ("customers in Gurgaon", c(CITY, "eq", "Gurugram")),
+    (
+        "Bangalore or Chennai customers who are VIP",
+        AND(c(CITY, "in", ["Bengaluru", "Chennai"]), c(VIP, "eq", True)),
+    ),
+    # unions said with "as well as", "plus", "along with". Wrong at first (silently: two
+    # cities at once, an empty audience), fixed before being added; the last is ambiguous and
+    # must be flagged
+    ("customers in Pune as well as Mumbai", c(CITY, "in", ["Pune", "Mumbai"])),
+    ("VIPs in Pune as well as Mumbai", AND(c(VIP, "eq", True), c(CITY, "in", ["Pune", "Mumbai"]))),
+    ("customers in Pune plus those in Mumbai", c(CITY, "in", ["Pune", "Mumbai"])),
+    ("Pune customers along with Delhi customers", c(CITY, "in", ["Pune", "Delhi"])),
+    ("gold tier customers as well as platinum tier customers", c(TIER, "in", ["gold", "platinum"])),
+    ("both Pune and Mumbai customers", c(CITY, "in", ["Pune", "Mumbai"])),
+    ("customers in Pune who spent over 5k as well as Mumbai", None),
+    # ordinary words one edit from a keyword are not typos ("good" was read as "gold": a
+    # silent wrong answer, a tier nobody named)
+    ("good customers in Pune", None),
+    ("send to customers in Pune", c(CITY, "eq", "Pune")),
+]
+
+TUNING += TUNING_2

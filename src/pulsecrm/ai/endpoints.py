@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pulsecrm.ai import explain, lookalike, send_time, summary
 from pulsecrm.ai import service as ai_service
+from pulsecrm.ai.offline import spend_percentiles
 from pulsecrm.ai.schemas import (
     AudienceOut,
     ConditionNote,
@@ -57,7 +58,8 @@ async def segment(
     422 (naming `prompt`) when nothing in the prompt could be read as a condition."""
     catalog = await services.catalog.get(session)
     # Vague value words ("big spenders") are read against the spend distribution of now.
-    catalog = replace(catalog, spend=await ai_service.spend_distribution(session))
+    asked = spend_percentiles(body.prompt, catalog)  # "top 20%", "the median": computed too
+    catalog = replace(catalog, spend=await ai_service.spend_distribution(session, asked))
     # A model may take seconds: don't hold a pooled connection while it thinks.
     await session.rollback()
     answer = await ai_service.engine_for(services.settings).rules_from_text(body.prompt, catalog)

@@ -35,22 +35,24 @@ def engine_for(settings: Settings) -> Engine:
     return OfflineEngine()
 
 
-async def spend_distribution(session: AsyncSession) -> SpendDistribution:
-    """Total spend's 10th and 90th percentiles over all customers now, for "big spenders".
+async def spend_distribution(session: AsyncSession, also: frozenset[int] = frozenset()) -> SpendDistribution:
+    """Total spend's 10th and 90th percentiles over all customers now, for "big spenders", and
+    any other whole percentiles in `also` (a prompt's "top 20%" or "median").
 
     Linear interpolation between the two neighbouring ranks (PostgreSQL's percentile_cont),
-    read with ORDER BY … OFFSET so PostgreSQL and SQLite answer alike: three small queries."""
+    read with ORDER BY … OFFSET so PostgreSQL and SQLite answer alike: one small query each."""
     customers = int(await session.scalar(sa.select(sa.func.count()).select_from(Customer)) or 0)
     if customers == 0:
         return SpendDistribution(0, Decimal(0), Decimal(0))
-    bounds = []
-    for q in ("0.1", "0.9"):
-        position = Decimal(q) * (customers - 1)
+    bounds: dict[int, Decimal] = {}
+    for q in sorted({10, 90} | {q for q in also if 0 < q < 100}):
+        position = Decimal(q) / 100 * (customers - 1)
         rows = await session.scalars(
             sa.select(Customer.total_spend).order_by(Customer.total_spend).offset(int(position)).limit(2)
         )
-        bounds.append(percentile([Decimal(v) for v in rows], float(position - int(position))))
-    return SpendDistribution(customers, bounds[0], bounds[1])
+        bounds[q] = percentile([Decimal(v) for v in rows], float(position - int(position)))
+    more = {q: v for q, v in bounds.items() if q not in (10, 90)}
+    return SpendDistribution(customers, bounds[10], bounds[90], more)
 
 
 async def audience_rules(session: AsyncSession, *, raw_rules: Any, segment_id: int | None) -> Any:

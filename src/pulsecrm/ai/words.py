@@ -43,6 +43,7 @@ MULTIPLIERS = {
     "b": 1_000_000_000, "bn": 1_000_000_000, "billion": 1_000_000_000,
 }  # fmt: skip
 _MULT = "|".join(sorted(MULTIPLIERS, key=len, reverse=True))
+MULTIPLIER_WORDS = _MULT
 CURRENCY = r"(?:₹|\$|€|£|rs|inr|usd|eur|gbp|rupees?)"
 CURRENCY_AFTER = r"(?:rupees|rupee|rs|inr|dollars|dollar|usd|bucks|euros|eur|pounds|gbp)"
 # A money amount: currency symbols are only decoration, never converted.
@@ -136,6 +137,8 @@ def duration_days(text: str) -> int | None:
     count = number(match["n"]) if match["n"] and match["n"] not in ("a", "an") else Decimal(1)
     if count is None:
         return None
+    if UNIT_DAYS[match["u"]] == 30 and count % 12 == 0 and count:
+        return int(count / 12 * 365)  # "12 months" is a year, not 360 days
     return int(count * UNIT_DAYS[match["u"]])
 
 
@@ -144,8 +147,11 @@ MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name
 MONTHS |= {"sept": 9}
 _MON = "|".join(sorted(MONTHS, key=len, reverse=True))
 _ORD = r"(?: (?:st|nd|rd|th))?"
+_START = r"(?:the )?(?:start|beginning|first day) of"
 DATE = (
-    rf"(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}{_ORD} (?:of )?(?:{_MON})(?: ,)?(?: \d{{4}})?"
+    rf"(?:{_START} (?:the |this )?(?:year|month|quarter|week)"
+    rf"|{_START} (?:{_MON})(?: \d{{4}})?|{_START} \d{{4}}"
+    rf"|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}{_ORD} (?:of )?(?:{_MON})(?: ,)?(?: \d{{4}})?"
     rf"|(?:{_MON}) \d{{1,2}}{_ORD}(?: ,)? \d{{4}}|(?:{_MON}) \d{{1,2}}{_ORD}(?![\d])"
     rf"|(?:{_MON})(?: \d{{4}})?|\d{{4}})"
 )
@@ -159,6 +165,14 @@ def date_range(text: str, today: date) -> tuple[date, date] | None:
 
     Without a year a month means its latest occurrence not after today."""
     text = text.strip()
+    start = re.match(r"^(?:the )?(?:start|beginning|first day) of (?:the |this )?", text)
+    if start:
+        rest = text[start.end() :]
+        if rest in ("year", "month", "quarter", "week"):
+            found = calendar_range(f"this {rest}", today)
+        else:
+            found = date_range(rest, today)
+        return None if found is None else (found[0], found[0])
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             day = date.fromisoformat(text)
@@ -189,9 +203,13 @@ def _latest_year(month: int, today: date, day: int) -> int:
 
 def calendar_range(phrase: str, today: date) -> tuple[date, date] | None:
     """'this month' -> (1st of this month, today); 'last month' -> the whole previous month."""
-    phrase = phrase.replace("current", "this").replace("previous", "last").removeprefix("the ")
+    phrase = phrase.replace("current", "this").replace("previous", "last")
+    phrase = phrase.removeprefix("the ")
     first_of_month = today.replace(day=1)
     monday = today - timedelta(days=today.weekday())
+    quarter = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    before = quarter - timedelta(days=1)
+    last_quarter = date(before.year, 3 * ((before.month - 1) // 3) + 1, 1)
     ranges = {
         "today": (today, today),
         "yesterday": (today - timedelta(days=1), today - timedelta(days=1)),
@@ -204,6 +222,8 @@ def calendar_range(phrase: str, today: date) -> tuple[date, date] | None:
         ),
         "this year": (date(today.year, 1, 1), today),
         "last year": (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+        "this quarter": (quarter, today),
+        "last quarter": (last_quarter, quarter - timedelta(days=1)),
     }
     return ranges.get(phrase)
 
@@ -219,11 +239,12 @@ class Token:
 
 _TOKEN = re.compile(
     r"\d{4}-\d{2}-\d{2}"
+    r"|(?!(?i:rs|inr|usd|eur|gbp)\d)[^\W\d_]+\d[^\W_]*"  # an id such as C001 (but "Rs500" is money)
     r"|[\w.+-]*@[\w-]+(?:\.[\w-]+)+"
     r"|[^\W\d_]+(?:\.(?:com|in|net|org|co|io|edu|gov|info|biz|uk))+(?![\w])"
     r"|\d+(?:[.,]\d+)*"
     r"|[^\W\d_]+(?:'[^\W\d_]+)*"
-    r"|>=|<=|=>|=<|[^\w\s]",
+    r"|>=|<=|=>|=<|!=|<>|[^\w\s]",
 )
 _NOT_CONTRACTIONS = {
     "haven't": "have", "havent": "have", "hasn't": "has", "hasnt": "has", "hadn't": "had",
@@ -232,10 +253,12 @@ _NOT_CONTRACTIONS = {
     "isnt": "is", "wasn't": "was", "wasnt": "was", "weren't": "were", "werent": "were",
     "won't": "will", "wont": "will", "can't": "can", "cant": "can", "cannot": "can",
 }  # fmt: skip
+_CONTRACTION = re.compile(r"^(i|we|you|they|who|that|he|she|it|there)'(ve|d|re|ll|m)$")
+_CONTRACTED = {"ve": "have", "d": "had", "re": "are", "ll": "will", "m": "am"}
 # Typographic quotes and dashes as people paste them from documents.
 _PUNCT = str.maketrans(
     {"\u2019": "'", "\u2018": "'", "`": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
-    | {"≥": ">=", "≤": "<="}
+    | {"≥": ">=", "≤": "<=", "≠": "!="}
 )
 _NUMERIC = re.compile(rf"^(?:{NUM}|{_MULT}|₹|\$|€|£|rs|inr)$")
 
@@ -257,7 +280,9 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
             if _NUMERIC.match(prev) and (_NUMERIC.match(nxt) or nxt[:1].isdigit()):
                 out.append(Token("to", word))
             continue
-        if low in (".", "!", ";", ":"):
+        if low == ":":
+            continue  # "spend: > 5000", "tier: gold": a label and its value
+        if low in (".", "!", ";"):
             out.append(Token(",", word))
             continue
         if low == "&":
@@ -269,6 +294,12 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
         if low in _NOT_CONTRACTIONS:
             out.append(Token(_NOT_CONTRACTIONS[low], word))
             out.append(Token("not", ""))
+            continue
+        contraction = _CONTRACTION.match(low)
+        if contraction:
+            # "I'd like", "who've spent", "we're after": the word, then what its ending stands for.
+            out.append(Token(contraction[1], word))
+            out.append(Token(_CONTRACTED[contraction[2]], ""))
             continue
         if low.endswith("'s"):
             low = low[:-2]
@@ -288,13 +319,38 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
     return out
 
 
-_NAME_CUES = frozenset({"named", "called", "name", "is"})
+_NAME_CUES = frozenset({"named", "called", "name", "names", "is", "surname", "surnamed"})
+
+
+# Ordinary words that are one edit from a keyword: real words, never typos ("good" is not
+# "gold", "send" not "spend", "none" not "nine").
+ENGLISH = frozenset(
+    """
+    about above after again against almost alone along already also although always among
+    another anyone anything anywhere around because become before behind being below beside
+    better between beyond both bring could does doing done down during each either else enough
+    even ever every exactly except fall fast feel find five four free from front full gave give
+    given goes going gone good great grow half hand happy hard have having head hear help here
+    high hold home hope house however idea into just keep kind know known large last late later
+    learn least leave left less life like line little live long look lose lost made make many
+    mean might mind more most move much must name near need never next nice night nine none
+    nothing number often once only open order other over part past people place placed plan
+    play point price pretty quite rather read real really right same save says seen send sent
+    shop show side since small some soon sort spend start state stay step still stop such sure
+    take talk team tell than that their them then there these they thing think this those
+    though three through till time today told took town tree true turn under until upon used
+    user very want week well went were what when where which while whole will wish with
+    within without word work would year years your good gold info send spend stop store
+    """.split()  # noqa: SIM905 - a word list is easier to extend as text
+)
 
 
 def correct(word: str, vocabulary: frozenset[str]) -> str:
     """A small typo tolerance: an unknown word of 4+ letters close to exactly one keyword."""
-    if len(word) < 4 or word in vocabulary or not word.isalpha():
+    if len(word) < 4 or word in vocabulary or word in ENGLISH or not word.isalpha():
         return word
+    if word.endswith("s") and word[:-1] in vocabulary:
+        return word  # the plural of a keyword ("tiers") is no typo
     return _closest(word, vocabulary)
 
 

@@ -110,6 +110,12 @@ class SpendDistribution:
     customers: int
     p10: Decimal  # linear interpolation between ranks, like PostgreSQL's percentile_cont
     p90: Decimal
+    # Other percentiles a question asked for ("top 20%", "the median"), by whole percent.
+    more: dict[int, Decimal] = field(default_factory=dict, compare=False)
+
+    def at(self, q: int) -> Decimal | None:
+        """The q-th percentile of total spend, when it was computed."""
+        return {10: self.p10, 90: self.p90}.get(q, self.more.get(q))
 
 
 def percentile(ordered: list[Decimal], q: float) -> Decimal:

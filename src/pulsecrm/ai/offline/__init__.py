@@ -25,6 +25,6 @@ rule language itself: `segments.rules`.
 """
 
 from pulsecrm.ai.offline.engine import OfflineEngine
-from pulsecrm.ai.offline.parser import MAX_PROMPT, NotUnderstood, Parsed, rules_from_text
+from pulsecrm.ai.offline.parser import MAX_PROMPT, NotUnderstood, Parsed, rules_from_text, spend_percentiles
 
-__all__ = ["MAX_PROMPT", "NotUnderstood", "OfflineEngine", "Parsed", "rules_from_text"]
+__all__ = ["MAX_PROMPT", "NotUnderstood", "OfflineEngine", "Parsed", "rules_from_text", "spend_percentiles"]

@@ -26,6 +26,9 @@ class Atom:
     note: str | None = None
     pending: tuple[str, Any] | None = None  # a comparison whose field the parser fills in
     money: bool = False  # the pending value was written as money ("10k", "₹500")
+    # A period with no field of its own ("… from Delhi this month"): ("days", n) or
+    # ("range", (first, last)); the parser gives it to the vague date word it qualifies.
+    when: tuple[str, Any] | None = None
 
 
 def _cond(name: str, cmp: str, value: Any = None) -> Node:

@@ -25,6 +25,8 @@ from pulsecrm.ai.offline.atoms import (
     _range_node,
 )
 from pulsecrm.ai.offline.lexicon import (
+    _CMP_OF,
+    _CONNECTIVE_PHRASES,
     _PERIOD_AHEAD,
     AGO_LESS,
     AGO_MORE,
@@ -32,6 +34,8 @@ from pulsecrm.ai.offline.lexicon import (
     CITY_GROUPS,
     CMP,
     CONNECTIVES,
+    CONSENT_NO,
+    CONSENT_YES,
     FILLER,
     FIRST_VERB,
     HIGH_VALUE,
@@ -44,14 +48,22 @@ from pulsecrm.ai.offline.lexicon import (
     ORDER_VERB,
     PEOPLE,
     POST,
+    REGIONS,
     RETURN_VERB,
     SPEND_VERB,
+    TIER_KEYS,
+    TIER_NOUN,
+    TIER_VALUES,
     WINDOW,
 )
 from pulsecrm.ai.offline.quantities import _compare, _compared, _count, _money, quantity
 from pulsecrm.segments.catalog import Catalog, FieldSpec
 
 # --- the grammar ------------------------------------------------------------------------------
+
+# A money multiplier or currency word right after a number: the number is an amount.
+_PERCENT_AFTER = re.compile(r" (?:%|percent|per cent|pc|pct)(?!\S)")
+_MONEY_AFTER = re.compile(rf" (?:{w.MULTIPLIER_WORDS}|{w.CURRENCY_AFTER})(?![a-z])")
 
 Handler = Callable[[re.Match[str], "Context"], "Atom | list[Atom] | None"]
 
@@ -69,6 +81,7 @@ class Context:
     grammar: Grammar
     today: date
     capitalised: set[str]  # words the user capitalised (a place we don't know yet)
+    text: str = ""  # the normalised prompt
     notes: list[str] = field(default_factory=list)
 
 
@@ -114,12 +127,12 @@ class Grammar:
         neg = r"(?:(?:have|has|had|did|do|does|is|are) not|not|never|no|without|zero|nil)(?: been| yet| even| ever| once)*"
         add(
             "no_order_window",
-            rf"{neg} (?:any |an |a )?(?:{ORDER_VERB}|{RETURN_VERB}|back){ORDER_TAIL} {window}",
+            rf"{neg} (?:any |an |a )?(?:{ORDER_VERB}|{RETURN_VERB}|back){ORDER_TAIL} {window}(?: or (?:more|longer|over|above))?",
             self._no_order_window,
         )
         add(
             "nothing_window",
-            rf"(?:nothing|no activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? {window}",
+            rf"(?:nothing|no activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? (?:{WINDOW}(?: (?:{AGO_MORE}))? )?{dur}(?! (?:ago|back|before|earlier))(?: or (?:more|longer|over|above))?",
             self._no_order_window,
         )
         add(
@@ -133,13 +146,18 @@ class Grammar:
             self._no_order_since,
         )
         add(
+            "last_order_between_ago",
+            rf"{LAST_ORDER}{IS} (?:between|from) (?P<d1>{w.DURATION}|{w.NUMBER}) (?:and|to) {dur} (?:ago|back|before)",
+            self._last_order_between,
+        )
+        add(
             "last_order_ago",
             rf"{LAST_ORDER}{IS} (?P<rel>{AGO_MORE}|{AGO_LESS}) {dur}(?: ago| back| before)?",
             self._last_order_ago,
         )
         add(
             "last_order_date",
-            rf"{LAST_ORDER}{IS} (?P<rel>since|after|before|until|till|prior to|in|during|on or after|on or before|on) {date_}",
+            rf"{LAST_ORDER}{IS} (?P<rel>since|after|before|until|till|prior to|in|during|on or after|on or before|on|between|from) {date_}(?: (?:and|to) (?P<date2>{w.DATE}))?",
             self._dated("last_order_at"),
         )
         add("first_order_window", rf"{FIRST_VERB}{IS} {window}", self._within("first_order_at"))
@@ -150,7 +168,7 @@ class Grammar:
         )
         add(
             "first_order_date",
-            rf"{FIRST_VERB}{IS} (?P<rel>since|after|before|until|till|prior to|in|during|on) {date_}",
+            rf"{FIRST_VERB}{IS} (?P<rel>since|after|before|until|till|prior to|on or after|on or before|in|during|on|between|from) {date_}(?: (?:and|to) (?P<date2>{w.DATE}))?",
             self._dated("first_order_at"),
         )
         add("first_order_cal", rf"{FIRST_VERB}{IS}(?: in)? (?P<cal>{CAL})", self._calendar("first_order_at"))
@@ -160,35 +178,84 @@ class Grammar:
             rf"{JOIN_VERB}(?: with us)?{IS} (?P<rel>{AGO_MORE}|{AGO_LESS}) {dur}(?: ago| back)",
             self._ago("created_at"),
         )
+        ago_post = rf"{dur} (?:ago|back) (?P<post>or (?:less|fewer|sooner|later|more recently|more|longer|earlier|before|over|above))"
+        add("joined_ago_post", rf"{JOIN_VERB}(?: with us)?{IS} {ago_post}", self._ago_post("created_at"))
+        add("first_order_ago_post", rf"{FIRST_VERB}{IS} {ago_post}", self._ago_post("first_order_at"))
+        add("last_order_ago_post", rf"{LAST_ORDER}{IS} {ago_post}", self._ago_post("last_order_at"))
         add(
             "joined_date",
-            rf"{JOIN_VERB}(?: with us)?{IS} (?P<rel>since|after|before|until|till|prior to|in|during|on|between) {date_}(?: (?:and|to) (?P<date2>{w.DATE}))?",
+            rf"{JOIN_VERB}(?: with us)?{IS} (?P<rel>since|after|before|until|till|prior to|on or after|on or before|in|during|on|between|from) {date_}(?: (?:and|to) (?P<date2>{w.DATE}))?",
             self._dated("created_at"),
         )
         add(
             "joined_cal",
-            rf"{JOIN_VERB}(?: with us)?{IS}(?: in)? (?P<cal>{CAL})",
+            rf"{JOIN_VERB}(?: with us)?{IS}(?: (?:in|during|within|over|from|of|for))?(?: the)? (?P<cal>{CAL})",
             self._calendar("created_at"),
+        )
+        newly = r"(?:newly|recently|just) (?:joined|signed up|signed|registered|acquired|added|onboarded|enrolled|created)"
+        new = rf"(?:(?:brand )?new {PEOPLE}|{newly}(?: {PEOPLE})?|{PEOPLE} (?:who|that) (?:have )?{newly})"
+        add(
+            "new_people_window",
+            rf"{new}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: from)? {window}",
+            self._within("created_at"),
         )
         add(
             "new_people_cal",
-            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: (?:from|in|within|during|of|for|since|over))?(?: the)? (?P<cal>{CAL})",
+            rf"{new}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: (?:from|in|within|during|of|for|since|over))?(?: the)? (?P<cal>{CAL})",
             self._calendar("created_at"),
         )
         add(
-            "new_people_date",
-            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))? (?P<rel>since|after|before|in|during|from) {date_}",
+            "new_cal_bare",
+            rf"(?:(?:are|is|were) )?(?:brand )?new(?: (?:from|in|within|during|of|for|since|over))?(?: the)? (?P<cal>{CAL})",
+            self._calendar("created_at"),
+        )
+        add(
+            "new_window_bare",
+            rf"(?:(?:are|is|were) )?(?:brand )?new {window}",
+            self._within("created_at"),
+        )
+        add(
+            "new_date_bare",
+            rf"(?:(?:are|is|were) )?(?:brand )?new (?P<rel>since|after|before|in|during|from) {date_}",
             self._dated("created_at"),
         )
         add(
-            "new_people_window",
-            rf"new {PEOPLE}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))?(?: from)? {window}",
-            self._within("created_at"),
+            "date_signups",
+            rf"(?P<rel>){date_} (?:sign ?ups?|joiners|registrations|new customers|new members|new users|cohort|acquisitions|joinees)",
+            self._dated("created_at"),
+        )
+        add(
+            "new_people_date",
+            rf"{new}(?: (?:who )?(?:joined|signed up|registered|added|acquired|onboarded))? (?P<rel>since|after|before|in|during|from) {date_}",
+            self._dated("created_at"),
         )
         add(
             "tenure",
             rf"(?:been )?(?:with us|customers?|members?|a customer|a member|on board|around)(?: for)? (?P<rel>{AGO_MORE}|{AGO_LESS}) {dur}",
             self._ago("created_at", "rel", tenure=True),
+        )
+        away = r"(?:(?:been|gone|went|stayed|remained) )?(?:away|absent|missing|silent|quiet|cold|dormant|idle|inactive|lapsed|not active|not been active)"
+        add("inactive_since", rf"{away} since {date_}", self._no_order_since)
+        add(
+            "gone_without",
+            rf"(?:(?:have|has|had) )?(?:gone|been) (?:(?:{AGO_MORE}) )?{dur}(?: or more| plus)? without (?:an? |any )?(?:{ORDER_VERB}|orders?|purchases?|buying|ordering|purchasing|shopping)",
+            self._inactive,
+        )
+        add(
+            "away_for",
+            rf"{away}(?: from us)? (?:for|in|over|during)(?: the)?(?: (?:last|past))?(?: (?:{AGO_MORE}))? {dur}",
+            self._inactive,
+        )
+        # "it's been 90 days since their last order", "days since last order > 60"
+        add(
+            "days_since_last_order",
+            rf"(?:number of )?(?:days|weeks|months) since (?:their |the )?{LAST_ORDER}(?: (?:is|are|was))? {quantity(w.NUMBER)}",
+            self._days_since_last_order,
+        )
+        add(
+            "since_last_order",
+            rf"(?:(?:it )?(?:has |have |had |is )?been )?(?:(?P<rel>{AGO_MORE}) )?{dur}(?: or more| plus)? since (?:their |the |his |her )?{LAST_ORDER}",
+            self._since_last_order,
         )
         add(
             "inactive",
@@ -212,7 +279,7 @@ class Grammar:
         )
         add(
             "recent",
-            r"(?:ordered|bought|purchased|shopped|active|order|purchase) recently|recently (?:ordered|bought|purchased|shopped|active)|recent (?:buyers?|purchasers?|shoppers?|customers?|orders?|purchases?)",
+            rf"(?:ordered|bought|purchased|shopped|active|order|purchase){ORDER_TAIL} (?:recently|lately|of late)|recently (?:ordered|bought|purchased|shopped|active)|recent (?:buyers?|purchasers?|shoppers?|customers?|orders?|purchases?)",
             self._assumed("last_order_at", "within_last_days", DEFAULT_RECENT_DAYS, "“recent” has no period"),
         )
         add(
@@ -224,8 +291,15 @@ class Grammar:
         )
 
         add(
+            "new_bare",
+            r"(?:(?:are|is|were) )?(?:brand )?new(?= (?:in|from|at|to) | *$| (?:and|or|but|,|who|with)(?!\S))",
+            self._assumed(
+                "created_at", "within_last_days", DEFAULT_NEW_DAYS, "“new customers” has no period"
+            ),
+        )
+        add(
             "new_people",
-            rf"new {PEOPLE}",
+            new,
             self._assumed(
                 "created_at", "within_last_days", DEFAULT_NEW_DAYS, "“new customers” has no period"
             ),
@@ -236,7 +310,7 @@ class Grammar:
         once = r"(?:once|twice|thrice)"
         add(
             "one_time",
-            rf"one ?time (?:buyers?|customers?|shoppers?|purchasers?|users?|orderers?)|single (?:purchase|order)(?: (?:customers?|buyers?))?|first ?time (?:buyers?|customers?|shoppers?|purchasers?)|(?:only|just|exactly) one (?:order|purchase)|(?:ordered|bought|purchased|shopped) (?:only|just) {once}",
+            rf"one ?timers?|one ?time (?:buyers?|customers?|shoppers?|purchasers?|users?|orderers?)|(?<!in )(?<!in a )single (?:purchase|order)(?: (?:customers?|buyers?))?|first ?time (?:buyers?|customers?|shoppers?|purchasers?)|(?:(?:placed|made|has|have|had|with) )?(?:only|just|exactly) (?:one|a single|1) (?:order|purchase)|(?:ordered|bought|purchased|shopped) (?:only|just) {once}",
             self._one_time,
         )
         add(
@@ -252,7 +326,7 @@ class Grammar:
         order_noun = r"(?:orders|order|purchases|purchase|transactions|transaction)"
         add(
             "order_times",
-            rf"(?:{ORDER_VERB}|visited us){ORDER_TAIL} {quantity(w.NUMBER)} {times}",
+            rf"(?:{ORDER_VERB}){ORDER_TAIL} {quantity(w.NUMBER, alternatives=True)} {times}(?: (?P<post_after>{POST}))?",
             self._counted("order_count", bare="eq"),
         )
         add(
@@ -267,12 +341,12 @@ class Grammar:
         )
         add(
             "orders_compared",
-            rf"(?:orders|purchases|transactions|order|purchase)(?: (?:count|placed|made|number))?(?: (?:is|are|of|was|=))? {quantity(w.NUMBER)}",
+            rf"(?:orders|purchases|transactions|order|purchase)(?: (?:count|placed|made|number))?(?: (?:are|of|was))? {quantity(w.NUMBER)}",
             self._compared_count,
         )
         add(
             "orders_n",
-            rf"(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))",
+            rf"(?<!in )(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER, alternatives=True)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))(?: (?P<post_after>{POST}))?",
             self._counted("order_count", bare="eq"),
         )
         add(
@@ -280,13 +354,41 @@ class Grammar:
             r"(?:have|has|had) (?:ever )?(?:ordered|bought|purchased|shopped|placed an order|made a purchase)(?: (?:from us|with us|before|something|anything))*(?! (?:in|within|for|since|during|over|the|last|past|this|more|less|at|\d|once|twice|thrice|exactly|only|just|under|between|recently|a|an))|(?:existing|paying|active paying) customers|(?:buyers|purchasers) only",
             self._const(_cond("order_count", "gte", 1)),
         )
+        add(
+            "ordered_before",
+            rf"(?:{ORDER_VERB}){ORDER_TAIL} (?:before|previously|in the past|at some point|at least once|ever)(?= *$| (?:,|and|or|but|who|with|in|from|except|excluding|not|who|are|is)(?!\S))",
+            self._const(_cond("order_count", "gte", 1)),
+        )
 
         # Money: total spend, or the average order.
-        avg = r"(?:(?:average|avg|mean|typical) (?:order|basket|purchase|ticket|cart|transaction|bill|spend per order)(?: (?:value|size|amount|spend|total))?|aov|(?:spend|spent|spending) per (?:order|purchase|visit)|per order|basket size|order value|ticket size|average spend)"
-        add("high_value", HIGH_VALUE, self._value_tier(high=True))
+        per = r"(?:per|an|a|each|every) (?:order|purchase|transaction|visit|bill|basket)"
+        avg = (
+            r"(?:(?:average|avg|mean|typical) (?:order|basket|purchase|ticket|cart|transaction|bill|spend per order|checkout)(?: (?:value|size|amount|spend|total|price))?"
+            rf"|(?:average|avg|mean|typical) (?:spend|spent|spending|amount|value|revenue|bill|ticket) {per}|aov|abv|atv"
+            rf"|(?:spend|spent|spending|spends|pays?|paid|paying) (?:on average |on avg )?{per}(?: on average| on avg)?"
+            rf"|(?:orders?|purchases?|baskets?|tickets?|transactions?) (?:that )?(?:average|averaging|averages|averaged|avg)(?: at| out at| of)?"
+            rf"|on (?:an? )?average {per}|{per} on average|on (?:an? )?(?:average|avg)|(?:per|each|every) (?:order|purchase|transaction|bill|basket)|basket size|basket value|cart size|cart value|order value|ticket size|average ticket|average spend|average basket|average order)"
+        )
+        # A share of customers by spend: "top 20%", "bottom quartile", "above the median".
+        side = r"(?P<side>top|bottom|highest|lowest|upper|lower|best|biggest|least|largest|smallest)"
+        share = rf"(?: (?P<n>{w.NUMBER}) ?(?:%|percent|per cent|pc|pct)| (?P<part>half|quartile|quarter|quintile|fifth|decile|tenth))"
+        by_spend = r"(?: (?:by|in|on|for|in terms of|based on|ranked by) (?:(?:total|lifetime|overall) )?(?:spend|spending|spent|revenue|value|ltv|clv|sales|purchase value|money spent|amount spent))"
+        add(
+            "spend_share",
+            rf"(?:(?:in|within|among|from|are|is) )?(?:the )?(?:our )?{side}(?: (?:spending|spend|paying|value|valued))?{share}(?: of)?(?: (?:our |all |the )?{TIER_NOUN})?{by_spend}?(?: {TIER_NOUN})?",
+            self._spend_share,
+        )
+        spend_word = r"(?:spent|spend|spends|spending|spenders?|total spend|lifetime value|ltv)"
+        add(
+            "spend_median",
+            rf"{spend_word}(?: (?:is|was|are))? (?P<cmp>{CMP}) (?:the )?(?:median|typical customer)(?: (?:spend|spending|spender|customer|total spend|amount|value|of (?:all )?customers))*"
+            rf"|(?P<above>above|below|over|under) ?(?:the )?median {spend_word}(?: {TIER_NOUN})?",
+            self._spend_median,
+        )
         add("low_value", LOW_VALUE, self._value_tier(high=False))
+        add("high_value", HIGH_VALUE, self._value_tier(high=True))
         total = rf"(?:{SPEND_VERB}|total (?:spend|spent|spending|purchases|purchase value|order value|value|revenue|sales)|lifetime (?:value|spend|spending|revenue)|ltv|clv|spent|spend|spends|spending|spenders?|purchased worth|bought worth|shopped for|bought for|purchased for|bought|purchased|shopped|ordered|purchases worth|worth|revenue|revenue of|value of)"
-        between_words = r"(?: (?:is|was|are|of|been|has|have|had|totalling|totaling|totals|total|in total|overall|a total of|so far|to date|with us|altogether|till date|in all|until now|amount|amounting to|money|an amount of|sum))*"
+        between_words = r"(?: (?:in the range of|in the range|in a range of|anywhere|somewhere|is|was|are|of|been|has|have|had|totalling|totaling|totals|total|in total|overall|a total of|so far|to date|with us|altogether|till date|in all|until now|amount|amounting to|money|an amount of|sum))*"
         after_words = r"(?: (?:in total|overall|so far|to date|with us|lifetime|altogether|in all|worth|in purchases|on purchases|on orders|on shopping|till date|until now|in their lifetime|total|spend|spent|of spend|in spend|value))*"
         add(
             "avg_spend",
@@ -295,7 +397,7 @@ class Grammar:
         )
         add(
             "avg_spend_after",
-            rf"{quantity(w.AMOUNT)} (?:in |of |as |for )?(?P<f>{avg})",
+            rf"(?:(?:spent|spend|spends|spending|paying|pays|paid|who spend|who spent) )?{quantity(w.AMOUNT)} (?:in |of |as |for )?(?P<f>{avg})",
             self._spend("avg_order_value"),
         )
         add(
@@ -345,7 +447,12 @@ class Grammar:
         )
         add("with_domain", rf"(?:with|using|on|at) {domain}", self._email_domain)
         add("named", rf"{NAME_CUE} (?P<v>[a-z]+(?: (?:[a-z]+|or|and|,))*)", self._named)
-        text_fields = r"(?P<f>name|first name|full name|e ?mail|email address|phone|phone number|mobile|city|customer id|id|external id)"
+        add(
+            "name_has",
+            r"(?:with|having|has|have) (?P<v>[a-z]+) (?:in|as (?:part of)?) (?:their|the|his|her) (?:full |first |last |sur)?names?",
+            self._name_has,
+        )
+        text_fields = r"(?P<f>names?|first names?|full names?|e ?mails?|email address(?:es)?|phones?|phone numbers?|mobile|city|customer id|id|external id)"
         add(
             "text_op",
             rf"{text_fields} (?P<op>contains|containing|includes|including|has|having|with|like|starts with|starting with|begins with|beginning with|start with|begin with|ends with|ending with|ending in|ends in|is not|isn't|is|=|equals|equal to|not equal to|!=|matches) (?P<v>[\w@.+-]+)",
@@ -358,11 +465,20 @@ class Grammar:
         for spec in sorted(attributes, key=lambda f: f.type == "text"):
             self._attribute(spec)
 
+        tier = self._tier()
+        if tier is not None:
+            value = "|".join(TIER_VALUES)
+            add(
+                "tier_word",
+                rf"(?P<v>(?:{value})(?: (?:or|,|, or|and|/) (?:{value}))*)(?: (?P<noun>{PEOPLE}|card ?holders?|status|category|club|level|tier))?",
+                self._tier_word(tier),
+            )
+
         # Places last among the specific patterns: a lone capitalised word is a weak signal.
         names = "|".join(re.escape(c) for c in sorted(self.cities, key=len, reverse=True))
         lead = r"(?:(?:live|lives|living|located|based|residing|reside|resident|residents|staying|stays|stay|who are|are|is|shipping|ship|delivering|delivered)(?: (?:out))? )?"
         neg_place = r"(?P<neg>outside(?: of)?|not in|not from|not living in|not located in|away from)"
-        place = r"(?P<prep>in|at|from|within|out of|of|city|city is|city =|city of|cities|town|near|around|across)"
+        place = r"(?P<prep>in|at|from|within|out of|of|city|city is|city =|city of|city in|cities|cities in|town|near|around|across)"
         add(
             "place",
             rf"(?:{neg_place}|{lead}{place})? ?(?P<city>{names})(?: (?:based|customers|residents|people|users|buyers|shoppers|folks|city|area|region|metro|locals))?",
@@ -373,10 +489,49 @@ class Grammar:
             rf"(?:{neg_place}|(?:live|lives|living|located|based|residing|reside|from|in|city is|city =|city)(?: in| at| out of)?) (?P<city>[a-z][a-z]+(?: [a-z][a-z]+)?)",
             self._place_unknown,
         )
+        # A period on its own ("new customers from Delhi this month"): the parser gives it to
+        # the vague date word beside it, or reports it.
+        add("loose_window", window, self._loose_window)
+        add(
+            "loose_cal",
+            rf"(?:(?:in|during|from|of|for|since|over|within) )?(?:the )?(?P<cal>{CAL})",
+            self._loose_cal,
+        )
         # Last: a comparison with no field ("or over 10k in Delhi"), completed by the parser
         # from the parallel clause before it.
         add("bare_amount", quantity(w.AMOUNT), self._bare_amount)
-        add("bare_times", rf"{quantity(w.NUMBER)} (?:times|time|x)", self._bare_times)
+        add(
+            "bare_times",
+            rf"{quantity(w.NUMBER)} (?:times|time|x)(?: (?P<post_after>{POST}))?",
+            self._bare_times,
+        )
+
+    def _consent(self) -> FieldSpec | None:
+        """The boolean attribute that is marketing consent, if exactly one looks like it."""
+        found = []
+        for spec in self.catalog.fields:
+            parts = set(re.split(r"[_\W]+", (spec.attribute or "").lower()))
+            if (
+                spec.type == "boolean"
+                and spec.attribute
+                and (
+                    {"opt", "in"} <= parts
+                    or {"optin", "consent", "subscribed", "marketing", "newsletter"} & parts
+                )
+            ):
+                found.append(spec)
+        return found[0] if len(found) == 1 else None
+
+    def _tier(self) -> FieldSpec | None:
+        """The text attribute that holds a membership tier, if exactly one is named like one."""
+        found = [
+            spec
+            for spec in self.catalog.fields
+            if spec.type == "text"
+            and spec.attribute
+            and set(re.split(r"[_\W]+", spec.attribute.lower())) & set(TIER_KEYS)
+        ]
+        return found[0] if len(found) == 1 else None
 
     def _attribute(self, spec: FieldSpec) -> None:
         key = spec.attribute or ""
@@ -393,15 +548,16 @@ class Grammar:
             variants += [rf"opted in(?: (?:to|for))?(?: {re.escape(rest)})?", rf"{re.escape(rest)} opt ?ins?"]
         names = "|".join(sorted(set(variants), key=len, reverse=True))
         add = self.add
+        where = r"(?:(?:site|store|in ?store|website|web|app|online|shop|page|total|number of|no of) )?"
         if spec.type == "number":
             add(
                 f"attr_num_{key}",
-                rf"(?:{names})(?: (?:is|are|count|of|was|score|us|the store|our store|the site|the website|the app))* {quantity(w.NUMBER)}(?: (?:times|time|x))?",
+                rf"{where}(?:{names})(?: (?:is|are|count|of|was|score|us|the store|our store|the site|the website|the app))* {quantity(w.NUMBER)}(?: (?:times|time|x))?",
                 self._counted(spec.name, bare="eq"),
             )
             add(
                 f"attr_num_after_{key}",
-                rf"{quantity(w.NUMBER)} (?:{names})",
+                rf"{quantity(w.NUMBER)} {where}(?:{names})",
                 self._counted(spec.name, bare="eq"),
             )
         elif spec.type == "boolean":
@@ -410,6 +566,9 @@ class Grammar:
                 rf"(?:{names})(?: (?:is|=|:|status))* (?P<b>true|false|yes|no|on|off|y|n)",
                 self._bool(spec.name),
             )
+            if spec is self._consent():
+                add(f"attr_consent_no_{key}", CONSENT_NO, self._const(_cond(spec.name, "eq", False)))
+                add(f"attr_consent_{key}", CONSENT_YES, self._const(_cond(spec.name, "eq", True)))
             add(f"attr_bool_{key}", rf"(?:{names})s?", self._const(_cond(spec.name, "eq", True)))
             if "opt" in parts and "in" in parts:
                 rest = " ".join(p for p in parts if p not in ("opt", "in"))
@@ -419,11 +578,20 @@ class Grammar:
                     self._const(_cond(spec.name, "eq", False)),
                 )
         elif spec.type == "text":
+            # "without a tier", "customers who have a tier": the attribute is missing or present
+            add(
+                f"attr_missing_{key}",
+                rf"(?:without|no|missing|lacking|having no|with no|not having|has no|have no)(?: (?:an?|any|their))? (?:{names})(?: (?:set|value|info|given|assigned))?(?= *$| (?:and|or|but|,|who|in|from|with)(?!\S))",
+                self._const(_cond(spec.name, "is_not_set")),
+            )
+            add(
+                f"attr_present_{key}",
+                rf"(?:with|have|has|having)(?: (?:an?|any|their|some))? (?:{names})(?: (?:set|value|assigned))?(?= *$| (?:and|or|but|,|who|in|from|with)(?!\S))",
+                self._const(_cond(spec.name, "is_set")),
+            )
             # A known place is never a tier's value: "gold tier in Mumbai, or platinum tier".
             places = "|".join(re.escape(c) for c in self.cities)
-            value = (
-                rf"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all|{places})(?!\S))[\w@.+-]+"
-            )
+            value = rf"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all|spenders?|buyers?|shoppers?|{places})(?!\S))[\w@.+-]+"
             values = rf"(?P<v>{value}(?: (?:or|,|, or|and|/) {value})*)"
             add(
                 f"attr_text_{key}",
@@ -432,13 +600,14 @@ class Grammar:
             )
             add(
                 f"attr_text_after_{key}",
-                rf"{values} (?:{names})(?: (?:members?|customers?|users?|level|status))?",
+                rf"{values} (?:{names})s?(?: (?:members?|customers?|users?|level|status))?",
                 self._text_values(spec.name),
             )
 
     def _vocabulary(self) -> frozenset[str]:
         """Words worth correcting a typo towards: every keyword of every pattern."""
         found: set[str] = set(FILLER) | set(CONNECTIVES) | set(w.MONTHS) | set(w.UNITS) | set(w.TENS)
+        found.update(word for phrase in _CONNECTIVE_PHRASES for word in phrase)  # "as well as"
         for pattern in self.patterns:
             found.update(re.findall(r"[a-z]{4,}", pattern.regex.pattern))
         for city in self.cities:
@@ -460,6 +629,8 @@ class Grammar:
             for group in ("val", "lo", "lo2"):
                 if group in m.re.groupindex and m[group] and w.is_money_like(m[group]):
                     return None  # "orders over ₹5k" is money, not a count
+            if _MONEY_AFTER.match(m.string, m.end()):
+                return None  # "purchases above 15 k": the number is money, its unit follows
             found = _compare(m, _count, bare=bare)
             return None if found is None else Atom(m.start(), m.end(), _compared(name, found))
 
@@ -480,6 +651,8 @@ class Grammar:
                 "value",
             ) and not any(w.is_money_like(v) for v in values):
                 return None  # "bought 3 times" is a count; only "bought ₹5k" is money
+            if _PERCENT_AFTER.match(m.string, m.end()):
+                return None  # "spending 10%" is a share, not an amount
             found = _compare(m, _money, bare="gte")
             return None if found is None else Atom(m.start(), m.end(), _compared(name, found))
 
@@ -538,7 +711,8 @@ class Grammar:
         name = {
             "firstname": "name", "fullname": "name", "email": "email", "emailaddress": "email",
             "phonenumber": "phone", "mobile": "phone", "customerid": "external_id", "id": "external_id",
-            "externalid": "external_id",
+            "externalid": "external_id", "names": "name", "firstnames": "name", "fullnames": "name",
+            "emails": "email", "emailaddresses": "email", "phones": "phone", "phonenumbers": "phone",
         }.get(word, word)  # fmt: skip
         op, value = m["op"], m["v"]
         if (
@@ -601,7 +775,7 @@ class Grammar:
         return Atom(m.start(), m.end(), _cond("last_order_at", "within_last_days", days))
 
     def _inactive(self, m: re.Match[str], ctx: Context) -> Atom | None:
-        if m["dur"]:
+        if m.groupdict().get("dur"):
             days = w.duration_days(m["dur"])
             if days is None:
                 return None
@@ -633,6 +807,42 @@ class Grammar:
             return Atom(
                 m.start(), m.end(), _cond(name, "not_within_last_days" if older else "within_last_days", days)
             )
+
+        return handle
+
+    def _since_last_order(self, m: re.Match[str], _ctx: Context) -> Atom | None:
+        days = w.duration_days(m["dur"])
+        if days is None or " " not in m["dur"]:  # "days since …" is no period: a count is needed
+            return None
+        node = _and(_cond("last_order_at", "not_within_last_days", days), _cond("last_order_at", "is_set"))
+        return Atom(m.start(), m.end(), node)
+
+    def _days_since_last_order(self, m: re.Match[str], _ctx: Context) -> Atom | None:
+        """'days since last order > 60': more than 60 days ago; '< 30': within the last 30."""
+        found = _compare(m, _count, bare="eq")
+        unit = w.UNIT_DAYS.get(m[0].split()[0] if m[0].split()[0] != "number" else m[0].split()[2], 1)
+        if found is None or found[0] not in ("gt", "gte", "lt", "lte"):
+            return None
+        days = int(found[1]) * unit
+        if found[0] in ("lt", "lte"):
+            return Atom(m.start(), m.end(), _cond("last_order_at", "within_last_days", days))
+        node = _and(_cond("last_order_at", "not_within_last_days", days), _cond("last_order_at", "is_set"))
+        return Atom(m.start(), m.end(), node)
+
+    @staticmethod
+    def _ago_post(name: str) -> Handler:
+        """'joined 2 weeks ago or less' (within), '… 3 months ago or more' (longer ago)."""
+
+        def handle(m: re.Match[str], _ctx: Context) -> Atom | None:
+            days = w.duration_days(m["dur"])
+            if days is None:
+                return None
+            if m["post"].split()[-1] in ("less", "fewer", "sooner", "later", "recently"):
+                return Atom(m.start(), m.end(), _cond(name, "within_last_days", days))
+            node = _cond(name, "not_within_last_days", days)
+            if name != "created_at":  # an order "more than N days ago" needs an order
+                node = _and(node, _cond(name, "is_set"))
+            return Atom(m.start(), m.end(), node)
 
         return handle
 
@@ -689,6 +899,97 @@ class Grammar:
         if bare and m["city"] in ("la", "sf", "goa") and m["city"].upper() not in ctx.capitalised:
             return None  # short names only when written as names
         return _place_atom(m, values, negated=negated, bare=bare)
+
+    @staticmethod
+    def _tier_word(spec: FieldSpec) -> Handler:
+        key = re.compile(rf"(?<!\S){re.escape((spec.attribute or '').lower().replace('_', ' '))}(?!\S)")
+        values_of = Grammar._text_values(spec.name)
+
+        def handle(m: re.Match[str], ctx: Context) -> Atom | list[Atom] | None:
+            # A bare "gold" is a tier only beside a people word, or where the tier is named.
+            if not m["noun"] and not key.search(ctx.text):
+                return None
+            return values_of(m, ctx)
+
+        return handle
+
+    @staticmethod
+    def _loose_window(m: re.Match[str], _ctx: Context) -> Atom | None:
+        days = w.duration_days(m["dur"])
+        return None if days is None else Atom(m.start(), m.end(), {}, when=("days", days))
+
+    @staticmethod
+    def _loose_cal(m: re.Match[str], ctx: Context) -> Atom | None:
+        found = w.calendar_range(m["cal"], ctx.today)
+        return None if found is None else Atom(m.start(), m.end(), {}, when=("range", found))
+
+    def _last_order_between(self, m: re.Match[str], _ctx: Context) -> Atom | None:
+        """'last order between 30 and 60 days ago': older than one, within the other."""
+        high = w.duration_days(m["dur"])
+        unit = m["dur"].split()[-1]
+        low = (
+            w.duration_days(m["d1"])
+            if not re.fullmatch(w.NUMBER, m["d1"])
+            else w.duration_days(f"{m['d1']} {unit}")
+        )
+        if high is None or low is None or low >= high:
+            return None
+        return Atom(
+            m.start(),
+            m.end(),
+            _and(
+                _cond("last_order_at", "not_within_last_days", low),
+                _cond("last_order_at", "within_last_days", high),
+            ),
+        )
+
+    @staticmethod
+    def share_percentile(m: re.Match[str]) -> tuple[bool, int] | None:
+        """(high, q) for a `spend_share` match: 'top 20%' is (True, 80), 'bottom half' (False, 50)."""
+        high = m["side"] in ("top", "highest", "upper", "best", "biggest", "largest")
+        if m["part"]:
+            n = {"half": 50, "quartile": 25, "quarter": 25, "quintile": 20, "fifth": 20}.get(m["part"], 10)
+        else:
+            value = w.number(m["n"])
+            if value is None or value != value.to_integral_value() or not 0 < value < 100:
+                return None
+            n = int(value)
+        return high, 100 - n if high else n
+
+    def _spend_share(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        if re.match(r" (?:of \S+ )?(?:by|in terms of|based on|ranked by|on|for) ", m.string[m.end() :]):
+            return None  # "top 20% by orders": a share of something else, reported
+        found = self.share_percentile(m)
+        if found is None:
+            return None
+        high, q = found
+        return self._spend_bound(m, ctx, "gte" if high else "lte", q)
+
+    def _spend_median(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        if m["above"]:
+            cmp = "gt" if m["above"] in ("above", "over") else "lt"
+        else:
+            cmp = _CMP_OF[m["cmp"]]
+            if cmp not in ("gt", "gte", "lt", "lte"):
+                return None
+        return self._spend_bound(m, ctx, cmp, 50)
+
+    @staticmethod
+    def _spend_bound(m: re.Match[str], ctx: Context, cmp: str, q: int) -> Atom | None:
+        """Total spend compared with its q-th percentile now, rounded outwards to the paisa."""
+        spend = ctx.catalog.spend
+        at = spend.at(q) if spend is not None and spend.customers else None
+        if spend is None or at is None:
+            return None  # no distribution to read it against: reported, not guessed
+        upward = cmp in ("gt", "gte")
+        bound = at.quantize(Decimal("0.01"), rounding=ROUND_CEILING if upward else ROUND_FLOOR)
+        where = "the median" if q == 50 else f"the {q}{_ordinal(q)} percentile"
+        sign = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}[cmp]
+        note = (
+            f"“{m[0]}” read as total spend {sign} {w.plain(bound)}, {where} of all "
+            f"{spend.customers} customers now"
+        )
+        return Atom(m.start(), m.end(), _cond("total_spend", cmp, w.plain(bound)), note=note)
 
     def _value_tier(self, *, high: bool) -> Handler:
         def handle(m: re.Match[str], ctx: Context) -> Atom | None:
@@ -749,9 +1050,18 @@ class Grammar:
         node = rules[0] if len(rules) == 1 else {"op": "or", "rules": rules}
         return Atom(m.start(), end, node)
 
+    def _name_has(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        """'with Smith in their name': a name is capitalised or no keyword."""
+        word = m["v"]
+        if word not in ctx.capitalised and word in ctx.grammar.vocabulary:
+            return None
+        return Atom(m.start(), m.end(), _cond("name", "contains", word))
+
     def _bare_amount(self, m: re.Match[str], _ctx: Context) -> Atom | None:
         if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"]):
             return None  # a number alone is no condition
+        if _PERCENT_AFTER.match(m.string, m.end()):
+            return None
         found = _compare(m, _money, bare="gte")
         if found is None:
             return None
@@ -771,11 +1081,17 @@ class Grammar:
             return None  # a place we don't know must at least be written as a name
         if any(x in self.vocabulary or x in FILLER or x in w.MONTHS for x in words):
             return None
+        if " ".join(words) in REGIONS or words[0] in REGIONS:
+            return None  # a state or a country is no city: reported, not read as one
         name = " ".join(x.capitalize() for x in words)
         end = m.start("city") + len(" ".join(words))
         atom = _place_atom(m, (name,), negated=bool(m["neg"]), bare=False)
         atom.end = end
         return atom
+
+
+def _ordinal(n: int) -> str:
+    return "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
 @lru_cache(maxsize=16)

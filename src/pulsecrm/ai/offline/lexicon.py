@@ -17,23 +17,30 @@ CMP_WORDS: dict[str, tuple[str, ...]] = {
     "gte": (
         "at least", "atleast", "a minimum of", "minimum of", "min of", "minimum", "min",
         "no less than", "not less than", "no fewer than", "not fewer than", "not under",
-        "not below", ">=", "=>",
+        "not below", ">=", "=>", "greater than or equal to", "more than or equal to",
+        "greater than or equal", "higher than or equal to", "bigger than or equal to",
+        "equal to or more than", "equal to or greater than", "equal or more than",
     ),
     "lte": (
         "at most", "atmost", "no more than", "not more than", "no greater than",
         "not greater than", "not over", "not above", "not exceeding", "up to", "upto",
         "a maximum of", "maximum of", "max of", "maximum", "max", "<=", "=<",
+        "less than or equal to", "fewer than or equal to", "lower than or equal to",
+        "smaller than or equal to", "less than or equal", "equal to or less than",
+        "equal to or fewer than", "equal or less than",
     ),
     "gt": (
         "more than", "greater than", "over", "above", "exceeding", "exceeds", "exceed",
         "in excess of", "upwards of", "upward of", "beyond", "higher than", "bigger than",
-        "larger than", "north of", "mor than", ">",
+        "larger than", "north of", "mor than", ">", "more then", "greater then", "higher then",
+        "bigger then", "over then",
     ),
     "lt": (
         "less than", "fewer than", "under", "below", "lower than", "smaller than", "beneath",
-        "south of", "<",
+        "south of", "<", "less then", "fewer then", "lower then", "smaller then",
     ),
     "eq": ("exactly", "of exactly", "precisely", "equal to", "equals", "=", "only", "just", "is"),
+    "ne": ("!=", "<>", "not equal to", "not equals", "does not equal", "is not equal to"),
 }  # fmt: skip
 POST_WORDS: dict[str, tuple[str, ...]] = {
     "gte": (
@@ -73,6 +80,21 @@ CITY_GROUPS: tuple[tuple[str, ...], ...] = (
 )  # fmt: skip
 
 
+# Places that are not cities: a customer's `city` never says them, so they are reported rather
+# than read as a city nobody lives in ("customers in Maharashtra").
+REGIONS = frozenset(
+    """
+    india bharat maharashtra karnataka kerala gujarat rajasthan punjab haryana bihar odisha orissa
+    assam telangana uttarakhand jharkhand chhattisgarh himachal sikkim manipur meghalaya mizoram
+    nagaland tripura arunachal ladakh kashmir tamil nadu uttar pradesh west bengal andhra
+    madhya usa us america uk britain england europe asia africa australia canada uae gulf
+    north south east west northeast central
+    """.split()  # noqa: SIM905 - a word list is easier to extend as text
+) | frozenset({"tamil nadu", "uttar pradesh", "west bengal", "andhra pradesh", "madhya pradesh",
+               "himachal pradesh", "arunachal pradesh", "jammu and kashmir", "united states",
+               "united kingdom", "north india", "south india", "east india", "west india"})  # fmt: skip
+
+
 # --- vocabulary of the tree -------------------------------------------------------------------
 
 FILLER = frozenset(
@@ -84,6 +106,7 @@ FILLER = frozenset(
     having are is was were be been being do does did ones one just some total overall lifetime
     ever so far in at on from by as there here what whats which that whose guys ppl cust custs
     already currently still now customers' someone somebody like can could would should will
+    marked flagged tagged labelled labeled status both
     """.split()  # noqa: SIM905 - a word list is easier to extend as text
 )
 _FILLER_PHRASES = ("from us", "with us", "so far", "to date", "in total", "at all")
@@ -100,8 +123,12 @@ CONNECTIVES: dict[str, str] = {
 }  # fmt: skip
 _CONNECTIVE_PHRASES = {
     ("other", "than"): "WIDE_NOT", ("apart", "from"): "WIDE_NOT", ("but", "not"): "BREAK NOT",
-    ("as", "well", "as"): "BREAK", ("and", "also"): "BREAK", ("in", "addition", "to"): "BREAK",
+    ("as", "well", "as"): "BREAK", ("along", "with"): "BREAK", ("together", "with"): "BREAK", ("and", "also"): "BREAK", ("in", "addition", "to"): "BREAK",
     ("and", "or"): "OR", ("leaving", "out"): "WIDE_NOT", ("leave", "out"): "WIDE_NOT",
+    # "everyone but Kolkata": "but" after an everyone-word is "except", not a new clause.
+    ("everyone", "but"): "WIDE_NOT", ("everybody", "but"): "WIDE_NOT", ("anyone", "but"): "WIDE_NOT",
+    ("anybody", "but"): "WIDE_NOT", ("all", "but"): "WIDE_NOT", ("all", "customers", "but"): "WIDE_NOT",
+    ("all", "users", "but"): "WIDE_NOT", ("everyone", "else", "but"): "WIDE_NOT",
 }  # fmt: skip
 
 
@@ -114,17 +141,16 @@ ORDER_TAIL = r"(?: (?:anything|something|from us|with us|again|at all|online|her
 WINDOW = (
     r"(?:in|within|during|for|over|since|inside)(?: the)?(?: (?:last|past|previous|recent|prior|preceding))?"
 )
-AGO_MORE = r"(?:more than|over|at least|longer than|older than|>|beyond|earlier than)"
-AGO_LESS = (
-    r"(?:less than|under|within|fewer than|inside|<|in the last|in the past|within the last|within the past)"
-)
-CAL = r"(?:this|current|last|previous) (?:week|month|year)|today|yesterday"
+AGO_MORE = r"(?:more than|over|at least|longer than|older than|>=|=>|>|beyond|earlier than|no less than|not less than)"
+AGO_LESS = r"(?:less than|under|within|fewer than|inside|<=|=<|<|at most|no more than|not more than|up to|in the last|in the past|within the last|within the past)"
+CAL = r"(?:this|current|last|previous) (?:week|month|quarter|year)|today|yesterday"
 JOIN_VERB = (
     r"(?:joined|join|signed up|sign up|signup|registered|register|subscribed|created (?:an |their )?accounts?"
     r"|became (?:a )?customers?|onboarded|acquired|enrolled|signed on|sign ups|signups|sign up date"
-    r"|signup date|joining date|registration date|account created|created)"
+    r"|signup date|joining date|registration date|account created|created|came on ?board|come on ?board|got onboarded"
+    r"|(?:was|were|got) added|added)"
 )
-FIRST_VERB = r"(?:(?:(?:placed|made|did) (?:their |a |an |the )?)?first (?:order|purchase|bought|ordered|purchased|transaction|buy|shopped)(?: date)?)"
+FIRST_VERB = r"(?:(?:(?:placed|made|did) (?:their |a |an |the )?)?first (?:order|purchase|bought|ordered|purchased|transaction|buy|shopped)(?: date)?|(?:ordered|bought|purchased|shopped|placed an order|made a purchase) for the first time)"
 LAST_ORDER = r"(?:(?:last|latest|most recent|previous|recent) (?:order|purchase|transaction|buy)(?: date)?|last ordered|last purchased|last bought|last shopped)"
 IS = r"(?: (?:was|is|were|are|placed|made|date|on|at|happened))*"
 # What makes "no orders …" about a period rather than ever: "in the last", "for 3", "since", "this".
@@ -150,15 +176,38 @@ TIER_NOUN = (
 )
 HIGH_VALUE = (
     rf"(?:(?:big|biggest|bigger|top|high|highest|heavy|heaviest|large|largest|major|premium|best|most valuable"
-    rf"|high ?value|(?:high|top|big|heavy|biggest|highest) ?spending|high ?ltv|high ?worth|valuable) {TIER_NOUN}|whales?|big fish|high ?rollers?|(?:who )?(?:spent|spend|spends|spending) the most|(?:who )?(?:spent|spend|spends|spending) (?:a lot|lots|big|heavily|the most money)"
+    rf"|high ?value|(?:high|top|big|heavy|biggest|highest) ?spending|high ?ltv|high ?worth|high ?net ?worth|hnw|hni|valuable|(?:higher|highest|top|best|most) ?value|(?:top|high|premium) ?(?:tier|end|bracket|segment)) {TIER_NOUN}|whales?|big fish|high ?rollers?|(?:with )?(?:the )?(?:highest|biggest|largest|most|top|greatest) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:who )?(?:spent|spend|spends|spending) the most|(?:who )?(?:spent|spend|spends|spending) (?:a lot|lots|big|heavily|the most money)"
     rf"|top (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
 )
 LOW_VALUE = (
     rf"(?:(?:low|lowest|lower|small|smallest|light|lightest|bottom|minor|tiny|low ?value|low ?spending|low ?ltv"
-    rf"|least valuable|cheap|cheapest|budget|(?:low|least|lowest) ?spending) {TIER_NOUN}|(?:who )?(?:spent|spend|spends|spending) the least|(?:who )?(?:spent|spend|spends|spending) (?:very )?little"
+    rf"|least valuable|cheap|cheapest|budget|(?:low|least|lowest) ?spending) {TIER_NOUN}|(?:who )?(?:spent|spend|spends|spending) the least|(?:who )?(?:spent|spend|spends|spending) (?:very )?little|(?:with )?(?:the )?(?:lowest|smallest|least) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:who )?(?:barely|hardly|scarcely|rarely) (?:spent|spend|spends|spending)(?: (?:anything|much|any money|money))?"
     rf"|bottom (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
 )
 # Nouns for the people a "new …" phrase is about: "new customers this month".
 PEOPLE = r"(?:customers?|users?|members?|clients?|shoppers?|accounts?|sign ?ups?|registrations?|joiners?|subscribers?|people|folks)"
 # What introduces a person's name: "customers named Priya", "called Arjun".
-NAME_CUE = r"(?:named|called|by the name(?: of)?|with the name|with name|whose (?:first )?name is|(?:first )?name is|name =|going by)"
+NAME_CUE = (
+    r"(?:named|called|by the name(?: of)?|(?:with|having) (?:the |a )?(?:first |last |family |sur)?names?(?: of)?"
+    r"|whose (?:first |last |family |sur)?names? (?:is|are|=)|(?:first |last |family |sur)?name (?:is|=)"
+    r"|(?:with|having) (?:the |a )?surname(?: of)?|surnamed|going by)"
+)
+# Words people use for a membership tier's values ("gold members", "… or platinum in Chennai"),
+# read as a value of the catalog's text attribute named like a tier (tier, level, membership).
+TIER_VALUES = ("bronze", "silver", "gold", "platinum", "diamond", "titanium")
+TIER_KEYS = ("tier", "level", "membership", "loyalty", "plan", "rank", "grade")
+# Marketing consent in the words people use for it ("subscribed to promotions", "marketing
+# consent"), for a boolean opt-in attribute; and the ways it is withdrawn.
+CONSENT_TOPIC = r"(?:(?:our|the|your|all) )?(?:marketing|promotions?|promotional|promos?|offers|newsletters?|deals|marketing communications?)(?: (?:e ?mails?|messages|messaging|sms|texts|communications?|comms|updates|content|mailers))?"
+CONSENT_YES = (
+    rf"(?:(?:opted|opt) ?in|subscribed|consented|agreed|signed up|said yes|gave consent|given consent|allowed|accepted|agreed to receive|consented to receive)(?: (?:to|for))? {CONSENT_TOPIC}"
+    rf"|{CONSENT_TOPIC} (?:consent(?:ed)?|opted ?in|opt ?ins?|subscribers?|subscribed|permission|allowed)"
+    rf"|(?:with|have|has|having|given|gave) (?:a )?(?:consent|permission) (?:for|to) {CONSENT_TOPIC}|(?:subscribed|consented) (?:customers?|users?|shoppers?|members?|contacts?)"
+    rf"|(?:can|may|could|ok to|okay to|happy to|willing to|allowed to|agreed to|want to|wants to|like to) (?:receive|get|be sent|be contacted with|hear about|accept) {CONSENT_TOPIC}"
+    rf"|(?:said yes|say yes|agreed) to {CONSENT_TOPIC}"
+)
+CONSENT_NO = (
+    rf"(?:(?:opted|opt) ?out|unsubscribed|withdrew consent|withdrawn consent|declined|refused)(?: (?:of|from|to|for))? {CONSENT_TOPIC}"
+    rf"|{CONSENT_TOPIC} (?:opted ?out|opt ?outs?|unsubscribed|unsubscribers)|unsubscribed|opted ?out"
+    rf"|(?:said no|say no|says no|declined|refused|rejected|objected) to {CONSENT_TOPIC}|(?:do|does|did) not want {CONSENT_TOPIC}"
+)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pulsecrm.ai import words as w
-from pulsecrm.ai.offline.atoms import Atom, Node, _and, _cond
+from pulsecrm.ai.offline.atoms import Atom, Node, _and, _cond, _range_node
 from pulsecrm.ai.offline.grammar import Context, grammar_for
 from pulsecrm.ai.offline.lexicon import _CONNECTIVE_PHRASES, _FILLER_PHRASES, CONNECTIVES, FILLER
 from pulsecrm.ai.offline.quantities import _compared
@@ -42,7 +42,7 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
     for token in tokens:
         starts.append(pos)
         pos += len(token.text) + 1
-    ctx = Context(catalog, grammar, today, capitalised)
+    ctx = Context(catalog, grammar, today, capitalised, text=text)
 
     atoms: list[Atom] = []
     work = text
@@ -59,14 +59,15 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
             work = work[: atom.start] + "\x00" * (atom.end - atom.start) + work[atom.end :]
             atoms.append(atom)
     atoms.sort(key=lambda a: a.start)
-    atoms = _complete(atoms)
+    atoms = _complete(_periods(atoms, today))
 
     # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
     named = [_fields(a.node) for a in atoms if not a.weak]
-    atoms = [a for a in atoms if not (a.weak and any(_fields(a.node) & f for f in named))]
+    given_way = [a for a in atoms if a.weak and any(_fields(a.node) & f for f in named)]
+    atoms = [a for a in atoms if a not in given_way]
     notes = [a.note for a in atoms if a.note]
 
-    stream, not_understood = _stream(tokens, starts, atoms)
+    stream, not_understood = _stream(tokens, starts, atoms, given_way)
     if not atoms:
         raise NotUnderstood(
             "no condition found in the prompt; try e.g. “spent more than 5k and haven't ordered in "
@@ -80,15 +81,119 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
                 }
             ],
         )
-    tree = _Parser(_merge_places(stream)).parse()
+    tree = _Parser(_exclusions(_asides(_merge_places(stream)))).parse()
     typed = rule_lang.parse({"version": 1, "op": "and", "rules": [tree]})
     root = _root(_plain(rule_lang.simplify(typed)))
+    dropped = _drop_contradictions(root)
+    if dropped:
+        # "in Pune who spent over 5k as well as Mumbai": no customer is in both cities, and
+        # which grouping was meant is unclear, so the later one is reported, not guessed.
+        not_understood += [_typed(tokens, starts, atoms, node) for node in dropped]
+        if not root["rules"]:
+            raise NotUnderstood("the prompt's conditions contradict each other")
     rule_lang.check(rule_lang.parse(root), catalog)  # our own output obeys the same contract
     return Parsed(root, not_understood, notes)
 
 
+def spend_percentiles(prompt: str, catalog: Catalog) -> frozenset[int]:
+    """The percentiles of total spend a prompt asks about beyond the 10th and 90th ("top 20%",
+    "the median"), so the caller can compute them before `rules_from_text` reads it."""
+    grammar = grammar_for(catalog)
+    text = " ".join(t.text for t in w.tokenize(prompt[:MAX_PROMPT], grammar.vocabulary))
+    found: set[int] = set()
+    for pattern in grammar.patterns:
+        if pattern.name == "spend_median" and pattern.regex.search(text):
+            found.add(50)
+        elif pattern.name == "spend_share":
+            found.update(q for m in pattern.regex.finditer(text) if (q := _q(grammar.share_percentile(m))))
+    return frozenset(found)
+
+
+def _q(found: tuple[bool, int] | None) -> int | None:
+    return None if found is None else found[1]
+
+
+def _drop_contradictions(node: Node) -> list[Node]:
+    """Remove, from each AND group, a condition that says a field equals something disjoint
+    from what an earlier one says (no customer matches both); return what was removed."""
+    dropped: list[Node] = []
+    if "field" in node:
+        return dropped
+    for child in node["rules"]:
+        dropped += _drop_contradictions(child)
+    if node["op"] != "and" or node.get("not"):
+        return dropped
+    seen: dict[str, set[str]] = {}
+    kept = []
+    for child in node["rules"]:
+        if "field" in child and child["cmp"] in ("eq", "in"):
+            values = child["value"] if isinstance(child["value"], list) else [child["value"]]
+            these = {str(v).lower() for v in values}
+            if child["field"] in seen and not (seen[child["field"]] & these):
+                dropped.append(child)
+                continue
+            seen[child["field"]] = these
+        kept.append(child)
+    node["rules"] = kept
+    return dropped
+
+
+def _typed(tokens: list[w.Token], starts: list[int], atoms: list[Atom], node: Node) -> str:
+    """The words of the prompt that gave a condition, as typed."""
+    for atom in atoms:
+        if atom.node == node:
+            words = [
+                t.original or t.text
+                for t, s in zip(tokens, starts, strict=True)
+                if atom.start <= s < atom.end
+            ]
+            return " ".join(words)
+    return str(node.get("value"))
+
+
 _NUMERIC_CMPS = frozenset({"gt", "gte", "lt", "lte", "between", "eq"})
 _COUNTS = frozenset({"order_count"})
+
+
+_VAGUE_DATES = frozenset({"created_at", "first_order_at", "last_order_at"})
+
+
+def _periods(atoms: list[Atom], today: date) -> list[Atom]:
+    """Give each period said on its own ("new customers from Delhi this month") to the vague
+    date word it qualifies: the nearest condition before it (else after it), past places only,
+    when that is a default ("new customers": joined in 30 days). Any other is dropped, so its
+    words are reported as not understood."""
+    out: list[Atom] = []
+    for i, atom in enumerate(atoms):
+        if atom.when is None:
+            out.append(atom)
+            continue
+        target = _beside(atoms[i - 1 :: -1] if i else []) or _beside(atoms[i + 1 :], after=False)
+        if target is None:
+            continue
+        name = next(iter(_fields(target.node)))
+        kind, value = atom.when
+        if kind == "days":
+            atom.node = _cond(name, "within_last_days", value)
+        elif name == "last_order_at" and value[1] < today:
+            continue  # "recent buyers last month": some order then, which the last order can't tell
+        else:
+            atom.node = _range_node(name, "in", value, today)
+        out.append(atom)
+    return out
+
+
+def _beside(atoms: list[Atom], *, after: bool = True) -> Atom | None:
+    """The date condition a lone period qualifies: a vague default ("new customers") on either
+    side, or, before it, a stated one on the same field ("ordered in the last 90 days but not in
+    the last 30"), past places only."""
+    for atom in atoms:
+        if atom.cities:
+            continue
+        fields = _fields(atom.node) if atom.node else set()
+        dated = len(fields) == 1 and fields <= _VAGUE_DATES and atom.when is None
+        return atom if dated and (atom.weak or after) else None
+    return None
 
 
 def _complete(atoms: list[Atom]) -> list[Atom]:
@@ -135,8 +240,12 @@ def _fields(node: Node) -> set[str]:
 Item = Atom | str
 
 
-def _stream(tokens: list[w.Token], starts: list[int], atoms: list[Atom]) -> tuple[list[Item], list[str]]:
-    """Atoms and connectives in order, and the runs of words nobody understood."""
+def _stream(
+    tokens: list[w.Token], starts: list[int], atoms: list[Atom], absorbed: list[Atom]
+) -> tuple[list[Item], list[str]]:
+    """Atoms and connectives in order, and the runs of words nobody understood. `absorbed` are
+    read but said more exactly elsewhere ("new customers" beside "created this month")."""
+    skip = {i for a in absorbed for i, s in enumerate(starts) if a.start <= s < a.end}
     items: list[Item] = []
     unknown: list[str] = []
     run: list[str] = []
@@ -151,6 +260,10 @@ def _stream(tokens: list[w.Token], starts: list[int], atoms: list[Atom]) -> tupl
 
     i, a = 0, 0
     while i < len(tokens):
+        if i in skip and not (a < len(atoms) and starts[i] >= atoms[a].start):
+            flush()
+            i += 1
+            continue
         if a < len(atoms) and starts[i] >= atoms[a].start:
             flush()
             items.append(atoms[a])
@@ -202,12 +315,14 @@ _JOINERS = {"AND", "OR", "COMMA"}
 
 
 def _merge_places(items: list[Item]) -> list[Item]:
-    """'in Mumbai, Pune or Delhi' -> one condition: city in [Mumbai, Pune, Delhi]."""
+    """'in Mumbai, Pune or Delhi' -> one condition: city in [Mumbai, Pune, Delhi]. So are two
+    places joined by a clause word ("in Pune as well as Mumbai", "plus those in Delhi"): no
+    customer lives in both."""
     out: list[Item] = []
     for item in items:
         if isinstance(item, Atom) and item.cities:
             j = len(out) - 1
-            while j >= 0 and isinstance(out[j], str) and out[j] in _JOINERS:
+            while j >= 0 and isinstance(out[j], str) and out[j] in _JOINERS | {"BREAK"}:
                 j -= 1
             prev = out[j] if j >= 0 else None
             if (
@@ -222,6 +337,59 @@ def _merge_places(items: list[Item]) -> list[Item]:
                 out[j:] = [merged]
                 continue
         out.append(item)
+    return out
+
+
+def _asides(items: list[Item]) -> list[Item]:
+    """'Pune (spent > 5k) or Delhi (spent > 10k)': brackets right after a condition, holding
+    no "or", qualify it like any modifier beside it; they group nothing, so they go."""
+    out = list(items)
+    i = 0
+    while i < len(out):
+        if out[i] == "LP" and i and isinstance(out[i - 1], Atom):
+            j = i + 1
+            while j < len(out) and out[j] not in ("LP", "RP", "OR"):
+                j += 1
+            if j < len(out) and out[j] == "RP":
+                del out[j]
+                del out[i]
+                continue
+        i += 1
+    return out
+
+
+def _exclusions(items: list[Item]) -> list[Item]:
+    """'except VIPs, gold tier and platinum tier': a list after except / excluding / other than
+    names each group left out, so it is one NOT over their OR ("excluding Mumbai and Delhi"
+    merges as places already). Only a list that ends in and/or counts; "except those who …"
+    describes one group and keeps its "and"."""
+    out: list[Item] = []
+    i = 0
+    while i < len(items):
+        item = items[i]
+        out.append(item)
+        i += 1
+        if item != "WIDE_NOT" or i >= len(items) or not isinstance(items[i], Atom):
+            continue
+        members, j, closed = [items[i]], i + 1, False
+        while j < len(items) and not closed:
+            k = j
+            joiners = []
+            while k < len(items) and items[k] in ("COMMA", "AND", "OR"):
+                joiners.append(items[k])
+                k += 1
+            nxt = items[k] if k < len(items) else None
+            if not joiners or not isinstance(nxt, Atom):
+                break
+            members.append(nxt)
+            closed = "AND" in joiners or "OR" in joiners
+            j = k + 1
+        if closed and len(members) >= 2:
+            group: list[Item] = ["LP"]
+            for n, member in enumerate(members):
+                group.extend(["OR", member] if n else [member])
+            out.extend([*group, "RP"])
+            i = j
     return out
 
 
@@ -337,14 +505,60 @@ class _Parser:
 
 def _distribute(items: list[str | Atom]) -> list[str | Atom]:
     """'over 5k in Mumbai or over 10k in Delhi': when the runs of conditions either side of a
-    tight OR name the same fields, the OR is between the whole runs, not the two nearest."""
+    tight OR name the same fields, the OR is between the whole runs, not the two nearest. So is
+    it when both runs hold two or more conditions and share a field ('VIPs in Delhi or gold
+    tier in Mumbai', 'spent over 5k in Mumbai or ordered 3 times in Pune'): an OR between two
+    unrelated fields in the middle of two stacks of modifiers is not what anyone means."""
     out = list(items)
     for i, item in enumerate(items):
         if item == "OR":
             left, right = _run(items, i, -1), _run(items, i, 1)
-            if len(left) >= 2 and sorted(left) == sorted(right):
+            same = sorted(left) == sorted(right)
+            shared = {f for fs in left for f in fs} & {f for fs in right for f in fs}
+            if len(left) >= 2 and (same or (len(right) >= 2 and shared)):
                 out[i] = "ORBREAK"
+        elif item in ("AND", "BREAK") and _exclusive(_run_atoms(out, i, -1), _run_atoms(out, i, 1)):
+            # "customers in Pune with 3+ orders and customers in Mumbai with 5+ orders": two
+            # groups that no customer can be in at once are a union, as people mean it.
+            out[i] = "ORBREAK"
     return out
+
+
+def _run_atoms(items: list[str | Atom], i: int, step: int) -> list[Atom]:
+    found: list[Atom] = []
+    j = i + step
+    while 0 <= j < len(items):
+        item = items[j]
+        if isinstance(item, Atom):
+            found.append(item)
+        elif item not in ("AND", "BREAK"):
+            break
+        j += step
+    return found
+
+
+def _values(run: list[Atom]) -> dict[str, set[str]] | None:
+    """Field -> the values a run of conditions says it equals, or None when the run names
+    one field twice (it is not one group then)."""
+    out: dict[str, set[str]] = {}
+    for atom in run:
+        node = atom.node
+        if "field" not in node or node["cmp"] not in ("eq", "in"):
+            continue
+        if node["field"] in out:
+            return None
+        values = node["value"] if isinstance(node["value"], list) else [node["value"]]
+        out[node["field"]] = {str(v).lower() for v in values}
+    return out
+
+
+def _exclusive(left: list[Atom], right: list[Atom]) -> bool:
+    if not ((len(left) >= 2 and len(right) >= 2) or (len(left) == 1 and len(right) == 1)):
+        return False
+    mine, theirs = _values(left), _values(right)
+    if mine is None or theirs is None:
+        return False
+    return any(not (mine[f] & theirs[f]) for f in mine.keys() & theirs.keys())
 
 
 def _run(items: list[str | Atom], i: int, step: int) -> list[tuple[str, ...]]:

@@ -11,15 +11,23 @@ from pulsecrm.ai import words as w
 from pulsecrm.ai.offline.atoms import Node, _cond
 from pulsecrm.ai.offline.lexicon import _CMP_OF, _POST_OF, CMP, POST
 
+_BOUND_WORDS = "more|less|fewer|above|below|over|under|higher|lower"
 
-def quantity(value: str) -> str:
-    """A comparison with a value: 'more than 5k', '5k+', 'between 2k and 5k', '3 to 5'."""
+
+def quantity(value: str, *, alternatives: bool = False) -> str:
+    """A comparison with a value: 'more than 5k', '5k+', 'between 2k and 5k', '3 to 5'.
+
+    With `alternatives`, also two values either way: '2 or 3 (orders)', each exactly."""
+    either = ""
+    if alternatives:
+        either = rf"|(?P<one>{value}) or (?P<other>{value})(?! (?:{_BOUND_WORDS}))"
     return (
         rf"(?:(?:between|from|btw|btwn) (?P<lo>{value}) (?:and|to|or) (?P<hi>{value})"
-        rf"|(?P<lo2>{value}) to (?P<hi2>{value})"
+        rf"|(?P<lo2>{value}) to (?P<hi2>{value}){either}"
         rf"|(?:(?P<cmp>{CMP}) )?(?P<val>{value})(?: (?P<post>{POST})(?! than| [\d₹$]))?)"
-        # "more than 5k but less than 10k": a second bound on the same field
-        rf"(?: (?:and|but|yet|,|, but|, and) (?:(?:is|was|are) )?(?P<cmp2>{CMP}) (?P<val2>{value}))?"
+        # "more than 5k but less than 10k": a second bound on the same field, only after a
+        # first comparator ("25,000 and at least 4 orders" is two fields)
+        rf"(?(cmp)(?: (?:and|but|yet|,|, but|, and) (?:(?:is|was|are) )?(?P<cmp2>{CMP}) (?P<val2>{value}))?)"
     )
 
 
@@ -28,6 +36,11 @@ def _compare(
 ) -> tuple[str, Any] | None:
     """(comparator, JSON value) from a `quantity` match; `bare` is the comparator of '5k' alone."""
     groups = m.groupdict()
+    if groups.get("one") and groups.get("other"):
+        one, other = parse(groups["one"]), parse(groups["other"])
+        if one is None or other is None:
+            return None
+        return "or", [("eq", w.plain(one)), ("eq", w.plain(other))]
     lo, hi = groups.get("lo") or groups.get("lo2"), groups.get("hi") or groups.get("hi2")
     if lo and hi:
         low, high = parse(lo), parse(hi)
@@ -46,11 +59,12 @@ def _compare(
         if {first, cmp2} == {"gte", "lte"}:
             return "between", [w.plain(low), w.plain(high)]
         return "and", [("gt", w.plain(low)), ("lt", w.plain(high))]
-    cmp = _CMP_OF.get(m["cmp"] or "") or _POST_OF.get(m["post"] or "") or bare
-    if m["cmp"] and m["post"]:
+    post = m["post"] or groups.get("post_after")
+    cmp = _CMP_OF.get(m["cmp"] or "") or _POST_OF.get(post or "") or bare
+    if m["cmp"] and post:
         # "more than 5k or more" is just "more than"; "up to 5k or more" makes no sense.
         upward = _CMP_OF[m["cmp"]] in ("gt", "gte")
-        if upward != (_POST_OF[m["post"]] == "gte"):
+        if upward != (_POST_OF[post] == "gte"):
             return None
         cmp = _CMP_OF[m["cmp"]]
     return cmp, w.plain(value)
@@ -58,8 +72,8 @@ def _compare(
 
 def _compared(name: str, found: tuple[str, Any]) -> Node:
     cmp, value = found
-    if cmp == "and":  # two bounds: more than one and less than the other
-        return {"op": "and", "rules": [_cond(name, c, v) for c, v in value]}
+    if cmp in ("and", "or"):  # two bounds, or two values either way
+        return {"op": cmp, "rules": [_cond(name, c, v) for c, v in value]}
     return _cond(name, cmp, value)
 
 
