@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import orjson
+import pytest
 
+from pulsecrm.db import Database
+from pulsecrm.ingest import importer
 from tests.cli_helpers import pulsecrm
 from tests.conftest import running_api
 from tests.factories import order
@@ -54,3 +59,47 @@ async def test_import_refuses_unknown_formats_and_missing_files(sqlite_url: str,
         "import", "customers", str(tmp_path / "nope.csv"), cwd=tmp_path, database_url=sqlite_url
     )
     assert result.returncode == 2 and "no such file" in result.stdout
+
+
+async def test_reading_runs_ahead_of_writing_and_either_failing_stops_both(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader thread parses ahead of the writes; a write that fails ends the import with
+    its error, and a file that cannot be read ends it with the reader's, never a hang."""
+    rows = 5 * importer.BATCH + 7
+    big = tmp_path / "big.csv"
+    big.write_text(
+        "external_id,name\n" + "".join(f"c{i},Person {i}\n" for i in range(rows)), encoding="utf-8"
+    )
+    db = Database(sqlite_url)
+    try:
+        report = await importer.import_file(
+            db, "customers", big, default_currency="INR", consent_attributes={}
+        )
+        assert (report.read, report.written, report.rejected) == (rows, rows, [])
+
+        writes = 0
+        real = importer.write_batch
+
+        async def failing(*args: Any, **kwargs: Any) -> int:
+            nonlocal writes
+            writes += 1
+            if writes == 2:
+                raise RuntimeError("the database went away")
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(importer, "write_batch", failing)
+        with pytest.raises(RuntimeError, match="went away"):
+            await asyncio.wait_for(
+                importer.import_file(db, "customers", big, default_currency="INR", consent_attributes={}), 30
+            )
+        assert writes == 2
+
+        monkeypatch.setattr(importer, "write_batch", real)
+        broken = tmp_path / "broken.csv"
+        broken.write_bytes(b"external_id,name\n" + b"ok1,Fine\n" * (2 * importer.BATCH) + b"bad,\xff\xfe\n")
+        reading = importer.import_file(db, "customers", broken, default_currency="INR", consent_attributes={})
+        with pytest.raises(UnicodeDecodeError):
+            await asyncio.wait_for(reading, 30)
+    finally:
+        await db.dispose()

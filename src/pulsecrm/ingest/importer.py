@@ -13,10 +13,13 @@ the user change it before anything is written.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import csv
 import io
 import math
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -265,21 +268,68 @@ async def import_file(
     mapping: list[str] | None = None,
 ) -> ImportReport:
     """Import every valid row. `mapping` gives a target per CSV column (see suggest_mapping,
-    which is used when it is None); NDJSON records are taken as they are."""
-    model = MODELS[kind]
-    size = path.stat().st_size  # noqa: ASYNC240 - the CLI's own file, before any await
-    report = ImportReport()
-    pending: list[Any] = []
+    which is used when it is None); NDJSON records are taken as they are.
 
-    async def flush() -> None:
-        if pending:
-            entry = Entry(kind, utcnow(), list(pending), source="import")
+    Reading and validating run in a thread, a batch or two ahead of the writes: the database
+    works on one batch while the next is parsed, instead of each waiting for the other."""
+    report = ImportReport()
+    loop = asyncio.get_running_loop()
+    batches: asyncio.Queue[list[Any] | None] = asyncio.Queue(maxsize=2)
+    stopped = threading.Event()  # the writer gave up: the reader stops too
+
+    def hand_over(batch: list[Any] | None) -> bool:
+        handed = asyncio.run_coroutine_threadsafe(batches.put(batch), loop)
+        while True:
+            try:
+                handed.result(timeout=0.2)
+                return True
+            except concurrent.futures.TimeoutError:
+                if stopped.is_set():
+                    handed.cancel()
+                    return False
+
+    def read() -> None:
+        try:
+            told = None if progress is None else _threadsafe(loop, progress)
+            _read(kind, path, mapping, report, hand_over, told)
+        finally:
+            hand_over(None)
+
+    reader = asyncio.ensure_future(asyncio.to_thread(read))
+    try:
+        while (batch := await batches.get()) is not None:
+            entry = Entry(kind, utcnow(), batch, source="import")
             await write_batch(
                 db, [entry], default_currency=default_currency, consent_attributes=consent_attributes
             )
-            report.written += len(pending)
-            pending.clear()
+            report.written += len(batch)
+        await reader  # the reader's own error, if it had one
+    except BaseException:
+        stopped.set()
+        raise
+    if progress is not None:
+        progress(path.stat().st_size)  # noqa: ASYNC240 - a stat of a file we hold
+    return report
 
+
+def _threadsafe(loop: asyncio.AbstractEventLoop, progress: Callable[[int], None]) -> Callable[[int], None]:
+    def told(done: int) -> None:
+        loop.call_soon_threadsafe(progress, done)
+
+    return told
+
+
+def _read(
+    kind: Kind,
+    path: Path,
+    mapping: list[str] | None,
+    report: ImportReport,
+    hand_over: Callable[[list[Any] | None], bool],
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Validate the file's rows into batches of BATCH and hand each over (in the reader's thread)."""
+    model = MODELS[kind]
+    pending: list[Any] = []
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
         records = (
             _csv_records(handle, kind, mapping) if detect_format(path) == "csv" else _ndjson_records(handle)
@@ -295,11 +345,11 @@ async def import_file(
                 reasons = validation_text(exc.errors(include_url=False), subject="record")
                 report.rejected.append((line, reasons))
             if len(pending) >= BATCH:
-                await flush()
+                if not hand_over(pending):
+                    return
+                pending = []
             if progress is not None and report.read % 500 == 0:
                 # The text layer cannot tell() while iterated; the byte layer under it can.
                 progress(handle.buffer.tell())  # type: ignore[attr-defined]
-        await flush()
-    if progress is not None:
-        progress(size)
-    return report
+    if pending:
+        hand_over(pending)
