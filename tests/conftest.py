@@ -32,6 +32,7 @@ from pulsecrm.auth import users
 from pulsecrm.config import Settings
 from pulsecrm.db import Database, metadata, migrate
 from pulsecrm.services import Services
+from tests.faults.procs import Processes
 
 PG_ADMIN_URL = os.environ.get("PULSECRM_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 # One database per pytest process, so concurrent runs never drop each other's data.
@@ -160,6 +161,17 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 
 # --- redis ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """Real `pulsecrm` processes of this test (serve, worker, vendor): all stopped at teardown,
+    their logs under tmp_path."""
+    procs = Processes(tmp_path)
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
 
 
 @pytest.fixture

@@ -4,9 +4,6 @@ the request it belongs to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import orjson
 import pytest
@@ -16,15 +13,6 @@ from tests.faults.procs import Processes
 from tests.test_telemetry import sample
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    procs = Processes(tmp_path)
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
 
 
 def test_two_web_processes_one_metrics_and_json_logs(processes: Processes, sqlite_url: str) -> None:

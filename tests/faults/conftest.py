@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import _need
-from tests.faults.procs import OwnPostgres, OwnRedis, Processes, can_run_as_postgres, pg_bindir
+from tests.faults.procs import OwnPostgres, OwnRedis, can_run_as_postgres, pg_bindir
 
 
 def need_redis_server() -> None:
@@ -57,16 +57,6 @@ def own_postgres() -> Iterator[OwnPostgres]:
         yield cluster
     finally:
         cluster.destroy()
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    """`pulsecrm serve` / `worker` of this test; all stopped at teardown, logs under tmp_path."""
-    procs = Processes(tmp_path)
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
 
 
 def api_client(base: str, key: str) -> httpx.AsyncClient:
