@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.cli_helpers import free_port, wait_healthy
+from tests.conftest import REDIS_URL
 from tests.faults.procs import Child, Processes
 
 
@@ -37,6 +39,22 @@ class Ports:
             "vendor_min_delay_ms": "5",
             "vendor_max_delay_ms": "50",
         }
+
+
+def stream_settings(
+    database_url: str, redis_prefix: str, ports: Ports, key_log: Path, **extra: str
+) -> dict[str, str]:
+    """Stream mode on the shared Redis (under the test's prefix) and a vendor that always
+    accepts and logs every idempotency key it takes to `key_log`."""
+    return Processes.settings(
+        database_url,
+        REDIS_URL,
+        redis_prefix=redis_prefix,
+        redis_allow_volatile="true",  # the shared test Redis keeps nothing on disk
+        vendor_log_path=str(key_log),
+        vendor_success_rate="1",
+        **(ports.settings() | extra),
+    )
 
 
 def start_vendor(processes: Processes, ports: Ports, settings: dict[str, str]) -> Child:

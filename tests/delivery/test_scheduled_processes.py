@@ -14,9 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli_helpers import free_port, wait_healthy
-from tests.conftest import REDIS_URL
-from tests.delivery.stack import wait_for
+from tests.delivery.stack import Ports, start_serve, start_vendor, stream_settings, wait_for
 from tests.faults.procs import Child, Processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -27,27 +25,12 @@ LEAD_SECONDS = 8.0
 def test_a_scheduled_campaign_starts_once_on_time_across_a_restart_and_two_workers(
     tmp_path: Path, pg_database_url: str, redis_prefix: str, processes: Processes
 ) -> None:
-    api_port, vendor_port = free_port(), free_port()
-    vendor_url = f"http://127.0.0.1:{vendor_port}"
+    ports = Ports()
     key_log = tmp_path / "vendor-keys.jsonl"
-    settings = Processes.settings(
-        pg_database_url,
-        REDIS_URL,
-        redis_prefix=redis_prefix,
-        redis_allow_volatile="true",  # the shared test Redis keeps nothing on disk
-        vendor_url=vendor_url,
-        vendor_port=str(vendor_port),
-        vendor_webhook_url=f"http://127.0.0.1:{api_port}/api/v1/receipts",
-        vendor_log_path=str(key_log),
-        vendor_success_rate="1",
-        vendor_min_delay_ms="5",
-        vendor_max_delay_ms="20",
-    )
-    processes.spawn("vendor", "vendor", "--port", str(vendor_port), **settings)
-    wait_healthy(vendor_url, processes.logs)
-    processes.spawn("serve", "serve", "--port", str(api_port), **settings)
-    api_url = f"http://127.0.0.1:{api_port}"
-    wait_healthy(api_url, processes.logs)
+    settings = stream_settings(pg_database_url, redis_prefix, ports, key_log, vendor_max_delay_ms="20")
+    start_vendor(processes, ports, settings)
+    start_serve(processes, ports.api, settings)
+    api_url = ports.api_url
     first = processes.worker(**settings)
     processes.worker(**settings)
     key = processes.api_key(**settings)

@@ -25,10 +25,8 @@ import sqlalchemy as sa
 
 from pulsecrm.db import Database
 from pulsecrm.delivery.models import Delivery
-from tests.cli_helpers import free_port, wait_healthy
-from tests.conftest import REDIS_URL
-from tests.delivery.stack import wait_for
-from tests.faults.procs import Child, Processes
+from tests.delivery.stack import Ports, start_serve, start_vendor, stream_settings, wait_for
+from tests.faults.procs import Processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 CUSTOMERS = 3_000
@@ -57,21 +55,15 @@ async def keys_and_statuses(database_url: str, cid: int) -> tuple[set[str], Coun
 def test_a_vendor_outage_pauses_the_campaign_and_it_resumes_without_losing_or_repeating_anyone(
     tmp_path: Path, pg_database_url: str, redis_prefix: str, processes: Processes
 ) -> None:
-    api_port, vendor_port = free_port(), free_port()
-    vendor_url = f"http://127.0.0.1:{vendor_port}"
+    ports = Ports()
+    vendor_url = ports.vendor_url
     key_log = tmp_path / "vendor-keys.jsonl"
-    settings = Processes.settings(
+    # The vendor accepts everything, so a `failed` delivery can only come from the outage.
+    settings = stream_settings(
         pg_database_url,
-        REDIS_URL,
-        redis_prefix=redis_prefix,
-        redis_allow_volatile="true",  # the shared test Redis keeps nothing on disk
-        vendor_url=vendor_url,
-        vendor_port=str(vendor_port),
-        vendor_webhook_url=f"http://127.0.0.1:{api_port}/api/v1/receipts",
-        vendor_log_path=str(key_log),
-        vendor_success_rate="1",  # so a `failed` delivery can only come from the outage
-        vendor_min_delay_ms="5",
-        vendor_max_delay_ms="50",
+        redis_prefix,
+        ports,
+        key_log,
         delivery_timeout_seconds="2",
         delivery_lease_seconds="3",
         # Receipts the dead vendor owed never come: those messages become `unknown` this long
@@ -79,15 +71,9 @@ def test_a_vendor_outage_pauses_the_campaign_and_it_resumes_without_losing_or_re
         delivery_unconfirmed_seconds="20",
     )
 
-    def start_vendor() -> Child:
-        child = processes.spawn("vendor", "vendor", "--port", str(vendor_port), **settings)
-        wait_healthy(vendor_url, processes.logs)
-        return child
-
-    vendor = start_vendor()
-    serve = processes.spawn("serve", "serve", "--port", str(api_port), **settings)
-    api_url = f"http://127.0.0.1:{api_port}"
-    wait_healthy(api_url, processes.logs)
+    vendor = start_vendor(processes, ports, settings)
+    serve = start_serve(processes, ports.api, settings)
+    api_url = ports.api_url
     assert serve.alive()
     key = processes.api_key(**settings)
     processes.worker(**settings)
@@ -130,7 +116,7 @@ def test_a_vendor_outage_pauses_the_campaign_and_it_resumes_without_losing_or_re
         # Nothing was claimed while paused (the batches in flight at the pause excepted).
         assert outage["stats"]["pending"] >= pending_while_paused, (paused, outage)
 
-        start_vendor()
+        start_vendor(processes, ports, settings)
         back = time.monotonic()
         # Sending again = the new vendor process receives its first send request.
         wait_for(
