@@ -1,0 +1,101 @@
+"""Issue 14's helpers on the pages: a campaign's tags (shown, edited, a filter on the history),
+its performance summary, and the wizard's send-time suggestion."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from tests.conftest import Web
+
+EVERYONE = {"op": "and", "rules": []}
+LAPSED = {"op": "and", "rules": [{"field": "last_order_at", "cmp": "not_within_last_days", "value": 90}]}
+
+
+def _text(page: str) -> str:
+    """What a person reads: tags gone, entities decoded, spaces collapsed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page))).strip()
+
+
+async def _campaign(web: Web, name: str, **fields: Any) -> dict[str, Any]:
+    body = {"name": name, "message": "Hi there", "rules": EVERYONE, **fields}
+    created = await web.api.client.post("/api/v1/campaigns", json=body)
+    assert created.status_code == 201, created.text
+    result: dict[str, Any] = created.json()
+    return result
+
+
+def _names(page: str) -> list[str]:
+    return re.findall(r'<a href="/campaigns/\d+">([^<]+)</a>', page)
+
+
+async def test_tags_are_shown_edited_on_the_page_and_filter_the_history(web: Web) -> None:
+    win_back = await _campaign(web, "Come back", rules=LAPSED, message="We miss you! 10% off.")
+    plain = await _campaign(web, "Store hours")
+    assert win_back["tags"] == ["win-back", "festive-sale"] and plain["tags"] == []
+
+    page = (await web.client.get(f"/campaigns/{plain['id']}")).text
+    assert 'data-testid="no-tags">No tags.' in page
+    # Every tag of the vocabulary is a checkbox, none ticked yet.
+    boxes = re.findall(r'<input type="checkbox" name="tags" value="([\w-]+)"( checked)?>', page)
+    assert [b[0] for b in boxes] == [
+        "win-back",
+        "high-value",
+        "new-customers",
+        "festive-sale",
+        "loyalty",
+        "reminder",
+        "upsell",
+    ]
+    assert not any(b[1] for b in boxes)
+
+    saved = await web.client.post(
+        f"/campaigns/{plain['id']}/tags",
+        data={"csrf_token": await web.csrf(), "tags": ["reminder", "loyalty"]},
+    )
+    assert saved.status_code == 303 and saved.headers["location"] == f"/campaigns/{plain['id']}#tags"
+    assert (await web.api.client.get(f"/api/v1/campaigns/{plain['id']}")).json()["tags"] == [
+        "loyalty",
+        "reminder",
+    ]
+    page = (await web.client.get(f"/campaigns/{plain['id']}")).text
+    assert "Tags loyalty reminder Edit tags" in _text(page)
+    assert 'value="loyalty" checked' in page and 'value="upsell">' in page
+
+    # The history shows each campaign's tags and filters by one, keeping the status filter.
+    history = (await web.client.get("/campaigns")).text
+    assert "Come back SMS win-back festive-sale" in _text(history)
+    assert 'href="/campaigns?tag=reminder"' in history
+    only = (await web.client.get("/campaigns", params={"tag": "reminder"})).text
+    assert _names(only) == ["Store hours"]
+    assert re.search(r'href="/campaigns\?tag=reminder" aria-current="page"', only)
+    assert 'href="/campaigns?status=draft&amp;tag=reminder"' in only  # the status tabs keep the tag
+    both = (await web.client.get("/campaigns", params={"tag": "win-back", "status": "draft"})).text
+    assert _names(both) == ["Come back"]
+    none = (await web.client.get("/campaigns", params={"tag": "upsell", "status": "running"})).text
+    assert "No running campaigns tagged upsell." in _text(none)
+
+    # Ticking none clears them.
+    cleared = await web.client.post(f"/campaigns/{plain['id']}/tags", data={"csrf_token": await web.csrf()})
+    assert cleared.status_code == 303
+    assert (await web.api.client.get(f"/api/v1/campaigns/{plain['id']}")).json()["tags"] == []
+
+
+async def test_bad_tags_are_refused_naming_the_field(web: Web) -> None:
+    plain = await _campaign(web, "Store hours", message="Our store hours change")
+    bad = await web.client.post(
+        f"/campaigns/{plain['id']}/tags", data={"csrf_token": await web.csrf(), "tags": ["loyalty", "spam"]}
+    )
+    assert bad.status_code == 422 and "tags" in bad.text and "<html" in bad.text
+    assert (await web.api.client.get(f"/api/v1/campaigns/{plain['id']}")).json()["tags"] == []
+    forged = await web.client.post(f"/campaigns/{plain['id']}/tags", data={"tags": ["loyalty"]})
+    assert forged.status_code == 403  # no CSRF token
+    missing = await web.client.post("/campaigns/999999/tags", data={"csrf_token": await web.csrf()})
+    assert missing.status_code == 404
+
+    listed = await web.client.get("/campaigns", params={"tag": "spam"})
+    assert listed.status_code == 422 and "tag" in listed.text
+    api = await web.api.client.get("/api/v1/campaigns", params={"tag": "spam"})
+    assert api.status_code == 422
+    assert [d["loc"] for d in api.json()["error"]["details"]] == [["query", "tag"]]
