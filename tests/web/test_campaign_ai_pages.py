@@ -7,7 +7,11 @@ import html
 import re
 from typing import Any
 
+import sqlalchemy as sa
+
+from pulsecrm.delivery.models import Delivery
 from tests.conftest import Web
+from tests.factories import customer, order
 
 EVERYONE = {"op": "and", "rules": []}
 LAPSED = {"op": "and", "rules": [{"field": "last_order_at", "cmp": "not_within_last_days", "value": 90}]}
@@ -99,3 +103,58 @@ async def test_bad_tags_are_refused_naming_the_field(web: Web) -> None:
     api = await web.api.client.get("/api/v1/campaigns", params={"tag": "spam"})
     assert api.status_code == 422
     assert [d["loc"] for d in api.json()["error"]["details"]] == [["query", "tag"]]
+
+
+async def test_a_sent_campaign_page_summarises_it_in_sentences(web: Web) -> None:
+    people = [(f"p{i}", "Pune", "20000") for i in range(8)] + [(f"m{i}", "Mumbai", "500") for i in range(8)]
+    customers = [
+        customer(external_id=e, name=f"N {e}", city=c, phone=f"+9198{n:08}")
+        for n, (e, c, _) in enumerate(people)
+    ]
+    orders = [order(external_id=f"o-{e}", customer_external_id=e, amount=a) for e, _, a in people]
+    assert (await web.api.client.post("/api/v1/customers", json=customers)).status_code == 201
+    assert (await web.api.client.post("/api/v1/orders", json=orders)).status_code == 201
+    campaign = await _campaign(web, "Summarised")
+
+    # A draft has sent nothing: the section says so, and is not polled.
+    draft = (await web.client.get(f"/campaigns/{campaign['id']}")).text
+    assert "Summary Nothing has been sent yet." in _text(draft)
+    assert 'hx-get="/campaigns/{}/summary"'.format(campaign["id"]) not in draft
+
+    assert (await web.api.client.post(f"/api/v1/campaigns/{campaign['id']}/launch")).status_code == 202
+    pending = (await web.client.get(f"/campaigns/{campaign['id']}")).text
+    assert "None of the 16 messages has been delivered or has failed yet." in _text(pending)
+    assert 'hx-get="/campaigns/{}/summary" hx-trigger="every 30s"'.format(campaign["id"]) in pending
+
+    # Receipts as they would land: Pune all delivered, Mumbai half failed.
+    async with web.api.services.db.engine.begin() as conn:
+        ids = {
+            r.external_id: r.id for r in await conn.execute(sa.text("SELECT id, external_id FROM customers"))
+        }
+        for ext, status in [(f"p{i}", "delivered") for i in range(8)] + [
+            (f"m{i}", "delivered" if i < 4 else "failed") for i in range(8)
+        ]:
+            await conn.execute(
+                sa.update(Delivery)
+                .where(Delivery.campaign_id == campaign["id"], Delivery.customer_id == ids[ext])
+                .values(status=status)
+            )
+    section = await web.client.get(f"/campaigns/{campaign['id']}/summary")
+    assert section.status_code == 200 and "<html" not in section.text  # the section alone, for htmx
+    said = re.findall(r"<li>([^<]+)</li>", html.unescape(section.text))
+    assert said[0] == "Of 16 messages, 12 were delivered and 4 failed: a 75.0% delivery rate."
+    assert "Best: customers with city Pune, 100.0% delivered of 8 settled." in said
+    assert any(
+        s.startswith("Weakest: customers with") and s.endswith(", 50.0% delivered of 8 settled.")
+        for s in said
+    )
+    assert "Customers with spend of ₹10,000 or more had a 100.0% delivery rate." in said
+    assert 3 <= len(said) <= 6
+    # The same sentences as the API's, on the campaign page too.
+    api = (await web.api.client.post(f"/api/v1/ai/campaigns/{campaign['id']}/summary")).json()
+    assert api["sentences"] == said
+    page = _text((await web.client.get(f"/campaigns/{campaign['id']}")).text)
+    assert " ".join(said) in page
+
+    assert (await web.client.get("/campaigns/999999/summary")).status_code == 404
+    assert (await web.client.get("/campaigns/nope/summary")).status_code == 422

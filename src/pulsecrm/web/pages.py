@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 
 from pulsecrm import days as store_days
 from pulsecrm import formatting
+from pulsecrm.ai import summary as ai_summary
 from pulsecrm.ai import tags as ai_tags
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
@@ -373,6 +374,19 @@ async def _chart_context(session: SessionDep, campaign_id: int) -> dict[str, Any
     }
 
 
+async def _summary_context(session: SessionDep, campaign_id: int) -> dict[str, Any]:
+    """The performance summary (POST /api/v1/ai/campaigns/{id}/summary) as the page shows it:
+    the offline sentences, computed here (four GROUP BYs, no model, no network); None before
+    anything was sent."""
+    campaign = await campaigns.get(session, campaign_id)
+    found = await ai_summary.facts(session, campaign.id, now=utcnow())
+    return {
+        "summary": ai_summary.checked_sentences(found) if found.messages else None,
+        # Refreshed slowly, like the chart, while receipts can still change the figures.
+        "summary_polling": campaign.status in {"running", "paused"} or found.pending > 0,
+    }
+
+
 @dataclass(frozen=True)
 class VariantRow:
     label: str
@@ -503,9 +517,19 @@ async def campaign_page(
         personalised=message_templates.used_variables(campaign.message),
         tags=ai_tags.TAGS_IN_ORDER,
         **await _chart_context(session, campaign_id),
+        **await _summary_context(session, campaign_id),
         **await _variants_context(session, services, campaign_id),
         **context,
     )
+
+
+@router.get("/campaigns/{campaign_id}/summary")
+async def campaign_summary(
+    campaign_id: DbId, request: Request, session: SessionDep, _: CurrentUser
+) -> Response:
+    """The summary section, refreshed every 30 seconds while messages are still settling."""
+    context = await _summary_context(session, campaign_id)
+    return render(request, "_campaign_summary.html", campaign_id=campaign_id, **context)
 
 
 @router.get("/campaigns/{campaign_id}/variants")
