@@ -158,3 +158,21 @@ async def test_a_sent_campaign_page_summarises_it_in_sentences(web: Web) -> None
 
     assert (await web.client.get("/campaigns/999999/summary")).status_code == 404
     assert (await web.client.get("/campaigns/nope/summary")).status_code == 422
+
+
+async def test_the_wizard_offers_a_send_time_for_the_store_zone(web: Web) -> None:
+    wizard = (await web.client.get("/campaigns/new")).text
+    assert re.search(r'id="send-time-box" data-timezone="Asia/Kolkata"', wizard)
+    assert (
+        '<button type="button" class="secondary outline small" id="suggest-time">Suggest a time</button>'
+        in wizard
+    )
+    assert "<script>" not in wizard and "onclick" not in wizard  # the strict CSP: static JS only
+    # What its script asks, as it asks it (session cookie and CSRF header): bad input names the field.
+    headers = {"X-CSRF-Token": await web.csrf()}
+    bad = await web.client.post("/api/v1/ai/send-time", json={"timezone": "Mars/Olympus"}, headers=headers)
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["loc"] == ["body", "timezone"]
+    unknown = await web.client.post("/api/v1/ai/send-time", json={"segment_id": 999999}, headers=headers)
+    assert unknown.status_code == 404 and "segment" in unknown.text
+    empty = await web.client.post("/api/v1/ai/send-time", json={"timezone": "Asia/Kolkata"}, headers=headers)
+    assert empty.status_code == 200 and empty.json()["next_at"] is None

@@ -143,7 +143,8 @@ async def suggest_send_time(
     raw_rules = await ai_service.audience_rules(session, raw_rules=body.rules, segment_id=body.segment_id)
     now = utcnow()
     _tree, where = await segment_service.audience_filter(session, raw_rules, catalog, now=now)
-    found = await send_time.distribution(session, where, zone=ZoneInfo(body.timezone), now=now)
+    zone = ZoneInfo(body.timezone)
+    found = await send_time.distribution(session, where, zone=zone, now=now)
     return SendTimeOut(
         orders=found.orders,
         hours=found.hours,
@@ -151,6 +152,7 @@ async def suggest_send_time(
         share=round(found.share, 4),
         timezone=body.timezone,
         sentence=found.sentence(body.timezone),
+        next_at=None if found.start_hour is None else send_time.next_start(found.start_hour, zone, now),
     )
 
 

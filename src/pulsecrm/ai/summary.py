@@ -127,6 +127,7 @@ def spend_labels() -> dict[str, str]:
         "high": f"spend of {high} or more",
     }
 
+
 RECENCY_LABELS = {
     "recent": f"an order in the last {RECENCY_DAYS[0]} days",
     "warm": f"a last order {RECENCY_DAYS[0]} to {RECENCY_DAYS[1]} days ago",
@@ -199,8 +200,8 @@ def sentences(f: Facts) -> list[str]:
     settled = f.delivered + f.failed
     if settled:
         out.append(
-            f"Of {_count(f.messages)} messages, {_count(f.delivered)} were delivered and {_count(f.failed)} failed: "
-            f"a {_rate(f.rate)} delivery rate."
+            f"Of {_count(f.messages)} messages, {_count(f.delivered)} were delivered "
+            f"and {_count(f.failed)} failed: a {_rate(f.rate)} delivery rate."
         )
     else:
         out.append(f"None of the {_count(f.messages)} messages has been delivered or has failed yet.")
