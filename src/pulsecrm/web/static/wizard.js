@@ -372,6 +372,9 @@ document.addEventListener("DOMContentLoaded", () => {
       const apply = Pulse.el("button", { type: "button", class: "outline small", text: `Start at ${label}`, onclick: () => {
         const when = form.elements.scheduled_at;
         when.value = local;
+        // That day's offset, which a daylight-saving change can make differ from today's.
+        when.dataset.appliedValue = local;
+        when.dataset.appliedOffset = data.next_at.endsWith("Z") ? "+00:00" : data.next_at.slice(-6);
         // Sent as soon as it starts, so the messages go out in that window.
         const now = form.querySelector('input[name="send_at"][value="now"]');
         now.checked = true;
@@ -401,8 +404,10 @@ document.addEventListener("DOMContentLoaded", () => {
       send_at: form.elements.send_at.value,
     };
     const when = form.elements.scheduled_at;
-    // The input is store time, without a zone: the store's offset makes it ISO 8601.
-    if (when.value) body.scheduled_at = `${when.value.length === 16 ? `${when.value}:00` : when.value}${when.dataset.utcOffset}`;
+    // The input is store time, without a zone: the store's offset makes it ISO 8601 (the
+    // suggested time's own offset while the input still holds it).
+    const offset = when.value === when.dataset.appliedValue ? when.dataset.appliedOffset : when.dataset.utcOffset;
+    if (when.value) body.scheduled_at = `${when.value.length === 16 ? `${when.value}:00` : when.value}${offset}`;
     if (audience.segment_id) body.segment_id = audience.segment_id;
     else body.rules = audience.rules;
     const ab = variants.body();
