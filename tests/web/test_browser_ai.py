@@ -95,6 +95,7 @@ async def test_a_sent_campaign_page_shows_its_summary(stack_factory: Any, page: 
         said = (await api.post(f"/api/v1/ai/campaigns/{cid}/summary")).json()["sentences"]
     assert await sentences.all_inner_texts() == said
     await expect(summary.get_by_test_id("summary-empty")).to_have_count(0)
+    assert await summary.get_attribute("hx-get") is None  # settled: no longer refreshed
     await page.screenshot(path=shots / "campaign-summary.png", full_page=True)
 
 

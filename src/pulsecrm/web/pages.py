@@ -382,8 +382,9 @@ async def _summary_context(session: SessionDep, campaign_id: int) -> dict[str, A
     found = await ai_summary.facts(session, campaign.id, now=utcnow())
     return {
         "summary": ai_summary.checked_sentences(found) if found.messages else None,
-        # Refreshed slowly, like the chart, while receipts can still change the figures.
-        "summary_polling": campaign.status in {"running", "paused"} or found.pending > 0,
+        # Refreshed slowly, like the chart, while receipts can still change the figures (the
+        # live panel's test: in flight, pending, or sent and awaiting a receipt).
+        "summary_polling": campaign.status in {"running", "paused"} or campaign.pending + campaign.sent > 0,
     }
 
 
