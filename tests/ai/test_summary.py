@@ -22,7 +22,7 @@ def generated(seed: int) -> summary.Facts:
     slices = []
     for dimension, labels in (
         ("city", ["Pune", "Mumbai", "Delhi", "no city on file"]),
-        ("spend", list(summary.SPEND_LABELS.values())),
+        ("spend", list(summary.spend_labels().values())),
         ("recency", list(summary.RECENCY_LABELS.values())),
     ):
         for label in rng.sample(labels, rng.randint(1, len(labels))):
@@ -52,6 +52,23 @@ def test_every_number_in_fifty_generated_summaries_is_a_fact() -> None:
             value = Decimal(n.replace(",", ""))
             settled = {Decimal(s["delivered"] + s["failed"]) for s in facts.as_json()["slices"]}
             assert value in known | settled, (n, text)
+
+
+def test_numbers_are_written_as_the_pages_write_them() -> None:
+    # A rupee store groups by lakh, like the pages' `number` filter; rates have one decimal.
+    spend = summary.spend_labels()
+    facts = summary.Facts(
+        1,
+        123_456,
+        120_000,
+        3_000,
+        456,
+        [summary.Slice("spend", spend["high"], 123_456, 120_000, 3_000)],
+    )
+    said = summary.checked_sentences(facts)
+    assert said[0] == "Of 1,23,456 messages, 1,20,000 were delivered and 3,000 failed: a 97.6% delivery rate."
+    assert said[1] == "456 are still pending, so these figures can still change."
+    assert "Customers with spend of ₹10,000 or more had a 97.6% delivery rate." in said
 
 
 def test_a_number_not_in_the_facts_is_caught() -> None:
@@ -110,11 +127,11 @@ async def test_summary_through_the_api(inline_api: Api) -> None:
     response = await client.post(f"/api/v1/ai/campaigns/{campaign['id']}/summary")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["sentences"][0] == "Of 16 messages, 12 were delivered and 4 failed: a 75% delivery rate."
-    assert "Best: customers with city Pune, 100% delivered of 8 settled." in body["sentences"]
-    assert "Customers with spend of ₹10,000 or more had a 100% delivery rate." in body["sentences"]
+    assert body["sentences"][0] == "Of 16 messages, 12 were delivered and 4 failed: a 75.0% delivery rate."
+    assert "Best: customers with city Pune, 100.0% delivered of 8 settled." in body["sentences"]
+    assert "Customers with spend of ₹10,000 or more had a 100.0% delivery rate." in body["sentences"]
     assert any(
-        s.startswith("Weakest: customers with") and "50% delivered of 8 settled" in s
+        s.startswith("Weakest: customers with") and "50.0% delivered of 8 settled" in s
         for s in body["sentences"]
     )
     cities = {s["label"]: s for s in body["facts"]["slices"] if s["dimension"] == "city"}

@@ -117,6 +117,11 @@ class SendTimeOut(BaseModel):
     share: float = Field(description="Of all orders, the share placed in that window.")
     timezone: str
     sentence: str
+    next_at: datetime | None = Field(
+        default=None,
+        description="The next time the suggested hour starts in `timezone`, with that zone's offset: "
+        "what the wizard's “Suggest a time” puts in the campaign's schedule.",
+    )
 
 
 class LookalikeIn(BaseModel):

@@ -11,13 +11,14 @@ customer's hours with the same SQL (`local_hour`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pulsecrm import formatting
 from pulsecrm.customers.models import Customer, Order
 
 WINDOW_HOURS = 3
@@ -34,10 +35,22 @@ class SendTime:
         if self.start_hour is None:
             return "This audience has no orders yet, so there is no pattern to suggest a time from."
         end = (self.start_hour + WINDOW_HOURS) % 24
+        orders = formatting.number(self.orders)  # grouped as the pages group it
         return (
-            f"{round(self.share * 100)}% of this audience's {self.orders:,} orders were placed between "
+            f"{round(self.share * 100)}% of this audience's {orders} orders were placed between "
             f"{self.start_hour:02d}:00 and {end:02d}:00 ({zone}): send at {self.start_hour:02d}:00."
         )
+
+
+def next_start(hour: int, zone: ZoneInfo, now: datetime) -> datetime:
+    """The next time it is `hour`:00 in `zone` after `now`: today's, or tomorrow's once passed.
+    An hour that a daylight-saving change skips that day lands on the moment after the gap."""
+    local = now.astimezone(zone)
+    start = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if start <= local:
+        start = (start.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=zone)
+    # Through UTC and back, so a wall time that does not exist that day gets a real offset.
+    return start.astimezone(UTC).astimezone(zone)
 
 
 def utc_half_hour(dialect: str) -> sa.ColumnElement[int]:

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pulsecrm import formatting
 from pulsecrm.customers.models import Customer
 from pulsecrm.delivery.models import Delivery
 
@@ -106,19 +107,27 @@ def _plain(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
+# Written as the pages write them (pulsecrm.formatting): the store locale's digit grouping and
+# currency, and a rate with one decimal like the pages' `rate` filter. The grounding check reads
+# any grouping ("1,23,456") as the same number.
 def _rate(value: Decimal | None) -> str:
-    return f"{value.normalize():f}%" if value is not None else "no"
+    return f"{value:.1f}%" if value is not None else "no"
 
 
-def _money(amount: int) -> str:
-    return f"₹{amount:,}"
+def _count(n: int) -> str:
+    return formatting.number(n)
 
 
-SPEND_LABELS = {
-    "low": f"spend under {_money(SPEND_BANDS[0])}",
-    "mid": f"spend of {_money(SPEND_BANDS[0])} to under {_money(SPEND_BANDS[1])}",
-    "high": f"spend of {_money(SPEND_BANDS[1])} or more",
-}
+def spend_labels() -> dict[str, str]:
+    """The spend bands as sentences name them, in the store's currency."""
+    low, high = (formatting.money(n) for n in SPEND_BANDS)
+    return {
+        "low": f"spend under {low}",
+        "mid": f"spend of {low} to under {high}",
+        "high": f"spend of {high} or more",
+    }
+
+
 RECENCY_LABELS = {
     "recent": f"an order in the last {RECENCY_DAYS[0]} days",
     "warm": f"a last order {RECENCY_DAYS[0]} to {RECENCY_DAYS[1]} days ago",
@@ -145,7 +154,7 @@ async def facts(session: AsyncSession, campaign_id: int, *, now: datetime) -> Fa
     slices: list[Slice] = []
     for dimension, expression, labels in (
         ("city", sa.func.coalesce(Customer.city, ""), None),
-        ("spend", spend, SPEND_LABELS),
+        ("spend", spend, spend_labels()),
         ("recency", recency, RECENCY_LABELS),
     ):
         for key, (size, delivered, failed, _pending) in sorted(
@@ -191,25 +200,26 @@ def sentences(f: Facts) -> list[str]:
     settled = f.delivered + f.failed
     if settled:
         out.append(
-            f"Of {f.messages:,} messages, {f.delivered:,} were delivered and {f.failed:,} failed: "
-            f"a {_rate(f.rate)} delivery rate."
+            f"Of {_count(f.messages)} messages, {_count(f.delivered)} were delivered "
+            f"and {_count(f.failed)} failed: a {_rate(f.rate)} delivery rate."
         )
     else:
-        out.append(f"None of the {f.messages:,} messages has been delivered or has failed yet.")
+        out.append(f"None of the {_count(f.messages)} messages has been delivered or has failed yet.")
     if f.pending:
-        out.append(f"{f.pending:,} are still pending, so these figures can still change.")
+        out.append(f"{_count(f.pending)} are still pending, so these figures can still change.")
     ranked = f.ranked()
     if len(ranked) >= 2 and ranked[0].rate != ranked[-1].rate:
         best, worst = ranked[0], ranked[-1]
         for word, s in (("Best", best), ("Weakest", worst)):
             out.append(
-                f"{word}: customers with {_who(s)}, {_rate(s.rate)} delivered of {s.settled:,} settled."
+                f"{word}: customers with {_who(s)}, {_rate(s.rate)} delivered of {_count(s.settled)} settled."
             )
     elif ranked:
         out.append("Delivery was even across cities, spend and recency.")
-    high = next((s for s in f.slices if s.label == SPEND_LABELS["high"] and s.settled), None)
+    top_band = spend_labels()["high"]
+    high = next((s for s in f.slices if s.label == top_band and s.settled), None)
     if high is not None and len(out) < 6:
-        out.append(f"Customers with {SPEND_LABELS['high']} had a {_rate(high.rate)} delivery rate.")
+        out.append(f"Customers with {top_band} had a {_rate(high.rate)} delivery rate.")
     if len(out) < 3:
         out.append("Results by variant and lift against a holdout are not available for this campaign.")
     return out[:6]
@@ -217,6 +227,14 @@ def sentences(f: Facts) -> list[str]:
 
 def _who(s: Slice) -> str:
     return f"city {s.label}" if s.dimension == "city" and s.label != "no city on file" else s.label
+
+
+def checked_sentences(f: Facts) -> list[str]:
+    """`sentences(f)`, refused if any of their numbers is not a fact (a bug, never input)."""
+    said = sentences(f)
+    if stray := ungrounded(" ".join(said), f):
+        raise AssertionError(f"summary states numbers not in its facts: {stray}")
+    return said
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")

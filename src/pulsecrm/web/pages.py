@@ -18,13 +18,15 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 
 from pulsecrm import days as store_days
 from pulsecrm import formatting
+from pulsecrm.ai import summary as ai_summary
+from pulsecrm.ai import tags as ai_tags
 from pulsecrm.auth import service as auth_service
 from pulsecrm.auth import users
 from pulsecrm.campaigns import service as campaigns
 from pulsecrm.campaigns import templates as message_templates
 from pulsecrm.campaigns import variants
 from pulsecrm.campaigns.models import Campaign
-from pulsecrm.campaigns.schemas import CampaignOut
+from pulsecrm.campaigns.schemas import CampaignOut, TagsIn
 from pulsecrm.config import Settings
 from pulsecrm.customers import export as customer_export_csv
 from pulsecrm.customers import service as customers
@@ -305,10 +307,13 @@ async def campaign_list(
     session: SessionDep,
     _: CurrentUser,
     status: Annotated[str | None, Query(max_length=20)] = None,
+    tag: Annotated[str | None, Query(max_length=40)] = None,
     cursor: IdCursor = None,
 ) -> Response:
+    if tag and tag not in ai_tags.TAGS:
+        raise _bad("tag", f"must be one of: {', '.join(ai_tags.TAGS_IN_ORDER)}")
     rows, next_cursor = await campaigns.list_campaigns(
-        session, limit=PAGE, cursor=cursor, status=status or None
+        session, limit=PAGE, cursor=cursor, status=status or None, tag=tag or None
     )
     return render(
         request,
@@ -316,6 +321,8 @@ async def campaign_list(
         rows=[CampaignOut.of(c) for c in rows],
         next_cursor=next_cursor,
         status=status or "",
+        tag=tag or "",
+        tags=ai_tags.TAGS_IN_ORDER,
     )
 
 
@@ -364,6 +371,20 @@ async def _chart_context(session: SessionDep, campaign_id: int) -> dict[str, Any
         "sent_limit": outcomes.SENT_CHART_LIMIT,
         # Polled slowly, and only while something can still land in it.
         "polling": campaign.launched_at is not None and window_open,
+    }
+
+
+async def _summary_context(session: SessionDep, campaign_id: int) -> dict[str, Any]:
+    """The performance summary (POST /api/v1/ai/campaigns/{id}/summary) as the page shows it:
+    the offline sentences, computed here (four GROUP BYs, no model, no network); None before
+    anything was sent."""
+    campaign = await campaigns.get(session, campaign_id)
+    found = await ai_summary.facts(session, campaign.id, now=utcnow())
+    return {
+        "summary": ai_summary.checked_sentences(found) if found.messages else None,
+        # Refreshed slowly, like the chart, while receipts can still change the figures (the
+        # live panel's test: in flight, pending, or sent and awaiting a receipt).
+        "summary_polling": campaign.status in {"running", "paused"} or campaign.pending + campaign.sent > 0,
     }
 
 
@@ -495,10 +516,21 @@ async def campaign_page(
         rendered_subject=subject,
         rendered_message=message,
         personalised=message_templates.used_variables(campaign.message),
+        tags=ai_tags.TAGS_IN_ORDER,
         **await _chart_context(session, campaign_id),
+        **await _summary_context(session, campaign_id),
         **await _variants_context(session, services, campaign_id),
         **context,
     )
+
+
+@router.get("/campaigns/{campaign_id}/summary")
+async def campaign_summary(
+    campaign_id: DbId, request: Request, session: SessionDep, _: CurrentUser
+) -> Response:
+    """The summary section, refreshed every 30 seconds while messages are still settling."""
+    context = await _summary_context(session, campaign_id)
+    return render(request, "_campaign_summary.html", campaign_id=campaign_id, **context)
 
 
 @router.get("/campaigns/{campaign_id}/variants")
@@ -554,6 +586,22 @@ async def campaign_log(
         status=chosen or "",
         first=after is None,
     )
+
+
+@router.post("/campaigns/{campaign_id}/tags")
+async def campaign_tags(
+    campaign_id: DbId, session: WriteSessionDep, _: CurrentUser, form: CheckedForm
+) -> Response:
+    """The campaign page's tag form: the ticked tags replace the campaign's (none ticked: none)."""
+    try:
+        chosen = TagsIn.model_validate({"tags": [str(t) for t in form.getlist("tags")]})
+    except ValidationError as exc:
+        details, _count = validation_details(exc.errors(include_url=False))
+        vocabulary = ", ".join(ai_tags.TAGS_IN_ORDER)
+        raise InvalidInput(f"tags must be among: {vocabulary}", details=details) from None
+    await campaigns.set_tags(session, campaign_id, chosen.tags)
+    await session.commit()
+    return RedirectResponse(f"/campaigns/{campaign_id}#tags", status_code=303)
 
 
 @router.post("/campaigns/{campaign_id}/{action}")

@@ -345,6 +345,52 @@ document.addEventListener("DOMContentLoaded", () => {
     radio.addEventListener("change", () => plannedHours().catch((error) => stepError(error.message)));
   }
 
+  // Smart send time (POST /api/v1/ai/send-time): the three hours most of this audience's
+  // orders fall in, and one button that starts the campaign at the next such hour, store time.
+  const timeBox = document.getElementById("send-time-box");
+  const timeOut = document.getElementById("send-time-result");
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  document.getElementById("suggest-time").addEventListener("click", async (event) => {
+    const button = event.currentTarget;
+    button.setAttribute("aria-busy", "true");
+    timeOut.classList.remove("error");
+    timeOut.replaceChildren();
+    try {
+      const audience = await audienceRules();
+      const data = await Pulse.api("POST", "/api/v1/ai/send-time", {
+        rules: audience.segment_id ? undefined : audience.rules,
+        segment_id: audience.segment_id || undefined,
+        timezone: timeBox.dataset.timezone,
+      });
+      const sentence = Pulse.el("span", { "data-testid": "send-time-sentence", text: data.sentence });
+      if (!data.next_at) { timeOut.replaceChildren(sentence); return; }
+      // The store's wall time, as the datetime-local input takes it: 2026-12-02T17:00.
+      const local = data.next_at.slice(0, 16);
+      const [date, clock] = local.split("T");
+      const [year, month, day] = date.split("-").map(Number);
+      const label = `${clock} on ${day} ${MONTHS[month - 1]} ${year}`;
+      const apply = Pulse.el("button", { type: "button", class: "outline small", text: `Start at ${label}`, onclick: () => {
+        const when = form.elements.scheduled_at;
+        when.value = local;
+        // That day's offset, which a daylight-saving change can make differ from today's.
+        when.dataset.appliedValue = local;
+        when.dataset.appliedOffset = data.next_at.endsWith("Z") ? "+00:00" : data.next_at.slice(-6);
+        // Sent as soon as it starts, so the messages go out in that window.
+        const now = form.querySelector('input[name="send_at"][value="now"]');
+        now.checked = true;
+        now.dispatchEvent(new Event("change", { bubbles: true }));
+        timeOut.replaceChildren(sentence, " ", Pulse.el("strong", { "data-testid": "send-time-applied", text: `Starts at ${label} (${timeBox.dataset.timezone}).` }));
+        when.focus();
+      } });
+      timeOut.replaceChildren(sentence, " ", apply);
+    } catch (error) {
+      timeOut.classList.add("error");
+      timeOut.textContent = error.message;
+    } finally {
+      button.removeAttribute("aria-busy");
+    }
+  });
+
   async function create(launch) {
     const audience = await audienceRules();
     const body = {
@@ -358,8 +404,10 @@ document.addEventListener("DOMContentLoaded", () => {
       send_at: form.elements.send_at.value,
     };
     const when = form.elements.scheduled_at;
-    // The input is store time, without a zone: the store's offset makes it ISO 8601.
-    if (when.value) body.scheduled_at = `${when.value.length === 16 ? `${when.value}:00` : when.value}${when.dataset.utcOffset}`;
+    // The input is store time, without a zone: the store's offset makes it ISO 8601 (the
+    // suggested time's own offset while the input still holds it).
+    const offset = when.value === when.dataset.appliedValue ? when.dataset.appliedOffset : when.dataset.utcOffset;
+    if (when.value) body.scheduled_at = `${when.value.length === 16 ? `${when.value}:00` : when.value}${offset}`;
     if (audience.segment_id) body.segment_id = audience.segment_id;
     else body.rules = audience.rules;
     const ab = variants.body();
