@@ -183,8 +183,14 @@ async def _scenario(cluster: Cluster, key: str, browser: httpx.Client) -> None:
             return all(worked(w) for w in cluster.workers)
 
         await wait_for(both_working, bool, within=60, what="both workers to write and send")
-        midway = (await client.get(f"/api/v1/campaigns/{campaign['id']}")).json()["stats"]
-        # Midway for real: part sent, part still to send when the processes die.
+
+        async def stats() -> dict[str, Any]:
+            got: dict[str, Any] = (await client.get(f"/api/v1/campaigns/{campaign['id']}")).json()["stats"]
+            return got
+
+        # Midway for real: part sent, part still to send when the processes die. A worker logs
+        # its vendor call before it records the batch, so the first record may lag the log line.
+        midway = await wait_for(stats, lambda s: s["pending"] < audience, within=30, what="a batch recorded")
         assert 0 < midway["pending"] < audience, midway
         killed_api, killed_worker = cluster.apis[0], cluster.workers[0]
         killed_api.child.kill()
