@@ -162,6 +162,7 @@ purchases AS MATERIALIZED (
     CROSS JOIN LATERAL (
         SELECT o.id, o.ordered_at, o.amount FROM orders AS o
         WHERE o.customer_external_id = s.customer AND o.ordered_at >= s.start
+        OFFSET 0
     ) AS o
 ),
 credits AS MATERIALIZED (
@@ -193,11 +194,13 @@ deliveries_written AS (
     UPDATE deliveries AS d
     SET attributed_orders = t.a_n, attributed_revenue = t.a_rev,
         window_orders = t.w_n, window_revenue = t.w_rev
-    FROM changed AS t WHERE NOT t.control AND d.id = t.key
+    FROM changed AS t
+    WHERE d.id = ANY(ARRAY(SELECT key FROM changed WHERE NOT control)) AND NOT t.control AND t.key = d.id
 ),
 holdouts_written AS (
     UPDATE campaign_holdouts AS h SET window_orders = t.w_n, window_revenue = t.w_rev
-    FROM changed AS t WHERE t.control AND h.id = t.key
+    FROM changed AS t
+    WHERE h.id = ANY(ARRAY(SELECT key FROM changed WHERE control)) AND t.control AND t.key = h.id
 ),
 existing AS MATERIALIZED (
     SELECT a.*
@@ -205,11 +208,15 @@ existing AS MATERIALIZED (
     CROSS JOIN LATERAL (
         SELECT a.order_id, a.delivery_id, a.campaign_id, a.customer_external_id, a.amount, a.ordered_at
         FROM order_attributions AS a WHERE a.customer_external_id = s.customer
+        OFFSET 0
     ) AS a
 ),
 credits_removed AS (
-    DELETE FROM order_attributions AS a USING existing AS e
-    WHERE a.order_id = e.order_id AND NOT EXISTS (SELECT FROM credits AS c WHERE c.order_id = e.order_id)
+    DELETE FROM order_attributions
+    WHERE order_id = ANY(ARRAY(
+        SELECT e.order_id FROM existing AS e
+        WHERE NOT EXISTS (SELECT FROM credits AS c WHERE c.order_id = e.order_id)
+    ))
 ),
 credits_written AS (
     INSERT INTO order_attributions
