@@ -127,10 +127,12 @@ def attribute(members: Iterable[Member], purchases: Iterable[Purchase]) -> Attri
 # memberships of launched campaigns; a message takes credit only if creditable, at or before
 # the order and less than the window before it, the latest (then the highest id) winning. The
 # windows are `attribution_days` of 24 hours, as `timedelta(days=...)`. LATERAL keeps every read
-# an index lookup per customer whatever plan the (generic, prepared) statement gets. Only what
-# changed is written; the statement returns the counter deltas per campaign. Credits that stay
-# are deleted then re-inserted never: a credit that moves is overwritten (the order's old row
-# may belong to a customer outside this pass), one that no longer exists is deleted.
+# an index lookup per customer whatever plan the (generic, prepared) statement gets (OFFSET 0
+# keeps a LATERAL from being flattened into a join, `= ANY(ARRAY(...))` keeps the updates on
+# the primary key). Only what changed is written, and the statement returns the counter deltas
+# per campaign. A credit that moved is overwritten in place (the order's old row may be keyed
+# by a customer outside this pass); one that no longer exists is deleted. The updates lock rows
+# in no set order: a deadlock with the dispatcher is retried by `Database.write`.
 _RECOMPUTE_PG = sa.text("""
 WITH members AS MATERIALIZED (
     SELECT c.external_id AS customer, m.*
