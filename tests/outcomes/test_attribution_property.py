@@ -341,15 +341,21 @@ async def check(db: Database, world: World) -> None:
                 .where(CampaignHoldout.campaign_id.in_(world.campaigns))
             )
         ]
-        stored = dict(
-            (
-                await conn.execute(
-                    sa.select(OrderAttribution.order_id, OrderAttribution.delivery_id).where(
-                        OrderAttribution.customer_external_id.in_(world.people)
-                    )
-                )
-            ).all()
-        )
+        rows = (
+            await conn.execute(
+                sa.select(
+                    OrderAttribution.order_id,
+                    OrderAttribution.delivery_id,
+                    OrderAttribution.customer_external_id,
+                    OrderAttribution.amount,
+                    OrderAttribution.ordered_at,
+                ).where(OrderAttribution.customer_external_id.in_(world.people))
+            )
+        ).all()
+        stored = {order_id: delivery_id for order_id, delivery_id, *_ in rows}
+        # A credit row carries its order as it is now (the timeline and history read it).
+        now_rows = {o[0]: (o[1], o[3], o[2]) for o in orders}
+        assert {r[0]: (r[2], Decimal(r[3]), r[4]) for r in rows} == {r[0]: now_rows[r[0]] for r in rows}
         counters = {
             cid: dict(row._mapping)
             for cid, row in zip(
@@ -436,6 +442,13 @@ SCRIPTS = {
         PlaceOrder(0, 1, 12, 700, 1),
         Pass(),
         PlaceOrder(0, 1, 72, 700, 2),
+    ],
+    # The credited order's amount and time are amended, its credit staying with the same message.
+    "amount amended under the same credit": [
+        Send(0, 0, 0),
+        PlaceOrder(0, 0, 12, 500, 0),
+        Pass(),
+        PlaceOrder(0, 0, 13, 900, 1),
     ],
     # Last touch: the later of two messages wins; the window edge itself is outside.
     "last touch and the edge": [
