@@ -6,8 +6,8 @@ HOT (no entry in any of the table's six indexes); on full pages every such updat
 them, most of the pass's cost in the worst case of bench/outcomes.py. Applies to pages written
 from now on (a `VACUUM FULL` or `pg_repack` rewrites the existing ones).
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-01
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0021"
-down_revision: str | None = "0020"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
