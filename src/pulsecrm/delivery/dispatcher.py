@@ -57,13 +57,6 @@ customers_t: sa.Table = Customer.__table__  # type: ignore[assignment]
 SWEEP_SECONDS = 10.0
 SCHEDULER_POLL_SECONDS = 0.1  # how often due scheduled campaigns are looked for
 FIRE_CONCURRENCY = 4
-HOUSEKEEPING_SECONDS = 0.1  # parked receipts are reconciled this often
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep up to `seconds`, less if `stop` is set meanwhile."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 class Dispatcher:
@@ -95,7 +88,6 @@ class Dispatcher:
         self.outage = OutageLog(log, "dispatcher: the database")
         self.tracker = LinkTracker(db, settings)
         self._next_probe = 0.0
-        self._turn = 0  # rotates where lanes start among running campaigns
 
     @classmethod
     def build(
@@ -149,29 +141,6 @@ class Dispatcher:
             stopped.cancel()
 
     async def _run(self, stop: asyncio.Event) -> None:
-        """`delivery_concurrency` lanes, each claiming, sending and recording one batch after
-        another, beside the housekeeping. Lanes never wait for each other: while one waits on
-        the transport, another claims or records, so neither the database nor the transport
-        idles at the end of a pass (a pass of batches sent together waited for its slowest)."""
-        lanes = [
-            asyncio.create_task(self._lane(stop, lane)) for lane in range(self.settings.delivery_concurrency)
-        ]
-        try:
-            await self._housekeeping(stop)
-        except BaseException:
-            for task in lanes:  # cancelled (or failed) without `stop`: the lanes stop at once
-                task.cancel()
-            raise
-        finally:
-            # On stop each lane finishes the batch it holds: claimed messages are sent and
-            # recorded, not left to their lease.
-            done = await asyncio.gather(*lanes, return_exceptions=True)
-            for result in done:
-                if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                    log.error("a sending lane failed at stop", exc_info=result)
-
-    async def _housekeeping(self, stop: asyncio.Event) -> None:
-        """Sweeps, parked receipts and probes of paused transports, on their own clocks."""
         next_sweep = 0.0
         while not stop.is_set():
             try:
@@ -182,73 +151,40 @@ class Dispatcher:
                 if time.monotonic() >= self._next_probe:
                     await self.probe_paused()
                     self._next_probe = time.monotonic() + self.settings.delivery_probe_seconds
-                await _wait(stop, HOUSEKEEPING_SECONDS)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._failed(exc, "dispatcher housekeeping failed; retrying")
-                await _wait(stop, 1)
-
-    async def _lane(self, stop: asyncio.Event, lane: int) -> None:
-        while not stop.is_set():
-            try:
-                if not await self.send_next(lane):
-                    await _wait(stop, 0.05)
+                if not await self.run_once():
+                    await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=0.05)
                 self.outage.succeeded()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._failed(exc, "dispatcher batch failed; retrying")
-                await _wait(stop, 1)
+                if classify(exc) is Failure.OUTAGE:
+                    self.outage.failed(exc)  # logged once per outage, not once a second
+                else:
+                    log.exception("dispatcher pass failed; retrying")
+                await asyncio.sleep(1)
 
-    def _failed(self, exc: Exception, message: str) -> None:
-        if classify(exc) is Failure.OUTAGE:
-            self.outage.failed(exc)  # logged once per outage, not once a second
-        else:
-            log.exception(message)
-
-    async def _running(self) -> list[Campaign]:
+    async def run_once(self) -> int:
+        """One pass over running campaigns; returns how many messages it handled."""
         async with self.db.read() as session:
-            return list(
+            campaigns = list(
                 await session.scalars(
                     sa.select(Campaign)
                     .where(Campaign.status == "running", Campaign.pending > 0)
                     .order_by(Campaign.id)
                 )
             )
-
-    async def send_next(self, lane: int = 0) -> int:
-        """Claim one batch of a running campaign and send it; returns how many it handled (0:
-        nothing to send now). Lanes start at different campaigns, so several share the work."""
-        campaigns = await self._running()
-        if campaigns:
-            start = (lane + self._turn) % len(campaigns)
-            self._turn += 1
-            campaigns = campaigns[start:] + campaigns[:start]
-        for campaign in campaigns:
-            claimed = await self._claim_batch(campaign)
-            if claimed:
-                await self.send(campaign, claimed)
-                return len(claimed)
-        return 0
-
-    async def _claim_batch(self, campaign: Campaign) -> list[store.Claimed]:
-        if self.quiet_until(campaign) is not None:
-            return []  # its messages wait for the channel's quiet hours to end
-        channel = self.channels[campaign_service.channel_of(campaign)]
-        room = await self.limiter.take(self.buckets(campaign), self.settings.delivery_batch_size)
-        if room <= 0:
-            return []
-        return await self.claim(campaign.id, room, idempotent=channel.idempotent)
-
-    async def run_once(self) -> int:
-        """One pass over running campaigns (tests drive the dispatcher with it): up to
-        `delivery_concurrency` batches claimed, then sent together; returns how many messages
-        it handled. A pause lets only these already-claimed batches finish."""
+        # Up to `delivery_concurrency` batches in flight: rendering overlaps the transport's and
+        # the database's work. A pause lets only these already-claimed batches finish.
         sends: list[tuple[Campaign, list[store.Claimed]]] = []
-        for campaign in await self._running():
+        for campaign in campaigns:
+            if self.quiet_until(campaign) is not None:
+                continue  # its messages wait for the channel's quiet hours to end
+            channel = self.channels[campaign_service.channel_of(campaign)]
             while len(sends) < self.settings.delivery_concurrency:
-                claimed = await self._claim_batch(campaign)
+                room = await self.limiter.take(self.buckets(campaign), self.settings.delivery_batch_size)
+                if room <= 0:
+                    break
+                claimed = await self.claim(campaign.id, room, idempotent=channel.idempotent)
                 if not claimed:
                     break
                 sends.append((campaign, claimed))
