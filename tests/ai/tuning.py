@@ -1318,6 +1318,8 @@ TUNING_3: list[tuple[str, Node | None]] = [
     ("customers with five orders", c(ORDERS, "eq", 5)),
     ("customers who placed more than five orders", c(ORDERS, "gt", 5)),
     ("spent over two thousand rupees", c(SPEND, "gt", 2000)),
+    # "a couple" was 3 at first (the "a" counted as one); "between two and five thousand" was 2 to
+    # 5,000; "at least 1500 and more than 3 orders" was refused (a second bound the same way)
     ("customers with a couple of orders", c(ORDERS, "eq", 2)),
     ("more than a couple of orders", c(ORDERS, "gt", 2)),
     ("at least a dozen orders", c(ORDERS, "gte", 12)),
@@ -1329,6 +1331,11 @@ TUNING_3: list[tuple[str, Node | None]] = [
     ("joined in the last two weeks", c(JOINED, "within_last_days", 14)),
     ("customers with fewer than three orders in Pune", AND(c(ORDERS, "lt", 3), c(CITY, "eq", "Pune"))),
     ("customers with a few orders", None),
+    ("spent between 500 and 5k", c(SPEND, "between", [500, 5000])),  # 500 is not scaled to 500k
+    ("spent from 1 to 5 lakh", c(SPEND, "between", [100000, 500000])),
+    ("spent more than 2k and at most 5k", AND(c(SPEND, "gt", 2000), c(SPEND, "lte", 5000))),
+    ("at least 3 orders and at least 2k spent", AND(c(ORDERS, "gte", 3), c(SPEND, "gte", 2000))),
+    ("customers around Pune", None),
     ("spent a few thousand", None),
     # ranges
     ("spend between 3k and 6k in Pune", AND(c(SPEND, "between", [3000, 6000]), c(CITY, "eq", "Pune"))),
@@ -1347,7 +1354,9 @@ TUNING_3: list[tuple[str, Node | None]] = [
     # relative dates
     ("ordered in the past 3 weeks", c(LAST, "within_last_days", 21)),
     ("customers who bought something during the last 2 months", c(LAST, "within_last_days", 60)),
-    ("joined during the last quarter", c(JOINED, "between", LAST_QUARTER)),
+    # "the last quarter" is the last 91 days, as the docs have it ("signed up last quarter",
+    # without "the", is the calendar quarter); first written as the calendar quarter
+    ("joined during the last quarter", c(JOINED, "within_last_days", 91)),
     ("joined within the past 6 months", c(JOINED, "within_last_days", 180)),
     ("no orders over the last 4 weeks", away(28)),
     ("purchased within the last 10 days", c(LAST, "within_last_days", 10)),
@@ -1417,11 +1426,13 @@ TUNING_3: list[tuple[str, Node | None]] = [
     ),
     ("customers who have not consented to marketing", c(OPT_IN, "ne", True)),
     ("customers who opted in to WhatsApp", None),
-    ("diamond tier customers", None),
+    # the catalog does not list a text attribute's values, so a tier nobody has is still a tier
+    # value (first written as a refusal)
+    ("diamond tier customers", c(TIER, "eq", "diamond")),
     # what the rule language cannot say: refused or flagged
     ("customers with age over 30", None),
     ("people who bought sneakers in Mumbai", None),
-    ("customers who live near Mumbai", None),
+    ("customers who live near Mumbai", None),  # read as Mumbai at first; "near" is now reported
     ("customers with a high churn risk", None),
     ("customers who bought last Diwali", None),
     ("customers who spent over 5k in the last month", None),

@@ -66,8 +66,7 @@ def number(text: str) -> Decimal | None:
     total, current, seen = 0, 0, False
     for word in words:
         if word in ("a", "an", "and"):
-            current = current or (1 if word != "and" else 0)
-            continue
+            continue  # "a hundred", "a dozen": a multiplier counts one of itself; "a couple" is 2
         seen = True
         if word in UNITS:
             current += UNITS[word]

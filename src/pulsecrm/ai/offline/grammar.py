@@ -478,7 +478,7 @@ class Grammar:
         names = "|".join(re.escape(c) for c in sorted(self.cities, key=len, reverse=True))
         lead = r"(?:(?:live|lives|living|located|based|residing|reside|resident|residents|staying|stays|stay|who are|are|is|shipping|ship|delivering|delivered)(?: (?:out))? )?"
         neg_place = r"(?P<neg>outside(?: of)?|not in|not from|not living in|not located in|away from)"
-        place = r"(?P<prep>in|at|from|within|out of|of|city|city is|city =|city of|city in|cities|cities in|town|near|around|across)"
+        place = r"(?P<prep>in|at|from|within|out of|of|city|city is|city =|city of|city in|cities|cities in|town|across)"
         add(
             "place",
             rf"(?:{neg_place}|{lead}{place})? ?(?P<city>{names})(?: (?:based|customers|residents|people|users|buyers|shoppers|folks|city|area|region|metro|locals))?",
