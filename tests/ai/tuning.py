@@ -1448,3 +1448,115 @@ TUNING_3: list[tuple[str, Node | None]] = [
 ]
 
 TUNING += TUNING_3
+
+# A second round-3 batch, written after the first passed and scored before the changes it
+# prompted: harder forms of the same kinds.
+TUNING_3B: list[tuple[str, Node | None]] = [
+    # filler
+    (
+        "Can you please pull up a list of all customers based out of Bangalore who have spent more than 15,000 rupees in total?",
+        AND(c(CITY, "eq", "Bengaluru"), c(SPEND, "gt", 15000)),
+    ),
+    (
+        "show me every customer in hyderabad or chennai that has ordered at least twice",
+        AND(c(CITY, "in", ["Hyderabad", "Chennai"]), c(ORDERS, "gte", 2)),
+    ),
+    (
+        "i want all the people who signed up in the past month but never bought anything",
+        AND(c(JOINED, "within_last_days", 30), c(ORDERS, "eq", 0)),
+    ),
+    ("Who are my VIP customers in Mumbai?", AND(c(VIP, "eq", True), c(CITY, "eq", "Mumbai"))),
+    (
+        "find me customers who haven't shopped in over 2 months and live in Delhi",
+        AND(away(60), c(CITY, "eq", "Delhi")),
+    ),
+    ("get everyone with an AOV north of 2k", c(AOV, "gt", 2000)),
+    (
+        "can you make a segment for repeat buyers who spent under 3k",
+        AND(c(ORDERS, "gte", 2), c(SPEND, "lt", 3000)),
+    ),
+    (
+        "target all customers from Mumbai, Pune and Nagpur who are opted in",
+        AND(c(CITY, "in", ["Mumbai", "Pune", "Nagpur"]), c(OPT_IN, "eq", True)),
+    ),
+    ("I'd like to see the customers who have made 3 or more purchases in total", c(ORDERS, "gte", 3)),
+    ("list all non-vip customers who've spent over 1 lakh", AND(c(VIP, "ne", True), c(SPEND, "gt", 100000))),
+    # typos and capitals
+    ("custmers in Banglore with more than 3 ordrs", AND(c(CITY, "eq", "Bengaluru"), c(ORDERS, "gt", 3))),
+    ("peple who spent ovr 5k", c(SPEND, "gt", 5000)),
+    ("customers in Hyderbad", c(CITY, "eq", "Hyderabad")),
+    ("customers in Chenai or Kolkatta", c(CITY, "in", ["Chennai", "Kolkata"])),
+    ("customers in Mumbay", c(CITY, "eq", "Mumbai")),
+    ("customers in Delhii and Nodia", c(CITY, "in", ["Delhi", "Noida"])),
+    ("VIP CUSTOMERS WITH 10+ VISITS", AND(c(VIP, "eq", True), c(VISITS, "gte", 10))),
+    ("customers who joined this mnth", c(JOINED, "after", MONTH_START)),
+    ("spent morethan 5k", c(SPEND, "gt", 5000)),
+    ("customers with 5+ oders", c(ORDERS, "gte", 5)),
+    # numbers in words
+    ("customers with more than twenty orders", c(ORDERS, "gt", 20)),
+    ("spent over twenty five thousand", c(SPEND, "gt", 25000)),
+    ("haven't ordered in forty five days", away(45)),
+    ("spent less than five hundred rupees", c(SPEND, "lt", 500)),
+    ("ordered half a dozen times or more", c(ORDERS, "gte", 6)),
+    ("spent over one and a half lakh", c(SPEND, "gt", 150000)),
+    ("customers who ordered a dozen times", c(ORDERS, "eq", 12)),
+    ("joined in the last thirty days", c(JOINED, "within_last_days", 30)),
+    ("customers with at least one purchase in the last six months", c(LAST, "within_last_days", 180)),
+    # ranges
+    ("spend between 10,000 and 20,000 rupees", c(SPEND, "between", [10000, 20000])),
+    ("customers who have spent 5 to 10k", c(SPEND, "between", [5000, 10000])),
+    ("AOV in the 1k-2k range", c(AOV, "between", [1000, 2000])),
+    ("orders between 2 and 5, in Pune", AND(c(ORDERS, "between", [2, 5]), c(CITY, "eq", "Pune"))),
+    ("from 10 to 20 visits", c(VISITS, "between", [10, 20])),
+    ("spent more than 5k but less than 10k", AND(c(SPEND, "gt", 5000), c(SPEND, "lt", 10000))),
+    (
+        "between 3 and 5 orders and spent over 2k",
+        AND(c(ORDERS, "between", [3, 5]), c(SPEND, "gt", 2000)),
+    ),
+    # relative dates
+    ("ordered within the last 45 days", c(LAST, "within_last_days", 45)),
+    ("no purchases in the previous 2 months", away(60)),
+    ("signed up in the past 12 months", c(JOINED, "within_last_days", 365)),
+    ("customers who joined over the past week", c(JOINED, "within_last_days", 7)),
+    ("bought something in the last 3 days", c(LAST, "within_last_days", 3)),
+    ("lapsed for more than 6 months", away(180)),
+    ("customers who joined last year", c(JOINED, "between", ["2025-01-01", "2025-12-31"])),
+    ("customers who haven't purchased since Independence Day", None),
+    ("customers who ordered before Diwali", None),
+    ("signed up during the festive season", None),
+    # average order value
+    ("customers whose avg order is over ₹1,500", c(AOV, "gt", 1500)),
+    ("average order value greater than 3k and in Mumbai", AND(c(AOV, "gt", 3000), c(CITY, "eq", "Mumbai"))),
+    ("AOV less than 800 or more than 5000", OR(c(AOV, "lt", 800), c(AOV, "gt", 5000))),
+    ("customers whose average order value is between 1000 and 2500", c(AOV, "between", [1000, 2500])),
+    # negations inside an "or"
+    ("VIPs, or anyone who hasn't ordered in 60 days", OR(c(VIP, "eq", True), away(60))),
+    ("either haven't opted in or have fewer than 2 orders", OR(c(OPT_IN, "ne", True), c(ORDERS, "lt", 2))),
+    ("customers who are not gold tier or not VIP", OR(c(TIER, "ne", "gold"), c(VIP, "ne", True))),
+    ("customers without any orders or who spent under 500", OR(c(ORDERS, "eq", 0), c(SPEND, "lt", 500))),
+    # attributes and consent
+    ("vip shoppers in pune", AND(c(VIP, "eq", True), c(CITY, "eq", "Pune"))),
+    ("gold and platinum members", c(TIER, "in", ["gold", "platinum"])),
+    ("customers who visited more than ten times", c(VISITS, "gt", 10)),
+    ("bronze tier customers who haven't ordered in 30 days", AND(c(TIER, "eq", "bronze"), away(30))),
+    ("customers who are subscribed to our newsletter", c(OPT_IN, "eq", True)),
+    ("people who unsubscribed", c(OPT_IN, "eq", False)),
+    ("customers we can send promotions to", c(OPT_IN, "eq", True)),
+    ("opted in customers who spent over 10k in the last year", None),
+    # refused or flagged
+    ("customers over 30 years of age", None),
+    ("customers who bought shoes last month", None),
+    ("male customers", None),
+    ("customers who bought the iPhone 15", None),
+    ("customers who spent the most in October", None),
+    ("customers who returned an item", None),
+    ("students in Pune", None),
+    ("customers who have a birthday next week", None),
+    ("customers with pending orders", None),
+    ("customers who ordered more than 3 times last month", None),
+    ("customers who are likely to buy again", None),
+    ("customers in Tier 2 cities", None),
+    ("customers from South Mumbai", None),
+]
+
+TUNING += TUNING_3B
