@@ -1454,7 +1454,8 @@ TUNING += TUNING_3
 TUNING_3B: list[tuple[str, Node | None]] = [
     # filler
     (
-        "Can you please pull up a list of all customers based out of Bangalore who have spent more than 15,000 rupees in total?",
+        "Can you please pull up a list of all customers based out of Bangalore who have spent"
+        " more than 15,000 rupees in total?",
         AND(c(CITY, "eq", "Bengaluru"), c(SPEND, "gt", 15000)),
     ),
     (
@@ -1557,6 +1558,14 @@ TUNING_3B: list[tuple[str, Node | None]] = [
     ("customers who are likely to buy again", None),
     ("customers in Tier 2 cities", None),
     ("customers from South Mumbai", None),
+    # guards for the changes this batch prompted: the half only after a whole number, "in the"
+    # before an amount only when a range follows, sending only as consent to receive marketing
+    ("spent over two and a half thousand", c(SPEND, "gt", 2500)),
+    ("customers with one and a half orders", None),
+    ("spent in the 3 months", None),
+    ("spend in the 5 to 10 lakh range", c(SPEND, "between", [500000, 1000000])),
+    ("customers we can email", None),
+    ("aov ovr 2k and orders undr 3", AND(c(AOV, "gt", 2000), c(ORDERS, "lt", 3))),
 ]
 
 TUNING += TUNING_3B

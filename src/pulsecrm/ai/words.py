@@ -32,7 +32,7 @@ _W = "|".join(
     sorted([*UNITS, *TENS, "hundred", "thousand", "dozen", "couple of", "couple"], key=len, reverse=True)
 )
 # "five", "twenty five", "a hundred", "one hundred and fifty", "a couple of", "half a"
-NUMW = rf"(?:half an?|(?:an? )?(?:{_W})(?: (?:and )?(?:{_W}))*)"
+NUMW = rf"(?:half an? dozen|half an?|(?:an? )?(?:{_W})(?: (?:and )?(?:{_W})| and an? half)*)"
 NUM = r"\d+(?:[.,]\d+)*"
 NUMBER = rf"(?:{NUM}|{NUMW})"
 MULTIPLIERS = {
@@ -62,8 +62,10 @@ def number(text: str) -> Decimal | None:
             return None
     words = text.replace("couple of", "couple").split()
     if words[:1] == ["half"]:
-        return Decimal("0.5")
-    total, current, seen = 0, 0, False
+        return Decimal(6) if words[-1:] == ["dozen"] else Decimal("0.5")
+    total: Decimal = Decimal(0)
+    current: Decimal = Decimal(0)
+    seen = False
     for word in words:
         if word in ("a", "an", "and"):
             continue  # "a hundred", "a dozen": a multiplier counts one of itself; "a couple" is 2
@@ -72,6 +74,8 @@ def number(text: str) -> Decimal | None:
             current += UNITS[word]
         elif word in TENS:
             current += TENS[word]
+        elif word == "half" and current:
+            current += Decimal("0.5")  # "one and a half", "two and a half thousand"
         elif word == "couple":
             current += 2
         elif word == "dozen":

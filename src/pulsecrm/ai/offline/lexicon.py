@@ -33,11 +33,12 @@ CMP_WORDS: dict[str, tuple[str, ...]] = {
         "more than", "greater than", "over", "above", "exceeding", "exceeds", "exceed",
         "in excess of", "upwards of", "upward of", "beyond", "higher than", "bigger than",
         "larger than", "north of", "mor than", ">", "more then", "greater then", "higher then",
-        "bigger then", "over then",
+        "bigger then", "over then", "morethan", "greaterthan", "ovr", "abv",
     ),
     "lt": (
         "less than", "fewer than", "under", "below", "lower than", "smaller than", "beneath",
-        "south of", "<", "less then", "fewer then", "lower then", "smaller then",
+        "south of", "<", "less then", "fewer then", "lower then", "smaller then", "lessthan",
+        "fewerthan", "undr",
     ),
     "eq": ("exactly", "of exactly", "precisely", "equal to", "equals", "=", "only", "just", "is"),
     "ne": ("!=", "<>", "not equal to", "not equals", "does not equal", "is not equal to"),
@@ -205,6 +206,8 @@ CONSENT_YES = (
     rf"|(?:with|have|has|having|given|gave) (?:a )?(?:consent|permission) (?:for|to) {CONSENT_TOPIC}|(?:subscribed|consented) (?:customers?|users?|shoppers?|members?|contacts?)"
     rf"|(?:can|may|could|ok to|okay to|happy to|willing to|allowed to|agreed to|want to|wants to|like to) (?:receive|get|be sent|be contacted with|hear about|accept) {CONSENT_TOPIC}"
     rf"|(?:said yes|say yes|agreed) to {CONSENT_TOPIC}"
+    # "customers we can send promotions to": allowed to be sent it
+    rf"|(?:can|may|are allowed to|are permitted to) (?:send|e ?mail|text|message|contact|reach) (?:them )?{CONSENT_TOPIC}(?: to)?"
 )
 CONSENT_NO = (
     rf"(?:(?:opted|opt) ?out|unsubscribed|withdrew consent|withdrawn consent|declined|refused)(?: (?:of|from|to|for))? {CONSENT_TOPIC}"
