@@ -79,12 +79,12 @@ def number(text: str) -> Decimal | None:
         elif word == "couple":
             current += 2
         elif word == "dozen":
-            current = max(current, 1) * 12
+            current = max(current, Decimal(1)) * 12
         elif word == "hundred":
-            current = max(current, 1) * 100
+            current = max(current, Decimal(1)) * 100
         elif word == "thousand":
-            total += max(current, 1) * 1000
-            current = 0
+            total += max(current, Decimal(1)) * 1000
+            current = Decimal(0)
         else:
             return None
     return Decimal(total + current) if seen else None
