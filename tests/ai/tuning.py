@@ -1569,3 +1569,23 @@ TUNING_3B: list[tuple[str, Node | None]] = [
 ]
 
 TUNING += TUNING_3B
+
+# Round-3 probes by hand, each wrong or refused at first and fixed before being added, with the
+# cases that show the fix does not fire where it should not.
+TUNING_3C: list[tuple[str, Node | None]] = [
+    # a "+" after a period's number: "90+ days" is 90 days; a period straight after "lapsed"
+    ("customers who have been inactive for 90+ days", away(90)),
+    ("lapsed 90 days", away(90)),
+    ("inactive 60 days", away(60)),
+    ("lapsed 90+ days, spend 5k+", AND(away(90), c(SPEND, "gte", 5000))),
+    ("lapsed customers in Pune", AND(away(90), c(CITY, "eq", "Pune"))),
+    # city abbreviations: only as names ("in Hyd", "BLR"), never a bare lowercase word
+    ("customers in Hyd", c(CITY, "eq", "Hyderabad")),
+    ("customers in BLR", c(CITY, "eq", "Bengaluru")),
+    ("Dilli customers", c(CITY, "eq", "Delhi")),
+    # "opt in" said as a verb, and negated inside an "or"
+    ("customers who did not opt in or are not VIP", OR(c(OPT_IN, "ne", True), c(VIP, "ne", True))),
+    ("customers who didn't opt in", c(OPT_IN, "ne", True)),
+]
+
+TUNING += TUNING_3C

@@ -128,8 +128,9 @@ UNIT_DAYS = {
     "year": 365, "years": 365, "yr": 365, "yrs": 365, "y": 365,
 }  # fmt: skip
 _UNIT = "|".join(sorted(UNIT_DAYS, key=len, reverse=True))
-DURATION = rf"(?:(?:{NUM}|{NUMW}|an?|few) )?(?:{_UNIT})(?![a-z])"
-_DURATION_PARTS = re.compile(rf"^(?:(?P<n>{NUM}|{NUMW}|an?|few) )?(?P<u>{_UNIT})$")
+# "90+ days" is "90 days": the period's own comparison ("for", "more than") says which side.
+DURATION = rf"(?:(?:{NUM}(?: \+)?|{NUMW}|an?|few) )?(?:{_UNIT})(?![a-z])"
+_DURATION_PARTS = re.compile(rf"^(?:(?P<n>{NUM}|{NUMW}|an?|few)(?: \+)? )?(?P<u>{_UNIT})$")
 
 
 def duration_days(text: str) -> int | None:

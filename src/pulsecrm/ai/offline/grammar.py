@@ -259,7 +259,7 @@ class Grammar:
         )
         add(
             "inactive",
-            rf"(?:inactive|lapsed|dormant|churned|idle|gone quiet|not active|unengaged|disengaged|lapsing)(?: (?:customers?|users?|buyers?|shoppers?|clients?))?(?: (?:for|in|since|over|during)(?: the)?(?: (?:last|past))?(?: (?:{AGO_MORE}))? {dur})?",
+            rf"(?:inactive|lapsed|dormant|churned|idle|gone quiet|not active|unengaged|disengaged|lapsing)(?: (?:customers?|users?|buyers?|shoppers?|clients?))?(?:(?: (?:for|in|since|over|during)(?: the)?(?: (?:last|past))?)?(?: (?:{AGO_MORE}))? {dur})?",
             self._inactive,
         )
         add(
@@ -545,7 +545,7 @@ class Grammar:
             variants += [stem, rf"{stem}ed", rf"{stem}ing"]  # "visits": "visited", "visit"
         if "opt" in parts and "in" in parts:
             rest = " ".join(p for p in parts if p not in ("opt", "in"))
-            variants += [rf"opted in(?: (?:to|for))?(?: {re.escape(rest)})?", rf"{re.escape(rest)} opt ?ins?"]
+            variants += [rf"(?:opted|opt) ?in(?: (?:to|for))?(?: {re.escape(rest)})?", rf"{re.escape(rest)} opt ?ins?"]
         names = "|".join(sorted(set(variants), key=len, reverse=True))
         add = self.add
         where = r"(?:(?:site|store|in ?store|website|web|app|online|shop|page|total|number of|no of) )?"
@@ -896,7 +896,7 @@ class Grammar:
             and not m["prep"]
             and not m[0].startswith(("live", "located", "based", "resid", "stay"))
         )
-        if bare and m["city"] in ("la", "sf", "goa") and m["city"].upper() not in ctx.capitalised:
+        if bare and m["city"] in ("la", "sf", "goa", "hyd", "blr") and m["city"].upper() not in ctx.capitalised:
             return None  # short names only when written as names
         return _place_atom(m, values, negated=negated, bare=bare)
 

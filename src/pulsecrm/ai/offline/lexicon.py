@@ -69,8 +69,8 @@ POST = _alt(_POST_OF)
 # Well-known spellings, so "Bombay" finds the "Mumbai" customers. The first name of a group is
 # used when the catalog has none of them.
 CITY_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("Mumbai", "Bombay"), ("Delhi", "New Delhi"), ("Bengaluru", "Bangalore"), ("Pune", "Poona"),
-    ("Hyderabad",), ("Chennai", "Madras"), ("Kolkata", "Calcutta"), ("Ahmedabad",), ("Jaipur",),
+    ("Mumbai", "Bombay"), ("Delhi", "New Delhi", "Dilli"), ("Bengaluru", "Bangalore", "Blr", "Blore"),
+    ("Pune", "Poona"), ("Hyderabad", "Hyd"), ("Chennai", "Madras"), ("Kolkata", "Calcutta"), ("Ahmedabad",), ("Jaipur",),
     ("Kochi", "Cochin"), ("Gurugram", "Gurgaon"), ("Noida",), ("Lucknow",), ("Surat",),
     ("Chandigarh",), ("Indore",), ("Nagpur",), ("Bhopal",), ("Goa",), ("Coimbatore",),
     ("Mysuru", "Mysore"), ("Thiruvananthapuram", "Trivandrum"), ("Visakhapatnam", "Vizag"),
