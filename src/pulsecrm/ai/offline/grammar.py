@@ -545,7 +545,10 @@ class Grammar:
             variants += [stem, rf"{stem}ed", rf"{stem}ing"]  # "visits": "visited", "visit"
         if "opt" in parts and "in" in parts:
             rest = " ".join(p for p in parts if p not in ("opt", "in"))
-            variants += [rf"(?:opted|opt) ?in(?: (?:to|for))?(?: {re.escape(rest)})?", rf"{re.escape(rest)} opt ?ins?"]
+            variants += [
+                rf"(?:opted|opt) ?in(?: (?:to|for))?(?: {re.escape(rest)})?",
+                rf"{re.escape(rest)} opt ?ins?",
+            ]
         names = "|".join(sorted(set(variants), key=len, reverse=True))
         add = self.add
         where = r"(?:(?:site|store|in ?store|website|web|app|online|shop|page|total|number of|no of) )?"
@@ -896,7 +899,11 @@ class Grammar:
             and not m["prep"]
             and not m[0].startswith(("live", "located", "based", "resid", "stay"))
         )
-        if bare and m["city"] in ("la", "sf", "goa", "hyd", "blr") and m["city"].upper() not in ctx.capitalised:
+        if (
+            bare
+            and m["city"] in ("la", "sf", "goa", "hyd", "blr")
+            and m["city"].upper() not in ctx.capitalised
+        ):
             return None  # short names only when written as names
         return _place_atom(m, values, negated=negated, bare=bare)
 
