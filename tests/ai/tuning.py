@@ -1586,6 +1586,28 @@ TUNING_3C: list[tuple[str, Node | None]] = [
     # "opt in" said as a verb, and negated inside an "or"
     ("customers who did not opt in or are not VIP", OR(c(OPT_IN, "ne", True), c(VIP, "ne", True))),
     ("customers who didn't opt in", c(OPT_IN, "ne", True)),
+    # real words one edit from a keyword are words, not typos: "loads" was read as "leads" (no
+    # orders, flagged), "shipped" as "shopped", "zone" as "zero", "match" as "march"
+    ("folks who spent loads", BIG),
+    ("customers whose order shipped in the last week", None),
+    ("customers in the west zone", None),
+    ("customers who clicked in the last 30 days", None),
+    ("customers who love discounts", None),
+    ("customers who match our ideal profile", None),
+    ("male customers in Delhi", None),
+    # value slang, more of it
+    ("customers who spend a fortune", BIG),
+    ("customers who spent a ton", BIG),
+    ("customers who dropped big", BIG),
+    ("big ticket customers", BIG),
+    ("heavy hitters in Pune", AND(BIG, c(CITY, "eq", "Pune"))),
+    ("customers who spent next to nothing", LOW),
+    ("customers who spent a lot on shoes", None),
+    ("spent a lot last month", None),
+    # requests said as a verb: filler, not a condition
+    ("build an audience of VIPs", c(VIP, "eq", True)),
+    ("I'm looking for customers in Pune", c(CITY, "eq", "Pune")),
+    ("help me find customers in Pune who spent up to 5k", AND(c(CITY, "eq", "Pune"), c(SPEND, "lte", 5000))),
 ]
 
 TUNING += TUNING_3C

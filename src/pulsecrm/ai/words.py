@@ -345,6 +345,11 @@ ENGLISH = frozenset(
     though three through till time today told took town tree true turn under until upon used
     user very want week well went were what when where which while whole will wish with
     within without word work would year years your good gold info send spend stop store
+    aged bank case clicked code cost costs country court create data deal delivery details
+    event film fund game hall hate heart heat land lead liked listen load loads love main male
+    market match meal media mouth offer offline pain paint pair park party prize promo ring
+    sale shipped shoulder slow snow staff star states stone story test thus tough wait west
+    white world yeah zone
     """.split()  # noqa: SIM905 - a word list is easier to extend as text
 )
 

@@ -108,6 +108,8 @@ FILLER = frozenset(
     ever so far in at on from by as there here what whats which that whose guys ppl cust custs
     already currently still now customers' someone somebody like can could would should will
     marked flagged tagged labelled labeled status both
+    create build generate prepare fetch grab export identify help looking look am see view
+    display pull up
     """.split()  # noqa: SIM905 - a word list is easier to extend as text
 )
 _FILLER_PHRASES = ("from us", "with us", "so far", "to date", "in total", "at all")
@@ -177,12 +179,12 @@ TIER_NOUN = (
 )
 HIGH_VALUE = (
     rf"(?:(?:big|biggest|bigger|top|high|highest|heavy|heaviest|large|largest|major|premium|best|most valuable"
-    rf"|high ?value|(?:high|top|big|heavy|biggest|highest) ?spending|high ?ltv|high ?worth|high ?net ?worth|hnw|hni|valuable|(?:higher|highest|top|best|most) ?value|(?:top|high|premium) ?(?:tier|end|bracket|segment)) {TIER_NOUN}|whales?|big fish|high ?rollers?|(?:with )?(?:the )?(?:highest|biggest|largest|most|top|greatest) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:who )?(?:spent|spend|spends|spending) the most|(?:who )?(?:spent|spend|spends|spending) (?:a lot|lots|big|heavily|the most money)"
+    rf"|high ?value|(?:high|top|big|heavy|biggest|highest) ?spending|high ?ltv|high ?worth|high ?net ?worth|hnw|hni|valuable|(?:higher|highest|top|best|most) ?value|(?:top|high|premium) ?(?:tier|end|bracket|segment)) {TIER_NOUN}|whales?|big fish|high ?rollers?|(?:with )?(?:the )?(?:highest|biggest|largest|most|top|greatest) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:who )?(?:spent|spend|spends|spending) the most|(?:who )?(?:spent|spend|spends|spending|dropped|splurged|splurge|splurges) (?:a lot(?: of money)?|lots(?: of money)?|a fortune|a ton|tons|loads|a bundle|heaps|big money|big bucks|serious money|big|heavily|the most money)|(?:big|high) ?ticket {TIER_NOUN}|heavy hitters"
     rf"|top (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
 )
 LOW_VALUE = (
     rf"(?:(?:low|lowest|lower|small|smallest|light|lightest|bottom|minor|tiny|low ?value|low ?spending|low ?ltv"
-    rf"|least valuable|cheap|cheapest|budget|(?:low|least|lowest) ?spending) {TIER_NOUN}|(?:who )?(?:spent|spend|spends|spending) the least|(?:who )?(?:spent|spend|spends|spending) (?:very )?little|(?:with )?(?:the )?(?:lowest|smallest|least) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:who )?(?:barely|hardly|scarcely|rarely) (?:spent|spend|spends|spending)(?: (?:anything|much|any money|money))?"
+    rf"|least valuable|cheap|cheapest|budget|(?:low|least|lowest) ?spending) {TIER_NOUN}|(?:who )?(?:spent|spend|spends|spending) the least|(?:who )?(?:spent|spend|spends|spending) (?:very little|little|next to nothing|almost nothing|hardly anything|peanuts)|(?:with )?(?:the )?(?:lowest|smallest|least) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:who )?(?:barely|hardly|scarcely|rarely) (?:spent|spend|spends|spending)(?: (?:anything|much|any money|money))?"
     rf"|bottom (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
 )
 # Nouns for the people a "new …" phrase is about: "new customers this month".
