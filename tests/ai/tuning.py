@@ -1608,6 +1608,20 @@ TUNING_3C: list[tuple[str, Node | None]] = [
     ("build an audience of VIPs", c(VIP, "eq", True)),
     ("I'm looking for customers in Pune", c(CITY, "eq", "Pune")),
     ("help me find customers in Pune who spent up to 5k", AND(c(CITY, "eq", "Pune"), c(SPEND, "lte", 5000))),
+    # "total order value" is the total: it was read as the average order value, silently
+    ("customers with a total order value above 10k", c(SPEND, "gt", 10000)),
+    ("customers with an order value over 5k", c(AOV, "gt", 5000)),
+    # crossing a figure is going over it
+    ("customers whose total spend crossed 1 lakh", c(SPEND, "gt", 100000)),
+    ("customers who crossed the road", None),
+    # "no purchase activity in 3 months" was never ordered AND ordered in 90 days (nobody,
+    # silently); "no" beside a condition that needs an order is now reported
+    ("no purchase activity in 3 months", away(90)),
+    ("no order activity in the last 60 days", away(60)),
+    ("customers missing since 60 days", away(60)),
+    ("customers with no orders who bought in the last week", None),
+    ("customers with no orders and AOV over 1k", None),
+    ("new customers who haven't ordered yet", AND(c(JOINED, "within_last_days", 30), c(ORDERS, "eq", 0))),
 ]
 
 TUNING += TUNING_3C

@@ -132,7 +132,7 @@ class Grammar:
         )
         add(
             "nothing_window",
-            rf"(?:nothing|no activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? (?:{WINDOW}(?: (?:{AGO_MORE}))? )?{dur}(?! (?:ago|back|before|earlier))(?: or (?:more|longer|over|above))?",
+            rf"(?:nothing|no (?:(?:order|orders|purchase|purchasing|buying|shopping|ordering|customer|account) )?activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? (?:{WINDOW}(?: (?:{AGO_MORE}))? )?{dur}(?! (?:ago|back|before|earlier))(?: or (?:more|longer|over|above))?",
             self._no_order_window,
         )
         add(
@@ -243,7 +243,7 @@ class Grammar:
         )
         add(
             "away_for",
-            rf"{away}(?: from us)? (?:for|in|over|during)(?: the)?(?: (?:last|past))?(?: (?:{AGO_MORE}))? {dur}",
+            rf"{away}(?: from us)? (?:for|in|over|during|since)(?: the)?(?: (?:last|past))?(?: (?:{AGO_MORE}))? {dur}",
             self._inactive,
         )
         # "it's been 90 days since their last order", "days since last order > 60"
@@ -392,7 +392,8 @@ class Grammar:
         after_words = r"(?: (?:range|bracket|band|in total|overall|so far|to date|with us|lifetime|altogether|in all|worth|in purchases|on purchases|on orders|on shopping|till date|until now|in their lifetime|total|spend|spent|of spend|in spend|value))*"
         add(
             "avg_spend",
-            rf"(?P<f>{avg}){between_words} {quantity(w.AMOUNT)}{after_words}",
+            # "total order value" is the total, not the average
+            rf"(?<!total )(?<!lifetime )(?<!overall )(?<!cumulative )(?P<f>{avg}){between_words} {quantity(w.AMOUNT)}{after_words}",
             self._spend("avg_order_value"),
         )
         add(

@@ -33,7 +33,8 @@ CMP_WORDS: dict[str, tuple[str, ...]] = {
         "more than", "greater than", "over", "above", "exceeding", "exceeds", "exceed",
         "in excess of", "upwards of", "upward of", "beyond", "higher than", "bigger than",
         "larger than", "north of", "mor than", ">", "more then", "greater then", "higher then",
-        "bigger then", "over then", "morethan", "greaterthan", "ovr", "abv",
+        "bigger then", "over then", "morethan", "greaterthan", "ovr", "abv", "crossed", "crosses",
+        "exceeded", "surpassed", "topped",
     ),
     "lt": (
         "less than", "fewer than", "under", "below", "lower than", "smaller than", "beneath",

@@ -134,8 +134,27 @@ def _drop_contradictions(node: Node) -> list[Node]:
                 continue
             seen[child["field"]] = these
         kept.append(child)
-    node["rules"] = kept
+    # "no orders" beside a condition only a customer with an order meets ("no purchase activity
+    # in 3 months" read as never ordered AND ordered in the last 90 days): nobody matches both.
+    node["rules"], never, ordered = [], False, False
+    for child in kept:
+        if (_never_ordered(child) and ordered) or (_needs_an_order(child) and never):
+            dropped.append(child)
+            continue
+        never, ordered = never or _never_ordered(child), ordered or _needs_an_order(child)
+        node["rules"].append(child)
     return dropped
+
+
+def _never_ordered(node: Node) -> bool:
+    return node.get("field") == "order_count" and node["cmp"] == "eq" and node["value"] == 0
+
+
+def _needs_an_order(node: Node) -> bool:
+    field, cmp = node.get("field"), node.get("cmp")
+    if field in ("last_order_at", "first_order_at"):
+        return cmp in ("within_last_days", "after", "before", "between", "is_set")
+    return field == "avg_order_value" and cmp != "is_not_set"
 
 
 def _typed(tokens: list[w.Token], starts: list[int], atoms: list[Atom], node: Node) -> str:
