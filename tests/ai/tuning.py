@@ -1622,6 +1622,39 @@ TUNING_3C: list[tuple[str, Node | None]] = [
     ("customers with no orders who bought in the last week", None),
     ("customers with no orders and AOV over 1k", None),
     ("new customers who haven't ordered yet", AND(c(JOINED, "within_last_days", 30), c(ORDERS, "eq", 0))),
+    # a negated condition stays in its run, so the "or" is between the runs (it was VIP AND
+    # (Mumbai OR non-VIP) AND Delhi: nobody, silently)
+    (
+        "VIPs in Mumbai or non-VIPs in Delhi who spent over 20k",
+        OR(
+            AND(c(VIP, "eq", True), c(CITY, "eq", "Mumbai")),
+            AND(c(VIP, "ne", True), c(CITY, "eq", "Delhi"), c(SPEND, "gt", 20000)),
+        ),
+    ),
+    (
+        "gold tier in Pune or not gold tier in Delhi",
+        OR(
+            AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Pune")),
+            AND(c(TIER, "ne", "gold"), c(CITY, "eq", "Delhi")),
+        ),
+    ),
+    # an amount after "or" with no comparator takes the one before, only before a place
+    (
+        "customers spending more than 5k in Pune or 10k in Mumbai",
+        OR(
+            AND(c(SPEND, "gt", 5000), c(CITY, "eq", "Pune")),
+            AND(c(SPEND, "gt", 10000), c(CITY, "eq", "Mumbai")),
+        ),
+    ),
+    (
+        "spent under 2k in Delhi or 5k in Pune",
+        OR(
+            AND(c(SPEND, "lt", 2000), c(CITY, "eq", "Delhi")),
+            AND(c(SPEND, "lt", 5000), c(CITY, "eq", "Pune")),
+        ),
+    ),
+    ("spent more than 5k or 10k", None),
+    ("VIPs or 10k in Mumbai", None),
 ]
 
 TUNING += TUNING_3C

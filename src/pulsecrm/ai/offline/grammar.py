@@ -1065,16 +1065,23 @@ class Grammar:
             return None
         return Atom(m.start(), m.end(), _cond("name", "contains", word))
 
-    def _bare_amount(self, m: re.Match[str], _ctx: Context) -> Atom | None:
-        if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"]):
+    def _bare_amount(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        money = any(w.is_money_like(v) for g in ("val", "lo", "lo2") if (v := m.groupdict().get(g)))
+        # "more than 5k in Pune or 10k in Mumbai": an amount right after "or", written as money
+        inherit = (
+            money
+            and m.string[: m.start()].endswith(" or ")
+            and not (m["cmp"] or m["post"])
+            and re.match(r" (?:in|from|for|among|at) ", ctx.text[m.end() :]) is not None
+        )
+        if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"] or inherit):
             return None  # a number alone is no condition
         if _PERCENT_AFTER.match(m.string, m.end()):
             return None
         found = _compare(m, _money, bare="gte")
         if found is None:
             return None
-        money = any(w.is_money_like(v) for g in ("val", "lo", "lo2") if (v := m.groupdict().get(g)))
-        return Atom(m.start(), m.end(), {}, pending=found, money=money)
+        return Atom(m.start(), m.end(), {}, pending=found, money=money, inherit=bool(inherit))
 
     def _bare_times(self, m: re.Match[str], _ctx: Context) -> Atom | None:
         """'… or 5 times in Delhi': a count whose verb was said in the parallel clause before."""

@@ -232,6 +232,14 @@ def _complete(atoms: list[Atom]) -> list[Atom]:
             ),
             None,
         )
+        if atom.inherit:
+            # no comparator either: the one of the comparison just before, or nothing
+            before = _last_compared(out)
+            if field is None or before is None or before["field"] != field:
+                continue  # reported as not understood
+            atom.node = _cond(field, before["cmp"], atom.pending[1])
+            out.append(atom)
+            continue
         if field is None and atom.money:
             field = "total_spend"
             atom.note = "no field named for an amount: read as total spend"
@@ -239,6 +247,14 @@ def _complete(atoms: list[Atom]) -> list[Atom]:
             atom.node = _compared(field, atom.pending)
             out.append(atom)
     return out
+
+
+def _last_compared(atoms: list[Atom]) -> Node | None:
+    """The last plain comparison among the conditions so far."""
+    for a in reversed(atoms):
+        if "field" in a.node and a.node.get("cmp") in ("gt", "gte", "lt", "lte"):
+            return a.node
+    return None
 
 
 def _compared_field(node: Node) -> str | None:
@@ -587,8 +603,8 @@ def _run(items: list[str | Atom], i: int, step: int) -> list[tuple[str, ...]]:
         item = items[j]
         if isinstance(item, Atom):
             fields.append(tuple(sorted(_fields(item.node))))
-        elif item not in ("AND", "BREAK"):
-            break
+        elif item not in ("AND", "BREAK", "NOT"):
+            break  # a negated condition stays in its run ("VIPs in Mumbai or non-VIPs in Delhi")
         j += step
     return fields
 
