@@ -1655,6 +1655,10 @@ TUNING_3C: list[tuple[str, Node | None]] = [
     ),
     ("spent more than 5k or 10k", None),
     ("VIPs or 10k in Mumbai", None),
+    # "with name Arjun" names someone (it was "has a name", Arjun reported)
+    ("customers with name Arjun", c("name", "contains", "arjun")),
+    ("customers with a name", c("name", "is_set")),
+    ("first-time customers this month", None),
 ]
 
 TUNING += TUNING_3C

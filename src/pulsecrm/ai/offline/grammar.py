@@ -694,8 +694,11 @@ class Grammar:
             "name": "name",
         }
 
-        def handle(m: re.Match[str], _ctx: Context) -> Atom:
+        def handle(m: re.Match[str], ctx: Context) -> Atom | None:
             word = m["f"].split()[0]
+            after = ctx.text[m.end() :].split()[:1]
+            if word == "name" and after and after[0] in ctx.capitalised:
+                return None  # "with name Arjun" names someone; the name cue reads it
             return Atom(m.start(), m.end(), _cond(fields.get(word.rstrip("s"), "email"), cmp))
 
         return handle
