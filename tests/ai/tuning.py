@@ -1659,6 +1659,13 @@ TUNING_3C: list[tuple[str, Node | None]] = [
     ("customers with name Arjun", c("name", "contains", "arjun")),
     ("customers with a name", c("name", "is_set")),
     ("first-time customers this month", None),
+    # consent said more ways; its negation stays exact
+    ("customers who have opted into promotional emails", c(OPT_IN, "eq", True)),
+    ("people who allow marketing messages", c(OPT_IN, "eq", True)),
+    ("customers who are ok with marketing", c(OPT_IN, "eq", True)),
+    ("customers on our mailing list in Pune", AND(c(OPT_IN, "eq", True), c(CITY, "eq", "Pune"))),
+    ("customers who don't allow marketing messages", c(OPT_IN, "ne", True)),
+    ("customers who agreed to hear from us", None),
 ]
 
 TUNING += TUNING_3C

@@ -204,7 +204,8 @@ TIER_KEYS = ("tier", "level", "membership", "loyalty", "plan", "rank", "grade")
 # consent"), for a boolean opt-in attribute; and the ways it is withdrawn.
 CONSENT_TOPIC = r"(?:(?:our|the|your|all) )?(?:marketing|promotions?|promotional|promos?|offers|newsletters?|deals|marketing communications?)(?: (?:e ?mails?|messages|messaging|sms|texts|communications?|comms|updates|content|mailers))?"
 CONSENT_YES = (
-    rf"(?:(?:opted|opt) ?in|subscribed|consented|agreed|signed up|said yes|gave consent|given consent|allowed|accepted|agreed to receive|consented to receive)(?: (?:to|for))? {CONSENT_TOPIC}"
+    rf"(?:(?:opted|opt) ?in|subscribed|consented|agreed|signed up|said yes|gave consent|given consent|allowed|allow|allows|accepted|accept|accepts|agreed to receive|consented to receive)(?: (?:to|for|into))? {CONSENT_TOPIC}"
+    rf"|(?:opted|opt) into {CONSENT_TOPIC}|(?:ok|okay|fine|happy) with {CONSENT_TOPIC}|(?:are |is )?allowed to market to|on (?:our |the )?(?:mailing|marketing|e ?mail) list|e ?mail subscribers"
     rf"|{CONSENT_TOPIC} (?:consent(?:ed)?|opted ?in|opt ?ins?|subscribers?|subscribed|permission|allowed)"
     rf"|(?:with|have|has|having|given|gave) (?:a )?(?:consent|permission) (?:for|to) {CONSENT_TOPIC}|(?:subscribed|consented) (?:customers?|users?|shoppers?|members?|contacts?)"
     rf"|(?:can|may|could|ok to|okay to|happy to|willing to|allowed to|agreed to|want to|wants to|like to) (?:receive|get|be sent|be contacted with|hear about|accept) {CONSENT_TOPIC}"
