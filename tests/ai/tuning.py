@@ -1666,6 +1666,10 @@ TUNING_3C: list[tuple[str, Node | None]] = [
     ("customers on our mailing list in Pune", AND(c(OPT_IN, "eq", True), c(CITY, "eq", "Pune"))),
     ("customers who don't allow marketing messages", c(OPT_IN, "ne", True)),
     ("customers who agreed to hear from us", None),
+    # "high lifetime value" / "low total spend" as value words (were the place alone, flagged)
+    ("customers with high lifetime value in Pune", AND(BIG, c(CITY, "eq", "Pune"))),
+    ("customers with a low total spend", LOW),
+    ("customers with high order value", None),
 ]
 
 TUNING += TUNING_3C

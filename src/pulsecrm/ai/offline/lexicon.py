@@ -181,11 +181,12 @@ TIER_NOUN = (
 HIGH_VALUE = (
     rf"(?:(?:big|biggest|bigger|top|high|highest|heavy|heaviest|large|largest|major|premium|best|most valuable"
     rf"|high ?value|(?:high|top|big|heavy|biggest|highest) ?spending|high ?ltv|high ?worth|high ?net ?worth|hnw|hni|valuable|(?:higher|highest|top|best|most) ?value|(?:top|high|premium) ?(?:tier|end|bracket|segment)) {TIER_NOUN}|whales?|big fish|high ?rollers?|(?:with )?(?:the )?(?:highest|biggest|largest|most|top|greatest) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:who )?(?:spent|spend|spends|spending) the most|(?:who )?(?:spent|spend|spends|spending|dropped|splurged|splurge|splurges) (?:a lot(?: of money)?|lots(?: of money)?|a fortune|a ton|tons|loads|a bundle|heaps|big money|big bucks|serious money|big|heavily|the most money)|(?:big|high) ?ticket {TIER_NOUN}|heavy hitters"
+    rf"|(?:with |having |has |have )?(?:an? )?(?:very )?(?:high|big|large|huge) (?:total |lifetime |overall )?(?:spend|spending|ltv|lifetime value|clv|customer lifetime value|total spend)"
     rf"|top (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
 )
 LOW_VALUE = (
     rf"(?:(?:low|lowest|lower|small|smallest|light|lightest|bottom|minor|tiny|low ?value|low ?spending|low ?ltv"
-    rf"|least valuable|cheap|cheapest|budget|(?:low|least|lowest) ?spending) {TIER_NOUN}|(?:who )?(?:spent|spend|spends|spending) the least|(?:who )?(?:spent|spend|spends|spending) (?:very little|little|next to nothing|almost nothing|hardly anything|peanuts)|(?:with )?(?:the )?(?:lowest|smallest|least) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:who )?(?:barely|hardly|scarcely|rarely) (?:spent|spend|spends|spending)(?: (?:anything|much|any money|money))?"
+    rf"|least valuable|cheap|cheapest|budget|(?:low|least|lowest) ?spending) {TIER_NOUN}|(?:who )?(?:spent|spend|spends|spending) the least|(?:who )?(?:spent|spend|spends|spending) (?:very little|little|next to nothing|almost nothing|hardly anything|peanuts)|(?:with )?(?:the )?(?:lowest|smallest|least) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:with |having |has |have )?(?:an? )?(?:very )?(?:low|small|tiny) (?:total |lifetime |overall )?(?:spend|spending|ltv|lifetime value|clv|customer lifetime value|total spend)|(?:who )?(?:barely|hardly|scarcely|rarely) (?:spent|spend|spends|spending)(?: (?:anything|much|any money|money))?"
     rf"|bottom (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
 )
 # Nouns for the people a "new …" phrase is about: "new customers this month".
