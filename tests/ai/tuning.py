@@ -1670,6 +1670,11 @@ TUNING_3C: list[tuple[str, Node | None]] = [
     ("customers with high lifetime value in Pune", AND(BIG, c(CITY, "eq", "Pune"))),
     ("customers with a low total spend", LOW),
     ("customers with high order value", None),
+    # a negated auxiliary one letter off is still negated ("havn't" was read as "have", the
+    # absence turned into presence, flagged)
+    ("custmers that havn't purchased in 90 days", away(90)),
+    ("customers who hasent ordered in 60 days", away(60)),
+    ("parent customers", None),
 ]
 
 TUNING += TUNING_3C

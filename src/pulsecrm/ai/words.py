@@ -257,6 +257,19 @@ _NOT_CONTRACTIONS = {
     "isnt": "is", "wasn't": "was", "wasnt": "was", "weren't": "were", "werent": "were",
     "won't": "will", "wont": "will", "can't": "can", "cant": "can", "cannot": "can",
 }  # fmt: skip
+_NOT_STEMS = ("have", "has", "had", "did", "does", "was", "were", "are")
+
+
+def _misspelt_not(word: str, vocabulary: frozenset[str]) -> str | None:
+    """'havn't', 'hasent', 'dosent': a negated auxiliary one letter off, read as one."""
+    plain = word.replace("'", "")
+    if not plain.endswith("nt") or word in vocabulary or plain in ENGLISH or len(plain) < 5:
+        return None
+    stem = plain[:-2]
+    found = {k for k in _NOT_STEMS if k[0] == stem[0] and edit_distance(stem, k, 1) <= 1}
+    return found.pop() if len(found) == 1 else ("have" if found else None)
+
+
 _CONTRACTION = re.compile(r"^(i|we|you|they|who|that|he|she|it|there)'(ve|d|re|ll|m)$")
 _CONTRACTED = {"ve": "have", "d": "had", "re": "are", "ll": "will", "m": "am"}
 # Typographic quotes and dashes as people paste them from documents.
@@ -295,8 +308,9 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
         if low == "/":
             out.append(Token("or", word))
             continue
-        if low in _NOT_CONTRACTIONS:
-            out.append(Token(_NOT_CONTRACTIONS[low], word))
+        negated = _NOT_CONTRACTIONS.get(low) or _misspelt_not(low, vocabulary)
+        if negated:
+            out.append(Token(negated, word))
             out.append(Token("not", ""))
             continue
         contraction = _CONTRACTION.match(low)
