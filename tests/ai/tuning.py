@@ -1675,6 +1675,10 @@ TUNING_3C: list[tuple[str, Node | None]] = [
     ("custmers that havn't purchased in 90 days", away(90)),
     ("customers who hasent ordered in 60 days", away(60)),
     ("parent customers", None),
+    # "a lakh", "a grand": one of a word multiplier (were refused); never "a k"
+    ("spent more than a lakh", c(SPEND, "gt", 100000)),
+    ("customers who spent under a grand", c(SPEND, "lt", 1000)),
+    ("spent over a k", None),
 ]
 
 TUNING += TUNING_3C

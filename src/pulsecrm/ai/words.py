@@ -47,7 +47,9 @@ MULTIPLIER_WORDS = _MULT
 CURRENCY = r"(?:₹|\$|€|£|rs|inr|usd|eur|gbp|rupees?)"
 CURRENCY_AFTER = r"(?:rupees|rupee|rs|inr|dollars|dollar|usd|bucks|euros|eur|pounds|gbp)"
 # A money amount: currency symbols are only decoration, never converted.
-AMOUNT = rf"(?:{CURRENCY} )?{NUMBER}(?: (?:{_MULT})(?![a-z]))?(?: {CURRENCY_AFTER})?"
+# "a lakh", "a grand": one of a word multiplier
+_A_MULT = r"an?(?= (?:lakh|lac|grand|crore|million|billion)(?![a-z]))"
+AMOUNT = rf"(?:{CURRENCY} )?(?:{_A_MULT}|{NUMBER})(?: (?:{_MULT})(?![a-z]))?(?: {CURRENCY_AFTER})?"
 
 
 def number(text: str) -> Decimal | None:
@@ -90,14 +92,16 @@ def number(text: str) -> Decimal | None:
     return Decimal(total + current) if seen else None
 
 
-_AMOUNT_PARTS = re.compile(rf"^(?:{CURRENCY} )?(?P<n>{NUMBER})(?: (?P<m>{_MULT}))?(?: {CURRENCY_AFTER})?$")
+_AMOUNT_PARTS = re.compile(
+    rf"^(?:{CURRENCY} )?(?P<n>{_A_MULT}|{NUMBER})(?: (?P<m>{_MULT}))?(?: {CURRENCY_AFTER})?$"
+)
 
 
 def amount(text: str) -> Decimal | None:
     match = _AMOUNT_PARTS.match(text.strip())
     if match is None:
         return None
-    value = number(match["n"])
+    value = Decimal(1) if match["n"] in ("a", "an") else number(match["n"])
     if value is None:
         return None
     if match["m"]:
