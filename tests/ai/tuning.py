@@ -1679,6 +1679,11 @@ TUNING_3C: list[tuple[str, Node | None]] = [
     ("spent more than a lakh", c(SPEND, "gt", 100000)),
     ("customers who spent under a grand", c(SPEND, "lt", 1000)),
     ("spent over a k", None),
+    # New Year is 1 January (a fixed date); festivals that move are still reported
+    ("haven't bought since New Year", NOT(c(LAST, "after", "2025-12-31"))),
+    ("customers who joined since new year", c(JOINED, "after", "2025-12-31")),
+    ("customers who joined after Holi", None),
+    ("customers who ordered since the Diwali sale", None),
 ]
 
 TUNING += TUNING_3C

@@ -157,7 +157,7 @@ _MON = "|".join(sorted(MONTHS, key=len, reverse=True))
 _ORD = r"(?: (?:st|nd|rd|th))?"
 _START = r"(?:the )?(?:start|beginning|first day) of"
 DATE = (
-    rf"(?:{_START} (?:the |this )?(?:year|month|quarter|week)"
+    rf"(?:{_START} (?:the |this )?(?:year|month|quarter|week)|(?:the )?new years?(?: day)?"
     rf"|{_START} (?:{_MON})(?: \d{{4}})?|{_START} \d{{4}}"
     rf"|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}{_ORD} (?:of )?(?:{_MON})(?: ,)?(?: \d{{4}})?"
     rf"|(?:{_MON}) \d{{1,2}}{_ORD}(?: ,)? \d{{4}}|(?:{_MON}) \d{{1,2}}{_ORD}(?![\d])"
@@ -173,6 +173,8 @@ def date_range(text: str, today: date) -> tuple[date, date] | None:
 
     Without a year a month means its latest occurrence not after today."""
     text = text.strip()
+    if re.fullmatch(r"(?:the )?new years?(?: day)?", text):
+        text = "start of the year"  # "since New Year": 1 January of this year
     start = re.match(r"^(?:the )?(?:start|beginning|first day) of (?:the |this )?", text)
     if start:
         rest = text[start.end() :]
