@@ -1684,6 +1684,15 @@ TUNING_3C: list[tuple[str, Node | None]] = [
     ("customers who joined since new year", c(JOINED, "after", "2025-12-31")),
     ("customers who joined after Holi", None),
     ("customers who ordered since the Diwali sale", None),
+    # counts and amounts of things the catalog does not hold: refused or flagged, never read as
+    # orders or spend
+    ("customers who returned more than 2 orders", None),
+    ("customers with income above 10 lakh", None),
+    ("customers with more than 100 loyalty points", None),
+    ("customers who opened more than 3 emails", None),
+    ("customers who bought 3 shirts", None),
+    ("customers who spent more than 2k online", None),
+    ("customers aged 25-35", None),
 ]
 
 TUNING += TUNING_3C
