@@ -11,6 +11,8 @@ Scored once before any tuning (commit 8a7300b): 161 of 222, 0.7252, 5 silently w
 After the first tuning round: 0.8153 (181 of 222).
 After second tuning round: 194 of 222, 0.8739, 7 silently wrong (commit 298a921; scored once,
 at the end of the round, its failures unread).
+After round 3: 195 of 222, 0.8784, 8 silently wrong (commit 5e4bbd1; scored once, at the end
+of the round, totals only, its failures unread).
 
     .venv/bin/python bench/ai_heldout.py
 """

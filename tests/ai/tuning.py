@@ -1249,3 +1249,450 @@ TUNING_2 += [
 ]
 
 TUNING += TUNING_2
+
+# A fourth batch (third tuning round), written before any change it prompted: longer sentences
+# with filler, typos and capitals, numbers in words, ranges, relative dates said several ways,
+# average order value, negations inside an "or", attributes and consent, and prompts the engine
+# must refuse or flag. Cities one letter off are typos; a real place a little further off
+# ("Puri", "Goa") is not one of the catalog's cities and must not be read as one.
+TUNING_3: list[tuple[str, Node | None]] = [
+    # filler around ordinary requests
+    ("can you pull up customers in Pune who spent over 5k", AND(c(CITY, "eq", "Pune"), c(SPEND, "gt", 5000))),
+    ("I want to target everyone who hasn't ordered in 2 months", away(60)),
+    ("show me everyone who has placed more than 4 orders", c(ORDERS, "gt", 4)),
+    ("could you find me all the VIPs in Delhi please", AND(c(VIP, "eq", True), c(CITY, "eq", "Delhi"))),
+    (
+        "I'd like a list of customers from Chennai with at least 3 orders",
+        AND(c(CITY, "eq", "Chennai"), c(ORDERS, "gte", 3)),
+    ),
+    (
+        "pls get me people in Kolkata who spent less than 2k",
+        AND(c(CITY, "eq", "Kolkata"), c(SPEND, "lt", 2000)),
+    ),
+    ("hey, can you show all customers who joined in the last 10 days", c(JOINED, "within_last_days", 10)),
+    (
+        "give me a segment of customers who spent more than 10k and live in Mumbai",
+        AND(c(SPEND, "gt", 10000), c(CITY, "eq", "Mumbai")),
+    ),
+    ("I need everyone who ordered in the last 2 weeks", c(LAST, "within_last_days", 14)),
+    ("find all shoppers whose average order value is above 2000", c(AOV, "gt", 2000)),
+    (
+        "can we target people who have opted in to marketing in Pune",
+        AND(c(OPT_IN, "eq", True), c(CITY, "eq", "Pune")),
+    ),
+    ("show me all the customers that haven't purchased in the past 90 days", away(90)),
+    (
+        "pull a list of gold tier customers in Hyderabad",
+        AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Hyderabad")),
+    ),
+    ("I want to reach out to one-time buyers in Noida", AND(c(ORDERS, "eq", 1), c(CITY, "eq", "Noida"))),
+    (
+        "let's target customers who spent over ₹20,000 but haven't ordered in 3 months",
+        AND(c(SPEND, "gt", 20000), away(90)),
+    ),
+    ("who are the customers in Nagpur with no orders?", AND(c(CITY, "eq", "Nagpur"), c(ORDERS, "eq", 0))),
+    # typos and capitals
+    ("customers in mumbia", c(CITY, "eq", "Mumbai")),
+    ("DELHI customers who spent over 5K", AND(c(CITY, "eq", "Delhi"), c(SPEND, "gt", 5000))),
+    ("custmers from Hydrabad", c(CITY, "eq", "Hyderabad")),
+    ("people in chenai with more than 2 orders", AND(c(CITY, "eq", "Chennai"), c(ORDERS, "gt", 2))),
+    ("KOLKATA VIPS", AND(c(CITY, "eq", "Kolkata"), c(VIP, "eq", True))),
+    ("customers in Bengaluru who spnt over 10k", AND(c(CITY, "eq", "Bengaluru"), c(SPEND, "gt", 10000))),
+    ("shopers in Nagpur", c(CITY, "eq", "Nagpur")),
+    ("custmers who havent ordered in 60 days", away(60)),
+    ("customers in Kochii", c(CITY, "eq", "Kochi")),
+    ("customers from Pnue", c(CITY, "eq", "Pune")),
+    ("customers in Noidaa", c(CITY, "eq", "Noida")),
+    ("custoemrs with over 5 ordres", c(ORDERS, "gt", 5)),
+    (
+        "Customers In Mumbai Who Joined This Month",
+        AND(c(CITY, "eq", "Mumbai"), c(JOINED, "after", MONTH_START)),
+    ),
+    ("spent more then 5k in delhi", AND(c(SPEND, "gt", 5000), c(CITY, "eq", "Delhi"))),
+    ("SPEND OVER 10K, ORDERS > 2", AND(c(SPEND, "gt", 10000), c(ORDERS, "gt", 2))),
+    ("customers in kolkatta", c(CITY, "eq", "Kolkata")),
+    ("customers in Dehradun", c(CITY, "eq", "Dehradun")),
+    ("customers in Puri", c(CITY, "eq", "Puri")),
+    ("customers from Goa", c(CITY, "eq", "Goa")),
+    # numbers in words
+    ("customers with five orders", c(ORDERS, "eq", 5)),
+    ("customers who placed more than five orders", c(ORDERS, "gt", 5)),
+    ("spent over two thousand rupees", c(SPEND, "gt", 2000)),
+    # "a couple" was 3 at first (the "a" counted as one); "between two and five thousand" was 2 to
+    # 5,000; "at least 1500 and more than 3 orders" was refused (a second bound the same way)
+    ("customers with a couple of orders", c(ORDERS, "eq", 2)),
+    ("more than a couple of orders", c(ORDERS, "gt", 2)),
+    ("at least a dozen orders", c(ORDERS, "gte", 12)),
+    ("spent over fifty thousand", c(SPEND, "gt", 50000)),
+    ("customers who ordered four times", c(ORDERS, "eq", 4)),
+    ("haven't ordered in ninety days", away(90)),
+    ("haven't ordered in three weeks", away(21)),
+    ("spent over one lakh", c(SPEND, "gt", 100000)),
+    ("joined in the last two weeks", c(JOINED, "within_last_days", 14)),
+    ("customers with fewer than three orders in Pune", AND(c(ORDERS, "lt", 3), c(CITY, "eq", "Pune"))),
+    ("customers with a few orders", None),
+    ("spent between 500 and 5k", c(SPEND, "between", [500, 5000])),  # 500 is not scaled to 500k
+    ("spent from 1 to 5 lakh", c(SPEND, "between", [100000, 500000])),
+    ("spent more than 2k and at most 5k", AND(c(SPEND, "gt", 2000), c(SPEND, "lte", 5000))),
+    ("at least 3 orders and at least 2k spent", AND(c(ORDERS, "gte", 3), c(SPEND, "gte", 2000))),
+    ("customers around Pune", None),
+    ("spent a few thousand", None),
+    # ranges
+    ("spend between 3k and 6k in Pune", AND(c(SPEND, "between", [3000, 6000]), c(CITY, "eq", "Pune"))),
+    ("from 3 to 6 orders", c(ORDERS, "between", [3, 6])),
+    ("customers with 2 to 4 orders", c(ORDERS, "between", [2, 4])),
+    ("spent anywhere from 1000 to 5000 rupees", c(SPEND, "between", [1000, 5000])),
+    ("average order value from 1k to 2k", c(AOV, "between", [1000, 2000])),
+    ("between 5 and 10 visits", c(VISITS, "between", [5, 10])),
+    (
+        "spent between ₹2,000 and ₹8,000 and live in Delhi",
+        AND(c(SPEND, "between", [2000, 8000]), c(CITY, "eq", "Delhi")),
+    ),
+    ("ordered between three and six times", c(ORDERS, "between", [3, 6])),
+    ("spent 2k\u20135k", c(SPEND, "between", [2000, 5000])),
+    ("customers who spent between two and five thousand", c(SPEND, "between", [2000, 5000])),
+    # relative dates
+    ("ordered in the past 3 weeks", c(LAST, "within_last_days", 21)),
+    ("customers who bought something during the last 2 months", c(LAST, "within_last_days", 60)),
+    # "the last quarter" is the last 91 days, as the docs have it ("signed up last quarter",
+    # without "the", is the calendar quarter); first written as the calendar quarter
+    ("joined during the last quarter", c(JOINED, "within_last_days", 91)),
+    ("joined within the past 6 months", c(JOINED, "within_last_days", 180)),
+    ("no orders over the last 4 weeks", away(28)),
+    ("purchased within the last 10 days", c(LAST, "within_last_days", 10)),
+    ("signed up more than 2 years ago", c(JOINED, "not_within_last_days", 730)),
+    ("ordered in the past year", c(LAST, "within_last_days", 365)),
+    ("customers whose last order was over 2 months back", AND(away(60), c(LAST, "is_set"))),
+    ("joined since the beginning of the year", c(JOINED, "after", "2025-12-31")),
+    (
+        "customers who joined in the last 90 days in Mumbai",
+        AND(c(JOINED, "within_last_days", 90), c(CITY, "eq", "Mumbai")),
+    ),
+    ("ordered over the last couple of weeks", c(LAST, "within_last_days", 14)),
+    ("customers who have ordered since last Diwali", None),
+    ("customers who haven't ordered since Holi", None),
+    ("customers who joined since last Christmas", None),
+    ("customers who ordered after the sale", None),
+    ("haven't bought anything for a few weeks", None),
+    # average order value
+    ("customers whose average order value is more than 2.5k", c(AOV, "gt", 2500)),
+    ("avg order value under ₹1,000 in Pune", AND(c(AOV, "lt", 1000), c(CITY, "eq", "Pune"))),
+    ("customers spending over 3k per order on average", c(AOV, "gt", 3000)),
+    (
+        "average order value of at least 1500 and more than 3 orders",
+        AND(c(AOV, "gte", 1500), c(ORDERS, "gt", 3)),
+    ),
+    ("customers whose average basket is below 600", c(AOV, "lt", 600)),
+    ("AOV > 2k or spend > 20k", OR(c(AOV, "gt", 2000), c(SPEND, "gt", 20000))),
+    ("average purchase value above 1200", c(AOV, "gt", 1200)),
+    ("customers with an average order of less than ₹500", c(AOV, "lt", 500)),
+    # negations inside an "or"
+    (
+        "customers who are either not VIP or have spent over 10k",
+        OR(c(VIP, "ne", True), c(SPEND, "gt", 10000)),
+    ),
+    ("either non-VIPs or gold tier", OR(c(VIP, "ne", True), c(TIER, "eq", "gold"))),
+    (
+        "customers who haven't ordered in 90 days or have fewer than 2 orders",
+        OR(away(90), c(ORDERS, "lt", 2)),
+    ),
+    ("VIPs or customers who are not opted in", OR(c(VIP, "eq", True), c(OPT_IN, "ne", True))),
+    ("customers outside Delhi or who spent over 5k", OR(c(CITY, "ne", "Delhi"), c(SPEND, "gt", 5000))),
+    (
+        "customers who are not gold tier, or who spent under 1k",
+        OR(c(TIER, "ne", "gold"), c(SPEND, "lt", 1000)),
+    ),
+    ("either lapsed for 60 days or never ordered", OR(away(60), c(ORDERS, "eq", 0))),
+    (
+        "people who don't live in Pune or who have opted out of marketing",
+        OR(c(CITY, "ne", "Pune"), c(OPT_IN, "eq", False)),
+    ),
+    # attributes and consent
+    ("VIP customers who haven't ordered in 30 days", AND(c(VIP, "eq", True), away(30))),
+    ("all the vips", c(VIP, "eq", True)),
+    ("customers in Chennai who aren't VIPs", AND(c(CITY, "eq", "Chennai"), c(VIP, "ne", True))),
+    ("platinum-tier shoppers with more than 10 visits", AND(c(TIER, "eq", "platinum"), c(VISITS, "gt", 10))),
+    ("silver members in Nagpur", AND(c(TIER, "eq", "silver"), c(CITY, "eq", "Nagpur"))),
+    ("customers with fewer than 5 visits who are VIP", AND(c(VISITS, "lt", 5), c(VIP, "eq", True))),
+    ("customers who opted in to marketing messages", c(OPT_IN, "eq", True)),
+    (
+        "customers who have given marketing consent in Delhi",
+        AND(c(OPT_IN, "eq", True), c(CITY, "eq", "Delhi")),
+    ),
+    ("opted-in VIPs", AND(c(OPT_IN, "eq", True), c(VIP, "eq", True))),
+    (
+        "customers who agreed to receive offers and spent over 5k",
+        AND(c(OPT_IN, "eq", True), c(SPEND, "gt", 5000)),
+    ),
+    ("customers who have not consented to marketing", c(OPT_IN, "ne", True)),
+    ("customers who opted in to WhatsApp", None),
+    # the catalog does not list a text attribute's values, so a tier nobody has is still a tier
+    # value (first written as a refusal)
+    ("diamond tier customers", c(TIER, "eq", "diamond")),
+    # what the rule language cannot say: refused or flagged
+    ("customers with age over 30", None),
+    ("people who bought sneakers in Mumbai", None),
+    ("customers who live near Mumbai", None),  # read as Mumbai at first; "near" is now reported
+    ("customers with a high churn risk", None),
+    ("customers who bought last Diwali", None),
+    ("customers who spent over 5k in the last month", None),
+    ("women who spent over 5k", None),
+    ("customers who use iPhones", None),
+    ("customers who referred a friend", None),
+    ("customers who left a review", None),
+    ("customers in the north", None),
+    ("customers with more than 5 orders this month", None),
+    ("customers who ordered on weekends", None),
+    ("customers who use coupons", None),
+    ("customers with a good credit score", None),
+]
+
+TUNING += TUNING_3
+
+# A second round-3 batch, written after the first passed and scored before the changes it
+# prompted: harder forms of the same kinds.
+TUNING_3B: list[tuple[str, Node | None]] = [
+    # filler
+    (
+        "Can you please pull up a list of all customers based out of Bangalore who have spent"
+        " more than 15,000 rupees in total?",
+        AND(c(CITY, "eq", "Bengaluru"), c(SPEND, "gt", 15000)),
+    ),
+    (
+        "show me every customer in hyderabad or chennai that has ordered at least twice",
+        AND(c(CITY, "in", ["Hyderabad", "Chennai"]), c(ORDERS, "gte", 2)),
+    ),
+    (
+        "i want all the people who signed up in the past month but never bought anything",
+        AND(c(JOINED, "within_last_days", 30), c(ORDERS, "eq", 0)),
+    ),
+    ("Who are my VIP customers in Mumbai?", AND(c(VIP, "eq", True), c(CITY, "eq", "Mumbai"))),
+    (
+        "find me customers who haven't shopped in over 2 months and live in Delhi",
+        AND(away(60), c(CITY, "eq", "Delhi")),
+    ),
+    ("get everyone with an AOV north of 2k", c(AOV, "gt", 2000)),
+    (
+        "can you make a segment for repeat buyers who spent under 3k",
+        AND(c(ORDERS, "gte", 2), c(SPEND, "lt", 3000)),
+    ),
+    (
+        "target all customers from Mumbai, Pune and Nagpur who are opted in",
+        AND(c(CITY, "in", ["Mumbai", "Pune", "Nagpur"]), c(OPT_IN, "eq", True)),
+    ),
+    ("I'd like to see the customers who have made 3 or more purchases in total", c(ORDERS, "gte", 3)),
+    ("list all non-vip customers who've spent over 1 lakh", AND(c(VIP, "ne", True), c(SPEND, "gt", 100000))),
+    # typos and capitals
+    ("custmers in Banglore with more than 3 ordrs", AND(c(CITY, "eq", "Bengaluru"), c(ORDERS, "gt", 3))),
+    ("peple who spent ovr 5k", c(SPEND, "gt", 5000)),
+    ("customers in Hyderbad", c(CITY, "eq", "Hyderabad")),
+    ("customers in Chenai or Kolkatta", c(CITY, "in", ["Chennai", "Kolkata"])),
+    ("customers in Mumbay", c(CITY, "eq", "Mumbai")),
+    ("customers in Delhii and Nodia", c(CITY, "in", ["Delhi", "Noida"])),
+    ("VIP CUSTOMERS WITH 10+ VISITS", AND(c(VIP, "eq", True), c(VISITS, "gte", 10))),
+    ("customers who joined this mnth", c(JOINED, "after", MONTH_START)),
+    ("spent morethan 5k", c(SPEND, "gt", 5000)),
+    ("customers with 5+ oders", c(ORDERS, "gte", 5)),
+    # numbers in words
+    ("customers with more than twenty orders", c(ORDERS, "gt", 20)),
+    ("spent over twenty five thousand", c(SPEND, "gt", 25000)),
+    ("haven't ordered in forty five days", away(45)),
+    ("spent less than five hundred rupees", c(SPEND, "lt", 500)),
+    ("ordered half a dozen times or more", c(ORDERS, "gte", 6)),
+    ("spent over one and a half lakh", c(SPEND, "gt", 150000)),
+    ("customers who ordered a dozen times", c(ORDERS, "eq", 12)),
+    ("joined in the last thirty days", c(JOINED, "within_last_days", 30)),
+    ("customers with at least one purchase in the last six months", c(LAST, "within_last_days", 180)),
+    # ranges
+    ("spend between 10,000 and 20,000 rupees", c(SPEND, "between", [10000, 20000])),
+    ("customers who have spent 5 to 10k", c(SPEND, "between", [5000, 10000])),
+    ("AOV in the 1k-2k range", c(AOV, "between", [1000, 2000])),
+    ("orders between 2 and 5, in Pune", AND(c(ORDERS, "between", [2, 5]), c(CITY, "eq", "Pune"))),
+    ("from 10 to 20 visits", c(VISITS, "between", [10, 20])),
+    ("spent more than 5k but less than 10k", AND(c(SPEND, "gt", 5000), c(SPEND, "lt", 10000))),
+    (
+        "between 3 and 5 orders and spent over 2k",
+        AND(c(ORDERS, "between", [3, 5]), c(SPEND, "gt", 2000)),
+    ),
+    # relative dates
+    ("ordered within the last 45 days", c(LAST, "within_last_days", 45)),
+    ("no purchases in the previous 2 months", away(60)),
+    ("signed up in the past 12 months", c(JOINED, "within_last_days", 365)),
+    ("customers who joined over the past week", c(JOINED, "within_last_days", 7)),
+    ("bought something in the last 3 days", c(LAST, "within_last_days", 3)),
+    ("lapsed for more than 6 months", away(180)),
+    ("customers who joined last year", c(JOINED, "between", ["2025-01-01", "2025-12-31"])),
+    ("customers who haven't purchased since Independence Day", None),
+    ("customers who ordered before Diwali", None),
+    ("signed up during the festive season", None),
+    # average order value
+    ("customers whose avg order is over ₹1,500", c(AOV, "gt", 1500)),
+    ("average order value greater than 3k and in Mumbai", AND(c(AOV, "gt", 3000), c(CITY, "eq", "Mumbai"))),
+    ("AOV less than 800 or more than 5000", OR(c(AOV, "lt", 800), c(AOV, "gt", 5000))),
+    ("customers whose average order value is between 1000 and 2500", c(AOV, "between", [1000, 2500])),
+    # negations inside an "or"
+    ("VIPs, or anyone who hasn't ordered in 60 days", OR(c(VIP, "eq", True), away(60))),
+    ("either haven't opted in or have fewer than 2 orders", OR(c(OPT_IN, "ne", True), c(ORDERS, "lt", 2))),
+    ("customers who are not gold tier or not VIP", OR(c(TIER, "ne", "gold"), c(VIP, "ne", True))),
+    ("customers without any orders or who spent under 500", OR(c(ORDERS, "eq", 0), c(SPEND, "lt", 500))),
+    # attributes and consent
+    ("vip shoppers in pune", AND(c(VIP, "eq", True), c(CITY, "eq", "Pune"))),
+    ("gold and platinum members", c(TIER, "in", ["gold", "platinum"])),
+    ("customers who visited more than ten times", c(VISITS, "gt", 10)),
+    ("bronze tier customers who haven't ordered in 30 days", AND(c(TIER, "eq", "bronze"), away(30))),
+    ("customers who are subscribed to our newsletter", c(OPT_IN, "eq", True)),
+    ("people who unsubscribed", c(OPT_IN, "eq", False)),
+    ("customers we can send promotions to", c(OPT_IN, "eq", True)),
+    ("opted in customers who spent over 10k in the last year", None),
+    # refused or flagged
+    ("customers over 30 years of age", None),
+    ("customers who bought shoes last month", None),
+    ("male customers", None),
+    ("customers who bought the iPhone 15", None),
+    ("customers who spent the most in October", None),
+    ("customers who returned an item", None),
+    ("students in Pune", None),
+    ("customers who have a birthday next week", None),
+    ("customers with pending orders", None),
+    ("customers who ordered more than 3 times last month", None),
+    ("customers who are likely to buy again", None),
+    ("customers in Tier 2 cities", None),
+    ("customers from South Mumbai", None),
+    # guards for the changes this batch prompted: the half only after a whole number, "in the"
+    # before an amount only when a range follows, sending only as consent to receive marketing
+    ("spent over two and a half thousand", c(SPEND, "gt", 2500)),
+    ("customers with one and a half orders", None),
+    ("spent in the 3 months", None),
+    ("spend in the 5 to 10 lakh range", c(SPEND, "between", [500000, 1000000])),
+    ("customers we can email", None),
+    ("aov ovr 2k and orders undr 3", AND(c(AOV, "gt", 2000), c(ORDERS, "lt", 3))),
+]
+
+TUNING += TUNING_3B
+
+# Round-3 probes by hand, each wrong or refused at first and fixed before being added, with the
+# cases that show the fix does not fire where it should not.
+TUNING_3C: list[tuple[str, Node | None]] = [
+    # a "+" after a period's number: "90+ days" is 90 days; a period straight after "lapsed"
+    ("customers who have been inactive for 90+ days", away(90)),
+    ("lapsed 90 days", away(90)),
+    ("inactive 60 days", away(60)),
+    ("lapsed 90+ days, spend 5k+", AND(away(90), c(SPEND, "gte", 5000))),
+    ("lapsed customers in Pune", AND(away(90), c(CITY, "eq", "Pune"))),
+    # city abbreviations: only as names ("in Hyd", "BLR"), never a bare lowercase word
+    ("customers in Hyd", c(CITY, "eq", "Hyderabad")),
+    ("customers in BLR", c(CITY, "eq", "Bengaluru")),
+    ("Dilli customers", c(CITY, "eq", "Delhi")),
+    # "opt in" said as a verb, and negated inside an "or"
+    ("customers who did not opt in or are not VIP", OR(c(OPT_IN, "ne", True), c(VIP, "ne", True))),
+    ("customers who didn't opt in", c(OPT_IN, "ne", True)),
+    # real words one edit from a keyword are words, not typos: "loads" was read as "leads" (no
+    # orders, flagged), "shipped" as "shopped", "zone" as "zero", "match" as "march"
+    ("folks who spent loads", BIG),
+    ("customers whose order shipped in the last week", None),
+    ("customers in the west zone", None),
+    ("customers who clicked in the last 30 days", None),
+    ("customers who love discounts", None),
+    ("customers who match our ideal profile", None),
+    ("male customers in Delhi", None),
+    # value slang, more of it
+    ("customers who spend a fortune", BIG),
+    ("customers who spent a ton", BIG),
+    ("customers who dropped big", BIG),
+    ("big ticket customers", BIG),
+    ("heavy hitters in Pune", AND(BIG, c(CITY, "eq", "Pune"))),
+    ("customers who spent next to nothing", LOW),
+    ("customers who spent a lot on shoes", None),
+    ("spent a lot last month", None),
+    # requests said as a verb: filler, not a condition
+    ("build an audience of VIPs", c(VIP, "eq", True)),
+    ("I'm looking for customers in Pune", c(CITY, "eq", "Pune")),
+    ("help me find customers in Pune who spent up to 5k", AND(c(CITY, "eq", "Pune"), c(SPEND, "lte", 5000))),
+    # "total order value" is the total: it was read as the average order value, silently
+    ("customers with a total order value above 10k", c(SPEND, "gt", 10000)),
+    ("customers with an order value over 5k", c(AOV, "gt", 5000)),
+    # crossing a figure is going over it
+    ("customers whose total spend crossed 1 lakh", c(SPEND, "gt", 100000)),
+    ("customers who crossed the road", None),
+    # "no purchase activity in 3 months" was never ordered AND ordered in 90 days (nobody,
+    # silently); "no" beside a condition that needs an order is now reported
+    ("no purchase activity in 3 months", away(90)),
+    ("no order activity in the last 60 days", away(60)),
+    ("customers missing since 60 days", away(60)),
+    ("customers with no orders who bought in the last week", None),
+    ("customers with no orders and AOV over 1k", None),
+    ("new customers who haven't ordered yet", AND(c(JOINED, "within_last_days", 30), c(ORDERS, "eq", 0))),
+    # a negated condition stays in its run, so the "or" is between the runs (it was VIP AND
+    # (Mumbai OR non-VIP) AND Delhi: nobody, silently)
+    (
+        "VIPs in Mumbai or non-VIPs in Delhi who spent over 20k",
+        OR(
+            AND(c(VIP, "eq", True), c(CITY, "eq", "Mumbai")),
+            AND(c(VIP, "ne", True), c(CITY, "eq", "Delhi"), c(SPEND, "gt", 20000)),
+        ),
+    ),
+    (
+        "gold tier in Pune or not gold tier in Delhi",
+        OR(
+            AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Pune")),
+            AND(c(TIER, "ne", "gold"), c(CITY, "eq", "Delhi")),
+        ),
+    ),
+    # an amount after "or" with no comparator takes the one before, only before a place
+    (
+        "customers spending more than 5k in Pune or 10k in Mumbai",
+        OR(
+            AND(c(SPEND, "gt", 5000), c(CITY, "eq", "Pune")),
+            AND(c(SPEND, "gt", 10000), c(CITY, "eq", "Mumbai")),
+        ),
+    ),
+    (
+        "spent under 2k in Delhi or 5k in Pune",
+        OR(
+            AND(c(SPEND, "lt", 2000), c(CITY, "eq", "Delhi")),
+            AND(c(SPEND, "lt", 5000), c(CITY, "eq", "Pune")),
+        ),
+    ),
+    ("spent more than 5k or 10k", None),
+    ("VIPs or 10k in Mumbai", None),
+    # "with name Arjun" names someone (it was "has a name", Arjun reported)
+    ("customers with name Arjun", c("name", "contains", "arjun")),
+    ("customers with a name", c("name", "is_set")),
+    ("first-time customers this month", None),
+    # consent said more ways; its negation stays exact
+    ("customers who have opted into promotional emails", c(OPT_IN, "eq", True)),
+    ("people who allow marketing messages", c(OPT_IN, "eq", True)),
+    ("customers who are ok with marketing", c(OPT_IN, "eq", True)),
+    ("customers on our mailing list in Pune", AND(c(OPT_IN, "eq", True), c(CITY, "eq", "Pune"))),
+    ("customers who don't allow marketing messages", c(OPT_IN, "ne", True)),
+    ("customers who agreed to hear from us", None),
+    # "high lifetime value" / "low total spend" as value words (were the place alone, flagged)
+    ("customers with high lifetime value in Pune", AND(BIG, c(CITY, "eq", "Pune"))),
+    ("customers with a low total spend", LOW),
+    ("customers with high order value", None),
+    # a negated auxiliary one letter off is still negated ("havn't" was read as "have", the
+    # absence turned into presence, flagged)
+    ("custmers that havn't purchased in 90 days", away(90)),
+    ("customers who hasent ordered in 60 days", away(60)),
+    ("parent customers", None),
+    # "a lakh", "a grand": one of a word multiplier (were refused); never "a k"
+    ("spent more than a lakh", c(SPEND, "gt", 100000)),
+    ("customers who spent under a grand", c(SPEND, "lt", 1000)),
+    ("spent over a k", None),
+    # New Year is 1 January (a fixed date); festivals that move are still reported
+    ("haven't bought since New Year", NOT(c(LAST, "after", "2025-12-31"))),
+    ("customers who joined since new year", c(JOINED, "after", "2025-12-31")),
+    ("customers who joined after Holi", None),
+    ("customers who ordered since the Diwali sale", None),
+    # counts and amounts of things the catalog does not hold: refused or flagged, never read as
+    # orders or spend
+    ("customers who returned more than 2 orders", None),
+    ("customers with income above 10 lakh", None),
+    ("customers with more than 100 loyalty points", None),
+    ("customers who opened more than 3 emails", None),
+    ("customers who bought 3 shirts", None),
+    ("customers who spent more than 2k online", None),
+    ("customers aged 25-35", None),
+]
+
+TUNING += TUNING_3C

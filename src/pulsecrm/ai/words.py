@@ -32,7 +32,7 @@ _W = "|".join(
     sorted([*UNITS, *TENS, "hundred", "thousand", "dozen", "couple of", "couple"], key=len, reverse=True)
 )
 # "five", "twenty five", "a hundred", "one hundred and fifty", "a couple of", "half a"
-NUMW = rf"(?:half an?|(?:an? )?(?:{_W})(?: (?:and )?(?:{_W}))*)"
+NUMW = rf"(?:half an? dozen|half an?|(?:an? )?(?:{_W})(?: (?:and )?(?:{_W})| and an? half)*)"
 NUM = r"\d+(?:[.,]\d+)*"
 NUMBER = rf"(?:{NUM}|{NUMW})"
 MULTIPLIERS = {
@@ -47,7 +47,9 @@ MULTIPLIER_WORDS = _MULT
 CURRENCY = r"(?:₹|\$|€|£|rs|inr|usd|eur|gbp|rupees?)"
 CURRENCY_AFTER = r"(?:rupees|rupee|rs|inr|dollars|dollar|usd|bucks|euros|eur|pounds|gbp)"
 # A money amount: currency symbols are only decoration, never converted.
-AMOUNT = rf"(?:{CURRENCY} )?{NUMBER}(?: (?:{_MULT})(?![a-z]))?(?: {CURRENCY_AFTER})?"
+# "a lakh", "a grand": one of a word multiplier
+_A_MULT = r"an?(?= (?:lakh|lac|grand|crore|million|billion)(?![a-z]))"
+AMOUNT = rf"(?:{CURRENCY} )?(?:{_A_MULT}|{NUMBER})(?: (?:{_MULT})(?![a-z]))?(?: {CURRENCY_AFTER})?"
 
 
 def number(text: str) -> Decimal | None:
@@ -62,39 +64,44 @@ def number(text: str) -> Decimal | None:
             return None
     words = text.replace("couple of", "couple").split()
     if words[:1] == ["half"]:
-        return Decimal("0.5")
-    total, current, seen = 0, 0, False
+        return Decimal(6) if words[-1:] == ["dozen"] else Decimal("0.5")
+    total: Decimal = Decimal(0)
+    current: Decimal = Decimal(0)
+    seen = False
     for word in words:
         if word in ("a", "an", "and"):
-            current = current or (1 if word != "and" else 0)
-            continue
+            continue  # "a hundred", "a dozen": a multiplier counts one of itself; "a couple" is 2
         seen = True
         if word in UNITS:
             current += UNITS[word]
         elif word in TENS:
             current += TENS[word]
+        elif word == "half" and current:
+            current += Decimal("0.5")  # "one and a half", "two and a half thousand"
         elif word == "couple":
             current += 2
         elif word == "dozen":
-            current = max(current, 1) * 12
+            current = max(current, Decimal(1)) * 12
         elif word == "hundred":
-            current = max(current, 1) * 100
+            current = max(current, Decimal(1)) * 100
         elif word == "thousand":
-            total += max(current, 1) * 1000
-            current = 0
+            total += max(current, Decimal(1)) * 1000
+            current = Decimal(0)
         else:
             return None
     return Decimal(total + current) if seen else None
 
 
-_AMOUNT_PARTS = re.compile(rf"^(?:{CURRENCY} )?(?P<n>{NUMBER})(?: (?P<m>{_MULT}))?(?: {CURRENCY_AFTER})?$")
+_AMOUNT_PARTS = re.compile(
+    rf"^(?:{CURRENCY} )?(?P<n>{_A_MULT}|{NUMBER})(?: (?P<m>{_MULT}))?(?: {CURRENCY_AFTER})?$"
+)
 
 
 def amount(text: str) -> Decimal | None:
     match = _AMOUNT_PARTS.match(text.strip())
     if match is None:
         return None
-    value = number(match["n"])
+    value = Decimal(1) if match["n"] in ("a", "an") else number(match["n"])
     if value is None:
         return None
     if match["m"]:
@@ -125,8 +132,9 @@ UNIT_DAYS = {
     "year": 365, "years": 365, "yr": 365, "yrs": 365, "y": 365,
 }  # fmt: skip
 _UNIT = "|".join(sorted(UNIT_DAYS, key=len, reverse=True))
-DURATION = rf"(?:(?:{NUM}|{NUMW}|an?|few) )?(?:{_UNIT})(?![a-z])"
-_DURATION_PARTS = re.compile(rf"^(?:(?P<n>{NUM}|{NUMW}|an?|few) )?(?P<u>{_UNIT})$")
+# "90+ days" is "90 days": the period's own comparison ("for", "more than") says which side.
+DURATION = rf"(?:(?:{NUM}(?: \+)?|{NUMW}|an?|few) )?(?:{_UNIT})(?![a-z])"
+_DURATION_PARTS = re.compile(rf"^(?:(?P<n>{NUM}|{NUMW}|an?|few)(?: \+)? )?(?P<u>{_UNIT})$")
 
 
 def duration_days(text: str) -> int | None:
@@ -149,7 +157,7 @@ _MON = "|".join(sorted(MONTHS, key=len, reverse=True))
 _ORD = r"(?: (?:st|nd|rd|th))?"
 _START = r"(?:the )?(?:start|beginning|first day) of"
 DATE = (
-    rf"(?:{_START} (?:the |this )?(?:year|month|quarter|week)"
+    rf"(?:{_START} (?:the |this )?(?:year|month|quarter|week)|(?:the )?new years?(?: day)?"
     rf"|{_START} (?:{_MON})(?: \d{{4}})?|{_START} \d{{4}}"
     rf"|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}{_ORD} (?:of )?(?:{_MON})(?: ,)?(?: \d{{4}})?"
     rf"|(?:{_MON}) \d{{1,2}}{_ORD}(?: ,)? \d{{4}}|(?:{_MON}) \d{{1,2}}{_ORD}(?![\d])"
@@ -165,6 +173,8 @@ def date_range(text: str, today: date) -> tuple[date, date] | None:
 
     Without a year a month means its latest occurrence not after today."""
     text = text.strip()
+    if re.fullmatch(r"(?:the )?new years?(?: day)?", text):
+        text = "start of the year"  # "since New Year": 1 January of this year
     start = re.match(r"^(?:the )?(?:start|beginning|first day) of (?:the |this )?", text)
     if start:
         rest = text[start.end() :]
@@ -253,6 +263,19 @@ _NOT_CONTRACTIONS = {
     "isnt": "is", "wasn't": "was", "wasnt": "was", "weren't": "were", "werent": "were",
     "won't": "will", "wont": "will", "can't": "can", "cant": "can", "cannot": "can",
 }  # fmt: skip
+_NOT_STEMS = ("have", "has", "had", "did", "does", "was", "were", "are")
+
+
+def _misspelt_not(word: str, vocabulary: frozenset[str]) -> str | None:
+    """'havn't', 'hasent', 'dosent': a negated auxiliary one letter off, read as one."""
+    plain = word.replace("'", "")
+    if not plain.endswith("nt") or word in vocabulary or plain in ENGLISH or len(plain) < 5:
+        return None
+    stem = plain[:-2]
+    found = {k for k in _NOT_STEMS if k[0] == stem[0] and edit_distance(stem, k, 1) <= 1}
+    return found.pop() if len(found) == 1 else ("have" if found else None)
+
+
 _CONTRACTION = re.compile(r"^(i|we|you|they|who|that|he|she|it|there)'(ve|d|re|ll|m)$")
 _CONTRACTED = {"ve": "have", "d": "had", "re": "are", "ll": "will", "m": "am"}
 # Typographic quotes and dashes as people paste them from documents.
@@ -291,8 +314,9 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
         if low == "/":
             out.append(Token("or", word))
             continue
-        if low in _NOT_CONTRACTIONS:
-            out.append(Token(_NOT_CONTRACTIONS[low], word))
+        negated = _NOT_CONTRACTIONS.get(low) or _misspelt_not(low, vocabulary)
+        if negated:
+            out.append(Token(negated, word))
             out.append(Token("not", ""))
             continue
         contraction = _CONTRACTION.match(low)
@@ -341,6 +365,11 @@ ENGLISH = frozenset(
     though three through till time today told took town tree true turn under until upon used
     user very want week well went were what when where which while whole will wish with
     within without word work would year years your good gold info send spend stop store
+    aged bank case clicked code cost costs country court create data deal delivery details
+    event film fund game hall hate heart heat land lead liked listen load loads love main male
+    market match meal media mouth offer offline pain paint pair park party prize promo ring
+    sale shipped shoulder slow snow staff star states stone story test thus tough wait west
+    white world yeah zone
     """.split()  # noqa: SIM905 - a word list is easier to extend as text
 )
 

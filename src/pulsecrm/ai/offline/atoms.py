@@ -26,6 +26,9 @@ class Atom:
     note: str | None = None
     pending: tuple[str, Any] | None = None  # a comparison whose field the parser fills in
     money: bool = False  # the pending value was written as money ("10k", "₹500")
+    # the pending value had no comparator of its own, after an "or" ("more than 5k in Pune or
+    # 10k in Mumbai"): it takes the comparator of the comparison before it too
+    inherit: bool = False
     # A period with no field of its own ("… from Delhi this month"): ("days", n) or
     # ("range", (first, last)); the parser gives it to the vague date word it qualifies.
     when: tuple[str, Any] | None = None

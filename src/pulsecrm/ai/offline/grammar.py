@@ -132,7 +132,7 @@ class Grammar:
         )
         add(
             "nothing_window",
-            rf"(?:nothing|no activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? (?:{WINDOW}(?: (?:{AGO_MORE}))? )?{dur}(?! (?:ago|back|before|earlier))(?: or (?:more|longer|over|above))?",
+            rf"(?:nothing|no (?:(?:order|orders|purchase|purchasing|buying|shopping|ordering|customer|account) )?activity|no orders?|no purchases?|no transactions?)(?: (?:bought|ordered|purchased|spent|placed|new))?(?: (?:from (?:us|them)|with us))? (?:{WINDOW}(?: (?:{AGO_MORE}))? )?{dur}(?! (?:ago|back|before|earlier))(?: or (?:more|longer|over|above))?",
             self._no_order_window,
         )
         add(
@@ -243,7 +243,7 @@ class Grammar:
         )
         add(
             "away_for",
-            rf"{away}(?: from us)? (?:for|in|over|during)(?: the)?(?: (?:last|past))?(?: (?:{AGO_MORE}))? {dur}",
+            rf"{away}(?: from us)? (?:for|in|over|during|since)(?: the)?(?: (?:last|past))?(?: (?:{AGO_MORE}))? {dur}",
             self._inactive,
         )
         # "it's been 90 days since their last order", "days since last order > 60"
@@ -259,7 +259,7 @@ class Grammar:
         )
         add(
             "inactive",
-            rf"(?:inactive|lapsed|dormant|churned|idle|gone quiet|not active|unengaged|disengaged|lapsing)(?: (?:customers?|users?|buyers?|shoppers?|clients?))?(?: (?:for|in|since|over|during)(?: the)?(?: (?:last|past))?(?: (?:{AGO_MORE}))? {dur})?",
+            rf"(?:inactive|lapsed|dormant|churned|idle|gone quiet|not active|unengaged|disengaged|lapsing)(?: (?:customers?|users?|buyers?|shoppers?|clients?))?(?:(?: (?:for|in|since|over|during)(?: the)?(?: (?:last|past))?)?(?: (?:{AGO_MORE}))? {dur})?",
             self._inactive,
         )
         add(
@@ -388,11 +388,12 @@ class Grammar:
         add("low_value", LOW_VALUE, self._value_tier(high=False))
         add("high_value", HIGH_VALUE, self._value_tier(high=True))
         total = rf"(?:{SPEND_VERB}|total (?:spend|spent|spending|purchases|purchase value|order value|value|revenue|sales)|lifetime (?:value|spend|spending|revenue)|ltv|clv|spent|spend|spends|spending|spenders?|purchased worth|bought worth|shopped for|bought for|purchased for|bought|purchased|shopped|ordered|purchases worth|worth|revenue|revenue of|value of)"
-        between_words = r"(?: (?:in the range of|in the range|in a range of|anywhere|somewhere|is|was|are|of|been|has|have|had|totalling|totaling|totals|total|in total|overall|a total of|so far|to date|with us|altogether|till date|in all|until now|amount|amounting to|money|an amount of|sum))*"
-        after_words = r"(?: (?:in total|overall|so far|to date|with us|lifetime|altogether|in all|worth|in purchases|on purchases|on orders|on shopping|till date|until now|in their lifetime|total|spend|spent|of spend|in spend|value))*"
+        between_words = r"(?: (?:in the range of|in the range|in a range of|(?:in|within) the(?= \S+(?: [a-z]+)? to \S+(?: [a-z]+)? (?:range|bracket|band))|anywhere|somewhere|is|was|are|of|been|has|have|had|totalling|totaling|totals|total|in total|overall|a total of|so far|to date|with us|altogether|till date|in all|until now|amount|amounting to|money|an amount of|sum))*"
+        after_words = r"(?: (?:range|bracket|band|in total|overall|so far|to date|with us|lifetime|altogether|in all|worth|in purchases|on purchases|on orders|on shopping|till date|until now|in their lifetime|total|spend|spent|of spend|in spend|value))*"
         add(
             "avg_spend",
-            rf"(?P<f>{avg}){between_words} {quantity(w.AMOUNT)}{after_words}",
+            # "total order value" is the total, not the average
+            rf"(?<!total )(?<!lifetime )(?<!overall )(?<!cumulative )(?P<f>{avg}){between_words} {quantity(w.AMOUNT)}{after_words}",
             self._spend("avg_order_value"),
         )
         add(
@@ -478,7 +479,7 @@ class Grammar:
         names = "|".join(re.escape(c) for c in sorted(self.cities, key=len, reverse=True))
         lead = r"(?:(?:live|lives|living|located|based|residing|reside|resident|residents|staying|stays|stay|who are|are|is|shipping|ship|delivering|delivered)(?: (?:out))? )?"
         neg_place = r"(?P<neg>outside(?: of)?|not in|not from|not living in|not located in|away from)"
-        place = r"(?P<prep>in|at|from|within|out of|of|city|city is|city =|city of|city in|cities|cities in|town|near|around|across)"
+        place = r"(?P<prep>in|at|from|within|out of|of|city|city is|city =|city of|city in|cities|cities in|town|across)"
         add(
             "place",
             rf"(?:{neg_place}|{lead}{place})? ?(?P<city>{names})(?: (?:based|customers|residents|people|users|buyers|shoppers|folks|city|area|region|metro|locals))?",
@@ -545,7 +546,10 @@ class Grammar:
             variants += [stem, rf"{stem}ed", rf"{stem}ing"]  # "visits": "visited", "visit"
         if "opt" in parts and "in" in parts:
             rest = " ".join(p for p in parts if p not in ("opt", "in"))
-            variants += [rf"opted in(?: (?:to|for))?(?: {re.escape(rest)})?", rf"{re.escape(rest)} opt ?ins?"]
+            variants += [
+                rf"(?:opted|opt) ?in(?: (?:to|for))?(?: {re.escape(rest)})?",
+                rf"{re.escape(rest)} opt ?ins?",
+            ]
         names = "|".join(sorted(set(variants), key=len, reverse=True))
         add = self.add
         where = r"(?:(?:site|store|in ?store|website|web|app|online|shop|page|total|number of|no of) )?"
@@ -690,8 +694,11 @@ class Grammar:
             "name": "name",
         }
 
-        def handle(m: re.Match[str], _ctx: Context) -> Atom:
+        def handle(m: re.Match[str], ctx: Context) -> Atom | None:
             word = m["f"].split()[0]
+            after = ctx.text[m.end() :].split()[:1]
+            if word == "name" and after and after[0] in ctx.capitalised:
+                return None  # "with name Arjun" names someone; the name cue reads it
             return Atom(m.start(), m.end(), _cond(fields.get(word.rstrip("s"), "email"), cmp))
 
         return handle
@@ -896,7 +903,11 @@ class Grammar:
             and not m["prep"]
             and not m[0].startswith(("live", "located", "based", "resid", "stay"))
         )
-        if bare and m["city"] in ("la", "sf", "goa") and m["city"].upper() not in ctx.capitalised:
+        if (
+            bare
+            and m["city"] in ("la", "sf", "goa", "hyd", "blr")
+            and m["city"].upper() not in ctx.capitalised
+        ):
             return None  # short names only when written as names
         return _place_atom(m, values, negated=negated, bare=bare)
 
@@ -1057,16 +1068,23 @@ class Grammar:
             return None
         return Atom(m.start(), m.end(), _cond("name", "contains", word))
 
-    def _bare_amount(self, m: re.Match[str], _ctx: Context) -> Atom | None:
-        if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"]):
+    def _bare_amount(self, m: re.Match[str], ctx: Context) -> Atom | None:
+        money = any(w.is_money_like(v) for g in ("val", "lo", "lo2") if (v := m.groupdict().get(g)))
+        # "more than 5k in Pune or 10k in Mumbai": an amount right after "or", written as money
+        inherit = (
+            money
+            and m.string[: m.start()].endswith(" or ")
+            and not (m["cmp"] or m["post"])
+            and re.match(r" (?:in|from|for|among|at) ", ctx.text[m.end() :]) is not None
+        )
+        if not (m["cmp"] or m["post"] or m["lo"] or m["lo2"] or inherit):
             return None  # a number alone is no condition
         if _PERCENT_AFTER.match(m.string, m.end()):
             return None
         found = _compare(m, _money, bare="gte")
         if found is None:
             return None
-        money = any(w.is_money_like(v) for g in ("val", "lo", "lo2") if (v := m.groupdict().get(g)))
-        return Atom(m.start(), m.end(), {}, pending=found, money=money)
+        return Atom(m.start(), m.end(), {}, pending=found, money=money, inherit=bool(inherit))
 
     def _bare_times(self, m: re.Match[str], _ctx: Context) -> Atom | None:
         """'… or 5 times in Delhi': a count whose verb was said in the parallel clause before."""

@@ -33,11 +33,13 @@ CMP_WORDS: dict[str, tuple[str, ...]] = {
         "more than", "greater than", "over", "above", "exceeding", "exceeds", "exceed",
         "in excess of", "upwards of", "upward of", "beyond", "higher than", "bigger than",
         "larger than", "north of", "mor than", ">", "more then", "greater then", "higher then",
-        "bigger then", "over then",
+        "bigger then", "over then", "morethan", "greaterthan", "ovr", "abv", "crossed", "crosses",
+        "exceeded", "surpassed", "topped",
     ),
     "lt": (
         "less than", "fewer than", "under", "below", "lower than", "smaller than", "beneath",
-        "south of", "<", "less then", "fewer then", "lower then", "smaller then",
+        "south of", "<", "less then", "fewer then", "lower then", "smaller then", "lessthan",
+        "fewerthan", "undr",
     ),
     "eq": ("exactly", "of exactly", "precisely", "equal to", "equals", "=", "only", "just", "is"),
     "ne": ("!=", "<>", "not equal to", "not equals", "does not equal", "is not equal to"),
@@ -68,8 +70,8 @@ POST = _alt(_POST_OF)
 # Well-known spellings, so "Bombay" finds the "Mumbai" customers. The first name of a group is
 # used when the catalog has none of them.
 CITY_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("Mumbai", "Bombay"), ("Delhi", "New Delhi"), ("Bengaluru", "Bangalore"), ("Pune", "Poona"),
-    ("Hyderabad",), ("Chennai", "Madras"), ("Kolkata", "Calcutta"), ("Ahmedabad",), ("Jaipur",),
+    ("Mumbai", "Bombay"), ("Delhi", "New Delhi", "Dilli"), ("Bengaluru", "Bangalore", "Blr", "Blore"),
+    ("Pune", "Poona"), ("Hyderabad", "Hyd"), ("Chennai", "Madras"), ("Kolkata", "Calcutta"), ("Ahmedabad",), ("Jaipur",),
     ("Kochi", "Cochin"), ("Gurugram", "Gurgaon"), ("Noida",), ("Lucknow",), ("Surat",),
     ("Chandigarh",), ("Indore",), ("Nagpur",), ("Bhopal",), ("Goa",), ("Coimbatore",),
     ("Mysuru", "Mysore"), ("Thiruvananthapuram", "Trivandrum"), ("Visakhapatnam", "Vizag"),
@@ -107,6 +109,8 @@ FILLER = frozenset(
     ever so far in at on from by as there here what whats which that whose guys ppl cust custs
     already currently still now customers' someone somebody like can could would should will
     marked flagged tagged labelled labeled status both
+    create build generate prepare fetch grab export identify help looking look am see view
+    display pull up
     """.split()  # noqa: SIM905 - a word list is easier to extend as text
 )
 _FILLER_PHRASES = ("from us", "with us", "so far", "to date", "in total", "at all")
@@ -176,12 +180,13 @@ TIER_NOUN = (
 )
 HIGH_VALUE = (
     rf"(?:(?:big|biggest|bigger|top|high|highest|heavy|heaviest|large|largest|major|premium|best|most valuable"
-    rf"|high ?value|(?:high|top|big|heavy|biggest|highest) ?spending|high ?ltv|high ?worth|high ?net ?worth|hnw|hni|valuable|(?:higher|highest|top|best|most) ?value|(?:top|high|premium) ?(?:tier|end|bracket|segment)) {TIER_NOUN}|whales?|big fish|high ?rollers?|(?:with )?(?:the )?(?:highest|biggest|largest|most|top|greatest) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:who )?(?:spent|spend|spends|spending) the most|(?:who )?(?:spent|spend|spends|spending) (?:a lot|lots|big|heavily|the most money)"
+    rf"|high ?value|(?:high|top|big|heavy|biggest|highest) ?spending|high ?ltv|high ?worth|high ?net ?worth|hnw|hni|valuable|(?:higher|highest|top|best|most) ?value|(?:top|high|premium) ?(?:tier|end|bracket|segment)) {TIER_NOUN}|whales?|big fish|high ?rollers?|(?:with )?(?:the )?(?:highest|biggest|largest|most|top|greatest) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:who )?(?:spent|spend|spends|spending) the most|(?:who )?(?:spent|spend|spends|spending|dropped|splurged|splurge|splurges) (?:a lot(?: of money)?|lots(?: of money)?|a fortune|a ton|tons|loads|a bundle|heaps|big money|big bucks|serious money|big|heavily|the most money)|(?:big|high) ?ticket {TIER_NOUN}|heavy hitters"
+    rf"|(?:with |having |has |have )?(?:an? )?(?:very )?(?:high|big|large|huge) (?:total |lifetime |overall )?(?:spend|spending|ltv|lifetime value|clv|customer lifetime value|total spend)"
     rf"|top (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
 )
 LOW_VALUE = (
     rf"(?:(?:low|lowest|lower|small|smallest|light|lightest|bottom|minor|tiny|low ?value|low ?spending|low ?ltv"
-    rf"|least valuable|cheap|cheapest|budget|(?:low|least|lowest) ?spending) {TIER_NOUN}|(?:who )?(?:spent|spend|spends|spending) the least|(?:who )?(?:spent|spend|spends|spending) (?:very )?little|(?:with )?(?:the )?(?:lowest|smallest|least) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:who )?(?:barely|hardly|scarcely|rarely) (?:spent|spend|spends|spending)(?: (?:anything|much|any money|money))?"
+    rf"|least valuable|cheap|cheapest|budget|(?:low|least|lowest) ?spending) {TIER_NOUN}|(?:who )?(?:spent|spend|spends|spending) the least|(?:who )?(?:spent|spend|spends|spending) (?:very little|little|next to nothing|almost nothing|hardly anything|peanuts)|(?:with )?(?:the )?(?:lowest|smallest|least) (?:total |lifetime )?(?:spend|spending|ltv|lifetime value|revenue|clv)|(?:with |having |has |have )?(?:an? )?(?:very )?(?:low|small|tiny) (?:total |lifetime |overall )?(?:spend|spending|ltv|lifetime value|clv|customer lifetime value|total spend)|(?:who )?(?:barely|hardly|scarcely|rarely) (?:spent|spend|spends|spending)(?: (?:anything|much|any money|money))?"
     rf"|bottom (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
 )
 # Nouns for the people a "new …" phrase is about: "new customers this month".
@@ -200,11 +205,14 @@ TIER_KEYS = ("tier", "level", "membership", "loyalty", "plan", "rank", "grade")
 # consent"), for a boolean opt-in attribute; and the ways it is withdrawn.
 CONSENT_TOPIC = r"(?:(?:our|the|your|all) )?(?:marketing|promotions?|promotional|promos?|offers|newsletters?|deals|marketing communications?)(?: (?:e ?mails?|messages|messaging|sms|texts|communications?|comms|updates|content|mailers))?"
 CONSENT_YES = (
-    rf"(?:(?:opted|opt) ?in|subscribed|consented|agreed|signed up|said yes|gave consent|given consent|allowed|accepted|agreed to receive|consented to receive)(?: (?:to|for))? {CONSENT_TOPIC}"
+    rf"(?:(?:opted|opt) ?in|subscribed|consented|agreed|signed up|said yes|gave consent|given consent|allowed|allow|allows|accepted|accept|accepts|agreed to receive|consented to receive)(?: (?:to|for|into))? {CONSENT_TOPIC}"
+    rf"|(?:opted|opt) into {CONSENT_TOPIC}|(?:ok|okay|fine|happy) with {CONSENT_TOPIC}|(?:are |is )?allowed to market to|on (?:our |the )?(?:mailing|marketing|e ?mail) list|e ?mail subscribers"
     rf"|{CONSENT_TOPIC} (?:consent(?:ed)?|opted ?in|opt ?ins?|subscribers?|subscribed|permission|allowed)"
     rf"|(?:with|have|has|having|given|gave) (?:a )?(?:consent|permission) (?:for|to) {CONSENT_TOPIC}|(?:subscribed|consented) (?:customers?|users?|shoppers?|members?|contacts?)"
     rf"|(?:can|may|could|ok to|okay to|happy to|willing to|allowed to|agreed to|want to|wants to|like to) (?:receive|get|be sent|be contacted with|hear about|accept) {CONSENT_TOPIC}"
     rf"|(?:said yes|say yes|agreed) to {CONSENT_TOPIC}"
+    # "customers we can send promotions to": allowed to be sent it
+    rf"|(?:can|may|are allowed to|are permitted to) (?:send|e ?mail|text|message|contact|reach) (?:them )?{CONSENT_TOPIC}(?: to)?"
 )
 CONSENT_NO = (
     rf"(?:(?:opted|opt) ?out|unsubscribed|withdrew consent|withdrawn consent|declined|refused)(?: (?:of|from|to|for))? {CONSENT_TOPIC}"

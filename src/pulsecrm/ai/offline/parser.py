@@ -134,8 +134,27 @@ def _drop_contradictions(node: Node) -> list[Node]:
                 continue
             seen[child["field"]] = these
         kept.append(child)
-    node["rules"] = kept
+    # "no orders" beside a condition only a customer with an order meets ("no purchase activity
+    # in 3 months" read as never ordered AND ordered in the last 90 days): nobody matches both.
+    node["rules"], never, ordered = [], False, False
+    for child in kept:
+        if (_never_ordered(child) and ordered) or (_needs_an_order(child) and never):
+            dropped.append(child)
+            continue
+        never, ordered = never or _never_ordered(child), ordered or _needs_an_order(child)
+        node["rules"].append(child)
     return dropped
+
+
+def _never_ordered(node: Node) -> bool:
+    return node.get("field") == "order_count" and node["cmp"] == "eq" and node["value"] == 0
+
+
+def _needs_an_order(node: Node) -> bool:
+    field, cmp = node.get("field"), node.get("cmp")
+    if field in ("last_order_at", "first_order_at"):
+        return cmp in ("within_last_days", "after", "before", "between", "is_set")
+    return field == "avg_order_value" and cmp != "is_not_set"
 
 
 def _typed(tokens: list[w.Token], starts: list[int], atoms: list[Atom], node: Node) -> str:
@@ -213,6 +232,14 @@ def _complete(atoms: list[Atom]) -> list[Atom]:
             ),
             None,
         )
+        if atom.inherit:
+            # no comparator either: the one of the comparison just before, or nothing
+            before = _last_compared(out)
+            if field is None or before is None or before["field"] != field:
+                continue  # reported as not understood
+            atom.node = _cond(field, before["cmp"], atom.pending[1])
+            out.append(atom)
+            continue
         if field is None and atom.money:
             field = "total_spend"
             atom.note = "no field named for an amount: read as total spend"
@@ -220,6 +247,14 @@ def _complete(atoms: list[Atom]) -> list[Atom]:
             atom.node = _compared(field, atom.pending)
             out.append(atom)
     return out
+
+
+def _last_compared(atoms: list[Atom]) -> Node | None:
+    """The last plain comparison among the conditions so far."""
+    for a in reversed(atoms):
+        if "field" in a.node and a.node.get("cmp") in ("gt", "gte", "lt", "lte"):
+            return a.node
+    return None
 
 
 def _compared_field(node: Node) -> str | None:
@@ -568,8 +603,8 @@ def _run(items: list[str | Atom], i: int, step: int) -> list[tuple[str, ...]]:
         item = items[j]
         if isinstance(item, Atom):
             fields.append(tuple(sorted(_fields(item.node))))
-        elif item not in ("AND", "BREAK"):
-            break
+        elif item not in ("AND", "BREAK", "NOT"):
+            break  # a negated condition stays in its run ("VIPs in Mumbai or non-VIPs in Delhi")
         j += step
     return fields
 

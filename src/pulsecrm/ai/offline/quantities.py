@@ -9,9 +9,16 @@ from typing import Any
 
 from pulsecrm.ai import words as w
 from pulsecrm.ai.offline.atoms import Node, _cond
-from pulsecrm.ai.offline.lexicon import _CMP_OF, _POST_OF, CMP, POST
+from pulsecrm.ai.offline.lexicon import _CMP_OF, _POST_OF, CMP, POST, _alt
 
 _BOUND_WORDS = "more|less|fewer|above|below|over|under|higher|lower"
+# Comparators by direction: a second bound on the same field goes the other way ("more than
+# 2k and less than 5k"); one the same way starts another condition ("at least 1500 and more
+# than 3 orders" is two fields).
+_UP = _alt(p for p, cmp in _CMP_OF.items() if cmp in ("gt", "gte"))
+_DOWN = _alt(p for p, cmp in _CMP_OF.items() if cmp in ("lt", "lte"))
+_SCALE = re.compile(rf"(?:^|\s)(?:{w.MULTIPLIER_WORDS})(?: {w.CURRENCY_AFTER})?$")
+_UNSCALED = re.compile(r"^[\d.,]+$|^[a-z ]+$")
 
 
 def quantity(value: str, *, alternatives: bool = False) -> str:
@@ -24,10 +31,12 @@ def quantity(value: str, *, alternatives: bool = False) -> str:
     return (
         rf"(?:(?:between|from|btw|btwn) (?P<lo>{value}) (?:and|to|or) (?P<hi>{value})"
         rf"|(?P<lo2>{value}) to (?P<hi2>{value}){either}"
-        rf"|(?:(?P<cmp>{CMP}) )?(?P<val>{value})(?: (?P<post>{POST})(?! than| [\d₹$]))?)"
+        rf"|(?:(?P<cmp>(?P<up>{_UP})|(?P<dn>{_DOWN})|{CMP}) )?"
+        rf"(?P<val>{value})(?: (?P<post>{POST})(?! than| [\d₹$]))?)"
         # "more than 5k but less than 10k": a second bound on the same field, only after a
         # first comparator ("25,000 and at least 4 orders" is two fields)
-        rf"(?(cmp)(?: (?:and|but|yet|,|, but|, and) (?:(?:is|was|are) )?(?P<cmp2>{CMP}) (?P<val2>{value}))?)"
+        rf"(?(cmp)(?: (?:and|but|yet|,|, but|, and) (?:(?:is|was|are) )?"
+        rf"(?(up)(?={_DOWN})|(?(dn)(?={_UP})|(?!)))(?P<cmp2>{CMP}) (?P<val2>{value}))?)"
     )
 
 
@@ -46,6 +55,7 @@ def _compare(
         low, high = parse(lo), parse(hi)
         if low is None or high is None:
             return None
+        low = _scaled(lo, low, hi, high)
         return "between", [w.plain(min(low, high)), w.plain(max(low, high))]
     value = parse(m["val"])
     if value is None:
@@ -53,12 +63,16 @@ def _compare(
     if groups.get("cmp2"):
         second, cmp2 = parse(groups["val2"]), _CMP_OF[groups["cmp2"]]
         first = _CMP_OF.get(m["cmp"] or "") or _POST_OF.get(m["post"] or "") or bare
-        if second is None or {first, cmp2} not in ({"gt", "lt"}, {"gte", "lte"}) or m["post"]:
+        up, down = ("gt", "gte"), ("lt", "lte")
+        opposite = (first in up and cmp2 in down) or (first in down and cmp2 in up)
+        if second is None or not opposite or m["post"]:
             return None
-        low, high = (value, second) if first in ("gt", "gte") else (second, value)
-        if {first, cmp2} == {"gte", "lte"}:
+        (low, above), (high, below) = sorted([(value, first), (second, cmp2)], key=lambda b: b[1] in down)
+        if low > high:
+            return None  # "more than 5k and less than 2k": nobody
+        if (above, below) == ("gte", "lte"):
             return "between", [w.plain(low), w.plain(high)]
-        return "and", [("gt", w.plain(low)), ("lt", w.plain(high))]
+        return "and", [(above, w.plain(low)), (below, w.plain(high))]
     post = m["post"] or groups.get("post_after")
     cmp = _CMP_OF.get(m["cmp"] or "") or _POST_OF.get(post or "") or bare
     if m["cmp"] and post:
@@ -68,6 +82,19 @@ def _compare(
             return None
         cmp = _CMP_OF[m["cmp"]]
     return cmp, w.plain(value)
+
+
+def _scaled(lo: str, low: Decimal, hi: str, high: Decimal) -> Decimal:
+    """ "between 2 and 5k", "from two to five thousand": the scale written once, after the upper
+    bound, applies to the lower one too, when the lower bound has none and scaling it keeps it
+    below the upper ("between 500 and 5k" stays 500)."""
+    scale = _SCALE.search(hi)
+    if scale is None or not _UNSCALED.match(lo.strip()):
+        return low
+    unit = w.amount("1 " + scale.group(0).strip())
+    if unit is None or unit <= 1:
+        return low
+    return low * unit if low * unit < high else low
 
 
 def _compared(name: str, found: tuple[str, Any]) -> Node:
