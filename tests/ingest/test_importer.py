@@ -103,3 +103,26 @@ async def test_reading_runs_ahead_of_writing_and_either_failing_stops_both(
             await asyncio.wait_for(reading, 30)
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("cell", "typed"),
+    [
+        ("2025-01-05", "2025-01-05"),
+        ("05/01/2025", "2025-01-05"),
+        ("05-01-2025", "2025-01-05"),
+        ("05 Jan 2025", "2025-01-05"),
+        ("5 January 2025", "2025-01-05"),
+        ("2025-1-5", "2025-01-05"),
+        ("2025-13-01", "2025-13-01"),  # no such month: kept as text
+        ("31/02/2025", "31/02/2025"),
+        ("gold", "gold"),
+        ("Jan 2025", "Jan 2025"),
+        ("yes", True),
+        ("0042", "0042"),  # a PIN-like code keeps its zeros
+        ("12.5", 12.5),
+        ("7", 7),
+    ],
+)
+def test_attribute_cells_are_typed_by_what_they_look_like(cell: str, typed: object) -> None:
+    assert importer._csv_value(cell) == typed
