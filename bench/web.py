@@ -35,7 +35,7 @@ from playwright.async_api import Browser, Page, Response, async_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pulsecrm.auth import users
 from pulsecrm.db import Database
-from segments import URL, env, load, pctl
+from segments import URL, drop, env, load, pctl
 
 PULSECRM = str(Path(sys.executable).parent / "pulsecrm")
 CHROMIUM_ARGS = [
@@ -212,6 +212,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
+            asyncio.run(drop())  # the bench's own database, made by `load`
     print(
         json.dumps(
             {
