@@ -7,10 +7,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
-
 from pulsecrm.ai import summary
-from pulsecrm.delivery.models import Delivery
+from tests.ai.receipts import pune_delivered_mumbai_half_failed
 from tests.conftest import Api
 
 NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
@@ -112,18 +110,7 @@ async def test_summary_through_the_api(inline_api: Api) -> None:
     assert empty["sentences"][0] == "This campaign has sent no messages yet."
     assert (await client.post(f"/api/v1/campaigns/{campaign['id']}/launch")).status_code == 202
     # Outcomes as the receipts would leave them: Pune all delivered, Mumbai half failed.
-    async with inline_api.services.db.engine.begin() as conn:
-        ids = {
-            r.external_id: r.id for r in await conn.execute(sa.text("SELECT id, external_id FROM customers"))
-        }
-        for ext, status in [(f"p{i}", "delivered") for i in range(8)] + [
-            (f"m{i}", "delivered" if i < 4 else "failed") for i in range(8)
-        ]:
-            await conn.execute(
-                sa.update(Delivery)
-                .where(Delivery.campaign_id == campaign["id"], Delivery.customer_id == ids[ext])
-                .values(status=status)
-            )
+    await pune_delivered_mumbai_half_failed(inline_api.services.db.engine, campaign["id"])
     response = await client.post(f"/api/v1/ai/campaigns/{campaign['id']}/summary")
     assert response.status_code == 200, response.text
     body = response.json()

@@ -7,9 +7,7 @@ import html
 import re
 from typing import Any
 
-import sqlalchemy as sa
-
-from pulsecrm.delivery.models import Delivery
+from tests.ai.receipts import pune_delivered_mumbai_half_failed
 from tests.conftest import Web
 from tests.factories import customer, order
 
@@ -127,18 +125,7 @@ async def test_a_sent_campaign_page_summarises_it_in_sentences(web: Web) -> None
     assert 'hx-get="/campaigns/{}/summary" hx-trigger="every 30s"'.format(campaign["id"]) in pending
 
     # Receipts as they would land: Pune all delivered, Mumbai half failed.
-    async with web.api.services.db.engine.begin() as conn:
-        ids = {
-            r.external_id: r.id for r in await conn.execute(sa.text("SELECT id, external_id FROM customers"))
-        }
-        for ext, status in [(f"p{i}", "delivered") for i in range(8)] + [
-            (f"m{i}", "delivered" if i < 4 else "failed") for i in range(8)
-        ]:
-            await conn.execute(
-                sa.update(Delivery)
-                .where(Delivery.campaign_id == campaign["id"], Delivery.customer_id == ids[ext])
-                .values(status=status)
-            )
+    await pune_delivered_mumbai_half_failed(web.api.services.db.engine, campaign["id"])
     section = await web.client.get(f"/campaigns/{campaign['id']}/summary")
     assert section.status_code == 200 and "<html" not in section.text  # the section alone, for htmx
     said = re.findall(r"<li>([^<]+)</li>", html.unescape(section.text))

@@ -14,7 +14,7 @@ import pytest
 
 from pulsecrm.customers import export
 from tests.conftest import Web
-from tests.factories import customer, order
+from tests.factories import customer, shop
 
 PUNE_RULES = {"op": "and", "rules": [{"field": "city", "cmp": "eq", "value": "Pune"}]}
 
@@ -34,20 +34,7 @@ def _total(page: str) -> str:
 
 
 async def _seed(web: Web, n: int = 30) -> None:
-    people = [
-        customer(
-            external_id=f"c{i:03}",
-            name=f"Person {i:03}",
-            city=["Mumbai", "Pune"][i % 2],
-            email=f"p{i}@example.com",
-            phone=f"+91 90000 3{i:04d}",
-        )
-        for i in range(n)
-    ]
-    orders = [
-        order(external_id=f"o{i}", customer_external_id=f"c{i:03}", amount=f"{100 * (i + 1)}.00")
-        for i in range(n)
-    ]
+    people, orders = shop(n, email=True)
     assert (await web.api.client.post("/api/v1/customers", json=people)).status_code == 201
     assert (await web.api.client.post("/api/v1/orders", json=orders)).status_code == 201
 

@@ -10,23 +10,11 @@ import orjson
 from pulsecrm.campaigns import service as campaign_service
 from pulsecrm.db import utcnow
 from tests.conftest import Web, browser_client, make_user, sign_in
-from tests.factories import customer, order
+from tests.factories import customer, order, shop
 
 
 async def _seed(web: Web, n: int = 30) -> None:
-    people = [
-        customer(
-            external_id=f"c{i:03}",
-            name=f"Person {i:03}",
-            city=["Mumbai", "Pune"][i % 2],
-            phone=f"+91 90000 3{i:04d}",
-        )
-        for i in range(n)
-    ]
-    orders = [
-        order(external_id=f"o{i}", customer_external_id=f"c{i:03}", amount=f"{100 * (i + 1)}.00")
-        for i in range(n)
-    ]
+    people, orders = shop(n)
     assert (await web.api.client.post("/api/v1/customers", json=people)).status_code == 201
     assert (await web.api.client.post("/api/v1/orders", json=orders)).status_code == 201
 
