@@ -18,6 +18,7 @@ parses, checks and compiles in a few milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -238,24 +239,23 @@ def _check_condition(
 def campaign_references(tree: CheckedGroup) -> list[tuple[str, int]]:
     """(JSON path of the value, campaign id) of every condition that names a campaign: the
     caller checks they exist, which takes the database."""
-    found: list[tuple[str, int]] = []
-    for node in tree.rules:
-        if isinstance(node, CheckedGroup):
-            found.extend(campaign_references(node))
-        elif node.campaign_id is not None:
-            found.append((f"{node.path}.value", node.campaign_id))
-    return found
+    return _references(tree, lambda node: node.campaign_id)
 
 
 def segment_references(tree: CheckedGroup) -> list[tuple[str, int]]:
     """(JSON path of the value, segment id) of every membership condition: the caller checks
     each names an existing list segment."""
+    return _references(tree, lambda node: node.segment_id)
+
+
+def _references(tree: CheckedGroup, named: Callable[[CheckedCondition], int | None]) -> list[tuple[str, int]]:
+    """(JSON path of the value, id) of every condition for which `named` gives an id."""
     found: list[tuple[str, int]] = []
     for node in tree.rules:
         if isinstance(node, CheckedGroup):
-            found.extend(segment_references(node))
-        elif node.segment_id is not None:
-            found.append((f"{node.path}.value", node.segment_id))
+            found.extend(_references(node, named))
+        elif (ref := named(node)) is not None:
+            found.append((f"{node.path}.value", ref))
     return found
 
 
