@@ -42,6 +42,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_run_port() -> int:
+    """A port for `pulsecrm run` whose neighbour + 25 (the mock vendor's) is free as well."""
+    while True:
+        port = free_port()
+        if port + 25 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 25))
+            except OSError:
+                continue
+        return port
+
+
 def wait_healthy(base: str, logs: Path, timeout: float = 60) -> None:
     """Block until `base/healthz` answers 200; fail with the tail of the processes' logs."""
     deadline = time.monotonic() + timeout

@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli_helpers import PULSECRM, cli_env, free_port, pulsecrm, wait_healthy
+from tests.cli_helpers import PULSECRM, cli_env, free_run_port, pulsecrm, wait_healthy
 
 
 @pytest.mark.slow
 def test_run_starts_everything_and_prints_how_to_get_in(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_run_port()
     log = tmp_path / "run.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -96,7 +96,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_run_and_every_process_it_started(tmp_path: Path, sig: signal.Signals) -> None:
-    port = free_port()
+    port = free_run_port()
     log = tmp_path / "run.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
