@@ -215,11 +215,22 @@ async def record_attribute_keys(conn: AsyncConnection, rows: list[dict[str, Any]
         for key, value in row["attributes"].items()
         if type(value) in _JSON_TYPES
     }
-    if seen:
+    if not seen:
+        return
+    # Read before inserting: almost every batch brings only known keys, and an insert of a key
+    # another writer has just inserted waits for that writer's commit, so two writers with the
+    # same columns would take turns over their whole transactions.
+    known = await conn.execute(
+        sa.select(attribute_keys_t.c.attribute, attribute_keys_t.c.value_type).where(
+            one_of(conn, attribute_keys_t.c.attribute, sorted({k for k, _ in seen}))
+        )
+    )
+    new = seen - {(k, t) for k, t in known}
+    if new:
         await bulk_upsert(
             conn,
             attribute_keys_t,
-            [{"attribute": k, "value_type": t} for k, t in sorted(seen)],
+            [{"attribute": k, "value_type": t} for k, t in sorted(new)],
             key="attribute, value_type",
         )
 

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     PlainValidator,
     StringConstraints,
@@ -30,6 +29,7 @@ from pulsecrm.validation import (
     INT64_MIN,
     NO_NUL,
     NUL_MESSAGE,
+    Email,
     Timestamp,
     int64_problem,
     number_problem,
@@ -133,7 +133,7 @@ class ConsentUpdate(ConsentIn):
 class CustomerIn(_Strict):
     external_id: ExternalId
     name: Name
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()./-]{5,24}$")] | None = None
     city: City | None = None
     attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict, max_length=50)

@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from pulsecrm.ingest.parsing import MODELS
 from pulsecrm.ingest.writer import ConsentAttributes, Entry, Kind, write_batch
 
 BATCH = 2000
+WRITERS = 2  # batches written at once on PostgreSQL (see import_file)
 
 
 @dataclass
@@ -281,10 +282,15 @@ async def import_file(
     which is used when it is None); NDJSON records are taken as they are.
 
     Reading and validating run in a thread, a batch or two ahead of the writes: the database
-    works on one batch while the next is parsed, instead of each waiting for the other."""
+    works on one batch while the next is parsed, instead of each waiting for the other. On
+    PostgreSQL, WRITERS batches are written at once on their own connections, so the database
+    uses more than one core. That is safe as the stream's concurrent workers are: each batch
+    locks its customers, and a row met twice in the file keeps its later version (a later batch
+    is received later), whichever batch commits first."""
     report = ImportReport()
     loop = asyncio.get_running_loop()
-    batches: asyncio.Queue[list[Any] | None] = asyncio.Queue(maxsize=2)
+    writers = 1 if db.sqlite else WRITERS
+    batches: asyncio.Queue[list[Any] | None] = asyncio.Queue(maxsize=writers + 1)
     stopped = threading.Event()  # the writer gave up: the reader stops too
 
     def hand_over(batch: list[Any] | None) -> bool:
@@ -305,14 +311,29 @@ async def import_file(
         finally:
             hand_over(None)
 
-    reader = asyncio.ensure_future(asyncio.to_thread(read))
-    try:
+    received = datetime.min.replace(tzinfo=UTC)
+
+    async def write() -> None:
+        nonlocal received
         while (batch := await batches.get()) is not None:
-            entry = Entry(kind, utcnow(), batch, source="import")
+            # Strictly later than the batch before, even within a clock tick: the version that
+            # makes a row met again later in the file win, whichever batch commits first.
+            received = max(utcnow(), received + timedelta(microseconds=1))
+            entry = Entry(kind, received, batch, source="import")
             await write_batch(
                 db, [entry], default_currency=default_currency, consent_attributes=consent_attributes
             )
             report.written += len(batch)
+        batches.put_nowait(None)  # the end, passed on to the next writer
+
+    reader = asyncio.ensure_future(asyncio.to_thread(read))
+    try:
+        try:
+            async with asyncio.TaskGroup() as group:  # one writer's error cancels the others
+                for _ in range(writers):
+                    group.create_task(write())
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the error itself, for the import's report
         await reader  # the reader's own error, if it had one
     except BaseException:
         stopped.set()
