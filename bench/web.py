@@ -9,8 +9,10 @@ from the keystroke to the new count on screen (the 150 ms debounce included). Th
 every response of a cold load (empty cache) of the dashboard and of the builder, as sent
 (`transferred_bytes`) and unpacked (`bytes`). Last, a person imports a CSV of `--import-rows`
 customers (another tool's header spellings and extra columns) on the upload page, from the
-click on Import to "Done" on screen; beside it, COPY's rate on the same machine in the same run
-(`copy_rows_per_s`). Prints one JSON object.
+click on Import to "Done" on screen; beside it, the API's rate for the same kind of customers
+(POST /api/v1/customers, batches of 1,000 over 4 connections, on the same server and database
+afterwards) and COPY's rate on the same machine in the same run (`copy_rows_per_s`). Prints one
+JSON object.
 
     .venv/bin/python bench/web.py [--customers 100000] [--runs 40] [--import-rows 1000000]
 """
@@ -149,6 +151,62 @@ async def import_through_the_page(browser: Browser, base: str, rows: int) -> dic
     }
 
 
+def api_key() -> str:
+    made = subprocess.run(
+        [PULSECRM, "apikey", "create", "--name", "bench", "--scope", "ingest"],
+        env=env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return next(word for word in made.split() if word.startswith("pk_"))
+
+
+async def through_the_api(base: str, rows: int, batch: int = 1000, connections: int = 4) -> dict[str, Any]:
+    """The same customers (same columns, new ids) POSTed to /api/v1/customers in batches of
+    `batch` over `connections` connections: the speed of the API the import is compared with."""
+    cities = ["Mumbai", "Delhi", "Pune", "Bengaluru", "Chennai", "Kolkata", "Jaipur"]
+
+    def body(start: int) -> bytes:
+        return json.dumps(
+            [
+                {
+                    "external_id": f"api-{i:07d}",
+                    "name": f"Person {i}",
+                    "email": f"api{i}@example.com",
+                    "phone": f"+91 8{i:09d}",
+                    "city": cities[i % 7],
+                    "created_at": f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}T00:00:00+00:00",
+                    "attributes": {
+                        "tier": ("gold", "silver", "bronze")[i % 3],
+                        "marketing_opt_in": bool(i % 2),
+                    },
+                }
+                for i in range(start, min(rows, start + batch))
+            ]
+        ).encode()
+
+    starts = iter(range(0, rows, batch))
+    headers = {"authorization": f"Bearer {api_key()}", "content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
+
+        async def post_all() -> None:
+            for start in starts:
+                response = await client.post("/api/v1/customers", content=body(start))
+                assert response.status_code in (201, 202), response.text[:300]
+
+        began = time.perf_counter()
+        await asyncio.gather(*(post_all() for _ in range(connections)))
+        seconds = time.perf_counter() - began
+    return {
+        "rows": rows,
+        "batch": batch,
+        "connections": connections,
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(rows / seconds),
+    }
+
+
 async def measure(base: str, runs: int, import_rows: int) -> dict[str, Any]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -177,8 +235,10 @@ async def measure(base: str, runs: int, import_rows: int) -> dict[str, Any]:
             await page.evaluate("document.querySelector('#count').dataset.ms = 'seen'")
         imported = await import_through_the_page(browser, base, import_rows) if import_rows else None
         await browser.close()
+    api = await through_the_api(base, min(import_rows, 200_000)) if import_rows else None
     return {
         "csv_import_through_upload_page": imported,
+        "same_customers_through_the_api": api,
         "edit_to_count_p50_ms": pctl(times, 50),
         "edit_to_count_p95_ms": pctl(times, 95),
         "edit_to_count_max_ms": round(max(times), 1),
