@@ -1,9 +1,11 @@
 """Issue 14's helpers in a real browser: a campaign's tags edited and the history filtered by
 one, the performance summary on a sent campaign's page, and the wizard's send-time suggestion
-applied to the schedule (see test_browser.py for how the processes start)."""
+applied to the schedule, and customers like a sent campaign's converters found from its page
+(see test_browser.py for how the processes start)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime
 from pathlib import Path
@@ -143,3 +145,58 @@ async def test_the_wizard_suggests_a_send_time_and_applies_it(
     async with stack.api() as api:
         saved = (await api.get(f"/api/v1/campaigns/{cid}")).json()
     assert datetime.fromisoformat(saved["scheduled_at"]) == expected and saved["send_at"] == "now"
+
+
+async def test_a_sent_campaign_finds_customers_like_its_converters(
+    stack_factory: Any, page: Page, shots: Path
+) -> None:
+    stack = await stack_factory(vendor=True, vendor_success_rate="1", attribution_interval_seconds="0.2")
+    await tb.seed(stack, n=40)  # 10 in each of four cities
+    async with stack.api() as api:
+        pune = {"op": "and", "rules": [{"field": "external_id", "cmp": "in", "value": ["c0001", "c0005"]}]}
+        created = await api.post(
+            "/api/v1/campaigns", json={"name": "Pune pair", "message": "Hi", "rules": pune}
+        )
+        assert created.status_code == 201, created.text
+    cid = created.json()["id"]
+
+    await tb.sign_in(page, stack, f"/campaigns/{cid}")
+    await expect(page.locator("#lookalike")).to_have_count(0)  # a draft has no converters to resemble
+    await page.get_by_role("button", name="Launch", exact=True).click()
+    await page.get_by_role("dialog").get_by_role("button", name=re.compile(r"^Send ")).click()
+    await expect(page.locator("#live .badge")).to_have_text("completed", timeout=60_000)
+    await page.reload()
+    section = page.locator("#lookalike")
+    await section.get_by_label("How many").fill("8")
+    await section.get_by_role("button", name="Find lookalikes").click()
+    await expect(section.locator(".lookalike-result")).to_contain_text(
+        "the seed is empty: nobody this campaign has converted yet"
+    )
+
+    bought = utcnow().isoformat()
+    async with stack.api() as api:
+        orders = [
+            order(external_id=f"buy-{c}", customer_external_id=c, amount="4000.00", ordered_at=bought)
+            for c in ("c0001", "c0005")
+        ]
+        assert (await api.post("/api/v1/orders", json=orders)).status_code == 201
+        for _ in range(100):  # the attribution pass runs every 0.2 s in serve
+            report = (await api.get(f"/api/v1/campaigns/{cid}/report")).json()
+            if report["attributed"]["converted"] == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert report["attributed"]["converted"] == 2, report
+
+    await section.get_by_role("button", name="Find lookalikes").click()
+    result = section.locator(".lookalike-result")
+    await expect(result).to_contain_text(
+        "Found 8 customers like the 2 who converted after “Pune pair”, out of 38"
+    )
+    await expect(result).to_contain_text("What sets these converters apart:")
+    await expect(result.locator("tbody tr")).to_have_count(8)
+    await page.screenshot(path=shots / "campaign-lookalikes.png", full_page=True)
+    name = section.get_by_label("Save them as a list segment named")
+    await expect(name).to_have_value("Like Pune pair")
+    await section.get_by_role("button", name="Save as list segment").click()
+    await page.wait_for_url(re.compile(r"/segments/\d+\?saved=1$"))
+    await expect(page.locator("#list-note")).to_contain_text("A list segment: 8 customers saved on")

@@ -1,11 +1,14 @@
-// The segment page's "Find customers like these": a ranked preview of the customers outside the
-// segment who resemble it, what sets the segment apart, and saving them as a list segment.
+// "Find customers like these", on a segment's page (the seed: its members) and on a sent
+// campaign's page (the seed: its converters): a ranked preview of the customers outside the seed
+// who resemble it, what sets the seed apart, and saving them as a list segment.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   const section = document.getElementById("lookalike");
   if (!section) return;
-  const segmentId = parseInt(section.dataset.segmentId, 10);
-  const segmentName = section.dataset.segmentName;
+  // The API takes the seed as {segment_id} or {campaign_id}.
+  const seedField = section.dataset.seedKind === "campaign" ? "campaign_id" : "segment_id";
+  const seed = { [seedField]: parseInt(section.dataset.seedId, 10) };
+  const seedName = section.dataset.seedName;
   const find = document.getElementById("lookalike-find");
   const save = document.getElementById("lookalike-save");
   const out = section.querySelector(".lookalike-result");
@@ -13,17 +16,18 @@ document.addEventListener("DOMContentLoaded", () => {
   let size = null; // the size of the preview on screen: saving keeps the same ranking
 
   const render = (data) => {
-    const seed = data.seed;
+    const found = data.seed;
+    const who = found.kind === "campaign" ? `who converted after “${found.name}”` : `in “${found.name}”`;
     const parts = [
       Pulse.el("p", {
         class: "small",
-        text: `Found ${Pulse.number(data.size)} customers like the ${Pulse.number(seed.customers)} in “${seed.name}”, out of ${Pulse.number(data.scanned)} outside it${data.sampled ? " (an even sample: the base is over the scan cap)" : ""}.`,
+        text: `Found ${Pulse.number(data.size)} customers like the ${Pulse.number(found.customers)} ${who}, out of ${Pulse.number(data.scanned)} outside ${found.kind === "campaign" ? "them" : "it"}${data.sampled ? " (an even sample: the base is over the scan cap)" : ""}.`,
       }),
       data.drivers.length
         ? Pulse.el("div", {},
-            Pulse.el("p", { class: "small", text: `What sets “${seed.name}” apart:` }),
+            Pulse.el("p", { class: "small", text: found.kind === "campaign" ? "What sets these converters apart:" : `What sets “${found.name}” apart:` }),
             Pulse.el("ul", { class: "explanation drivers" }, data.drivers.map((d) => Pulse.el("li", { text: d.text }))))
-        : Pulse.el("p", { class: "muted small", text: "This segment looks like everyone on every feature, so the ranking has little to go on." }),
+        : Pulse.el("p", { class: "muted small", text: `${found.kind === "campaign" ? "These converters look" : "This segment looks"} like everyone on every feature, so the ranking has little to go on.` }),
       data.customers.length
         ? Pulse.el("table", { class: "striped compact" },
             Pulse.el("thead", {}, Pulse.el("tr", {}, ["Most alike", "City", "Spend", "Orders", "Similarity"].map((h) => Pulse.el("th", { scope: "col", text: h })))),
@@ -47,11 +51,11 @@ document.addEventListener("DOMContentLoaded", () => {
     out.replaceChildren(Pulse.el("p", { class: "muted small", text: "Ranking…" }));
     try {
       const asked = parseInt(find.elements.size.value, 10);
-      const data = await Pulse.api("POST", "/api/v1/ai/lookalikes", { segment_id: segmentId, size: asked, preview: 10 });
+      const data = await Pulse.api("POST", "/api/v1/ai/lookalikes", { ...seed, size: asked, preview: 10 });
       render(data);
       size = data.size;
       save.hidden = data.size === 0;
-      if (!save.elements.name.value) save.elements.name.value = `Like ${segmentName}`.slice(0, 200);
+      if (!save.elements.name.value) save.elements.name.value = `Like ${seedName}`.slice(0, 200);
     } catch (error) {
       save.hidden = true;
       const messages = (error.details || []).map((d) => d.message).filter(Boolean);
@@ -67,7 +71,7 @@ document.addEventListener("DOMContentLoaded", () => {
     button.setAttribute("aria-busy", "true");
     saveError.textContent = "";
     try {
-      const body = { segment_id: segmentId, size, preview: 0, name: save.elements.name.value.trim() };
+      const body = { ...seed, size, preview: 0, name: save.elements.name.value.trim() };
       const saved = await Pulse.api("POST", "/api/v1/ai/lookalikes/save", body);
       window.location = `/segments/${saved.segment.id}?saved=1`;
     } catch (error) {
