@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -271,3 +272,20 @@ async def test_engagement_for_a_message_not_recorded_yet_is_parked_then_applied(
     assert (await _marks(api, cid))["late"] == (3, 4, "delivered")
     async with api.services.db.engine.connect() as conn:
         assert (await conn.scalar(sa.select(sa.func.count()).select_from(ParkedReceipt))) == 0
+
+
+async def test_a_receipt_parked_for_days_is_forgotten(api: Api) -> None:
+    """A receipt for a message never recorded (a test send, a send lost to a killed worker)
+    does not stay parked for ever; one parked recently still waits for its message."""
+    await _sent_campaign(api, customers=1)
+    await post(api, [receipt("test-send-1", "delivered"), receipt("fresh", "delivered")])
+    async with api.services.db.engine.begin() as conn:
+        await conn.execute(
+            sa.update(ParkedReceipt)
+            .where(ParkedReceipt.message_id == "test-send-1")
+            .values(received_at=utcnow() - store.PARKED_RETENTION - timedelta(minutes=1))
+        )
+        await store.settle_parked(conn, now=utcnow())
+    async with api.services.db.engine.connect() as conn:
+        left = (await conn.execute(sa.select(ParkedReceipt.message_id))).scalars().all()
+    assert left == ["fresh"]

@@ -671,6 +671,12 @@ async def apply_receipts(conn: AsyncConnection, receipts: Sequence[Receipt], *, 
     )
 
 
+# A send is recorded seconds after the vendor took it, or never (a worker killed mid-send
+# leaves it `unknown`), and a test send has no delivery at all: a receipt still parked after
+# this long has no message to wait for.
+PARKED_RETENTION = timedelta(days=2)
+
+
 async def _settle_parked(conn: AsyncConnection, *, message_ids: list[str] | None, now: datetime) -> Deltas:
     query = (
         sa.select(
@@ -697,11 +703,13 @@ async def _settle_parked(conn: AsyncConnection, *, message_ids: list[str] | None
 
 
 async def settle_parked(conn: AsyncConnection, *, now: datetime) -> int:
-    """Apply, then forget, parked receipts whose message has since been recorded as sent.
+    """Apply, then forget, parked receipts whose message has since been recorded as sent, and
+    forget those parked longer than PARKED_RETENTION.
 
     `record` settles the ones it can see; a receipt parked by a transaction that commits just
     after the send was recorded is invisible to it, and a periodic pass closes that gap."""
     deltas = await _settle_parked(conn, message_ids=None, now=now)
+    await conn.execute(sa.delete(ParkedReceipt).where(ParkedReceipt.received_at < now - PARKED_RETENTION))
     await _count(conn, deltas, now)
     return sum(n for changes in deltas.values() for name, n in changes.items() if n > 0)
 
