@@ -14,9 +14,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match, Mount
@@ -48,6 +46,7 @@ from pulsecrm.web.login import router as login_router
 from pulsecrm.web.pages import router as pages_router
 from pulsecrm.web.ratelimit import LoginLimiter
 from pulsecrm.web.security import SESSION_COOKIE, SecurityHeaders, SignInRequired
+from pulsecrm.web.static import PrecompressedStatic
 from pulsecrm.web.templating import STATIC, render
 from pulsecrm.web.unsubscribe import router as unsubscribe_router
 
@@ -150,9 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.oauth = oidc_client(settings)
     app.state.login_limiter = None  # set at startup, once Redis (if any) is connected
     # Stylesheets and scripts are gzipped for clients that take it (about a fifth of their size
-    # on the wire). Pages are not: they carry the CSRF token beside text a visitor can put in
-    # the page (a search box), which is what BREACH needs to guess a secret byte by byte.
-    app.mount("/static", GZipMiddleware(StaticFiles(directory=STATIC), minimum_size=1024), name="static")
+    # on the wire), once per file. Pages are not: they carry the CSRF token beside text a visitor
+    # can put in the page (a search box), which is what BREACH needs to guess a secret byte by byte.
+    app.mount("/static", PrecompressedStatic(directory=STATIC), name="static")
     app.include_router(login_router)
     app.include_router(unsubscribe_router)
     app.include_router(pages_router)

@@ -4,9 +4,12 @@ unpacked; pages never do (BREACH: the CSRF token sits beside text a visitor can 
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import httpx
+import pytest
 
+from pulsecrm.web import static
 from pulsecrm.web.templating import HERE
 from tests.conftest import Web
 
@@ -45,3 +48,25 @@ async def test_pages_are_never_compressed(web: Web) -> None:
         assert page.status_code == 200, path
         assert "content-encoding" not in page.headers, path
         assert b"<html" in raw.lower(), path
+
+
+async def test_each_asset_is_compressed_once_and_ranges_come_plain(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packed: list[str] = []
+    real = static._gzip
+
+    def counting(path: Path) -> bytes:
+        packed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(static, "_gzip", counting)
+    bodies = [(await _raw(web.client, "/static/builder.js", "gzip"))[1] for _ in range(3)]
+    assert packed == ["builder.js"] and bodies[0] == bodies[1] == bodies[2]
+    assert gzip.decompress(bodies[0]) == (STATIC / "builder.js").read_bytes()
+
+    ranged = await web.client.get(
+        "/static/builder.js", headers={"Accept-Encoding": "gzip", "Range": "bytes=0-9"}
+    )
+    assert ranged.status_code == 206 and "content-encoding" not in ranged.headers
+    assert ranged.content == (STATIC / "builder.js").read_bytes()[:10]
