@@ -8,7 +8,7 @@ way the API speaks ("must be at most 200 characters"), without its type names.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pulsecrm.validation import NO_NUL, NUL_MESSAGE, TIMESTAMP_RANGE
 
@@ -158,6 +158,11 @@ class Conflict(PulseError):
 class InvalidInput(PulseError):
     status_code = 422
     code = "invalid_input"
+
+    @classmethod
+    def at(cls, where: Literal["body", "query", "path"], field: str, message: str) -> InvalidInput:
+        """A 422 naming one field: "field: message", and where the field was in the request."""
+        return cls(f"{field}: {message}", details=[{"loc": [where, field], "message": message}])
 
 
 class MalformedBody(PulseError):

@@ -315,27 +315,25 @@ class Lookalike:
         return self.ranking.seed_size < self.seed_total or self.ranking.candidates < self.outside_total
 
 
-def _bad(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, details=[{"loc": ["body", field], "message": message}])
-
-
 async def seed_of(
     session: AsyncSession, catalog: Catalog, *, segment_id: int | None, campaign_id: int | None, now: datetime
 ) -> Seed:
     """The seed's customers as a filter: a saved segment's audience now, or a campaign's
     converters (customers with an order attributed to one of its messages)."""
     if (segment_id is None) == (campaign_id is None):
-        raise _bad("segment_id", "give the seed as `segment_id` or as `campaign_id` (exactly one)")
+        raise InvalidInput.at(
+            "body", "segment_id", "give the seed as `segment_id` or as `campaign_id` (exactly one)"
+        )
     if segment_id is not None:
         segment = await session.get(Segment, segment_id)
         if segment is None:
-            raise _bad("segment_id", f"no segment with id {segment_id}")
+            raise InvalidInput.at("body", "segment_id", f"no segment with id {segment_id}")
         _, where = await segment_service.audience_filter(session, segment.rules, catalog, now=now)
         return Seed("segment", segment.id, segment.name, where, "segment_id")
     assert campaign_id is not None
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
-        raise _bad("campaign_id", f"no campaign with id {campaign_id}")
+        raise InvalidInput.at("body", "campaign_id", f"no campaign with id {campaign_id}")
     where = Customer.external_id.in_(outcome_service.converters(campaign_id))
     return Seed("campaign", campaign.id, campaign.name, where, "campaign_id")
 
@@ -359,7 +357,8 @@ async def find(session: AsyncSession, catalog: Catalog, *, seed: Seed, size: int
     seed_total, outside_total = await _count(session, seed.where), await _count(session, outside)
     if seed_total == 0:
         what = "segment matches" if seed.kind == "segment" else "campaign has converted"
-        raise _bad(seed.field, f"the seed is empty: nobody this {what} yet, so there is nobody to resemble")
+        empty = f"the seed is empty: nobody this {what} yet, so there is nobody to resemble"
+        raise InvalidInput.at("body", seed.field, empty)
     conn = await session.connection()
     seed_frame = await read_frame(conn, specs, _even_sample(seed.where, seed_total, MAX_SEED), limit=MAX_SEED)
     outside_frame = await read_frame(

@@ -34,10 +34,6 @@ class TestSent:
     message_id: str
 
 
-def _field_error(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{field}: {message}", details=[{"loc": ["body", field], "message": message}])
-
-
 def recipient(channel: ChannelName, who: Principal, phone: str | None) -> str:
     """E-mail goes to the signed-in person's own address; SMS to the number they typed."""
     if channel == "email":
@@ -46,9 +42,11 @@ def recipient(channel: ChannelName, who: Principal, phone: str | None) -> str:
         return who.name
     number = (phone or "").strip()
     if not number:
-        raise _field_error("phone", "enter the phone number to send the test SMS to")
+        raise InvalidInput.at("body", "phone", "enter the phone number to send the test SMS to")
     if not PHONE.fullmatch(number):
-        raise _field_error("phone", "is not a phone number (digits, spaces and an optional leading +)")
+        raise InvalidInput.at(
+            "body", "phone", "is not a phone number (digits, spaces and an optional leading +)"
+        )
     return number
 
 

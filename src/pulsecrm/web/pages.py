@@ -135,28 +135,24 @@ class CustomerFilter:
         return {k: v for k, v in out.items() if v}
 
 
-def _bad(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{field}: {message}", details=[{"loc": ["query", field], "message": message}])
-
-
 async def _customer_filter(
     session: SessionDep, services: ServicesDep, q: str | None, segment: str | None, rules: str | None
 ) -> CustomerFilter:
     q, segment, rules = (q or "").strip(), (segment or "").strip(), (rules or "").strip()
     if segment and rules:
-        raise _bad("rules", "choose a saved segment or rules, not both")
+        raise InvalidInput.at("query", "rules", "choose a saved segment or rules, not both")
     raw: Any = None
     segment_id = None
     if segment:
         if not segment.isdigit() or not 0 < int(segment) < 2**63:
-            raise _bad("segment", "must be a segment's id")
+            raise InvalidInput.at("query", "segment", "must be a segment's id")
         segment_id = int(segment)
         raw = (await segments.get(session, segment_id)).rules
     elif rules:
         try:
             raw = json.loads(rules)
         except ValueError:
-            raise _bad("rules", "must be a rule tree as JSON") from None
+            raise InvalidInput.at("query", "rules", "must be a rule tree as JSON") from None
     if raw is None:
         return CustomerFilter(q, None, "", None, None)
     catalog = await services.catalog.get(session)
@@ -311,7 +307,7 @@ async def campaign_list(
     cursor: IdCursor = None,
 ) -> Response:
     if tag and tag not in ai_tags.TAGS:
-        raise _bad("tag", f"must be one of: {', '.join(ai_tags.TAGS_IN_ORDER)}")
+        raise InvalidInput.at("query", "tag", f"must be one of: {', '.join(ai_tags.TAGS_IN_ORDER)}")
     rows, next_cursor = await campaigns.list_campaigns(
         session, limit=PAGE, cursor=cursor, status=status or None, tag=tag or None
     )
