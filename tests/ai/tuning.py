@@ -1696,3 +1696,50 @@ TUNING_3C: list[tuple[str, Node | None]] = [
 ]
 
 TUNING += TUNING_3C
+
+# Round 4: variants of the kinds tests/ai/tuning_round4.py found wrong (each fix read on two or
+# three phrasings of its own), and guards that the change does not fire elsewhere.
+TUNING_4: list[tuple[str, Node | None]] = [
+    # a stated period replaces a vague word's default when both point the same way ("gone
+    # quiet" was lapsed-90 AND no orders in 56 days: silently wrong)
+    ("dormant customers: no purchases in the last 4 months", away(120)),
+    ("inactive shoppers who haven't bought in 45 days", away(45)),
+    ("lapsed buyers, last order more than 60 days ago", AND(away(60), c(LAST, "is_set"))),
+    ("churned users (4 months)", away(120)),
+    # … but not when they point opposite ways (a window), nor across an "or"
+    ("lapsed customers who ordered in the last year", AND(away(90), c(LAST, "within_last_days", 365))),
+    ("recent buyers who haven't ordered in 7 days", AND(c(LAST, "within_last_days", 30), away(7))),
+    ("lapsed customers or anyone who ordered in the last week", OR(away(90), c(LAST, "within_last_days", 7))),
+    (
+        "new customers or those who joined in the last 7 days",
+        OR(c(JOINED, "within_last_days", 30), c(JOINED, "within_last_days", 7)),
+    ),
+    # a period in brackets or after a dash, with no preposition, is the vague word's period
+    ("recent customers (past 2 weeks) in Pune", AND(c(LAST, "within_last_days", 14), c(CITY, "eq", "Pune"))),
+    ("new customers (last 10 days)", c(JOINED, "within_last_days", 10)),
+    ("recent purchasers - last 45 days", c(LAST, "within_last_days", 45)),
+    ("recent buyers (past week) or VIPs", OR(c(LAST, "within_last_days", 7), c(VIP, "eq", True))),
+    # … and nothing else's: "last week" without a count is the calendar week
+    ("customers in Pune (last 15 days)", None),
+    ("recent buyers, last week", None),
+    ("new customers last week", c(JOINED, "between", ["2026-11-02", "2026-11-08"])),
+    # a window whose second bound is a bare count takes the unit said before it
+    ("bought in the past 3 months but not in the past 1", AND(c(LAST, "within_last_days", 90), away(30))),
+    (
+        "purchased within the last 60 days but not within the last 14",
+        AND(c(LAST, "within_last_days", 60), away(14)),
+    ),
+    ("ordered in the last 8 weeks but not in the last 2", AND(c(LAST, "within_last_days", 56), away(14))),
+    (
+        "joined in the last 90 days but not in the last 30",
+        AND(c(JOINED, "within_last_days", 90), c(JOINED, "not_within_last_days", 30)),
+    ),
+    ("spent over 5k in the last 30 days but not in the last 7", None),
+    # absence still includes customers who never ordered; a last or first order "more than N
+    # days ago" needs one
+    ("customers who haven't placed an order in the last 45 days", away(45)),
+    ("last purchase over 45 days ago", AND(away(45), c(LAST, "is_set"))),
+    ("first order more than 2 years ago", AND(c(FIRST, "not_within_last_days", 730), c(FIRST, "is_set"))),
+]
+
+TUNING += TUNING_4

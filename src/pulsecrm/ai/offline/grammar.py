@@ -493,6 +493,19 @@ class Grammar:
         # A period on its own ("new customers from Delhi this month"): the parser gives it to
         # the vague date word beside it, or reports it.
         add("loose_window", window, self._loose_window)
+        # … without a preposition, with a count ("recent buyers (last 15 days)", "past week"),
+        # or a duration alone in brackets ("lapsed customers (60 days)").
+        add(
+            "loose_last",
+            rf"(?:(?:the )?(?:(?P<last>last|previous|prior|preceding)|past) |(?P<bracket>(?<=\( ))){dur}(?(bracket)(?= \)))",
+            self._loose_last,
+        )
+        # "in the last 30 days but not in the last 7": the count takes the unit said before it.
+        add(
+            "loose_count",
+            rf"(?:(?:in|within|during|over|inside) )?(?:the )?(?:last|past|previous) (?P<n>{w.NUM})(?= *$| (?:and|or|but|,|\)|who|with|in|from|except|excluding)(?!\S))",
+            self._loose_count,
+        )
         add(
             "loose_cal",
             rf"(?:(?:in|during|from|of|for|since|over|within) )?(?:the )?(?P<cal>{CAL})",
@@ -788,7 +801,7 @@ class Grammar:
                 return None
             return Atom(m.start(), m.end(), _cond("last_order_at", "not_within_last_days", days))
         return Atom(
-            m.start(), m.end(), _cond("last_order_at", "not_within_last_days", DEFAULT_LAPSED_DAYS),
+            m.start(), m.end(), _cond("last_order_at", "not_within_last_days", DEFAULT_LAPSED_DAYS), weak=True,
             note=f"“{m[0]}” has no period: {DEFAULT_LAPSED_DAYS} days assumed (say e.g. “inactive for 60 days”)",
         )  # fmt: skip
 
@@ -927,6 +940,20 @@ class Grammar:
     @staticmethod
     def _loose_window(m: re.Match[str], _ctx: Context) -> Atom | None:
         days = w.duration_days(m["dur"])
+        return None if days is None else Atom(m.start(), m.end(), {}, when=("days", days))
+
+    @staticmethod
+    def _loose_last(m: re.Match[str], ctx: Context) -> Atom | None:
+        """'last 15 days' and '(15 days)' need a count: 'last week' is the calendar week."""
+        counted = re.match(rf"(?:{w.NUM}|{w.NUMW}) ", m["dur"]) is not None
+        if (m["last"] or m["bracket"] is not None) and not counted:
+            return None
+        return Grammar._loose_window(m, ctx)
+
+    @staticmethod
+    def _loose_count(m: re.Match[str], ctx: Context) -> Atom | None:
+        said = [d for d in re.finditer(rf"(?<!\S){w.DURATION}", ctx.text[: m.start()]) if d[0][:1].isdigit()]
+        days = w.duration_days(f"{m['n']} {said[-1][0].split()[-1]}") if said else None
         return None if days is None else Atom(m.start(), m.end(), {}, when=("days", days))
 
     @staticmethod
