@@ -1740,6 +1740,14 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("customers who haven't placed an order in the last 45 days", away(45)),
     ("last purchase over 45 days ago", AND(away(45), c(LAST, "is_set"))),
     ("first order more than 2 years ago", AND(c(FIRST, "not_within_last_days", 730), c(FIRST, "is_set"))),
+    # nothing spent is total spend 0, and a bare 0 is exactly 0 ("spent 0" was >= 0: everyone)
+    ("people who haven't spent a rupee", c(SPEND, "eq", 0)),
+    ("customers with zero spend in Pune", AND(c(SPEND, "eq", 0), c(CITY, "eq", "Pune"))),
+    ("customers who have spent nothing yet", c(SPEND, "eq", 0)),
+    ("spent ₹0", c(SPEND, "eq", 0)),
+    ("spent 0 or more", c(SPEND, "gte", 0)),
+    ("spent nothing in the last 30 days", None),
+    ("zero spend in the last month", None),
 ]
 
 TUNING += TUNING_4

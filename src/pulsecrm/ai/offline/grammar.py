@@ -385,6 +385,15 @@ class Grammar:
             rf"|(?P<above>above|below|over|under) ?(?:the )?median {spend_word}(?: {TIER_NOUN})?",
             self._spend_median,
         )
+        # Nothing spent: total spend is 0 ("spent nothing so far", "zero spend").
+        add(
+            "spent_nothing",
+            rf"(?:(?:{SPEND_VERB}|spent|spend|spends|spending) (?:nothing|not a (?:single )?(?:rupee|penny|paisa|cent|dime))"
+            r"|(?:(?:have|has|had|did|do|does) not|never) (?:spent|spend) (?:a|one) (?:single )?(?:rupee|penny|paisa|cent|dime|thing)"
+            r"|(?:with )?(?:zero|no|nil) (?:total |lifetime )?(?:spend|spending)(?! (?:in|within|during|over|for|since|this|last|past)(?!\S))"
+            r"|(?:total |lifetime )?(?:spend|spending) (?:is |was |of |= )?(?:nothing|nil))(?: (?:yet|ever|at all))?",
+            self._const(_cond("total_spend", "eq", 0)),
+        )
         add("low_value", LOW_VALUE, self._value_tier(high=False))
         add("high_value", HIGH_VALUE, self._value_tier(high=True))
         total = rf"(?:{SPEND_VERB}|total (?:spend|spent|spending|purchases|purchase value|order value|value|revenue|sales)|lifetime (?:value|spend|spending|revenue)|ltv|clv|spent|spend|spends|spending|spenders?|purchased worth|bought worth|shopped for|bought for|purchased for|bought|purchased|shopped|ordered|purchases worth|worth|revenue|revenue of|value of)"
@@ -671,6 +680,9 @@ class Grammar:
             if _PERCENT_AFTER.match(m.string, m.end()):
                 return None  # "spending 10%" is a share, not an amount
             found = _compare(m, _money, bare="gte")
+            said = m["cmp"] or m["post"] or m.groupdict().get("post_after")
+            if found == ("gte", 0) and not said:
+                found = ("eq", 0)  # "spent 0" is nothing, not "at least nothing"
             return None if found is None else Atom(m.start(), m.end(), _compared(name, found))
 
         return handle
