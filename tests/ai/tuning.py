@@ -1748,6 +1748,16 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("spent 0 or more", c(SPEND, "gte", 0)),
     ("spent nothing in the last 30 days", None),
     ("zero spend in the last month", None),
+    # short forms: "val", "amt", "ord", "txns", and a dot after "avg." or "no." ends no sentence
+    ("avg. basket val over 1500", c(AOV, "gt", 1500)),
+    ("average order amt under 800 in Pune", AND(c(AOV, "lt", 800), c(CITY, "eq", "Pune"))),
+    ("avg ord value above 3k and more than 3 txns", AND(c(AOV, "gt", 3000), c(ORDERS, "gt", 3))),
+    ("no. of orders > 5", c(ORDERS, "gt", 5)),
+    ("customers named Val", c("name", "contains", "val")),
+    (
+        "spent over 5k. ordered in the last 30 days",
+        AND(c(SPEND, "gt", 5000), c(LAST, "within_last_days", 30)),
+    ),
 ]
 
 TUNING += TUNING_4

@@ -294,8 +294,8 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
         low = word.lower()
         if low in ('"', "'", "?", "!", "*", "_", "#"):
             continue
-        if low == "." and out and out[-1].text == "rs":
-            continue  # "rs. 500"
+        if low == "." and out and (out[-1].text == "rs" or out[-1].original.lower() in _ABBREVIATED):
+            continue  # "rs. 500", "avg. order value": the dot ends an abbreviation, not a sentence
         if low in ("-", "~"):
             # "5k-10k" is a range; "one-time" and "mumbai-based" are one word each side.
             prev = out[-1].text if out else ""
@@ -339,8 +339,21 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
                 and out[-2].original[:1].isupper()
             )
         )
-        out.append(Token(low if naming else correct(low, vocabulary), word))
+        if naming:
+            out.append(Token(low, word))
+        else:
+            out.append(Token(ABBREVIATIONS.get(low) or correct(low, vocabulary), word))
     return out
+
+
+# Short forms people type for the words the patterns are written with ("avg order val").
+ABBREVIATIONS = {
+    "val": "value", "vals": "values", "amt": "amount", "amnt": "amount", "ord": "order",
+    "ords": "orders", "txn": "transaction", "txns": "transactions", "trxn": "transaction",
+    "trxns": "transactions",
+}  # fmt: skip
+# Abbreviations a dot may follow ("avg.", "no. of orders").
+_ABBREVIATED = frozenset({*ABBREVIATIONS, "avg", "approx", "min", "max", "tot", "no", "nos", "incl", "excl"})
 
 
 _NAME_CUES = frozenset({"named", "called", "name", "names", "is", "surname", "surnamed"})
