@@ -1758,6 +1758,11 @@ TUNING_4: list[tuple[str, Node | None]] = [
         "spent over 5k. ordered in the last 30 days",
         AND(c(SPEND, "gt", 5000), c(LAST, "within_last_days", 30)),
     ),
+    # "N times or more" on a counted attribute, as on orders
+    ("visited the store 15 times or less", c(VISITS, "lte", 15)),
+    ("visited 10 times and above in Pune", AND(c(VISITS, "gte", 10), c(CITY, "eq", "Pune"))),
+    ("visited 20 times or more or spent over 5k", OR(c(VISITS, "gte", 20), c(SPEND, "gt", 5000))),
+    ("visits 20 times", c(VISITS, "eq", 20)),
 ]
 
 TUNING += TUNING_4

@@ -578,7 +578,7 @@ class Grammar:
         if spec.type == "number":
             add(
                 f"attr_num_{key}",
-                rf"{where}(?:{names})(?: (?:is|are|count|of|was|score|us|the store|our store|the site|the website|the app))* {quantity(w.NUMBER)}(?: (?:times|time|x))?",
+                rf"{where}(?:{names})(?: (?:is|are|count|of|was|score|us|the store|our store|the site|the website|the app))* {quantity(w.NUMBER)}(?: (?:times|time|x)(?: (?P<post_after>{POST}))?)?",
                 self._counted(spec.name, bare="eq"),
             )
             add(
