@@ -1763,6 +1763,12 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("visited 10 times and above in Pune", AND(c(VISITS, "gte", 10), c(CITY, "eq", "Pune"))),
     ("visited 20 times or more or spent over 5k", OR(c(VISITS, "gte", 20), c(SPEND, "gt", 5000))),
     ("visits 20 times", c(VISITS, "eq", 20)),
+    # consent with no topic is the store's marketing consent; consent to something named is not
+    ("customers who have given explicit consent", c(OPT_IN, "eq", True)),
+    ("customers with no consent in Pune", AND(c(OPT_IN, "ne", True), c(CITY, "eq", "Pune"))),
+    ("VIPs who haven't consented", AND(c(VIP, "eq", True), c(OPT_IN, "ne", True))),
+    ("customers who consented to cookies", None),
+    ("customers who consented for data sharing", None),
 ]
 
 TUNING += TUNING_4

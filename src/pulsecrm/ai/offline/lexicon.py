@@ -213,6 +213,9 @@ CONSENT_YES = (
     rf"|(?:said yes|say yes|agreed) to {CONSENT_TOPIC}"
     # "customers we can send promotions to": allowed to be sent it
     rf"|(?:can|may|are allowed to|are permitted to) (?:send|e ?mail|text|message|contact|reach) (?:them )?{CONSENT_TOPIC}(?: to)?"
+    # Consent with no topic: the store's consent is marketing consent ("vip and consented",
+    # "without consent"); consent to something named ("consented to cookies") is not.
+    r"|(?:(?:consented|consenting)|(?:(?:with|have|has|having|gave|given|giving) )?(?:(?:their|a|an|explicit|marketing) )*consent(?: (?:given|granted|received|obtained|on file))?)(?! (?:to|for|on|with|from)(?!\S))"
 )
 CONSENT_NO = (
     rf"(?:(?:opted|opt) ?out|unsubscribed|withdrew consent|withdrawn consent|declined|refused)(?: (?:of|from|to|for))? {CONSENT_TOPIC}"
