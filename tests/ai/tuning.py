@@ -1769,6 +1769,14 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("VIPs who haven't consented", AND(c(VIP, "eq", True), c(OPT_IN, "ne", True))),
     ("customers who consented to cookies", None),
     ("customers who consented for data sharing", None),
+    # a hedge before a date or period ("sometime", "at some point", "back") changes nothing
+    ("joined sometime last year", c(JOINED, "between", ["2025-01-01", "2025-12-31"])),
+    ("registered at some point in 2024", c(JOINED, "between", ["2024-01-01", "2024-12-31"])),
+    ("first ordered sometime before 2025", c(FIRST, "before", "2025-01-01")),
+    ("ordered sometime in the last 30 days", c(LAST, "within_last_days", 30)),
+    ("haven't ordered anytime in the last 30 days", away(30)),
+    ("ordered at some point", c(ORDERS, "gte", 1)),
+    ("ordered sometime in March", None),
 ]
 
 TUNING += TUNING_4

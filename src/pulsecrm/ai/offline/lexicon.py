@@ -141,7 +141,7 @@ ORDER_VERB = (
     r"|shopped|shop|shopping|transacted|transacting|transaction|transactions|checked out|placed (?:an |any |a )?orders?"
     r"|made (?:a |any |an )?(?:purchases?|orders?)|spent anything|spent money|bought anything|been active|activity)"
 )
-ORDER_TAIL = r"(?: (?:anything|something|from us|with us|again|at all|online|here|stuff|items|products|at least once|even once|once))*"
+ORDER_TAIL = r"(?: (?:anything|something|from us|with us|again|at all|online|here|stuff|items|products|at least once|even once|once|sometime|some time|anytime|any time))*"
 WINDOW = (
     r"(?:in|within|during|for|over|since|inside)(?: the)?(?: (?:last|past|previous|recent|prior|preceding))?"
 )
@@ -156,7 +156,8 @@ JOIN_VERB = (
 )
 FIRST_VERB = r"(?:(?:(?:placed|made|did) (?:their |a |an |the )?)?first (?:order|purchase|bought|ordered|purchased|transaction|buy|shopped)(?: date)?|(?:ordered|bought|purchased|shopped|placed an order|made a purchase) for the first time)"
 LAST_ORDER = r"(?:(?:last|latest|most recent|previous|recent) (?:order|purchase|transaction|buy)(?: date)?|last ordered|last purchased|last bought|last shopped)"
-IS = r"(?: (?:was|is|were|are|placed|made|date|on|at|happened))*"
+# … and hedges before a date ("signed up sometime in 2025", "last ordered back in March").
+IS = r"(?: (?:was|is|were|are|placed|made|date|on|at|happened|sometime|some time|anytime|any time|at some point|at any point|at any time|back|way back))*"
 # What makes "no orders …" about a period rather than ever: "in the last", "for 3", "since", "this".
 _PERIOD_AHEAD = (
     r"(?:(?:in|within|for|during|over)(?: the)? (?:last|past|previous|recent|prior|this|\d|an?|one|two|three"
