@@ -1777,6 +1777,14 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("haven't ordered anytime in the last 30 days", away(30)),
     ("ordered at some point", c(ORDERS, "gte", 1)),
     ("ordered sometime in March", None),
+    # a named day with its date in brackets is that date; without one it is still reported
+    ("haven't ordered since Holi (14 March 2026)", NOT(c(LAST, "after", "2026-03-13"))),
+    ("joined after Independence Day (15 Aug 2026)", c(JOINED, "after", "2026-08-15")),
+    ("customers who bought after the Diwali sale (1 Nov 2026)", c(LAST, "after", "2026-11-01")),
+    ("first order before Christmas (25 Dec 2025)", c(FIRST, "before", "2025-12-25")),
+    ("customers who shopped since Onam", None),
+    ("joined in Pune (1 Jan 2025)", None),
+    ("joined in March (2025)", None),
 ]
 
 TUNING += TUNING_4

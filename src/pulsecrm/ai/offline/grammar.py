@@ -121,7 +121,16 @@ class Grammar:
         dur = rf"(?P<dur>{w.DURATION})"
         # "in the last 3 months", but not "over a year ago" (that is the other way round).
         window = rf"{WINDOW}(?: (?:{AGO_MORE}))? {dur}(?! (?:ago|back|before|earlier))"
-        date_ = rf"(?P<date>{w.DATE})"
+        # A named day may carry its date in brackets: "since Diwali (8 Nov 2026)"; its words are
+        # no place, month or connective ("joined in Pune (1 Jan 2025)", "in March (2025)").
+        stop = "|".join(
+            re.escape(x)
+            for x in sorted(
+                {*self.cities, *w.MONTHS, *(c for c in CONNECTIVES if c.isalpha())}, key=len, reverse=True
+            )
+        )
+        named = rf"(?P<named>(?:(?!(?:{stop})(?!\S))[a-z]+ ){{1,4}})"
+        date_ = rf"(?:{named}\( (?:on )?)?(?P<date>{w.DATE})(?(named) \))"
 
         # Dates first: they own the verbs "ordered", "joined" when a period follows.
         neg = r"(?:(?:have|has|had|did|do|does|is|are) not|not|never|no|without|zero|nil)(?: been| yet| even| ever| once)*"
