@@ -1785,6 +1785,28 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("customers who shopped since Onam", None),
     ("joined in Pune (1 Jan 2025)", None),
     ("joined in March (2025)", None),
+    # a bare tier word after a status cue ("are", "not", "neither … nor") or listed with a yes/no
+    # attribute ("VIPs or gold") is a tier; after a purchase verb, or before a product, it is not
+    ("customers who are neither VIP nor gold", NOT(OR(c(VIP, "eq", True), c(TIER, "eq", "gold")))),
+    ("customers who are neither opted in nor VIP", NOT(OR(c(OPT_IN, "eq", True), c(VIP, "eq", True)))),
+    ("customers who are platinum in Pune", AND(c(TIER, "eq", "platinum"), c(CITY, "eq", "Pune"))),
+    ("VIPs or gold", OR(c(VIP, "eq", True), c(TIER, "eq", "gold"))),
+    ("customers who bought gold", None),
+    ("customers who are gold buyers", None),
+    ("gold or silver", None),
+    # tiers compared by their usual order (bronze, silver, gold, platinum, diamond)
+    ("gold and above", c(TIER, "in", ["gold", "platinum", "diamond"])),
+    ("members below gold tier", c(TIER, "in", ["bronze", "silver"])),
+    (
+        "silver tier or higher in Mumbai",
+        AND(c(TIER, "in", ["silver", "gold", "platinum", "diamond"]), c(CITY, "eq", "Mumbai")),
+    ),
+    (
+        "tier at least gold and spent over 10k",
+        AND(c(TIER, "in", ["gold", "platinum", "diamond"]), c(SPEND, "gt", 10000)),
+    ),
+    ("not above silver tier", c(TIER, "not_in", ["gold", "platinum", "diamond"])),
+    ("above diamond tier", None),
 ]
 
 TUNING += TUNING_4

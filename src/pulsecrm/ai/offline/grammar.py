@@ -51,10 +51,14 @@ from pulsecrm.ai.offline.lexicon import (
     REGIONS,
     RETURN_VERB,
     SPEND_VERB,
+    TIER_CUES,
     TIER_KEYS,
+    TIER_NOT_AFTER,
     TIER_NOUN,
+    TIER_ORDER,
     TIER_VALUES,
     WINDOW,
+    _alt,
 )
 from pulsecrm.ai.offline.quantities import _compare, _compared, _count, _money, quantity
 from pulsecrm.segments.catalog import Catalog, FieldSpec
@@ -478,13 +482,31 @@ class Grammar:
             self._text_op,
         )
 
+        # Tiers compared by their usual order: "above silver tier", "gold and above".
+        tier = self._tier()
+        if tier is not None:
+            ranked = "|".join(TIER_ORDER)
+            keys = "|".join(TIER_KEYS)
+            # "not above silver" is left to "not": no tier above silver, or none at all
+            up_down = _alt(
+                p
+                for p, cmp in _CMP_OF.items()
+                if cmp in ("gt", "gte", "lt", "lte") and p.split()[0] not in ("not", "no")
+            )
+            noun = rf"(?: (?:{keys}|{PEOPLE}|card ?holders?|status|members?|and (?:up|higher)))*"
+            add(
+                "tier_compare",
+                rf"(?:(?:{keys}) )?(?P<cmp>{up_down}|better than|worse than) (?P<v>{ranked}){noun}"
+                rf"|(?P<v2>{ranked})(?: (?:{keys}|{PEOPLE}|status|members?))? (?P<post>or above|and above|or higher|and higher|or better|and better|and up|or more|at least|minimum|or below|and below|or lower|and lower|or worse|at most|maximum)",
+                self._tier_compare(tier),
+            )
+
         # Custom attributes, from the catalog.
         # Numbers and flags before text attributes: "vip or gold tier" is two conditions.
         attributes = [f for f in self.catalog.fields if f.attribute is not None]
         for spec in sorted(attributes, key=lambda f: f.type == "text"):
             self._attribute(spec)
 
-        tier = self._tier()
         if tier is not None:
             value = "|".join(TIER_VALUES)
             add(
@@ -945,16 +967,57 @@ class Grammar:
             return None  # short names only when written as names
         return _place_atom(m, values, negated=negated, bare=bare)
 
-    @staticmethod
-    def _tier_word(spec: FieldSpec) -> Handler:
+    def _tier_word(self, spec: FieldSpec) -> Handler:
         key = re.compile(rf"(?<!\S){re.escape((spec.attribute or '').lower().replace('_', ' '))}(?!\S)")
         values_of = Grammar._text_values(spec.name)
+        # "VIPs or platinum": a bare tier word listed with a yes/no attribute is a status too.
+        flags = "|".join(
+            re.escape(f.attribute.lower().replace("_", " "))
+            for f in self.catalog.fields
+            if f.type == "boolean" and f.attribute
+        )
+        cued = re.compile(
+            rf"(?:^|\s)(?:{'|'.join(TIER_CUES)}"
+            + (rf"|(?:{flags})s? (?:or|and|nor|,|, or|/)" if flags else "")
+            + r") $"
+        )
+        product = re.compile(rf" {TIER_NOT_AFTER}(?!\S)")
 
         def handle(m: re.Match[str], ctx: Context) -> Atom | list[Atom] | None:
-            # A bare "gold" is a tier only beside a people word, or where the tier is named.
+            # A bare "gold" is a tier only beside a people word, where the tier is named, or
+            # after a word that makes it a status ("are platinum", "neither VIP nor gold") and
+            # before no word that makes it a product ("are gold buyers").
             if not m["noun"] and not key.search(ctx.text):
-                return None
+                status = cued.search(ctx.text[: m.start()]) and not product.match(ctx.text, m.end())
+                if not status:
+                    return None
             return values_of(m, ctx)
+
+        return handle
+
+    @staticmethod
+    def _tier_compare(spec: FieldSpec) -> Handler:
+        def handle(m: re.Match[str], _ctx: Context) -> Atom | None:
+            value = m["v"] or m["v2"]
+            if m["cmp"]:
+                cmp = {"better than": "gt", "worse than": "lt"}.get(m["cmp"]) or _CMP_OF[m["cmp"]]
+            else:
+                up = m["post"].split()[-1] in ("above", "higher", "better", "up", "more", "least", "minimum")
+                cmp = "gte" if up else "lte"
+            rank = TIER_ORDER.index(value)
+            ranks = {
+                "gt": TIER_ORDER[rank + 1 :],
+                "gte": TIER_ORDER[rank:],
+                "lt": TIER_ORDER[:rank],
+                "lte": TIER_ORDER[: rank + 1],
+            }[cmp]
+            if not ranks:
+                return None  # "above diamond": no tier we know of, reported
+            node = (
+                _cond(spec.name, "eq", ranks[0]) if len(ranks) == 1 else _cond(spec.name, "in", list(ranks))
+            )
+            note = f"“{m[0]}” read by the usual order of tiers ({', '.join(TIER_ORDER)}): {', '.join(ranks)}"
+            return Atom(m.start(), m.end(), node, note=note)
 
         return handle
 

@@ -202,6 +202,14 @@ NAME_CUE = (
 # read as a value of the catalog's text attribute named like a tier (tier, level, membership).
 TIER_VALUES = ("bronze", "silver", "gold", "platinum", "diamond", "titanium")
 TIER_KEYS = ("tier", "level", "membership", "loyalty", "plan", "rank", "grade")
+# The usual order of those tiers, lowest first, for "above silver" or "gold and up" ("titanium"
+# ranks differently from one programme to the next, so it has no place here and is reported).
+TIER_ORDER = ("bronze", "silver", "gold", "platinum", "diamond")
+# Words before a bare tier word that make it a status ("customers who are platinum", "neither
+# VIP nor gold"); without them, or a people word after, "gold" may be what was bought.
+TIER_CUES = ("are", "is", "were", "was", "be", "been", "not", "non", "nor", "neither", "either")
+# … and words after one that make it a product instead ("gold jewellery", "gold buyers").
+TIER_NOT_AFTER = r"(?:jewel(?:le)?ry|jewels?|coins?|bars?|chains?|rings?|plated|plating|items?|products?|buyers?|purchasers?|shoppers?|orders?|purchases?)"
 # Marketing consent in the words people use for it ("subscribed to promotions", "marketing
 # consent"), for a boolean opt-in attribute; and the ways it is withdrawn.
 CONSENT_TOPIC = r"(?:(?:our|the|your|all) )?(?:marketing|promotions?|promotional|promos?|offers|newsletters?|deals|marketing communications?)(?: (?:e ?mails?|messages|messaging|sms|texts|communications?|comms|updates|content|mailers))?"
