@@ -1807,6 +1807,22 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ),
     ("not above silver tier", c(TIER, "not_in", ["gold", "platinum", "diamond"])),
     ("above diamond tier", None),
+    # "nor" without a "neither" is "and not" ("not VIP nor platinum" was not-VIP OR platinum:
+    # silently wrong once "platinum" read as a tier); "neither" covers only what "nor" joins
+    (
+        "customers who are not VIP nor platinum",
+        AND(c(VIP, "ne", True), c(TIER, "ne", "platinum")),
+    ),
+    ("customers who haven't ordered in 90 days nor opted in", AND(away(90), c(OPT_IN, "ne", True))),
+    (
+        "neither VIP nor platinum and spent over 5k",
+        AND(NOT(OR(c(VIP, "eq", True), c(TIER, "eq", "platinum"))), c(SPEND, "gt", 5000)),
+    ),
+    ("neither in Mumbai nor Pune", c(CITY, "not_in", ["Mumbai", "Pune"])),
+    ("members above the silver tier", c(TIER, "in", ["gold", "platinum", "diamond"])),
+    ("customers in tiers above silver", c(TIER, "in", ["gold", "platinum", "diamond"])),
+    ("spent nil", c(SPEND, "eq", 0)),
+    ("haven't spent any money", c(SPEND, "eq", 0)),
 ]
 
 TUNING += TUNING_4

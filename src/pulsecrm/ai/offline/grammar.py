@@ -401,8 +401,8 @@ class Grammar:
         # Nothing spent: total spend is 0 ("spent nothing so far", "zero spend").
         add(
             "spent_nothing",
-            rf"(?:(?:{SPEND_VERB}|spent|spend|spends|spending) (?:nothing|not a (?:single )?(?:rupee|penny|paisa|cent|dime))"
-            r"|(?:(?:have|has|had|did|do|does) not|never) (?:spent|spend) (?:a|one) (?:single )?(?:rupee|penny|paisa|cent|dime|thing)"
+            rf"(?:(?:{SPEND_VERB}|spent|spend|spends|spending) (?:nothing|nil|not a (?:single )?(?:rupee|penny|paisa|cent|dime))"
+            r"|(?:(?:have|has|had|did|do|does) not|never) (?:spent|spend) (?:(?:a|one) (?:single )?(?:rupee|penny|paisa|cent|dime|thing)|any money)"
             r"|(?:with )?(?:zero|no|nil) (?:total |lifetime )?(?:spend|spending)(?! (?:in|within|during|over|for|since|this|last|past)(?!\S))"
             r"|(?:total |lifetime )?(?:spend|spending) (?:is |was |of |= )?(?:nothing|nil))(?: (?:yet|ever|at all))?",
             self._const(_cond("total_spend", "eq", 0)),
@@ -496,7 +496,7 @@ class Grammar:
             noun = rf"(?: (?:{keys}|{PEOPLE}|card ?holders?|status|members?|and (?:up|higher)))*"
             add(
                 "tier_compare",
-                rf"(?:(?:{keys}) )?(?P<cmp>{up_down}|better than|worse than) (?P<v>{ranked}){noun}"
+                rf"(?:(?:{keys})s? )?(?P<cmp>{up_down}|better than|worse than) (?:the )?(?P<v>{ranked}){noun}"
                 rf"|(?P<v2>{ranked})(?: (?:{keys}|{PEOPLE}|status|members?))? (?P<post>or above|and above|or higher|and higher|or better|and better|and up|or more|at least|minimum|or below|and below|or lower|and lower|or worse|at most|maximum)",
                 self._tier_compare(tier),
             )

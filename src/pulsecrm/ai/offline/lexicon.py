@@ -116,7 +116,7 @@ FILLER = frozenset(
 _FILLER_PHRASES = ("from us", "with us", "so far", "to date", "in total", "at all")
 
 CONNECTIVES: dict[str, str] = {
-    "and": "AND", "or": "OR", "nor": "OR", ",": "COMMA", "but": "BREAK", "who": "BREAK",
+    "and": "AND", "or": "OR", "nor": "NOR", ",": "COMMA", "but": "BREAK", "who": "BREAK",
     "whom": "BREAK", "that": "BREAK", "which": "BREAK", "whose": "BREAK", "where": "BREAK",
     "with": "BREAK", "having": "BREAK", "plus": "BREAK", "while": "BREAK", "whereas": "BREAK",
     "although": "BREAK", "though": "BREAK", "however": "BREAK", "also": "BREAK",

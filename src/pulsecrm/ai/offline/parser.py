@@ -75,7 +75,7 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
                 }
             ],
         )
-    tree = _Parser(_exclusions(_asides(_merge_places(stream)))).parse()
+    tree = _Parser(_exclusions(_asides(_merge_places(_nor(stream))))).parse()
     # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
     given_way = _give_way(tree, {id(a.node) for a in atoms if a.weak})
     notes = [a.note for a in atoms if a.note and id(a.node) not in given_way]
@@ -392,6 +392,19 @@ _GLUE = frozenset(("in", "at", "on", "from", "of", "for", "the", "a", "an", "to"
 _JOINERS = {"AND", "OR", "COMMA"}
 
 
+def _nor(items: list[Item]) -> list[Item]:
+    """'neither A nor B' is not (A or B): there "nor" is an "or" under the "neither". Without a
+    "neither" in its clause, "nor" is "and not": "not VIP nor platinum" is neither of them."""
+    out: list[Item] = []
+    for item in items:
+        if item != "NOR":
+            out.append(item)
+            continue
+        before = next((x for x in reversed(out) if x in ("NEITHER", "BREAK", "COMMA")), None)
+        out.extend(["OR"] if before == "NEITHER" else ["AND", "NOT"])
+    return out
+
+
 def _merge_places(items: list[Item]) -> list[Item]:
     """'in Mumbai, Pune or Delhi' -> one condition: city in [Mumbai, Pune, Delhi]. So are two
     places joined by a clause word ("in Pune as well as Mumbai", "plus those in Delhi"): no
@@ -573,7 +586,12 @@ class _Parser:
         if item == "EITHER":
             return self.disjunction()
         if item == "NEITHER":
-            return _not(self.disjunction())
+            # "neither A nor B and C": the "neither" covers A and B only
+            nodes = [self.unary()]
+            while self.peek() in ("OR", "ORBREAK"):
+                self.take()
+                nodes.append(self.unary())
+            return _not(nodes[0] if len(nodes) == 1 else {"op": "or", "rules": nodes})
         # "(": everything up to the matching ")"
         inner = self.or_clauses()
         if self.peek() == "RP":
