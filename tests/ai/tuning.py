@@ -1823,6 +1823,12 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("customers in tiers above silver", c(TIER, "in", ["gold", "platinum", "diamond"])),
     ("spent nil", c(SPEND, "eq", 0)),
     ("haven't spent any money", c(SPEND, "eq", 0)),
+    # consent as a yes/no field; "the year 2025" is that calendar year
+    ("vip = true and consent = yes", AND(c(VIP, "eq", True), c(OPT_IN, "eq", True))),
+    ("consent: no", c(OPT_IN, "eq", False)),
+    ("joined in the year 2025", c(JOINED, "between", ["2025-01-01", "2025-12-31"])),
+    ("signed up in calendar year 2024", c(JOINED, "between", ["2024-01-01", "2024-12-31"])),
+    ("joined in the last year", c(JOINED, "within_last_days", 365)),
 ]
 
 TUNING += TUNING_4

@@ -161,7 +161,7 @@ DATE = (
     rf"|{_START} (?:{_MON})(?: \d{{4}})?|{_START} \d{{4}}"
     rf"|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}{_ORD} (?:of )?(?:{_MON})(?: ,)?(?: \d{{4}})?"
     rf"|(?:{_MON}) \d{{1,2}}{_ORD}(?: ,)? \d{{4}}|(?:{_MON}) \d{{1,2}}{_ORD}(?![\d])"
-    rf"|(?:{_MON})(?: \d{{4}})?|\d{{4}})"
+    rf"|(?:{_MON})(?: \d{{4}})?|(?:(?:the )?(?:calendar )?year )?\d{{4}})"
 )
 _DAY_MONTH = re.compile(rf"^(?P<d>\d{{1,2}}){_ORD} (?:of )?(?P<m>{_MON})(?: ,)?(?: (?P<y>\d{{4}}))?$")
 _MONTH_DAY = re.compile(rf"^(?P<m>{_MON}) (?P<d>\d{{1,2}}){_ORD}(?: ,)?(?: (?P<y>\d{{4}}))?$")
@@ -172,7 +172,7 @@ def date_range(text: str, today: date) -> tuple[date, date] | None:
     """The first and last day a date phrase covers: '2025' is a year, 'march 2025' a month.
 
     Without a year a month means its latest occurrence not after today."""
-    text = text.strip()
+    text = re.sub(r"^(?:the )?(?:calendar )?year (?=\d{4}$)", "", text.strip())  # "the year 2025"
     if re.fullmatch(r"(?:the )?new years?(?: day)?", text):
         text = "start of the year"  # "since New Year": 1 January of this year
     start = re.match(r"^(?:the )?(?:start|beginning|first day) of (?:the |this )?", text)

@@ -124,7 +124,7 @@ class Grammar:
         add = self.add
         dur = rf"(?P<dur>{w.DURATION})"
         # "in the last 3 months", but not "over a year ago" (that is the other way round).
-        window = rf"{WINDOW}(?: (?:{AGO_MORE}))? {dur}(?! (?:ago|back|before|earlier))"
+        window = rf"{WINDOW}(?: (?:{AGO_MORE}))? {dur}(?! (?:ago|back|before|earlier|\d{{4}})(?!\S))"
         # A named day may carry its date in brackets: "since Diwali (8 Nov 2026)"; its words are
         # no place, month or connective ("joined in Pune (1 Jan 2025)", "in March (2025)").
         stop = "|".join(
@@ -624,6 +624,11 @@ class Grammar:
                 self._bool(spec.name),
             )
             if spec is self._consent():
+                add(
+                    f"attr_consent_is_{key}",
+                    r"(?:marketing )?(?:consent|consented)(?: (?:status|flag))?(?: (?:is|=))* (?P<b>true|false|yes|no|y|n)",
+                    self._bool(spec.name),
+                )
                 add(f"attr_consent_no_{key}", CONSENT_NO, self._const(_cond(spec.name, "eq", False)))
                 add(f"attr_consent_{key}", CONSENT_YES, self._const(_cond(spec.name, "eq", True)))
             add(f"attr_bool_{key}", rf"(?:{names})s?", self._const(_cond(spec.name, "eq", True)))
