@@ -1829,6 +1829,14 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("joined in the year 2025", c(JOINED, "between", ["2025-01-01", "2025-12-31"])),
     ("signed up in calendar year 2024", c(JOINED, "between", ["2024-01-01", "2024-12-31"])),
     ("joined in the last year", c(JOINED, "within_last_days", 365)),
+    # consent withdrawn with no topic is a "no" (it was read as consent given, the verb reported)
+    ("customers who withdrew consent", c(OPT_IN, "eq", False)),
+    (
+        "customers who have withdrawn their consent in Pune",
+        AND(c(OPT_IN, "eq", False), c(CITY, "eq", "Pune")),
+    ),
+    ("consent revoked", c(OPT_IN, "eq", False)),
+    ("withdrew consent for cookies", None),
 ]
 
 TUNING += TUNING_4

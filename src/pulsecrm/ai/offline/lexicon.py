@@ -230,4 +230,7 @@ CONSENT_NO = (
     rf"(?:(?:opted|opt) ?out|unsubscribed|withdrew consent|withdrawn consent|declined|refused)(?: (?:of|from|to|for))? {CONSENT_TOPIC}"
     rf"|{CONSENT_TOPIC} (?:opted ?out|opt ?outs?|unsubscribed|unsubscribers)|unsubscribed|opted ?out"
     rf"|(?:said no|say no|says no|declined|refused|rejected|objected) to {CONSENT_TOPIC}|(?:do|does|did) not want {CONSENT_TOPIC}"
+    # consent withdrawn, with no topic (as "consented" with none is marketing consent)
+    r"|(?:(?:withdrew|withdrawn|revoked|declined|refused|denied|rejected)(?: (?:their|the|a|marketing))* consent"
+    r"|consent (?:withdrawn|revoked|declined|refused|denied|rejected|not given))(?! (?:to|for|on|with|from)(?!\S))"
 )
