@@ -1837,6 +1837,15 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ),
     ("consent revoked", c(OPT_IN, "eq", False)),
     ("withdrew consent for cookies", None),
+    # a bracketed period with a comparison goes to a vague word pointing the same way only;
+    # "i.e." ends no clause
+    ("recent buyers (<15 days)", c(LAST, "within_last_days", 15)),
+    ("lapsed customers (>60 days)", away(60)),
+    ("dormant customers (60 days+)", away(60)),
+    ("recent buyers (i.e. last 15 days)", c(LAST, "within_last_days", 15)),
+    ("recent buyers (> 15 days)", None),
+    ("lapsed customers (< 60 days)", None),
+    ("customers in Pune (>60 days)", None),
 ]
 
 TUNING += TUNING_4

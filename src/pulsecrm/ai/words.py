@@ -284,10 +284,13 @@ _PUNCT = str.maketrans(
     | {"≥": ">=", "≤": "<=", "≠": "!="}
 )
 _NUMERIC = re.compile(rf"^(?:{NUM}|{_MULT}|₹|\$|€|£|rs|inr)$")
+# "i.e." and "e.g." as one word each, so their dots end no clause: "recent buyers (i.e. last 15 days)".
+_THAT_IS = re.compile(r"(?<![\w.])(?:i\.\s?e|e\.\s?g)(?:\.|(?![\w.]))", re.IGNORECASE)
 
 
 def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
     text = unicodedata.normalize("NFKC", prompt).translate(_PUNCT)
+    text = _THAT_IS.sub(lambda m: " ie " if m[0][:1] in "iI" else " eg ", text)
     raw = _TOKEN.findall(text)
     out: list[Token] = []
     for i, word in enumerate(raw):

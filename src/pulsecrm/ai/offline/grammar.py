@@ -534,10 +534,11 @@ class Grammar:
         # the vague date word beside it, or reports it.
         add("loose_window", window, self._loose_window)
         # … without a preposition, with a count ("recent buyers (last 15 days)", "past week"),
-        # or a duration alone in brackets ("lapsed customers (60 days)").
+        # or a duration alone in brackets ("lapsed customers (60 days)", "(> 60 days)").
         add(
             "loose_last",
-            rf"(?:(?:the )?(?:(?P<last>last|previous|prior|preceding)|past) |(?P<bracket>(?<=\( ))){dur}(?(bracket)(?= \)))",
+            rf"(?:(?:the )?(?:(?P<last>last|previous|prior|preceding)|past) |(?P<bracket>(?<=\( ))(?:(?P<rel>{AGO_MORE}|{AGO_LESS}) )?)"
+            rf"{dur}(?(bracket)(?P<plus> (?:plus|or more|or longer|and above|\+))?(?= \)))",
             self._loose_last,
         )
         # "in the last 30 days but not in the last 7": the count takes the unit said before it.
@@ -1037,10 +1038,18 @@ class Grammar:
         counted = re.match(rf"(?:{w.NUM}|{w.NUMW}) ", m["dur"]) is not None
         if (m["last"] or m["bracket"] is not None) and not counted:
             return None
-        return Grammar._loose_window(m, ctx)
+        days = w.duration_days(m["dur"])
+        if days is None:
+            return None
+        # "(> 60 days)" is a length of absence, "(< 15 days)" one of recency; the parser gives
+        # each only to a vague word that points the same way.
+        more = m["plus"] or (m["rel"] and re.fullmatch(AGO_MORE, m["rel"]))
+        kind = "more" if more else "less" if m["rel"] else "days"
+        return Atom(m.start(), m.end(), {}, when=(kind, days))
 
     @staticmethod
     def _loose_count(m: re.Match[str], ctx: Context) -> Atom | None:
+        """'in the last 7' after '… in the last 30 days': 7 of the unit said before it."""
         said = [d for d in re.finditer(rf"(?<!\S){w.DURATION}", ctx.text[: m.start()]) if d[0][:1].isdigit()]
         days = w.duration_days(f"{m['n']} {said[-1][0].split()[-1]}") if said else None
         return None if days is None else Atom(m.start(), m.end(), {}, when=("days", days))

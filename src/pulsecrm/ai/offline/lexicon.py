@@ -108,7 +108,7 @@ FILLER = frozenset(
     having are is was were be been being do does did ones one just some total overall lifetime
     ever so far in at on from by as there here what whats which that whose guys ppl cust custs
     already currently still now customers' someone somebody like can could would should will
-    marked flagged tagged labelled labeled status both
+    marked flagged tagged labelled labeled status both ie eg viz namely
     create build generate prepare fetch grab export identify help looking look am see view
     display pull up
     """.split()  # noqa: SIM905 - a word list is easier to extend as text

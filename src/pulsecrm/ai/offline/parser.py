@@ -191,6 +191,11 @@ def _periods(atoms: list[Atom], today: date) -> list[Atom]:
         kind, value = atom.when
         # A period beside a vague absence ("lapsed customers (60 days)") is its length.
         absent = target.weak and target.node.get("cmp") == "not_within_last_days"
+        if kind in ("more", "less"):
+            # "(> 60 days)" only for an absence, "(< 15 days)" only for recency
+            if not target.weak or (kind == "more") != absent:
+                continue
+            kind = "days"
         if kind == "days":
             atom.node = _cond(name, "not_within_last_days" if absent else "within_last_days", value)
         elif absent or (name == "last_order_at" and value[1] < today):
