@@ -1846,6 +1846,8 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("recent buyers (> 15 days)", None),
     ("lapsed customers (< 60 days)", None),
     ("customers in Pune (>60 days)", None),
+    ("ordered within 30 days but not within 7", AND(c(LAST, "within_last_days", 30), away(7))),
+    ("active in the last 60 days excluding the last 10", AND(c(LAST, "within_last_days", 60), away(10))),
 ]
 
 TUNING += TUNING_4

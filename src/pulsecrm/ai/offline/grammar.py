@@ -544,7 +544,7 @@ class Grammar:
         # "in the last 30 days but not in the last 7": the count takes the unit said before it.
         add(
             "loose_count",
-            rf"(?:(?:in|within|during|over|inside) )?(?:the )?(?:last|past|previous) (?P<n>{w.NUM})(?= *$| (?:and|or|but|,|\)|who|with|in|from|except|excluding)(?!\S))",
+            rf"(?:(?:(?:in|within|during|over|inside) )?(?:the )?(?:last|past|previous)|within) (?P<n>{w.NUM})(?= *$| (?:and|or|but|,|\)|who|with|in|from|except|excluding)(?!\S))",
             self._loose_count,
         )
         add(
