@@ -1848,6 +1848,15 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("customers in Pune (>60 days)", None),
     ("ordered within 30 days but not within 7", AND(c(LAST, "within_last_days", 30), away(7))),
     ("active in the last 60 days excluding the last 10", AND(c(LAST, "within_last_days", 60), away(10))),
+    # the average said other ways: "spend/order", a bracketed restatement, an amount under 1,000
+    # per order (was read as a count of orders under 500, the rest reported)
+    ("avg spend/order over 1k", c(AOV, "gt", 1000)),
+    ("average order value (AOV) over 3k", c(AOV, "gt", 3000)),
+    ("lifetime value (LTV) over 50k", c(SPEND, "gt", 50000)),
+    ("spend per order under 500", c(AOV, "lt", 500)),
+    ("revenue per order above 2k", c(AOV, "gt", 2000)),
+    ("orders under 5", c(ORDERS, "lt", 5)),
+    ("gold/platinum members", c(TIER, "in", ["gold", "platinum"])),
 ]
 
 TUNING += TUNING_4

@@ -284,6 +284,10 @@ _PUNCT = str.maketrans(
     | {"≥": ">=", "≤": "<=", "≠": "!="}
 )
 _NUMERIC = re.compile(rf"^(?:{NUM}|{_MULT}|₹|\$|€|£|rs|inr)$")
+_PER_BEFORE = frozenset(
+    {"spend", "spent", "spending", "value", "val", "amount", "amt", "revenue", "sales", "avg", "average"}
+)
+_PER_AFTER = frozenset({"order", "purchase", "transaction", "txn", "bill", "basket", "visit"})
 # "i.e." and "e.g." as one word each, so their dots end no clause: "recent buyers (i.e. last 15 days)".
 _THAT_IS = re.compile(r"(?<![\w.])(?:i\.\s?e|e\.\s?g)(?:\.|(?![\w.]))", re.IGNORECASE)
 
@@ -315,7 +319,11 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
             out.append(Token("and", word))
             continue
         if low == "/":
-            out.append(Token("or", word))
+            # "spend/order" is per order; "gold/platinum" is either
+            prev = out[-1].original.lower() if out else ""
+            nxt = raw[i + 1].lower() if i + 1 < len(raw) else ""
+            per = prev in _PER_BEFORE and nxt.rstrip("s") in _PER_AFTER
+            out.append(Token("per" if per else "or", word))
             continue
         negated = _NOT_CONTRACTIONS.get(low) or _misspelt_not(low, vocabulary)
         if negated:

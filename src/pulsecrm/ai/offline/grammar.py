@@ -354,7 +354,8 @@ class Grammar:
         )
         add(
             "orders_compared",
-            rf"(?:orders|purchases|transactions|order|purchase)(?: (?:count|placed|made|number))?(?: (?:are|of|was))? {quantity(w.NUMBER)}",
+            # "spend per order under 500" is an average, not a count
+            rf"(?<!per )(?<!each )(?<!every )(?:orders|purchases|transactions|order|purchase)(?: (?:count|placed|made|number))?(?: (?:are|of|was))? {quantity(w.NUMBER)}",
             self._compared_count,
         )
         add(
@@ -378,7 +379,7 @@ class Grammar:
         avg = (
             r"(?:(?:average|avg|mean|typical) (?:order|basket|purchase|ticket|cart|transaction|bill|spend per order|checkout)(?: (?:value|size|amount|spend|total|price))?"
             rf"|(?:average|avg|mean|typical) (?:spend|spent|spending|amount|value|revenue|bill|ticket) {per}|aov|abv|atv"
-            rf"|(?:spend|spent|spending|spends|pays?|paid|paying) (?:on average |on avg )?{per}(?: on average| on avg)?"
+            rf"|(?:spend|spent|spending|spends|pays?|paid|paying|revenue|value|amount) (?:on average |on avg )?{per}(?: on average| on avg)?"
             rf"|(?:orders?|purchases?|baskets?|tickets?|transactions?) (?:that )?(?:average|averaging|averages|averaged|avg)(?: at| out at| of)?"
             rf"|on (?:an? )?average {per}|{per} on average|on (?:an? )?(?:average|avg)|(?:per|each|every) (?:order|purchase|transaction|bill|basket)|basket size|basket value|cart size|cart value|order value|ticket size|average ticket|average spend|average basket|average order)"
         )
@@ -414,8 +415,9 @@ class Grammar:
         after_words = r"(?: (?:range|bracket|band|in total|overall|so far|to date|with us|lifetime|altogether|in all|worth|in purchases|on purchases|on orders|on shopping|till date|until now|in their lifetime|total|spend|spent|of spend|in spend|value))*"
         add(
             "avg_spend",
-            # "total order value" is the total, not the average
-            rf"(?<!total )(?<!lifetime )(?<!overall )(?<!cumulative )(?P<f>{avg}){between_words} {quantity(w.AMOUNT)}{after_words}",
+            # "total order value" is the total, not the average; "average order value (AOV)"
+            # says the name twice
+            rf"(?<!total )(?<!lifetime )(?<!overall )(?<!cumulative )(?P<f>{avg})(?: \( (?:{avg}) \))?{between_words} {quantity(w.AMOUNT)}{after_words}",
             self._spend("avg_order_value"),
         )
         add(
@@ -425,7 +427,7 @@ class Grammar:
         )
         add(
             "total_spend",
-            rf"(?P<f>{total}){between_words} {quantity(w.AMOUNT)}{after_words}",
+            rf"(?P<f>{total})(?: \( (?:{total}) \))?{between_words} {quantity(w.AMOUNT)}{after_words}",
             self._spend("total_spend"),
         )
         add(
