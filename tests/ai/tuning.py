@@ -1857,6 +1857,13 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("revenue per order above 2k", c(AOV, "gt", 2000)),
     ("orders under 5", c(ORDERS, "lt", 5)),
     ("gold/platinum members", c(TIER, "in", ["gold", "platinum"])),
+    # … or said after it with "on", a comma or a dash when it names a day, after since / after /
+    # before only ("first order in app on 3 March" names a place to buy, reported)
+    ("ordered after Diwali on 8 Nov 2026", c(LAST, "after", "2026-11-08")),
+    ("ordered since Diwali - 8 Nov 2026", c(LAST, "after", "2026-11-07")),
+    ("haven't bought since Holi on March 14", NOT(c(LAST, "after", "2026-03-13"))),
+    ("first order in app on 3 March", None),
+    ("first order before Diwali 2025", None),
 ]
 
 TUNING += TUNING_4

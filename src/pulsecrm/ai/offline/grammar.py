@@ -134,7 +134,12 @@ class Grammar:
             )
         )
         named = rf"(?P<named>(?:(?!(?:{stop})(?!\S))[a-z]+ ){{1,4}})"
-        date_ = rf"(?:{named}\( (?:on )?)?(?P<date>{w.DATE})(?(named) \))"
+        # … or after it, when the date names a day: "since Diwali on 8 Nov", "since Diwali, 8 Nov"
+        months = "|".join(sorted(w.MONTHS, key=len, reverse=True))
+        day = rf"(?=\d{{1,2}}(?: (?:st|nd|rd|th))? (?:of )?(?:{months})(?!\S)|(?:{months}) \d{{1,2}}(?!\d)|\d{{4}}-\d\d-\d\d)"
+        date_ = (
+            rf"(?:{named}(?:(?P<lp>\( )(?:on )?|(?:on |, (?:ie |on )?)?{day}))?(?P<date>{w.DATE})(?(lp) \))"
+        )
 
         # Dates first: they own the verbs "ordered", "joined" when a period follows.
         neg = r"(?:(?:have|has|had|did|do|does|is|are) not|not|never|no|without|zero|nil)(?: been| yet| even| ever| once)*"
@@ -822,7 +827,7 @@ class Grammar:
 
     def _no_order_since(self, m: re.Match[str], ctx: Context) -> Atom | None:
         found = w.date_range(m["date"], ctx.today)
-        if found is None:
+        if found is None or not _named_day(m):
             return None
         # No order on or after the start: includes those who never ordered, like "in 90 days".
         node = {
@@ -932,7 +937,7 @@ class Grammar:
     def _dated(name: str, *, some_order: bool = False) -> Handler:
         def handle(m: re.Match[str], ctx: Context) -> Atom | None:
             found = w.date_range(m["date"], ctx.today)
-            if found is None:
+            if found is None or not _named_day(m):
                 return None
             if m.groupdict().get("date2"):
                 second = w.date_range(m["date2"], ctx.today)
@@ -1233,6 +1238,17 @@ class Grammar:
         atom = _place_atom(m, (name,), negated=bool(m["neg"]), bare=False)
         atom.end = end
         return atom
+
+
+def _named_day(m: re.Match[str]) -> bool:
+    """A named day's date said without brackets ("… Diwali on 8 Nov") only after a word for a
+    point in time (since, after, before): "first order in app on 3 March" is a place to buy."""
+    groups = m.groupdict()
+    return (
+        not groups.get("named")
+        or bool(groups.get("lp"))
+        or groups.get("rel") not in ("in", "during", "on", "from", "between")
+    )
 
 
 def _ordinal(n: int) -> str:
