@@ -1864,6 +1864,13 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("haven't bought since Holi on March 14", NOT(c(LAST, "after", "2026-03-13"))),
     ("first order in app on 3 March", None),
     ("first order before Diwali 2025", None),
+    # … "a higher tier than silver"; a comparison word is never a tier's value ("tier above or
+    # equal to gold" was tier "above" or "equal" or gold, silently)
+    ("customers in a higher tier than silver", c(TIER, "in", ["gold", "platinum", "diamond"])),
+    ("tier above or equal to gold", c(TIER, "in", ["gold", "platinum", "diamond"])),
+    ("customers at or below silver tier", c(TIER, "in", ["bronze", "silver"])),
+    ("spend above or equal to 5k", c(SPEND, "gte", 5000)),
+    ("tier is elite", c(TIER, "eq", "elite")),
 ]
 
 TUNING += TUNING_4

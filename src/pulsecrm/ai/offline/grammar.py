@@ -504,6 +504,7 @@ class Grammar:
             add(
                 "tier_compare",
                 rf"(?:(?:{keys})s? )?(?P<cmp>{up_down}|better than|worse than) (?:the )?(?P<v>{ranked}){noun}"
+                rf"|(?P<cmp3>higher|better|lower|worse) (?:{keys}) than (?:the )?(?P<v3>{ranked}){noun}"
                 rf"|(?P<v2>{ranked})(?: (?:{keys}|{PEOPLE}|status|members?))? (?P<post>or above|and above|or higher|and higher|or better|and better|and up|or more|at least|minimum|or below|and below|or lower|and lower|or worse|at most|maximum)",
                 self._tier_compare(tier),
             )
@@ -661,7 +662,8 @@ class Grammar:
             )
             # A known place is never a tier's value: "gold tier in Mumbai, or platinum tier".
             places = "|".join(re.escape(c) for c in self.cities)
-            value = rf"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all|spenders?|buyers?|shoppers?|{places})(?!\S))[\w@.+-]+"
+            # … nor a word of a comparison ("tier above or equal to gold" is no value "above")
+            value = rf"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all|spenders?|buyers?|shoppers?|than|above|below|over|under|equal|more|less|higher|lower|greater|better|worse|at|least|most|to|up|{places})(?!\S))[\w@.+-]+"
             values = rf"(?P<v>{value}(?: (?:or|,|, or|and|/) {value})*)"
             add(
                 f"attr_text_{key}",
@@ -1011,8 +1013,10 @@ class Grammar:
     @staticmethod
     def _tier_compare(spec: FieldSpec) -> Handler:
         def handle(m: re.Match[str], _ctx: Context) -> Atom | None:
-            value = m["v"] or m["v2"]
-            if m["cmp"]:
+            value = m["v"] or m["v2"] or m["v3"]
+            if m["cmp3"]:
+                cmp = "gt" if m["cmp3"] in ("higher", "better") else "lt"
+            elif m["cmp"]:
                 cmp = {"better than": "gt", "worse than": "lt"}.get(m["cmp"]) or _CMP_OF[m["cmp"]]
             else:
                 up = m["post"].split()[-1] in ("above", "higher", "better", "up", "more", "least", "minimum")

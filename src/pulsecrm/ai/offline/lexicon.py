@@ -20,6 +20,7 @@ CMP_WORDS: dict[str, tuple[str, ...]] = {
         "not below", ">=", "=>", "greater than or equal to", "more than or equal to",
         "greater than or equal", "higher than or equal to", "bigger than or equal to",
         "equal to or more than", "equal to or greater than", "equal or more than",
+        "above or equal to", "at or above", "equal to or above", "equal or above",
     ),
     "lte": (
         "at most", "atmost", "no more than", "not more than", "no greater than",
@@ -27,7 +28,8 @@ CMP_WORDS: dict[str, tuple[str, ...]] = {
         "a maximum of", "maximum of", "max of", "maximum", "max", "<=", "=<",
         "less than or equal to", "fewer than or equal to", "lower than or equal to",
         "smaller than or equal to", "less than or equal", "equal to or less than",
-        "equal to or fewer than", "equal or less than",
+        "equal to or fewer than", "equal or less than", "below or equal to", "at or below",
+        "equal to or below", "equal or below",
     ),
     "gt": (
         "more than", "greater than", "over", "above", "exceeding", "exceeds", "exceed",
