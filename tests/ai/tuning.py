@@ -1871,6 +1871,9 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("customers at or below silver tier", c(TIER, "in", ["bronze", "silver"])),
     ("spend above or equal to 5k", c(SPEND, "gte", 5000)),
     ("tier is elite", c(TIER, "eq", "elite")),
+    ("20 visits or more", c(VISITS, "gte", 20)),
+    ("5 visits or fewer in Pune", AND(c(VISITS, "lte", 5), c(CITY, "eq", "Pune"))),
+    ("customers with 20 visits or more than 3 orders", OR(c(VISITS, "eq", 20), c(ORDERS, "gt", 3))),
 ]
 
 TUNING += TUNING_4

@@ -618,12 +618,12 @@ class Grammar:
         if spec.type == "number":
             add(
                 f"attr_num_{key}",
-                rf"{where}(?:{names})(?: (?:is|are|count|of|was|score|us|the store|our store|the site|the website|the app))* {quantity(w.NUMBER)}(?: (?:times|time|x)(?: (?P<post_after>{POST}))?)?",
+                rf"{where}(?:{names})(?: (?:is|are|count|of|was|score|us|the store|our store|the site|the website|the app))* {quantity(w.NUMBER)}(?: (?:times|time|x)(?: (?P<post_after>{POST})(?! than| [\d₹$]))?)?",
                 self._counted(spec.name, bare="eq"),
             )
             add(
                 f"attr_num_after_{key}",
-                rf"{quantity(w.NUMBER)} {where}(?:{names})",
+                rf"{quantity(w.NUMBER)} {where}(?:{names})(?: (?P<post_after>{POST})(?! than| [\d₹$]))?",
                 self._counted(spec.name, bare="eq"),
             )
         elif spec.type == "boolean":
