@@ -1874,6 +1874,8 @@ TUNING_4: list[tuple[str, Node | None]] = [
     ("20 visits or more", c(VISITS, "gte", 20)),
     ("5 visits or fewer in Pune", AND(c(VISITS, "lte", 5), c(CITY, "eq", "Pune"))),
     ("customers with 20 visits or more than 3 orders", OR(c(VISITS, "eq", 20), c(ORDERS, "gt", 3))),
+    ("recent buyers (last fortnight)", c(LAST, "within_last_days", 14)),
+    ("new customers last fortnight", c(JOINED, "within_last_days", 14)),
 ]
 
 TUNING += TUNING_4

@@ -1045,8 +1045,9 @@ class Grammar:
 
     @staticmethod
     def _loose_last(m: re.Match[str], ctx: Context) -> Atom | None:
-        """'last 15 days' and '(15 days)' need a count: 'last week' is the calendar week."""
-        counted = re.match(rf"(?:{w.NUM}|{w.NUMW}) ", m["dur"]) is not None
+        """'last 15 days' and '(15 days)' need a count: 'last week' is the calendar week (a
+        fortnight is no calendar unit)."""
+        counted = re.match(rf"(?:{w.NUM}|{w.NUMW}) |(?:an? )?fortnight", m["dur"]) is not None
         if (m["last"] or m["bracket"] is not None) and not counted:
             return None
         days = w.duration_days(m["dur"])
