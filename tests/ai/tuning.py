@@ -1696,3 +1696,186 @@ TUNING_3C: list[tuple[str, Node | None]] = [
 ]
 
 TUNING += TUNING_3C
+
+# Round 4: variants of the kinds tests/ai/tuning_round4.py found wrong (each fix read on two or
+# three phrasings of its own), and guards that the change does not fire elsewhere.
+TUNING_4: list[tuple[str, Node | None]] = [
+    # a stated period replaces a vague word's default when both point the same way ("gone
+    # quiet" was lapsed-90 AND no orders in 56 days: silently wrong)
+    ("dormant customers: no purchases in the last 4 months", away(120)),
+    ("inactive shoppers who haven't bought in 45 days", away(45)),
+    ("lapsed buyers, last order more than 60 days ago", AND(away(60), c(LAST, "is_set"))),
+    ("churned users (4 months)", away(120)),
+    # … but not when they point opposite ways (a window), nor across an "or"
+    ("lapsed customers who ordered in the last year", AND(away(90), c(LAST, "within_last_days", 365))),
+    ("recent buyers who haven't ordered in 7 days", AND(c(LAST, "within_last_days", 30), away(7))),
+    ("lapsed customers or anyone who ordered in the last week", OR(away(90), c(LAST, "within_last_days", 7))),
+    (
+        "new customers or those who joined in the last 7 days",
+        OR(c(JOINED, "within_last_days", 30), c(JOINED, "within_last_days", 7)),
+    ),
+    # a period in brackets or after a dash, with no preposition, is the vague word's period
+    ("recent customers (past 2 weeks) in Pune", AND(c(LAST, "within_last_days", 14), c(CITY, "eq", "Pune"))),
+    ("new customers (last 10 days)", c(JOINED, "within_last_days", 10)),
+    ("recent purchasers - last 45 days", c(LAST, "within_last_days", 45)),
+    ("recent buyers (past week) or VIPs", OR(c(LAST, "within_last_days", 7), c(VIP, "eq", True))),
+    # … and nothing else's: "last week" without a count is the calendar week
+    ("customers in Pune (last 15 days)", None),
+    ("recent buyers, last week", None),
+    ("new customers last week", c(JOINED, "between", ["2026-11-02", "2026-11-08"])),
+    # a window whose second bound is a bare count takes the unit said before it
+    ("bought in the past 3 months but not in the past 1", AND(c(LAST, "within_last_days", 90), away(30))),
+    (
+        "purchased within the last 60 days but not within the last 14",
+        AND(c(LAST, "within_last_days", 60), away(14)),
+    ),
+    ("ordered in the last 8 weeks but not in the last 2", AND(c(LAST, "within_last_days", 56), away(14))),
+    (
+        "joined in the last 90 days but not in the last 30",
+        AND(c(JOINED, "within_last_days", 90), c(JOINED, "not_within_last_days", 30)),
+    ),
+    ("spent over 5k in the last 30 days but not in the last 7", None),
+    # absence still includes customers who never ordered; a last or first order "more than N
+    # days ago" needs one
+    ("customers who haven't placed an order in the last 45 days", away(45)),
+    ("last purchase over 45 days ago", AND(away(45), c(LAST, "is_set"))),
+    ("first order more than 2 years ago", AND(c(FIRST, "not_within_last_days", 730), c(FIRST, "is_set"))),
+    # nothing spent is total spend 0, and a bare 0 is exactly 0 ("spent 0" was >= 0: everyone)
+    ("people who haven't spent a rupee", c(SPEND, "eq", 0)),
+    ("customers with zero spend in Pune", AND(c(SPEND, "eq", 0), c(CITY, "eq", "Pune"))),
+    ("customers who have spent nothing yet", c(SPEND, "eq", 0)),
+    ("spent ₹0", c(SPEND, "eq", 0)),
+    ("spent 0 or more", c(SPEND, "gte", 0)),
+    ("spent nothing in the last 30 days", None),
+    ("zero spend in the last month", None),
+    # short forms: "val", "amt", "ord", "txns", and a dot after "avg." or "no." ends no sentence
+    ("avg. basket val over 1500", c(AOV, "gt", 1500)),
+    ("average order amt under 800 in Pune", AND(c(AOV, "lt", 800), c(CITY, "eq", "Pune"))),
+    ("avg ord value above 3k and more than 3 txns", AND(c(AOV, "gt", 3000), c(ORDERS, "gt", 3))),
+    ("no. of orders > 5", c(ORDERS, "gt", 5)),
+    ("customers named Val", c("name", "contains", "val")),
+    (
+        "spent over 5k. ordered in the last 30 days",
+        AND(c(SPEND, "gt", 5000), c(LAST, "within_last_days", 30)),
+    ),
+    # "N times or more" on a counted attribute, as on orders
+    ("visited the store 15 times or less", c(VISITS, "lte", 15)),
+    ("visited 10 times and above in Pune", AND(c(VISITS, "gte", 10), c(CITY, "eq", "Pune"))),
+    ("visited 20 times or more or spent over 5k", OR(c(VISITS, "gte", 20), c(SPEND, "gt", 5000))),
+    ("visits 20 times", c(VISITS, "eq", 20)),
+    # consent with no topic is the store's marketing consent; consent to something named is not
+    ("customers who have given explicit consent", c(OPT_IN, "eq", True)),
+    ("customers with no consent in Pune", AND(c(OPT_IN, "ne", True), c(CITY, "eq", "Pune"))),
+    ("VIPs who haven't consented", AND(c(VIP, "eq", True), c(OPT_IN, "ne", True))),
+    ("customers who consented to cookies", None),
+    ("customers who consented for data sharing", None),
+    # a hedge before a date or period ("sometime", "at some point", "back") changes nothing
+    ("joined sometime last year", c(JOINED, "between", ["2025-01-01", "2025-12-31"])),
+    ("registered at some point in 2024", c(JOINED, "between", ["2024-01-01", "2024-12-31"])),
+    ("first ordered sometime before 2025", c(FIRST, "before", "2025-01-01")),
+    ("ordered sometime in the last 30 days", c(LAST, "within_last_days", 30)),
+    ("haven't ordered anytime in the last 30 days", away(30)),
+    ("ordered at some point", c(ORDERS, "gte", 1)),
+    ("ordered sometime in March", None),
+    # a named day with its date in brackets is that date; without one it is still reported
+    ("haven't ordered since Holi (14 March 2026)", NOT(c(LAST, "after", "2026-03-13"))),
+    ("joined after Independence Day (15 Aug 2026)", c(JOINED, "after", "2026-08-15")),
+    ("customers who bought after the Diwali sale (1 Nov 2026)", c(LAST, "after", "2026-11-01")),
+    ("first order before Christmas (25 Dec 2025)", c(FIRST, "before", "2025-12-25")),
+    ("customers who shopped since Onam", None),
+    ("joined in Pune (1 Jan 2025)", None),
+    ("joined in March (2025)", None),
+    # a bare tier word after a status cue ("are", "not", "neither … nor") or listed with a yes/no
+    # attribute ("VIPs or gold") is a tier; after a purchase verb, or before a product, it is not
+    ("customers who are neither VIP nor gold", NOT(OR(c(VIP, "eq", True), c(TIER, "eq", "gold")))),
+    ("customers who are neither opted in nor VIP", NOT(OR(c(OPT_IN, "eq", True), c(VIP, "eq", True)))),
+    ("customers who are platinum in Pune", AND(c(TIER, "eq", "platinum"), c(CITY, "eq", "Pune"))),
+    ("VIPs or gold", OR(c(VIP, "eq", True), c(TIER, "eq", "gold"))),
+    ("customers who bought gold", None),
+    ("customers who are gold buyers", None),
+    ("gold or silver", None),
+    # tiers compared by their usual order (bronze, silver, gold, platinum, diamond)
+    ("gold and above", c(TIER, "in", ["gold", "platinum", "diamond"])),
+    ("members below gold tier", c(TIER, "in", ["bronze", "silver"])),
+    (
+        "silver tier or higher in Mumbai",
+        AND(c(TIER, "in", ["silver", "gold", "platinum", "diamond"]), c(CITY, "eq", "Mumbai")),
+    ),
+    (
+        "tier at least gold and spent over 10k",
+        AND(c(TIER, "in", ["gold", "platinum", "diamond"]), c(SPEND, "gt", 10000)),
+    ),
+    ("not above silver tier", c(TIER, "not_in", ["gold", "platinum", "diamond"])),
+    ("above diamond tier", None),
+    # "nor" without a "neither" is "and not" ("not VIP nor platinum" was not-VIP OR platinum:
+    # silently wrong once "platinum" read as a tier); "neither" covers only what "nor" joins
+    (
+        "customers who are not VIP nor platinum",
+        AND(c(VIP, "ne", True), c(TIER, "ne", "platinum")),
+    ),
+    ("customers who haven't ordered in 90 days nor opted in", AND(away(90), c(OPT_IN, "ne", True))),
+    (
+        "neither VIP nor platinum and spent over 5k",
+        AND(NOT(OR(c(VIP, "eq", True), c(TIER, "eq", "platinum"))), c(SPEND, "gt", 5000)),
+    ),
+    ("neither in Mumbai nor Pune", c(CITY, "not_in", ["Mumbai", "Pune"])),
+    ("members above the silver tier", c(TIER, "in", ["gold", "platinum", "diamond"])),
+    ("customers in tiers above silver", c(TIER, "in", ["gold", "platinum", "diamond"])),
+    ("spent nil", c(SPEND, "eq", 0)),
+    ("haven't spent any money", c(SPEND, "eq", 0)),
+    # consent as a yes/no field; "the year 2025" is that calendar year
+    ("vip = true and consent = yes", AND(c(VIP, "eq", True), c(OPT_IN, "eq", True))),
+    ("consent: no", c(OPT_IN, "eq", False)),
+    ("joined in the year 2025", c(JOINED, "between", ["2025-01-01", "2025-12-31"])),
+    ("signed up in calendar year 2024", c(JOINED, "between", ["2024-01-01", "2024-12-31"])),
+    ("joined in the last year", c(JOINED, "within_last_days", 365)),
+    # consent withdrawn with no topic is a "no" (it was read as consent given, the verb reported)
+    ("customers who withdrew consent", c(OPT_IN, "eq", False)),
+    (
+        "customers who have withdrawn their consent in Pune",
+        AND(c(OPT_IN, "eq", False), c(CITY, "eq", "Pune")),
+    ),
+    ("consent revoked", c(OPT_IN, "eq", False)),
+    ("withdrew consent for cookies", None),
+    # a bracketed period with a comparison goes to a vague word pointing the same way only;
+    # "i.e." ends no clause
+    ("recent buyers (<15 days)", c(LAST, "within_last_days", 15)),
+    ("lapsed customers (>60 days)", away(60)),
+    ("dormant customers (60 days+)", away(60)),
+    ("recent buyers (i.e. last 15 days)", c(LAST, "within_last_days", 15)),
+    ("recent buyers (> 15 days)", None),
+    ("lapsed customers (< 60 days)", None),
+    ("customers in Pune (>60 days)", None),
+    ("ordered within 30 days but not within 7", AND(c(LAST, "within_last_days", 30), away(7))),
+    ("active in the last 60 days excluding the last 10", AND(c(LAST, "within_last_days", 60), away(10))),
+    # the average said other ways: "spend/order", a bracketed restatement, an amount under 1,000
+    # per order (was read as a count of orders under 500, the rest reported)
+    ("avg spend/order over 1k", c(AOV, "gt", 1000)),
+    ("average order value (AOV) over 3k", c(AOV, "gt", 3000)),
+    ("lifetime value (LTV) over 50k", c(SPEND, "gt", 50000)),
+    ("spend per order under 500", c(AOV, "lt", 500)),
+    ("revenue per order above 2k", c(AOV, "gt", 2000)),
+    ("orders under 5", c(ORDERS, "lt", 5)),
+    ("gold/platinum members", c(TIER, "in", ["gold", "platinum"])),
+    # … or said after it with "on", a comma or a dash when it names a day, after since / after /
+    # before only ("first order in app on 3 March" names a place to buy, reported)
+    ("ordered after Diwali on 8 Nov 2026", c(LAST, "after", "2026-11-08")),
+    ("ordered since Diwali - 8 Nov 2026", c(LAST, "after", "2026-11-07")),
+    ("haven't bought since Holi on March 14", NOT(c(LAST, "after", "2026-03-13"))),
+    ("first order in app on 3 March", None),
+    ("first order before Diwali 2025", None),
+    # … "a higher tier than silver"; a comparison word is never a tier's value ("tier above or
+    # equal to gold" was tier "above" or "equal" or gold, silently)
+    ("customers in a higher tier than silver", c(TIER, "in", ["gold", "platinum", "diamond"])),
+    ("tier above or equal to gold", c(TIER, "in", ["gold", "platinum", "diamond"])),
+    ("customers at or below silver tier", c(TIER, "in", ["bronze", "silver"])),
+    ("spend above or equal to 5k", c(SPEND, "gte", 5000)),
+    ("tier is elite", c(TIER, "eq", "elite")),
+    ("20 visits or more", c(VISITS, "gte", 20)),
+    ("5 visits or fewer in Pune", AND(c(VISITS, "lte", 5), c(CITY, "eq", "Pune"))),
+    ("customers with 20 visits or more than 3 orders", OR(c(VISITS, "eq", 20), c(ORDERS, "gt", 3))),
+    ("recent buyers (last fortnight)", c(LAST, "within_last_days", 14)),
+    ("new customers last fortnight", c(JOINED, "within_last_days", 14)),
+]
+
+TUNING += TUNING_4

@@ -161,7 +161,7 @@ DATE = (
     rf"|{_START} (?:{_MON})(?: \d{{4}})?|{_START} \d{{4}}"
     rf"|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}{_ORD} (?:of )?(?:{_MON})(?: ,)?(?: \d{{4}})?"
     rf"|(?:{_MON}) \d{{1,2}}{_ORD}(?: ,)? \d{{4}}|(?:{_MON}) \d{{1,2}}{_ORD}(?![\d])"
-    rf"|(?:{_MON})(?: \d{{4}})?|\d{{4}})"
+    rf"|(?:{_MON})(?: \d{{4}})?|(?:(?:the )?(?:calendar )?year )?\d{{4}})"
 )
 _DAY_MONTH = re.compile(rf"^(?P<d>\d{{1,2}}){_ORD} (?:of )?(?P<m>{_MON})(?: ,)?(?: (?P<y>\d{{4}}))?$")
 _MONTH_DAY = re.compile(rf"^(?P<m>{_MON}) (?P<d>\d{{1,2}}){_ORD}(?: ,)?(?: (?P<y>\d{{4}}))?$")
@@ -172,7 +172,7 @@ def date_range(text: str, today: date) -> tuple[date, date] | None:
     """The first and last day a date phrase covers: '2025' is a year, 'march 2025' a month.
 
     Without a year a month means its latest occurrence not after today."""
-    text = text.strip()
+    text = re.sub(r"^(?:the )?(?:calendar )?year (?=\d{4}$)", "", text.strip())  # "the year 2025"
     if re.fullmatch(r"(?:the )?new years?(?: day)?", text):
         text = "start of the year"  # "since New Year": 1 January of this year
     start = re.match(r"^(?:the )?(?:start|beginning|first day) of (?:the |this )?", text)
@@ -284,18 +284,25 @@ _PUNCT = str.maketrans(
     | {"≥": ">=", "≤": "<=", "≠": "!="}
 )
 _NUMERIC = re.compile(rf"^(?:{NUM}|{_MULT}|₹|\$|€|£|rs|inr)$")
+_PER_BEFORE = frozenset(
+    {"spend", "spent", "spending", "value", "val", "amount", "amt", "revenue", "sales", "avg", "average"}
+)
+_PER_AFTER = frozenset({"order", "purchase", "transaction", "txn", "bill", "basket", "visit"})
+# "i.e." and "e.g." as one word each, so their dots end no clause: "recent buyers (i.e. last 15 days)".
+_THAT_IS = re.compile(r"(?<![\w.])(?:i\.\s?e|e\.\s?g)(?:\.|(?![\w.]))", re.IGNORECASE)
 
 
 def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
     text = unicodedata.normalize("NFKC", prompt).translate(_PUNCT)
+    text = _THAT_IS.sub(lambda m: " ie " if m[0][:1] in "iI" else " eg ", text)
     raw = _TOKEN.findall(text)
     out: list[Token] = []
     for i, word in enumerate(raw):
         low = word.lower()
         if low in ('"', "'", "?", "!", "*", "_", "#"):
             continue
-        if low == "." and out and out[-1].text == "rs":
-            continue  # "rs. 500"
+        if low == "." and out and (out[-1].text == "rs" or out[-1].original.lower() in _ABBREVIATED):
+            continue  # "rs. 500", "avg. order value": the dot ends an abbreviation, not a sentence
         if low in ("-", "~"):
             # "5k-10k" is a range; "one-time" and "mumbai-based" are one word each side.
             prev = out[-1].text if out else ""
@@ -312,7 +319,11 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
             out.append(Token("and", word))
             continue
         if low == "/":
-            out.append(Token("or", word))
+            # "spend/order" is per order; "gold/platinum" is either
+            prev = out[-1].original.lower() if out else ""
+            nxt = raw[i + 1].lower() if i + 1 < len(raw) else ""
+            per = prev in _PER_BEFORE and nxt.rstrip("s") in _PER_AFTER
+            out.append(Token("per" if per else "or", word))
             continue
         negated = _NOT_CONTRACTIONS.get(low) or _misspelt_not(low, vocabulary)
         if negated:
@@ -339,8 +350,21 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
                 and out[-2].original[:1].isupper()
             )
         )
-        out.append(Token(low if naming else correct(low, vocabulary), word))
+        if naming:
+            out.append(Token(low, word))
+        else:
+            out.append(Token(ABBREVIATIONS.get(low) or correct(low, vocabulary), word))
     return out
+
+
+# Short forms people type for the words the patterns are written with ("avg order val").
+ABBREVIATIONS = {
+    "val": "value", "vals": "values", "amt": "amount", "amnt": "amount", "ord": "order",
+    "ords": "orders", "txn": "transaction", "txns": "transactions", "trxn": "transaction",
+    "trxns": "transactions",
+}  # fmt: skip
+# Abbreviations a dot may follow ("avg.", "no. of orders").
+_ABBREVIATED = frozenset({*ABBREVIATIONS, "avg", "approx", "min", "max", "tot", "no", "nos", "incl", "excl"})
 
 
 _NAME_CUES = frozenset({"named", "called", "name", "names", "is", "surname", "surnamed"})

@@ -29,8 +29,9 @@ class Atom:
     # the pending value had no comparator of its own, after an "or" ("more than 5k in Pune or
     # 10k in Mumbai"): it takes the comparator of the comparison before it too
     inherit: bool = False
-    # A period with no field of its own ("… from Delhi this month"): ("days", n) or
-    # ("range", (first, last)); the parser gives it to the vague date word it qualifies.
+    # A period with no field of its own ("… from Delhi this month"): ("days", n), ("more", n)
+    # or ("less", n) for one said with a comparison ("(> 60 days)"), or ("range", (first,
+    # last)); the parser gives it to the vague date word it qualifies.
     when: tuple[str, Any] | None = None
 
 

@@ -51,10 +51,14 @@ from pulsecrm.ai.offline.lexicon import (
     REGIONS,
     RETURN_VERB,
     SPEND_VERB,
+    TIER_CUES,
     TIER_KEYS,
+    TIER_NOT_AFTER,
     TIER_NOUN,
+    TIER_ORDER,
     TIER_VALUES,
     WINDOW,
+    _alt,
 )
 from pulsecrm.ai.offline.quantities import _compare, _compared, _count, _money, quantity
 from pulsecrm.segments.catalog import Catalog, FieldSpec
@@ -120,8 +124,22 @@ class Grammar:
         add = self.add
         dur = rf"(?P<dur>{w.DURATION})"
         # "in the last 3 months", but not "over a year ago" (that is the other way round).
-        window = rf"{WINDOW}(?: (?:{AGO_MORE}))? {dur}(?! (?:ago|back|before|earlier))"
-        date_ = rf"(?P<date>{w.DATE})"
+        window = rf"{WINDOW}(?: (?:{AGO_MORE}))? {dur}(?! (?:ago|back|before|earlier|\d{{4}})(?!\S))"
+        # A named day may carry its date in brackets: "since Diwali (8 Nov 2026)"; its words are
+        # no place, month or connective ("joined in Pune (1 Jan 2025)", "in March (2025)").
+        stop = "|".join(
+            re.escape(x)
+            for x in sorted(
+                {*self.cities, *w.MONTHS, *(c for c in CONNECTIVES if c.isalpha())}, key=len, reverse=True
+            )
+        )
+        named = rf"(?P<named>(?:(?!(?:{stop})(?!\S))[a-z]+ ){{1,4}})"
+        # … or after it, when the date names a day: "since Diwali on 8 Nov", "since Diwali, 8 Nov"
+        months = "|".join(sorted(w.MONTHS, key=len, reverse=True))
+        day = rf"(?=\d{{1,2}}(?: (?:st|nd|rd|th))? (?:of )?(?:{months})(?!\S)|(?:{months}) \d{{1,2}}(?!\d)|\d{{4}}-\d\d-\d\d)"
+        date_ = (
+            rf"(?:{named}(?:(?P<lp>\( )(?:on )?|(?:on |, (?:ie |on )?)?{day}))?(?P<date>{w.DATE})(?(lp) \))"
+        )
 
         # Dates first: they own the verbs "ordered", "joined" when a period follows.
         neg = r"(?:(?:have|has|had|did|do|does|is|are) not|not|never|no|without|zero|nil)(?: been| yet| even| ever| once)*"
@@ -341,7 +359,8 @@ class Grammar:
         )
         add(
             "orders_compared",
-            rf"(?:orders|purchases|transactions|order|purchase)(?: (?:count|placed|made|number))?(?: (?:are|of|was))? {quantity(w.NUMBER)}",
+            # "spend per order under 500" is an average, not a count
+            rf"(?<!per )(?<!each )(?<!every )(?:orders|purchases|transactions|order|purchase)(?: (?:count|placed|made|number))?(?: (?:are|of|was))? {quantity(w.NUMBER)}",
             self._compared_count,
         )
         add(
@@ -365,7 +384,7 @@ class Grammar:
         avg = (
             r"(?:(?:average|avg|mean|typical) (?:order|basket|purchase|ticket|cart|transaction|bill|spend per order|checkout)(?: (?:value|size|amount|spend|total|price))?"
             rf"|(?:average|avg|mean|typical) (?:spend|spent|spending|amount|value|revenue|bill|ticket) {per}|aov|abv|atv"
-            rf"|(?:spend|spent|spending|spends|pays?|paid|paying) (?:on average |on avg )?{per}(?: on average| on avg)?"
+            rf"|(?:spend|spent|spending|spends|pays?|paid|paying|revenue|value|amount) (?:on average |on avg )?{per}(?: on average| on avg)?"
             rf"|(?:orders?|purchases?|baskets?|tickets?|transactions?) (?:that )?(?:average|averaging|averages|averaged|avg)(?: at| out at| of)?"
             rf"|on (?:an? )?average {per}|{per} on average|on (?:an? )?(?:average|avg)|(?:per|each|every) (?:order|purchase|transaction|bill|basket)|basket size|basket value|cart size|cart value|order value|ticket size|average ticket|average spend|average basket|average order)"
         )
@@ -385,6 +404,15 @@ class Grammar:
             rf"|(?P<above>above|below|over|under) ?(?:the )?median {spend_word}(?: {TIER_NOUN})?",
             self._spend_median,
         )
+        # Nothing spent: total spend is 0 ("spent nothing so far", "zero spend").
+        add(
+            "spent_nothing",
+            rf"(?:(?:{SPEND_VERB}|spent|spend|spends|spending) (?:nothing|nil|not a (?:single )?(?:rupee|penny|paisa|cent|dime))"
+            r"|(?:(?:have|has|had|did|do|does) not|never) (?:spent|spend) (?:(?:a|one) (?:single )?(?:rupee|penny|paisa|cent|dime|thing)|any money)"
+            r"|(?:with )?(?:zero|no|nil) (?:total |lifetime )?(?:spend|spending)(?! (?:in|within|during|over|for|since|this|last|past)(?!\S))"
+            r"|(?:total |lifetime )?(?:spend|spending) (?:is |was |of |= )?(?:nothing|nil))(?: (?:yet|ever|at all))?",
+            self._const(_cond("total_spend", "eq", 0)),
+        )
         add("low_value", LOW_VALUE, self._value_tier(high=False))
         add("high_value", HIGH_VALUE, self._value_tier(high=True))
         total = rf"(?:{SPEND_VERB}|total (?:spend|spent|spending|purchases|purchase value|order value|value|revenue|sales)|lifetime (?:value|spend|spending|revenue)|ltv|clv|spent|spend|spends|spending|spenders?|purchased worth|bought worth|shopped for|bought for|purchased for|bought|purchased|shopped|ordered|purchases worth|worth|revenue|revenue of|value of)"
@@ -392,8 +420,9 @@ class Grammar:
         after_words = r"(?: (?:range|bracket|band|in total|overall|so far|to date|with us|lifetime|altogether|in all|worth|in purchases|on purchases|on orders|on shopping|till date|until now|in their lifetime|total|spend|spent|of spend|in spend|value))*"
         add(
             "avg_spend",
-            # "total order value" is the total, not the average
-            rf"(?<!total )(?<!lifetime )(?<!overall )(?<!cumulative )(?P<f>{avg}){between_words} {quantity(w.AMOUNT)}{after_words}",
+            # "total order value" is the total, not the average; "average order value (AOV)"
+            # says the name twice
+            rf"(?<!total )(?<!lifetime )(?<!overall )(?<!cumulative )(?P<f>{avg})(?: \( (?:{avg}) \))?{between_words} {quantity(w.AMOUNT)}{after_words}",
             self._spend("avg_order_value"),
         )
         add(
@@ -403,7 +432,7 @@ class Grammar:
         )
         add(
             "total_spend",
-            rf"(?P<f>{total}){between_words} {quantity(w.AMOUNT)}{after_words}",
+            rf"(?P<f>{total})(?: \( (?:{total}) \))?{between_words} {quantity(w.AMOUNT)}{after_words}",
             self._spend("total_spend"),
         )
         add(
@@ -460,13 +489,32 @@ class Grammar:
             self._text_op,
         )
 
+        # Tiers compared by their usual order: "above silver tier", "gold and above".
+        tier = self._tier()
+        if tier is not None:
+            ranked = "|".join(TIER_ORDER)
+            keys = "|".join(TIER_KEYS)
+            # "not above silver" is left to "not": no tier above silver, or none at all
+            up_down = _alt(
+                p
+                for p, cmp in _CMP_OF.items()
+                if cmp in ("gt", "gte", "lt", "lte") and p.split()[0] not in ("not", "no")
+            )
+            noun = rf"(?: (?:{keys}|{PEOPLE}|card ?holders?|status|members?|and (?:up|higher)))*"
+            add(
+                "tier_compare",
+                rf"(?:(?:{keys})s? )?(?P<cmp>{up_down}|better than|worse than) (?:the )?(?P<v>{ranked}){noun}"
+                rf"|(?P<cmp3>higher|better|lower|worse) (?:{keys}) than (?:the )?(?P<v3>{ranked}){noun}"
+                rf"|(?P<v2>{ranked})(?: (?:{keys}|{PEOPLE}|status|members?))? (?P<post>or above|and above|or higher|and higher|or better|and better|and up|or more|at least|minimum|or below|and below|or lower|and lower|or worse|at most|maximum)",
+                self._tier_compare(tier),
+            )
+
         # Custom attributes, from the catalog.
         # Numbers and flags before text attributes: "vip or gold tier" is two conditions.
         attributes = [f for f in self.catalog.fields if f.attribute is not None]
         for spec in sorted(attributes, key=lambda f: f.type == "text"):
             self._attribute(spec)
 
-        tier = self._tier()
         if tier is not None:
             value = "|".join(TIER_VALUES)
             add(
@@ -493,6 +541,20 @@ class Grammar:
         # A period on its own ("new customers from Delhi this month"): the parser gives it to
         # the vague date word beside it, or reports it.
         add("loose_window", window, self._loose_window)
+        # … without a preposition, with a count ("recent buyers (last 15 days)", "past week"),
+        # or a duration alone in brackets ("lapsed customers (60 days)", "(> 60 days)").
+        add(
+            "loose_last",
+            rf"(?:(?:the )?(?:(?P<last>last|previous|prior|preceding)|past) |(?P<bracket>(?<=\( ))(?:(?P<rel>{AGO_MORE}|{AGO_LESS}) )?)"
+            rf"{dur}(?(bracket)(?P<plus> (?:plus|or more|or longer|and above|\+))?(?= \)))",
+            self._loose_last,
+        )
+        # "in the last 30 days but not in the last 7": the count takes the unit said before it.
+        add(
+            "loose_count",
+            rf"(?:(?:(?:in|within|during|over|inside) )?(?:the )?(?:last|past|previous)|within) (?P<n>{w.NUM})(?= *$| (?:and|or|but|,|\)|who|with|in|from|except|excluding)(?!\S))",
+            self._loose_count,
+        )
         add(
             "loose_cal",
             rf"(?:(?:in|during|from|of|for|since|over|within) )?(?:the )?(?P<cal>{CAL})",
@@ -556,12 +618,12 @@ class Grammar:
         if spec.type == "number":
             add(
                 f"attr_num_{key}",
-                rf"{where}(?:{names})(?: (?:is|are|count|of|was|score|us|the store|our store|the site|the website|the app))* {quantity(w.NUMBER)}(?: (?:times|time|x))?",
+                rf"{where}(?:{names})(?: (?:is|are|count|of|was|score|us|the store|our store|the site|the website|the app))* {quantity(w.NUMBER)}(?: (?:times|time|x)(?: (?P<post_after>{POST})(?! than| [\d₹$]))?)?",
                 self._counted(spec.name, bare="eq"),
             )
             add(
                 f"attr_num_after_{key}",
-                rf"{quantity(w.NUMBER)} {where}(?:{names})",
+                rf"{quantity(w.NUMBER)} {where}(?:{names})(?: (?P<post_after>{POST})(?! than| [\d₹$]))?",
                 self._counted(spec.name, bare="eq"),
             )
         elif spec.type == "boolean":
@@ -571,6 +633,11 @@ class Grammar:
                 self._bool(spec.name),
             )
             if spec is self._consent():
+                add(
+                    f"attr_consent_is_{key}",
+                    r"(?:marketing )?(?:consent|consented)(?: (?:status|flag))?(?: (?:is|=))* (?P<b>true|false|yes|no|y|n)",
+                    self._bool(spec.name),
+                )
                 add(f"attr_consent_no_{key}", CONSENT_NO, self._const(_cond(spec.name, "eq", False)))
                 add(f"attr_consent_{key}", CONSENT_YES, self._const(_cond(spec.name, "eq", True)))
             add(f"attr_bool_{key}", rf"(?:{names})s?", self._const(_cond(spec.name, "eq", True)))
@@ -595,7 +662,8 @@ class Grammar:
             )
             # A known place is never a tier's value: "gold tier in Mumbai, or platinum tier".
             places = "|".join(re.escape(c) for c in self.cities)
-            value = rf"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all|spenders?|buyers?|shoppers?|{places})(?!\S))[\w@.+-]+"
+            # … nor a word of a comparison ("tier above or equal to gold" is no value "above")
+            value = rf"(?!(?:and|or|not|but|who|with|in|from|tier|is|are|the|any|all|spenders?|buyers?|shoppers?|than|above|below|over|under|equal|more|less|higher|lower|greater|better|worse|at|least|most|to|up|{places})(?!\S))[\w@.+-]+"
             values = rf"(?P<v>{value}(?: (?:or|,|, or|and|/) {value})*)"
             add(
                 f"attr_text_{key}",
@@ -658,6 +726,9 @@ class Grammar:
             if _PERCENT_AFTER.match(m.string, m.end()):
                 return None  # "spending 10%" is a share, not an amount
             found = _compare(m, _money, bare="gte")
+            said = m["cmp"] or m["post"] or m.groupdict().get("post_after")
+            if found == ("gte", 0) and not said:
+                found = ("eq", 0)  # "spent 0" is nothing, not "at least nothing"
             return None if found is None else Atom(m.start(), m.end(), _compared(name, found))
 
         return handle
@@ -758,7 +829,7 @@ class Grammar:
 
     def _no_order_since(self, m: re.Match[str], ctx: Context) -> Atom | None:
         found = w.date_range(m["date"], ctx.today)
-        if found is None:
+        if found is None or not _named_day(m):
             return None
         # No order on or after the start: includes those who never ordered, like "in 90 days".
         node = {
@@ -788,7 +859,7 @@ class Grammar:
                 return None
             return Atom(m.start(), m.end(), _cond("last_order_at", "not_within_last_days", days))
         return Atom(
-            m.start(), m.end(), _cond("last_order_at", "not_within_last_days", DEFAULT_LAPSED_DAYS),
+            m.start(), m.end(), _cond("last_order_at", "not_within_last_days", DEFAULT_LAPSED_DAYS), weak=True,
             note=f"“{m[0]}” has no period: {DEFAULT_LAPSED_DAYS} days assumed (say e.g. “inactive for 60 days”)",
         )  # fmt: skip
 
@@ -868,7 +939,7 @@ class Grammar:
     def _dated(name: str, *, some_order: bool = False) -> Handler:
         def handle(m: re.Match[str], ctx: Context) -> Atom | None:
             found = w.date_range(m["date"], ctx.today)
-            if found is None:
+            if found is None or not _named_day(m):
                 return None
             if m.groupdict().get("date2"):
                 second = w.date_range(m["date2"], ctx.today)
@@ -911,22 +982,88 @@ class Grammar:
             return None  # short names only when written as names
         return _place_atom(m, values, negated=negated, bare=bare)
 
-    @staticmethod
-    def _tier_word(spec: FieldSpec) -> Handler:
+    def _tier_word(self, spec: FieldSpec) -> Handler:
         key = re.compile(rf"(?<!\S){re.escape((spec.attribute or '').lower().replace('_', ' '))}(?!\S)")
         values_of = Grammar._text_values(spec.name)
+        # "VIPs or platinum": a bare tier word listed with a yes/no attribute is a status too.
+        flags = "|".join(
+            re.escape(f.attribute.lower().replace("_", " "))
+            for f in self.catalog.fields
+            if f.type == "boolean" and f.attribute
+        )
+        cued = re.compile(
+            rf"(?:^|\s)(?:{'|'.join(TIER_CUES)}"
+            + (rf"|(?:{flags})s? (?:or|and|nor|,|, or|/)" if flags else "")
+            + r") $"
+        )
+        product = re.compile(rf" {TIER_NOT_AFTER}(?!\S)")
 
         def handle(m: re.Match[str], ctx: Context) -> Atom | list[Atom] | None:
-            # A bare "gold" is a tier only beside a people word, or where the tier is named.
+            # A bare "gold" is a tier only beside a people word, where the tier is named, or
+            # after a word that makes it a status ("are platinum", "neither VIP nor gold") and
+            # before no word that makes it a product ("are gold buyers").
             if not m["noun"] and not key.search(ctx.text):
-                return None
+                status = cued.search(ctx.text[: m.start()]) and not product.match(ctx.text, m.end())
+                if not status:
+                    return None
             return values_of(m, ctx)
+
+        return handle
+
+    @staticmethod
+    def _tier_compare(spec: FieldSpec) -> Handler:
+        def handle(m: re.Match[str], _ctx: Context) -> Atom | None:
+            value = m["v"] or m["v2"] or m["v3"]
+            if m["cmp3"]:
+                cmp = "gt" if m["cmp3"] in ("higher", "better") else "lt"
+            elif m["cmp"]:
+                cmp = {"better than": "gt", "worse than": "lt"}.get(m["cmp"]) or _CMP_OF[m["cmp"]]
+            else:
+                up = m["post"].split()[-1] in ("above", "higher", "better", "up", "more", "least", "minimum")
+                cmp = "gte" if up else "lte"
+            rank = TIER_ORDER.index(value)
+            ranks = {
+                "gt": TIER_ORDER[rank + 1 :],
+                "gte": TIER_ORDER[rank:],
+                "lt": TIER_ORDER[:rank],
+                "lte": TIER_ORDER[: rank + 1],
+            }[cmp]
+            if not ranks:
+                return None  # "above diamond": no tier we know of, reported
+            node = (
+                _cond(spec.name, "eq", ranks[0]) if len(ranks) == 1 else _cond(spec.name, "in", list(ranks))
+            )
+            note = f"“{m[0]}” read by the usual order of tiers ({', '.join(TIER_ORDER)}): {', '.join(ranks)}"
+            return Atom(m.start(), m.end(), node, note=note)
 
         return handle
 
     @staticmethod
     def _loose_window(m: re.Match[str], _ctx: Context) -> Atom | None:
         days = w.duration_days(m["dur"])
+        return None if days is None else Atom(m.start(), m.end(), {}, when=("days", days))
+
+    @staticmethod
+    def _loose_last(m: re.Match[str], ctx: Context) -> Atom | None:
+        """'last 15 days' and '(15 days)' need a count: 'last week' is the calendar week (a
+        fortnight is no calendar unit)."""
+        counted = re.match(rf"(?:{w.NUM}|{w.NUMW}) |(?:an? )?fortnight", m["dur"]) is not None
+        if (m["last"] or m["bracket"] is not None) and not counted:
+            return None
+        days = w.duration_days(m["dur"])
+        if days is None:
+            return None
+        # "(> 60 days)" is a length of absence, "(< 15 days)" one of recency; the parser gives
+        # each only to a vague word that points the same way.
+        more = m["plus"] or (m["rel"] and re.fullmatch(AGO_MORE, m["rel"]))
+        kind = "more" if more else "less" if m["rel"] else "days"
+        return Atom(m.start(), m.end(), {}, when=(kind, days))
+
+    @staticmethod
+    def _loose_count(m: re.Match[str], ctx: Context) -> Atom | None:
+        """'in the last 7' after '… in the last 30 days': 7 of the unit said before it."""
+        said = [d for d in re.finditer(rf"(?<!\S){w.DURATION}", ctx.text[: m.start()]) if d[0][:1].isdigit()]
+        days = w.duration_days(f"{m['n']} {said[-1][0].split()[-1]}") if said else None
         return None if days is None else Atom(m.start(), m.end(), {}, when=("days", days))
 
     @staticmethod
@@ -1106,6 +1243,17 @@ class Grammar:
         atom = _place_atom(m, (name,), negated=bool(m["neg"]), bare=False)
         atom.end = end
         return atom
+
+
+def _named_day(m: re.Match[str]) -> bool:
+    """A named day's date said without brackets ("… Diwali on 8 Nov") only after a word for a
+    point in time (since, after, before): "first order in app on 3 March" is a place to buy."""
+    groups = m.groupdict()
+    return (
+        not groups.get("named")
+        or bool(groups.get("lp"))
+        or groups.get("rel") not in ("in", "during", "on", "from", "between")
+    )
 
 
 def _ordinal(n: int) -> str:

@@ -20,6 +20,7 @@ CMP_WORDS: dict[str, tuple[str, ...]] = {
         "not below", ">=", "=>", "greater than or equal to", "more than or equal to",
         "greater than or equal", "higher than or equal to", "bigger than or equal to",
         "equal to or more than", "equal to or greater than", "equal or more than",
+        "above or equal to", "at or above", "equal to or above", "equal or above",
     ),
     "lte": (
         "at most", "atmost", "no more than", "not more than", "no greater than",
@@ -27,7 +28,8 @@ CMP_WORDS: dict[str, tuple[str, ...]] = {
         "a maximum of", "maximum of", "max of", "maximum", "max", "<=", "=<",
         "less than or equal to", "fewer than or equal to", "lower than or equal to",
         "smaller than or equal to", "less than or equal", "equal to or less than",
-        "equal to or fewer than", "equal or less than",
+        "equal to or fewer than", "equal or less than", "below or equal to", "at or below",
+        "equal to or below", "equal or below",
     ),
     "gt": (
         "more than", "greater than", "over", "above", "exceeding", "exceeds", "exceed",
@@ -108,7 +110,7 @@ FILLER = frozenset(
     having are is was were be been being do does did ones one just some total overall lifetime
     ever so far in at on from by as there here what whats which that whose guys ppl cust custs
     already currently still now customers' someone somebody like can could would should will
-    marked flagged tagged labelled labeled status both
+    marked flagged tagged labelled labeled status both ie eg viz namely
     create build generate prepare fetch grab export identify help looking look am see view
     display pull up
     """.split()  # noqa: SIM905 - a word list is easier to extend as text
@@ -116,7 +118,7 @@ FILLER = frozenset(
 _FILLER_PHRASES = ("from us", "with us", "so far", "to date", "in total", "at all")
 
 CONNECTIVES: dict[str, str] = {
-    "and": "AND", "or": "OR", "nor": "OR", ",": "COMMA", "but": "BREAK", "who": "BREAK",
+    "and": "AND", "or": "OR", "nor": "NOR", ",": "COMMA", "but": "BREAK", "who": "BREAK",
     "whom": "BREAK", "that": "BREAK", "which": "BREAK", "whose": "BREAK", "where": "BREAK",
     "with": "BREAK", "having": "BREAK", "plus": "BREAK", "while": "BREAK", "whereas": "BREAK",
     "although": "BREAK", "though": "BREAK", "however": "BREAK", "also": "BREAK",
@@ -141,7 +143,7 @@ ORDER_VERB = (
     r"|shopped|shop|shopping|transacted|transacting|transaction|transactions|checked out|placed (?:an |any |a )?orders?"
     r"|made (?:a |any |an )?(?:purchases?|orders?)|spent anything|spent money|bought anything|been active|activity)"
 )
-ORDER_TAIL = r"(?: (?:anything|something|from us|with us|again|at all|online|here|stuff|items|products|at least once|even once|once))*"
+ORDER_TAIL = r"(?: (?:anything|something|from us|with us|again|at all|online|here|stuff|items|products|at least once|even once|once|sometime|some time|anytime|any time))*"
 WINDOW = (
     r"(?:in|within|during|for|over|since|inside)(?: the)?(?: (?:last|past|previous|recent|prior|preceding))?"
 )
@@ -156,7 +158,8 @@ JOIN_VERB = (
 )
 FIRST_VERB = r"(?:(?:(?:placed|made|did) (?:their |a |an |the )?)?first (?:order|purchase|bought|ordered|purchased|transaction|buy|shopped)(?: date)?|(?:ordered|bought|purchased|shopped|placed an order|made a purchase) for the first time)"
 LAST_ORDER = r"(?:(?:last|latest|most recent|previous|recent) (?:order|purchase|transaction|buy)(?: date)?|last ordered|last purchased|last bought|last shopped)"
-IS = r"(?: (?:was|is|were|are|placed|made|date|on|at|happened))*"
+# … and hedges before a date ("signed up sometime in 2025", "last ordered back in March").
+IS = r"(?: (?:was|is|were|are|placed|made|date|on|at|happened|sometime|some time|anytime|any time|at some point|at any point|at any time|back|way back))*"
 # What makes "no orders …" about a period rather than ever: "in the last", "for 3", "since", "this".
 _PERIOD_AHEAD = (
     r"(?:(?:in|within|for|during|over)(?: the)? (?:last|past|previous|recent|prior|this|\d|an?|one|two|three"
@@ -201,6 +204,14 @@ NAME_CUE = (
 # read as a value of the catalog's text attribute named like a tier (tier, level, membership).
 TIER_VALUES = ("bronze", "silver", "gold", "platinum", "diamond", "titanium")
 TIER_KEYS = ("tier", "level", "membership", "loyalty", "plan", "rank", "grade")
+# The usual order of those tiers, lowest first, for "above silver" or "gold and up" ("titanium"
+# ranks differently from one programme to the next, so it has no place here and is reported).
+TIER_ORDER = ("bronze", "silver", "gold", "platinum", "diamond")
+# Words before a bare tier word that make it a status ("customers who are platinum", "neither
+# VIP nor gold"); without them, or a people word after, "gold" may be what was bought.
+TIER_CUES = ("are", "is", "were", "was", "be", "been", "not", "non", "nor", "neither", "either")
+# … and words after one that make it a product instead ("gold jewellery", "gold buyers").
+TIER_NOT_AFTER = r"(?:jewel(?:le)?ry|jewels?|coins?|bars?|chains?|rings?|plated|plating|items?|products?|buyers?|purchasers?|shoppers?|orders?|purchases?)"
 # Marketing consent in the words people use for it ("subscribed to promotions", "marketing
 # consent"), for a boolean opt-in attribute; and the ways it is withdrawn.
 CONSENT_TOPIC = r"(?:(?:our|the|your|all) )?(?:marketing|promotions?|promotional|promos?|offers|newsletters?|deals|marketing communications?)(?: (?:e ?mails?|messages|messaging|sms|texts|communications?|comms|updates|content|mailers))?"
@@ -213,9 +224,15 @@ CONSENT_YES = (
     rf"|(?:said yes|say yes|agreed) to {CONSENT_TOPIC}"
     # "customers we can send promotions to": allowed to be sent it
     rf"|(?:can|may|are allowed to|are permitted to) (?:send|e ?mail|text|message|contact|reach) (?:them )?{CONSENT_TOPIC}(?: to)?"
+    # Consent with no topic: the store's consent is marketing consent ("vip and consented",
+    # "without consent"); consent to something named ("consented to cookies") is not.
+    r"|(?:(?:consented|consenting)|(?:(?:with|have|has|having|gave|given|giving) )?(?:(?:their|a|an|explicit|marketing) )*consent(?: (?:given|granted|received|obtained|on file))?)(?! (?:to|for|on|with|from)(?!\S))"
 )
 CONSENT_NO = (
     rf"(?:(?:opted|opt) ?out|unsubscribed|withdrew consent|withdrawn consent|declined|refused)(?: (?:of|from|to|for))? {CONSENT_TOPIC}"
     rf"|{CONSENT_TOPIC} (?:opted ?out|opt ?outs?|unsubscribed|unsubscribers)|unsubscribed|opted ?out"
     rf"|(?:said no|say no|says no|declined|refused|rejected|objected) to {CONSENT_TOPIC}|(?:do|does|did) not want {CONSENT_TOPIC}"
+    # consent withdrawn, with no topic (as "consented" with none is marketing consent)
+    r"|(?:(?:withdrew|withdrawn|revoked|declined|refused|denied|rejected)(?: (?:their|the|a|marketing))* consent"
+    r"|consent (?:withdrawn|revoked|declined|refused|denied|rejected|not given))(?! (?:to|for|on|with|from)(?!\S))"
 )

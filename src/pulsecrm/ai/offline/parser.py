@@ -61,13 +61,7 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
     atoms.sort(key=lambda a: a.start)
     atoms = _complete(_periods(atoms, today))
 
-    # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
-    named = [_fields(a.node) for a in atoms if not a.weak]
-    given_way = [a for a in atoms if a.weak and any(_fields(a.node) & f for f in named)]
-    atoms = [a for a in atoms if a not in given_way]
-    notes = [a.note for a in atoms if a.note]
-
-    stream, not_understood = _stream(tokens, starts, atoms, given_way)
+    stream, not_understood = _stream(tokens, starts, atoms)
     if not atoms:
         raise NotUnderstood(
             "no condition found in the prompt; try e.g. “spent more than 5k and haven't ordered in "
@@ -81,7 +75,10 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
                 }
             ],
         )
-    tree = _Parser(_exclusions(_asides(_merge_places(stream)))).parse()
+    tree = _Parser(_exclusions(_asides(_merge_places(_nor(stream))))).parse()
+    # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
+    given_way = _give_way(tree, {id(a.node) for a in atoms if a.weak})
+    notes = [a.note for a in atoms if a.note and id(a.node) not in given_way]
     typed = rule_lang.parse({"version": 1, "op": "and", "rules": [tree]})
     root = _root(_plain(rule_lang.simplify(typed)))
     dropped = _drop_contradictions(root)
@@ -192,9 +189,16 @@ def _periods(atoms: list[Atom], today: date) -> list[Atom]:
             continue
         name = next(iter(_fields(target.node)))
         kind, value = atom.when
+        # A period beside a vague absence ("lapsed customers (60 days)") is its length.
+        absent = target.weak and target.node.get("cmp") == "not_within_last_days"
+        if kind in ("more", "less"):
+            # "(> 60 days)" only for an absence, "(< 15 days)" only for recency
+            if not target.weak or (kind == "more") != absent:
+                continue
+            kind = "days"
         if kind == "days":
-            atom.node = _cond(name, "within_last_days", value)
-        elif name == "last_order_at" and value[1] < today:
+            atom.node = _cond(name, "not_within_last_days" if absent else "within_last_days", value)
+        elif absent or (name == "last_order_at" and value[1] < today):
             continue  # "recent buyers last month": some order then, which the last order can't tell
         else:
             atom.node = _range_node(name, "in", value, today)
@@ -266,6 +270,58 @@ def _compared_field(node: Node) -> str | None:
     return fields.pop() if len(fields) == 1 else None
 
 
+# Which way a date condition points: towards now ("in the last 30 days", "since March") or
+# away from it ("not in the last 90 days", "before 2025").
+_RECENT_SIDE = frozenset({"within_last_days", "after", "between"})
+_OLD_SIDE = frozenset({"not_within_last_days", "before"})
+
+
+def _side(node: Node) -> set[tuple[str, str]]:
+    """(field, side) of each dated condition a node asks for; "not" turns a side round."""
+    if "field" in node:
+        cmp = node["cmp"]
+        side = "recent" if cmp in _RECENT_SIDE else "old" if cmp in _OLD_SIDE else None
+        return {(node["field"], side)} if side else set()
+    found = set().union(*(_side(n) for n in node["rules"])) if node["rules"] else set()
+    if node.get("not"):
+        return {(f, "old" if s == "recent" else "recent") for f, s in found}
+    return found
+
+
+def _conjuncts(node: Node) -> list[tuple[Node, Node]]:
+    """(parent, child) for each condition ANDed at this level: through plain AND groups, not
+    into OR groups or negations."""
+    out: list[tuple[Node, Node]] = []
+    for child in node["rules"]:
+        if "field" not in child and child["op"] == "and" and not child.get("not"):
+            out += _conjuncts(child)
+        else:
+            out.append((node, child))
+    return out
+
+
+def _give_way(node: Node, weak: set[int]) -> set[int]:
+    """Drop, from each AND group, a vague default ("recent buyers" = ordered in 30 days,
+    "lapsed" = no order in 90) beside a stated condition on the same field that points the
+    same way ("recent buyers (last 15 days)", "gone quiet, no orders in 8 weeks"); return the
+    ids of the defaults dropped. Beside one pointing the other way both stay ("recent buyers
+    who haven't ordered in 7 days" is a window), and across an "or" nothing is dropped."""
+    dropped: set[int] = set()
+    if "field" in node:
+        return dropped
+    if node["op"] == "and":
+        pairs = _conjuncts(node)
+        stated = [_side(child) for _, child in pairs if id(child) not in weak]
+        for parent, child in pairs:
+            sides = _side(child)
+            if id(child) in weak and len(sides) == 1 and any(sides == s for s in stated):
+                parent["rules"] = [n for n in parent["rules"] if n is not child]
+                dropped.add(id(child))
+    for child in node["rules"]:
+        dropped |= _give_way(child, weak)
+    return dropped
+
+
 def _fields(node: Node) -> set[str]:
     if "field" in node:
         return {node["field"]}
@@ -275,12 +331,8 @@ def _fields(node: Node) -> set[str]:
 Item = Atom | str
 
 
-def _stream(
-    tokens: list[w.Token], starts: list[int], atoms: list[Atom], absorbed: list[Atom]
-) -> tuple[list[Item], list[str]]:
-    """Atoms and connectives in order, and the runs of words nobody understood. `absorbed` are
-    read but said more exactly elsewhere ("new customers" beside "created this month")."""
-    skip = {i for a in absorbed for i, s in enumerate(starts) if a.start <= s < a.end}
+def _stream(tokens: list[w.Token], starts: list[int], atoms: list[Atom]) -> tuple[list[Item], list[str]]:
+    """Atoms and connectives in order, and the runs of words nobody understood."""
     items: list[Item] = []
     unknown: list[str] = []
     run: list[str] = []
@@ -295,10 +347,6 @@ def _stream(
 
     i, a = 0, 0
     while i < len(tokens):
-        if i in skip and not (a < len(atoms) and starts[i] >= atoms[a].start):
-            flush()
-            i += 1
-            continue
         if a < len(atoms) and starts[i] >= atoms[a].start:
             flush()
             items.append(atoms[a])
@@ -347,6 +395,19 @@ def _stream(
 
 _GLUE = frozenset(("in", "at", "on", "from", "of", "for", "the", "a", "an", "to", "by"))
 _JOINERS = {"AND", "OR", "COMMA"}
+
+
+def _nor(items: list[Item]) -> list[Item]:
+    """'neither A nor B' is not (A or B): there "nor" is an "or" under the "neither". Without a
+    "neither" in its clause, "nor" is "and not": "not VIP nor platinum" is neither of them."""
+    out: list[Item] = []
+    for item in items:
+        if item != "NOR":
+            out.append(item)
+            continue
+        before = next((x for x in reversed(out) if x in ("NEITHER", "BREAK", "COMMA")), None)
+        out.extend(["OR"] if before == "NEITHER" else ["AND", "NOT"])
+    return out
 
 
 def _merge_places(items: list[Item]) -> list[Item]:
@@ -530,7 +591,12 @@ class _Parser:
         if item == "EITHER":
             return self.disjunction()
         if item == "NEITHER":
-            return _not(self.disjunction())
+            # "neither A nor B and C": the "neither" covers A and B only
+            nodes = [self.unary()]
+            while self.peek() in ("OR", "ORBREAK"):
+                self.take()
+                nodes.append(self.unary())
+            return _not(nodes[0] if len(nodes) == 1 else {"op": "or", "rules": nodes})
         # "(": everything up to the matching ")"
         inner = self.or_clauses()
         if self.peek() == "RP":
