@@ -1879,3 +1879,22 @@ TUNING_4: list[tuple[str, Node | None]] = [
 ]
 
 TUNING += TUNING_4
+
+
+# Round 5: variants of the kinds tests/ai/tuning_round5.py found wrong (each fix read on two or
+# three phrasings of its own), and guards that the change does not fire elsewhere.
+IS_VIP = c(VIP, "eq", True)
+TUNING_5: list[tuple[str, Node | None]] = [
+    # "or over" / "and above" before another number starts the next comparison; it is not the
+    # count's "or more" ("over 3 orders and over 3k spend" was orders > 3 AND spend >= 3k)
+    ("more than 2 orders and over 4k spend", AND(c(ORDERS, "gt", 2), c(SPEND, "gt", 4000))),
+    ("with 6 orders or over 12 visits", OR(c(ORDERS, "eq", 6), c(VISITS, "gt", 12))),
+    (
+        "Pune shoppers with under 4 orders or above 10k spend",
+        AND(c(CITY, "eq", "Pune"), OR(c(ORDERS, "lt", 4), c(SPEND, "gt", 10000))),
+    ),
+    ("3 orders or more", c(ORDERS, "gte", 3)),
+    ("4 orders and above in Delhi", AND(c(ORDERS, "gte", 4), c(CITY, "eq", "Delhi"))),
+]
+
+TUNING += TUNING_5

@@ -344,12 +344,12 @@ class Grammar:
         order_noun = r"(?:orders|order|purchases|purchase|transactions|transaction)"
         add(
             "order_times",
-            rf"(?:{ORDER_VERB}){ORDER_TAIL} {quantity(w.NUMBER, alternatives=True)} {times}(?: (?P<post_after>{POST}))?",
+            rf"(?:{ORDER_VERB}){ORDER_TAIL} {quantity(w.NUMBER, alternatives=True)} {times}(?: (?P<post_after>{POST})(?! than| [\d₹$]))?",
             self._counted("order_count", bare="eq"),
         )
         add(
             "order_once",
-            rf"(?:{ORDER_VERB}){ORDER_TAIL} (?:(?P<cmp>{CMP}) )?(?P<val>{once})(?: (?P<post>{POST}))?",
+            rf"(?:{ORDER_VERB}){ORDER_TAIL} (?:(?P<cmp>{CMP}) )?(?P<val>{once})(?: (?P<post>{POST})(?! than| [\d₹$]))?",
             self._counted("order_count", bare="eq"),
         )
         add(
@@ -365,7 +365,7 @@ class Grammar:
         )
         add(
             "orders_n",
-            rf"(?<!in )(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER, alternatives=True)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))(?: (?P<post_after>{POST}))?",
+            rf"(?<!in )(?:(?:placed|made|with|having|has|have|had) )?{quantity(w.NUMBER, alternatives=True)} (?:or more )?(?:{order_noun})(?! (?:ago|worth|of|value))(?: (?P<post_after>{POST})(?! than| [\d₹$]))?",
             self._counted("order_count", bare="eq"),
         )
         add(
@@ -565,7 +565,7 @@ class Grammar:
         add("bare_amount", quantity(w.AMOUNT), self._bare_amount)
         add(
             "bare_times",
-            rf"{quantity(w.NUMBER)} (?:times|time|x)(?: (?P<post_after>{POST}))?",
+            rf"{quantity(w.NUMBER)} (?:times|time|x)(?: (?P<post_after>{POST})(?! than| [\d₹$]))?",
             self._bare_times,
         )
 
