@@ -1895,6 +1895,33 @@ TUNING_5: list[tuple[str, Node | None]] = [
     ),
     ("3 orders or more", c(ORDERS, "gte", 3)),
     ("4 orders and above in Delhi", AND(c(ORDERS, "gte", 4), c(CITY, "eq", "Delhi"))),
+    # "except" leaves out a group said as conditions side by side, and a list of such groups
+    ("all customers except gold tier in Mumbai", NOT(AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Mumbai")))),
+    ("everyone except opted-in VIPs", NOT(AND(c(OPT_IN, "eq", True), IS_VIP))),
+    (
+        "excluding Mumbai VIPs and Kochi gold tier",
+        NOT(OR(AND(c(CITY, "eq", "Mumbai"), IS_VIP), AND(c(CITY, "eq", "Kochi"), c(TIER, "eq", "gold")))),
+    ),
+    ("Delhi customers except the VIPs", AND(c(CITY, "eq", "Delhi"), c(VIP, "ne", True))),
+    ("everyone except VIPs who spent over 5k", AND(c(VIP, "ne", True), c(SPEND, "gt", 5000))),
+    # "not both": who is not all of it; "but not both" after an "or": one of the two only
+    (
+        "customers who are not both gold tier and opted in",
+        NOT(AND(c(TIER, "eq", "gold"), c(OPT_IN, "eq", True))),
+    ),
+    ("not both VIP and in Pune", NOT(AND(IS_VIP, c(CITY, "eq", "Pune")))),
+    (
+        "gold tier or VIP, not both",
+        OR(AND(c(TIER, "eq", "gold"), c(VIP, "ne", True)), AND(c(TIER, "ne", "gold"), IS_VIP)),
+    ),
+    ("VIPs and opted in but not both", None),  # "not both" of an "and" says nothing
+    # one "not" before two statuses joined by a bare "or" denies both, as "neither … nor" does
+    ("customers who aren't VIP or platinum", AND(c(VIP, "ne", True), c(TIER, "ne", "platinum"))),
+    ("not opted in or VIP", AND(c(OPT_IN, "ne", True), c(VIP, "ne", True))),
+    # … but not with a verb or a "not" of its own on the right, nor after "either"
+    ("customers who are not VIP or spent over 5k", OR(c(VIP, "ne", True), c(SPEND, "gt", 5000))),
+    ("either not VIP or gold tier", OR(c(VIP, "ne", True), c(TIER, "eq", "gold"))),
+    ("not VIP or not opted in", OR(c(VIP, "ne", True), c(OPT_IN, "ne", True))),
 ]
 
 TUNING += TUNING_5

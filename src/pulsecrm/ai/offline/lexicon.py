@@ -128,6 +128,9 @@ CONNECTIVES: dict[str, str] = {
     "(": "LP", ")": "RP", "[": "LP", "]": "RP",
 }  # fmt: skip
 _CONNECTIVE_PHRASES = {
+    # "not both VIP and from Delhi" leaves out who is both; "VIP or opted in but not both" is
+    # one of the two only (the parser reads "not both" with nothing after it that way)
+    ("but", "not", "both"): "BREAK NOTBOTH", ("not", "both"): "NOTBOTH",
     ("other", "than"): "WIDE_NOT", ("apart", "from"): "WIDE_NOT", ("but", "not"): "BREAK NOT",
     ("as", "well", "as"): "BREAK", ("along", "with"): "BREAK", ("together", "with"): "BREAK", ("and", "also"): "BREAK", ("in", "addition", "to"): "BREAK",
     ("and", "or"): "OR", ("leaving", "out"): "WIDE_NOT", ("leave", "out"): "WIDE_NOT",
@@ -209,7 +212,7 @@ TIER_KEYS = ("tier", "level", "membership", "loyalty", "plan", "rank", "grade")
 TIER_ORDER = ("bronze", "silver", "gold", "platinum", "diamond")
 # Words before a bare tier word that make it a status ("customers who are platinum", "neither
 # VIP nor gold"); without them, or a people word after, "gold" may be what was bought.
-TIER_CUES = ("are", "is", "were", "was", "be", "been", "not", "non", "nor", "neither", "either")
+TIER_CUES = ("are", "is", "were", "was", "be", "been", "not", "non", "nor", "neither", "either", "both")
 # … and words after one that make it a product instead ("gold jewellery", "gold buyers").
 TIER_NOT_AFTER = r"(?:jewel(?:le)?ry|jewels?|coins?|bars?|chains?|rings?|plated|plating|items?|products?|buyers?|purchasers?|shoppers?|orders?|purchases?)"
 # Marketing consent in the words people use for it ("subscribed to promotions", "marketing

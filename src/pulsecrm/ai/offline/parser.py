@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -75,7 +76,9 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
                 }
             ],
         )
-    tree = _Parser(_exclusions(_asides(_merge_places(_nor(stream))))).parse()
+    parser = _Parser(_exclusions(_asides(_neither(_merge_places(_nor(stream)), text))))
+    tree = parser.parse()
+    not_understood += parser.unread
     # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
     given_way = _give_way(tree, {id(a.node) for a in atoms if a.weak})
     notes = [a.note for a in atoms if a.note and id(a.node) not in given_way]
@@ -436,6 +439,34 @@ def _merge_places(items: list[Item]) -> list[Item]:
     return out
 
 
+def _neither(items: list[Item], text: str) -> list[Item]:
+    """'not VIP or gold': one "not" before two statuses joined by a bare "or" denies both, as
+    "neither VIP nor gold" does. With a verb or a "not" of its own on the right ("not VIP or
+    spent over 5k", "not gold or not VIP"), or after "either", the "not" keeps to its own."""
+    out = list(items)
+    for k in range(len(out) - 3):
+        a, joiner, b = out[k + 1], out[k + 2], out[k + 3]
+        if (
+            out[k] == "NOT"
+            and (k == 0 or out[k - 1] != "EITHER")
+            and isinstance(a, Atom)
+            and joiner == "OR"
+            and isinstance(b, Atom)
+            and text[a.end : b.start].strip() == "or"
+            and _status(a)
+            and _status(b)
+        ):
+            out[k + 1 : k + 4] = ["LP", a, "OR", b, "RP"]
+            break
+    return out
+
+
+def _status(atom: Atom) -> bool:
+    """A condition said as a status word ("VIP", "gold", "opted in"), not a verb or amount."""
+    node = atom.node
+    return str(node.get("field", "")).startswith("attributes.") and node["cmp"] in ("eq", "in")
+
+
 def _asides(items: list[Item]) -> list[Item]:
     """'Pune (spent > 5k) or Delhi (spent > 10k)': brackets right after a condition, holding
     no "or", qualify it like any modifier beside it; they group nothing, so they go."""
@@ -457,8 +488,10 @@ def _asides(items: list[Item]) -> list[Item]:
 def _exclusions(items: list[Item]) -> list[Item]:
     """'except VIPs, gold tier and platinum tier': a list after except / excluding / other than
     names each group left out, so it is one NOT over their OR ("excluding Mumbai and Delhi"
-    merges as places already). Only a list that ends in and/or counts; "except those who …"
-    describes one group and keeps its "and"."""
+    merges as places already). A group is a run of conditions side by side ("except Pune VIPs
+    and Delhi big spenders", "everyone except VIPs in Pune"): the "except" leaves out the
+    people who are all of it, not everyone who is any of it. Only a list that ends in and/or
+    counts; "except those who …" describes one group and keeps its "and"."""
     out: list[Item] = []
     i = 0
     while i < len(items):
@@ -467,26 +500,43 @@ def _exclusions(items: list[Item]) -> list[Item]:
         i += 1
         if item != "WIDE_NOT" or i >= len(items) or not isinstance(items[i], Atom):
             continue
-        members, j, closed = [items[i]], i + 1, False
+        first, j = _side_by_side(items, i)
+        members, closed = [first], False
         while j < len(items) and not closed:
             k = j
             joiners = []
             while k < len(items) and items[k] in ("COMMA", "AND", "OR"):
                 joiners.append(items[k])
                 k += 1
-            nxt = items[k] if k < len(items) else None
-            if not joiners or not isinstance(nxt, Atom):
+            if not joiners or k >= len(items) or not isinstance(items[k], Atom):
                 break
-            members.append(nxt)
+            member, k = _side_by_side(items, k)
+            members.append(member)
             closed = "AND" in joiners or "OR" in joiners
-            j = k + 1
+            j = k
         if closed and len(members) >= 2:
             group: list[Item] = ["LP"]
             for n, member in enumerate(members):
-                group.extend(["OR", member] if n else [member])
+                group.extend(["OR", *_grouped(member)] if n else _grouped(member))
             out.extend([*group, "RP"])
             i = j
+        elif len(first) >= 2:
+            out.extend(_grouped(first))
+            i += len(first)
     return out
+
+
+def _side_by_side(items: list[Item], i: int) -> tuple[list[Item], int]:
+    """The run of conditions from items[i] with no word between them, and where it ends."""
+    run: list[Item] = []
+    while i < len(items) and isinstance(items[i], Atom):
+        run.append(items[i])
+        i += 1
+    return run, i
+
+
+def _grouped(run: list[Item]) -> list[Item]:
+    return ["LP", *run, "RP"] if len(run) >= 2 else run
 
 
 class _Parser:
@@ -495,6 +545,7 @@ class _Parser:
     def __init__(self, items: list[Item]) -> None:
         self.items = _distribute(self._tidy(items))
         self.pos = 0
+        self.unread: list[str] = []  # words read but not applied ("but not both" after no "or")
 
     @staticmethod
     def _tidy(items: list[Item]) -> list[str | Atom]:
@@ -510,14 +561,18 @@ class _Parser:
                 not run
                 and out
                 and (isinstance(out[-1], Atom) or out[-1] == "RP")
-                and (isinstance(item, Atom) or item in ("NOT", "WIDE_NOT", "EITHER", "NEITHER", "LP"))
+                and (
+                    isinstance(item, Atom)
+                    or item in ("NOT", "WIDE_NOT", "NOTBOTH", "EITHER", "NEITHER", "LP")
+                )
             ):
                 # "vip or gold tier customers in Mumbai": modifiers side by side qualify the
                 # whole phrase, so they join like a clause, not like a tight "and".
                 run = ["BREAK"]
             if run:
                 starts_clause = not out or (
-                    isinstance(out[-1], str) and out[-1] in ("NOT", "WIDE_NOT", "EITHER", "NEITHER", "LP")
+                    isinstance(out[-1], str)
+                    and out[-1] in ("NOT", "WIDE_NOT", "NOTBOTH", "EITHER", "NEITHER", "LP")
                 )
                 if not starts_clause and item not in ("END", "RP"):
                     loose = "COMMA" in run or "BREAK" in run
@@ -555,10 +610,30 @@ class _Parser:
 
     def clauses(self) -> Node:
         nodes = [self.disjunction()]
-        while self.peek() == "BREAK":
+        while True:
+            # "… but not both" with nothing after it: about the "or" just read
+            skip = 1 if self.peek() == "BREAK" else 0
+            at = self.pos + skip
+            if at < len(self.items) and self.items[at] == "NOTBOTH" and self._ends(at + 1):
+                self.pos = at + 1
+                nodes[-1] = self._xor(nodes[-1])
+                continue
+            if self.peek() != "BREAK":
+                break
             self.take()
             nodes.append(self.disjunction())
         return nodes[0] if len(nodes) == 1 else _and(*nodes)
+
+    def _ends(self, at: int) -> bool:
+        return at >= len(self.items) or self.items[at] in ("RP", "BREAK", "ORBREAK")
+
+    def _xor(self, node: Node) -> Node:
+        """'VIP or opted in but not both': one of the two, not both."""
+        if node.get("op") != "or" or node.get("not") or len(node["rules"]) != 2:
+            self.unread.append("not both")
+            return node
+        a, b = node["rules"]
+        return {"op": "or", "rules": [_and(a, _not(copy.deepcopy(b))), _and(_not(copy.deepcopy(a)), b)]}
 
     def disjunction(self) -> Node:
         nodes = [self.conjunction()]
@@ -586,7 +661,7 @@ class _Parser:
             return item.node
         if item == "NOT":
             return _not(self.unary())
-        if item == "WIDE_NOT":
+        if item in ("WIDE_NOT", "NOTBOTH"):
             return _not(self.disjunction())
         if item == "EITHER":
             return self.disjunction()
