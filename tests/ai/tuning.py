@@ -1922,6 +1922,29 @@ TUNING_5: list[tuple[str, Node | None]] = [
     ("customers who are not VIP or spent over 5k", OR(c(VIP, "ne", True), c(SPEND, "gt", 5000))),
     ("either not VIP or gold tier", OR(c(VIP, "ne", True), c(TIER, "eq", "gold"))),
     ("not VIP or not opted in", OR(c(VIP, "ne", True), c(OPT_IN, "ne", True))),
+    # a joiner and a word that opens a new group ("or anyone in …", "plus all VIPs", "and those
+    # who …") is a union between whole groups; a list that ends in one is a list of groups
+    (
+        "gold tier customers in Pune, or anyone in Kochi",
+        OR(AND(c(TIER, "eq", "gold"), c(CITY, "eq", "Pune")), c(CITY, "eq", "Kochi")),
+    ),
+    ("opted-in customers plus everyone who spent over 20k", OR(c(OPT_IN, "eq", True), c(SPEND, "gt", 20000))),
+    (
+        "Delhi VIPs along with all platinum tier customers",
+        OR(AND(c(CITY, "eq", "Delhi"), IS_VIP), c(TIER, "eq", "platinum")),
+    ),
+    (
+        "VIPs, opted-in customers, or anyone in Noida",
+        OR(IS_VIP, c(OPT_IN, "eq", True), c(CITY, "eq", "Noida")),
+    ),
+    ("whales and anybody in Chennai", OR(BIG, c(CITY, "eq", "Chennai"))),
+    # "plus" / "as well as" between two noun groups is a union; between what one group does
+    # ("who are … as well as …") it stays an "and"
+    ("platinum tier customers as well as VIPs", OR(c(TIER, "eq", "platinum"), IS_VIP)),
+    ("VIPs plus opted-in customers", OR(IS_VIP, c(OPT_IN, "eq", True))),
+    ("customers who are gold tier as well as opted in", AND(c(TIER, "eq", "gold"), c(OPT_IN, "eq", True))),
+    ("shoppers who are VIP plus opted in", AND(IS_VIP, c(OPT_IN, "eq", True))),
+    ("everyone but Kochi", c(CITY, "ne", "Kochi")),
 ]
 
 TUNING += TUNING_5

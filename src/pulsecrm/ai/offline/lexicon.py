@@ -127,6 +127,23 @@ CONNECTIVES: dict[str, str] = {
     "exclude": "WIDE_NOT", "excl": "WIDE_NOT", "minus": "WIDE_NOT", "besides": "WIDE_NOT",
     "(": "LP", ")": "RP", "[": "LP", "]": "RP",
 }  # fmt: skip
+# Words that add a second group to the first ("VIPs plus gold tier customers", "… as well as
+# …"): a union between noun groups, an "and" between what one group does ("who are VIP as well
+# as opted in"); and the words that open a new group after any joiner ("… or anyone in Delhi",
+# "plus all VIPs", "and those who …"), which always make the join a union.
+UNION_JOINERS: tuple[tuple[str, ...], ...] = (
+    ("as", "well", "as"), ("along", "with"), ("together", "with"), ("in", "addition", "to"), ("plus",),
+)  # fmt: skip
+GROUP_JOINERS: tuple[tuple[str, ...], ...] = (
+    *UNION_JOINERS,
+    (",", "and"),
+    (",", "or"),
+    ("and",),
+    ("or",),
+    (",",),
+)
+GROUP_OPENERS = frozenset(("anyone", "anybody", "everyone", "everybody", "those", "all"))
+RELATIVE_WORDS = frozenset(("who", "whom", "that", "which", "whose", "where", "with", "having"))
 _CONNECTIVE_PHRASES = {
     # "not both VIP and from Delhi" leaves out who is both; "VIP or opted in but not both" is
     # one of the two only (the parser reads "not both" with nothing after it that way)

@@ -9,7 +9,16 @@ from datetime import UTC, date, datetime
 from pulsecrm.ai import words as w
 from pulsecrm.ai.offline.atoms import Atom, Node, _and, _cond, _range_node
 from pulsecrm.ai.offline.grammar import Context, grammar_for
-from pulsecrm.ai.offline.lexicon import _CONNECTIVE_PHRASES, _FILLER_PHRASES, CONNECTIVES, FILLER
+from pulsecrm.ai.offline.lexicon import (
+    _CONNECTIVE_PHRASES,
+    _FILLER_PHRASES,
+    CONNECTIVES,
+    FILLER,
+    GROUP_JOINERS,
+    GROUP_OPENERS,
+    RELATIVE_WORDS,
+    UNION_JOINERS,
+)
 from pulsecrm.ai.offline.quantities import _compared
 from pulsecrm.errors import InvalidInput
 from pulsecrm.segments import rules as rule_lang
@@ -76,7 +85,7 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
                 }
             ],
         )
-    parser = _Parser(_exclusions(_asides(_neither(_merge_places(_nor(stream)), text))))
+    parser = _Parser(_exclusions(_asides(_neither(_lists(_merge_places(_nor(stream))), text))))
     tree = parser.parse()
     not_understood += parser.unread
     # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
@@ -358,6 +367,12 @@ def _stream(tokens: list[w.Token], starts: list[int], atoms: list[Atom]) -> tupl
             a += 1
             continue
         word = tokens[i].text
+        union = _union_at(tokens, i)
+        if union and not (a < len(atoms) and starts[i + union[0] - 1] >= atoms[a].start):
+            flush()
+            items.append(union[1])
+            i += union[0]
+            continue
         matched = False
         for phrase, kinds in _CONNECTIVE_PHRASES.items():
             if tuple(t.text for t in tokens[i : i + len(phrase)]) == phrase and not (
@@ -396,6 +411,29 @@ def _stream(tokens: list[w.Token], starts: list[int], atoms: list[Atom]) -> tupl
     return items, [u for u in unknown if any(ch.isalnum() for ch in u)]
 
 
+def _union_at(tokens: list[w.Token], i: int) -> tuple[int, str] | None:
+    """How many tokens from i join two groups of people, and how: "ANYONE" for a joiner and a
+    word that opens a new group ("or anyone", "plus all"), "UNION" for "plus" / "as well as"
+    between noun groups, None otherwise (a plain joiner, or "as well as" inside a "who …")."""
+    texts = [t.text for t in tokens[i : i + 5]]
+    for joiner in GROUP_JOINERS:
+        n = len(joiner)
+        if tuple(texts[:n]) != joiner:
+            continue
+        rest = texts[n:]
+        if (
+            rest
+            and rest[0] in GROUP_OPENERS
+            and (rest[0] != "all" or joiner in UNION_JOINERS or joiner[-1] == "or")
+            and (len(rest) < 2 or rest[1] not in ("but", "except", "else"))
+        ):
+            return n + 1, "ANYONE"
+        if joiner in UNION_JOINERS and not any(t.text in RELATIVE_WORDS for t in tokens[:i]):
+            return n, "UNION"
+        return None
+    return None
+
+
 _GLUE = frozenset(("in", "at", "on", "from", "of", "for", "the", "a", "an", "to", "by"))
 _JOINERS = {"AND", "OR", "COMMA"}
 
@@ -421,7 +459,7 @@ def _merge_places(items: list[Item]) -> list[Item]:
     for item in items:
         if isinstance(item, Atom) and item.cities:
             j = len(out) - 1
-            while j >= 0 and isinstance(out[j], str) and out[j] in _JOINERS | {"BREAK"}:
+            while j >= 0 and isinstance(out[j], str) and out[j] in _JOINERS | {"BREAK", "UNION"}:
                 j -= 1
             prev = out[j] if j >= 0 else None
             if (
@@ -436,6 +474,21 @@ def _merge_places(items: list[Item]) -> list[Item]:
                 out[j:] = [merged]
                 continue
         out.append(item)
+    return out
+
+
+def _lists(items: list[Item]) -> list[Item]:
+    """'VIPs, gold tier customers, and anyone in Kochi': a list that ends in a new group is a
+    list of groups, so its commas join them as the last joiner does (a union)."""
+    out = list(items)
+    for k, item in enumerate(items):
+        if item != "ANYONE":
+            continue
+        j = k - 1
+        while j >= 0 and (isinstance(out[j], Atom) or out[j] in ("COMMA", "AND", "OR")):
+            if out[j] == "COMMA":
+                out[j] = "ANYONE"
+            j -= 1
     return out
 
 
@@ -554,7 +607,7 @@ class _Parser:
         out: list[str | Atom] = []
         run: list[str] = []
         for item in [*items, "END"]:
-            if isinstance(item, str) and item in ("AND", "OR", "COMMA", "BREAK"):
+            if isinstance(item, str) and item in ("AND", "OR", "COMMA", "BREAK", "UNION", "ANYONE"):
                 run.append(item)
                 continue
             if (
@@ -576,7 +629,9 @@ class _Parser:
                 )
                 if not starts_clause and item not in ("END", "RP"):
                     loose = "COMMA" in run or "BREAK" in run
-                    if "OR" in run:
+                    if "UNION" in run or "ANYONE" in run:
+                        out.append("ORBREAK")
+                    elif "OR" in run:
                         out.append("ORBREAK" if loose else "OR")
                     else:
                         out.append("BREAK" if loose else "AND")
