@@ -1945,6 +1945,30 @@ TUNING_5: list[tuple[str, Node | None]] = [
     ("customers who are gold tier as well as opted in", AND(c(TIER, "eq", "gold"), c(OPT_IN, "eq", True))),
     ("shoppers who are VIP plus opted in", AND(IS_VIP, c(OPT_IN, "eq", True))),
     ("everyone but Kochi", c(CITY, "ne", "Kochi")),
+    # "and" and "or" in one clause with no comma, bracket or "either": which binds first is a
+    # guess, so it is flagged
+    ("opted in and ordered in the last 60 days or gold tier", None),
+    ("VIP or spent over 10k and lives in Pune", None),
+    # … not when brackets, a comma or "either" group them, nor when the "or" is between places
+    ("(VIP and opted in) or gold tier", OR(AND(IS_VIP, c(OPT_IN, "eq", True)), c(TIER, "eq", "gold"))),
+    ("VIP and opted in, or gold tier", OR(AND(IS_VIP, c(OPT_IN, "eq", True)), c(TIER, "eq", "gold"))),
+    (
+        "spent over 5k and lives in Pune or Nagpur",
+        AND(c(SPEND, "gt", 5000), c(CITY, "in", ["Pune", "Nagpur"])),
+    ),
+    # a condition right after "A or B" may qualify B alone or both: flagged
+    ("gold tier or whales in Chennai", None),
+    ("VIPs or low spenders in Noida", None),
+    # … not when a noun closes the pair first, nor when both sides are one field
+    (
+        "vip or platinum tier customers in Kochi",
+        AND(OR(IS_VIP, c(TIER, "eq", "platinum")), c(CITY, "eq", "Kochi")),
+    ),
+    (
+        "customers named Asha or Meera in Delhi",
+        AND(OR(c("name", "contains", "asha"), c("name", "contains", "meera")), c(CITY, "eq", "Delhi")),
+    ),
+    ("Chennai customers who are VIPs or whales", AND(c(CITY, "eq", "Chennai"), OR(IS_VIP, BIG))),
 ]
 
 TUNING += TUNING_5

@@ -85,12 +85,19 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
                 }
             ],
         )
-    parser = _Parser(_exclusions(_asides(_neither(_lists(_merge_places(_nor(stream))), text))))
+    items = _neither(_lists(_merge_places(_nor(stream))), text)
+    ambiguous = []
+    for atom in _trailing(items, text):
+        # "VIPs or big spenders in Delhi": Delhi VIPs, or all VIPs? Read as both, and reported.
+        said = _said(tokens, starts, atom.start, atom.end)
+        not_understood.append(said)
+        ambiguous.append(f"“{said}” after an “or”: read as qualifying both sides; say it for each to be sure")
+    parser = _Parser(_exclusions(_asides(items)))
     tree = parser.parse()
     not_understood += parser.unread
     # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
     given_way = _give_way(tree, {id(a.node) for a in atoms if a.weak})
-    notes = [a.note for a in atoms if a.note and id(a.node) not in given_way]
+    notes = [a.note for a in atoms if a.note and id(a.node) not in given_way] + ambiguous + parser.notes
     typed = rule_lang.parse({"version": 1, "op": "and", "rules": [tree]})
     root = _root(_plain(rule_lang.simplify(typed)))
     dropped = _drop_contradictions(root)
@@ -164,6 +171,10 @@ def _needs_an_order(node: Node) -> bool:
     if field in ("last_order_at", "first_order_at"):
         return cmp in ("within_last_days", "after", "before", "between", "is_set")
     return field == "avg_order_value" and cmp != "is_not_set"
+
+
+def _said(tokens: list[w.Token], starts: list[int], start: int, end: int) -> str:
+    return " ".join(t.original or t.text for t, s in zip(tokens, starts, strict=True) if start <= s < end)
 
 
 def _typed(tokens: list[w.Token], starts: list[int], atoms: list[Atom], node: Node) -> str:
@@ -514,6 +525,46 @@ def _neither(items: list[Item], text: str) -> list[Item]:
     return out
 
 
+def _trailing(items: list[Item], text: str) -> list[Atom]:
+    """'VIPs or big spenders in Delhi': a condition right after the second of two groups joined
+    by a bare "or" may qualify that group or both, so it is reported. Not when the groups are
+    one field ("named Dev or Kabir in Pune"), when a noun closes the pair first ("vip or gold
+    tier customers in Mumbai": the place is the customers'), nor when the first group has
+    its own qualifier ("VIPs in Delhi or big spenders in Noida", "… who spent over 5k or …")."""
+    found = []
+    for k in range(1, len(items) - 2):
+        a, joiner, b, then = items[k - 1], items[k], items[k + 1], items[k + 2]
+        if not (joiner == "OR" and isinstance(a, Atom) and isinstance(b, Atom) and isinstance(then, Atom)):
+            continue
+        before = items[k - 2] if k >= 2 else None
+        if (
+            not isinstance(before, Atom)
+            and before not in ("AND", "BREAK")
+            and text[a.end : b.start].strip() == "or"
+            and not text[b.end : then.start].strip()
+            and text[b.start : b.end].split()[-1] not in _PEOPLE
+            and _fields(a.node) != _fields(b.node)
+        ):
+            found.append(then)
+    return found
+
+
+_PEOPLE = frozenset(
+    (
+        "customers",
+        "customer",
+        "people",
+        "users",
+        "clients",
+        "shoppers",
+        "buyers",
+        "folks",
+        "members",
+        "contacts",
+    )
+)
+
+
 def _status(atom: Atom) -> bool:
     """A condition said as a status word ("VIP", "gold", "opted in"), not a verb or amount."""
     node = atom.node
@@ -599,6 +650,8 @@ class _Parser:
         self.items = _distribute(self._tidy(items))
         self.pos = 0
         self.unread: list[str] = []  # words read but not applied ("but not both" after no "or")
+        self.notes: list[str] = []
+        self.said_and: set[int] = set()  # groups joined by a written "and" (not side by side)
 
     @staticmethod
     def _tidy(items: list[Item]) -> list[str | Atom]:
@@ -695,18 +748,32 @@ class _Parser:
         while self.peek() == "OR":
             self.take()
             nodes.append(self.conjunction())
+        if len(nodes) > 1 and any(id(n) in self.said_and for n in nodes):
+            # "spent over 5k and ordered in 30 days or VIP": with no comma, bracket or
+            # "either", which of "and" and "or" binds first is a guess; reported, not made
+            self.unread.append("and … or")
+            self.notes.append(
+                "“and” and “or” with no comma or brackets: read “and” first; group them to be sure"
+            )
         return nodes[0] if len(nodes) == 1 else {"op": "or", "rules": nodes}
 
     def conjunction(self) -> Node:
         nodes = [self.unary()]
+        said = False
         while True:
             nxt = self.peek()
             if nxt == "AND":
+                said = True
                 self.take()
             elif not (isinstance(nxt, Atom) or nxt in ("NOT", "WIDE_NOT", "EITHER", "NEITHER", "LP")):
                 break
             nodes.append(self.unary())
-        return nodes[0] if len(nodes) == 1 else _and(*nodes)
+        if len(nodes) == 1:
+            return nodes[0]
+        node = _and(*nodes)
+        if said:
+            self.said_and.add(id(node))
+        return node
 
     def unary(self) -> Node:
         item = self.take()
@@ -729,6 +796,7 @@ class _Parser:
             return _not(nodes[0] if len(nodes) == 1 else {"op": "or", "rules": nodes})
         # "(": everything up to the matching ")"
         inner = self.or_clauses()
+        self.said_and.discard(id(inner))  # brackets say how it groups
         if self.peek() == "RP":
             self.take()
         return inner
