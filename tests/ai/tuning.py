@@ -1969,6 +1969,31 @@ TUNING_5: list[tuple[str, Node | None]] = [
         AND(OR(c("name", "contains", "asha"), c("name", "contains", "meera")), c(CITY, "eq", "Delhi")),
     ),
     ("Chennai customers who are VIPs or whales", AND(c(CITY, "eq", "Chennai"), OR(IS_VIP, BIG))),
+    # dates written with slashes or dashes are day/month/year; "b/w" is between
+    ("signed up before 10/03/2026", c(JOINED, "before", "2026-03-10")),
+    ("first order after 5/9/2026", c(FIRST, "after", "2026-09-05")),
+    ("joined after 31/02/2026", None),  # no such day
+    ("orders b/w 2 and 5", c(ORDERS, "between", [2, 5])),
+    ("gold/silver customers", c(TIER, "in", ["gold", "silver"])),
+    # "through" / "thru" close a range as "to" does
+    ("spend 2k through 8k", c(SPEND, "between", [2000, 8000])),
+    ("visits 5 thru 15", c(VISITS, "between", [5, 15])),
+    # "at risk" is a vague lapse word (no order in 90 days)
+    ("at risk customers in Pune", AND(away(90), c(CITY, "eq", "Pune"))),
+    ("opted-in customers at risk of churn", AND(c(OPT_IN, "eq", True), away(90))),
+    # a tier word right before a yes/no status word is a tier ("gold VIPs")
+    ("platinum VIPs", AND(c(TIER, "eq", "platinum"), IS_VIP)),
+    (
+        "bronze or silver VIPs in Delhi",
+        AND(c(TIER, "in", ["bronze", "silver"]), IS_VIP, c(CITY, "eq", "Delhi")),
+    ),
+    ("gold coins VIPs", None),  # a product, not a tier
+    # the last order's own calendar date ("last order was yesterday") is exact
+    ("last purchase was yesterday", c(LAST, "between", ["2026-11-14", "2026-11-14"])),
+    ("last ordered last month", c(LAST, "between", ["2026-10-01", "2026-10-31"])),
+    ("ordered last month", None),  # some order in October: the last order can't tell
+    # "custs" is a people word for "new …"
+    ("new custs last week", c(JOINED, "between", ["2026-11-02", "2026-11-08"])),
 ]
 
 TUNING += TUNING_5

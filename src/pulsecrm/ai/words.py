@@ -292,9 +292,27 @@ _PER_AFTER = frozenset({"order", "purchase", "transaction", "txn", "bill", "bask
 _THAT_IS = re.compile(r"(?<![\w.])(?:i\.\s?e|e\.\s?g)(?:\.|(?![\w.]))", re.IGNORECASE)
 
 
+# "15/08/2026", "1-4-26": a date written with slashes or dashes is day, month, year (as in
+# India); one that is no such day is left alone (and reported).
+_SLASH_DATE = re.compile(r"(?<![\w/.-])(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?![\w/.-])")
+_MONTH_ABBR = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_BETWEEN = re.compile(r"(?<![\w/])b/w(?![\w/])", re.IGNORECASE)  # "spent b/w 5k and 10k"
+
+
+def _slash_date(m: re.Match[str]) -> str:
+    day, month, year = int(m[1]), int(m[3]), int(m[4])
+    year += 2000 if year < 100 else 0
+    try:
+        date(year, month, day)
+    except ValueError:
+        return m[0]
+    return f"{day} {_MONTH_ABBR[month - 1]} {year}"
+
+
 def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
     text = unicodedata.normalize("NFKC", prompt).translate(_PUNCT)
     text = _THAT_IS.sub(lambda m: " ie " if m[0][:1] in "iI" else " eg ", text)
+    text = _BETWEEN.sub("between", _SLASH_DATE.sub(_slash_date, text))
     raw = _TOKEN.findall(text)
     out: list[Token] = []
     for i, word in enumerate(raw):

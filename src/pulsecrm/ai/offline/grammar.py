@@ -190,6 +190,12 @@ class Grammar:
             self._dated("first_order_at"),
         )
         add("first_order_cal", rf"{FIRST_VERB}{IS}(?: in)? (?P<cal>{CAL})", self._calendar("first_order_at"))
+        # "last order was yesterday", "last ordered last month": the last order's own date
+        add(
+            "last_order_cal",
+            rf"{LAST_ORDER}{IS}(?: in)? (?P<cal>{CAL})",
+            self._calendar("last_order_at", exact=True),
+        )
         add("joined_window", rf"{JOIN_VERB}(?: with us| up)?{IS} {window}", self._within("created_at"))
         add(
             "joined_ago",
@@ -277,7 +283,7 @@ class Grammar:
         )
         add(
             "inactive",
-            rf"(?:inactive|lapsed|dormant|churned|idle|gone quiet|not active|unengaged|disengaged|lapsing)(?: (?:customers?|users?|buyers?|shoppers?|clients?))?(?:(?: (?:for|in|since|over|during)(?: the)?(?: (?:last|past))?)?(?: (?:{AGO_MORE}))? {dur})?",
+            rf"(?:inactive|lapsed|dormant|churned|idle|gone quiet|not active|unengaged|disengaged|lapsing|at risk(?: of (?:churn|churning|lapsing))?)(?: (?:customers?|users?|buyers?|shoppers?|clients?))?(?:(?: (?:for|in|since|over|during)(?: the)?(?: (?:last|past))?)?(?: (?:{AGO_MORE}))? {dur})?",
             self._inactive,
         )
         add(
@@ -925,10 +931,10 @@ class Grammar:
         return handle
 
     @staticmethod
-    def _calendar(name: str) -> Handler:
+    def _calendar(name: str, *, exact: bool = False) -> Handler:
         def handle(m: re.Match[str], ctx: Context) -> Atom | None:
             found = w.calendar_range(m["cal"], ctx.today)
-            if found is None or (name == "last_order_at" and found[1] < ctx.today):
+            if found is None or (name == "last_order_at" and found[1] < ctx.today and not exact):
                 # "ordered last month" is some order then, which the last order alone can't tell.
                 return None
             return Atom(m.start(), m.end(), _range_node(name, "in", found, ctx.today))
@@ -997,13 +1003,17 @@ class Grammar:
             + r") $"
         )
         product = re.compile(rf" {TIER_NOT_AFTER}(?!\S)")
+        # "silver or gold VIPs": a tier word right before a yes/no status word is a status too
+        flagged = re.compile(rf" (?:{flags})s?(?!\S)") if flags else None
 
         def handle(m: re.Match[str], ctx: Context) -> Atom | list[Atom] | None:
             # A bare "gold" is a tier only beside a people word, where the tier is named, or
             # after a word that makes it a status ("are platinum", "neither VIP nor gold") and
             # before no word that makes it a product ("are gold buyers").
             if not m["noun"] and not key.search(ctx.text):
-                status = cued.search(ctx.text[: m.start()]) and not product.match(ctx.text, m.end())
+                status = (
+                    cued.search(ctx.text[: m.start()]) or (flagged and flagged.match(ctx.text, m.end()))
+                ) and not product.match(ctx.text, m.end())
                 if not status:
                     return None
             return values_of(m, ctx)

@@ -213,7 +213,7 @@ LOW_VALUE = (
     rf"|bottom (?:ten|10) ?(?:%|percent|per cent)(?: of)?(?: (?:our |all )?{TIER_NOUN})?(?: (?:by|in|on) (?:total )?(?:spend|spending|revenue|value|ltv|sales))?)"
 )
 # Nouns for the people a "new …" phrase is about: "new customers this month".
-PEOPLE = r"(?:customers?|users?|members?|clients?|shoppers?|accounts?|sign ?ups?|registrations?|joiners?|subscribers?|people|folks)"
+PEOPLE = r"(?:customers?|custs?|users?|members?|clients?|shoppers?|accounts?|sign ?ups?|registrations?|joiners?|subscribers?|people|folks)"
 # What introduces a person's name: "customers named Priya", "called Arjun".
 NAME_CUE = (
     r"(?:named|called|by the name(?: of)?|(?:with|having) (?:the |a )?(?:first |last |family |sur)?names?(?: of)?"

@@ -29,8 +29,8 @@ def quantity(value: str, *, alternatives: bool = False) -> str:
     if alternatives:
         either = rf"|(?P<one>{value}) or (?P<other>{value})(?! (?:{_BOUND_WORDS}))"
     return (
-        rf"(?:(?:between|from|btw|btwn) (?P<lo>{value}) (?:and|to|or) (?P<hi>{value})"
-        rf"|(?P<lo2>{value}) to (?P<hi2>{value}){either}"
+        rf"(?:(?:between|from|btw|btwn) (?P<lo>{value}) (?:and|to|or|through|thru) (?P<hi>{value})"
+        rf"|(?P<lo2>{value}) (?:to|through|thru) (?P<hi2>{value}){either}"
         rf"|(?:(?P<cmp>(?P<up>{_UP})|(?P<dn>{_DOWN})|{CMP}) )?"
         rf"(?P<val>{value})(?: (?P<post>{POST})(?! than| [\d₹$]))?)"
         # "more than 5k but less than 10k": a second bound on the same field, only after a
