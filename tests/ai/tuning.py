@@ -1994,6 +1994,23 @@ TUNING_5: list[tuple[str, Node | None]] = [
     ("ordered last month", None),  # some order in October: the last order can't tell
     # "custs" is a people word for "new …"
     ("new custs last week", c(JOINED, "between", ["2026-11-02", "2026-11-08"])),
+    # a missing contact said with "lack" or "we don't know/have"; "don't lack" is having one
+    ("customers whose phone we don't have", c("phone", "is_not_set")),
+    ("customers who lack a phone number", c("phone", "is_not_set")),
+    ("customers who don't lack a phone", c("phone", "is_set")),
+    ("customers whose email is not known", c("email", "is_not_set")),
+    # "the last month" is the month just gone by, as "in the last month" is
+    ("ordered in the last 6 months but not the last month", AND(c(LAST, "within_last_days", 180), away(30))),
+    (
+        "joined in the last year but not the last quarter",
+        AND(c(JOINED, "within_last_days", 365), c(JOINED, "not_within_last_days", 91)),
+    ),
+    ("new customers last month", c(JOINED, "between", ["2026-10-01", "2026-10-31"])),  # calendar
+    # "spent N times" counts orders; a count of times is never an amount
+    ("spent at least 4 times", c(ORDERS, "gte", 4)),
+    ("paid more than 2 times in Pune", AND(c(ORDERS, "gt", 2), c(CITY, "eq", "Pune"))),
+    ("spent over 5k 3 times", None),  # three orders over 5k each, or 3 orders and over 5k?
+    ("spent over 5k", c(SPEND, "gt", 5000)),
 ]
 
 TUNING += TUNING_5

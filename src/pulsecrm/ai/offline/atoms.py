@@ -26,6 +26,7 @@ class Atom:
     note: str | None = None
     pending: tuple[str, Any] | None = None  # a comparison whose field the parser fills in
     money: bool = False  # the pending value was written as money ("10k", "₹500")
+    times: bool = False  # the pending value counts times ("3 times"): never an amount
     # the pending value had no comparator of its own, after an "or" ("more than 5k in Pune or
     # 10k in Mumbai"): it takes the comparator of the comparison before it too
     inherit: bool = False

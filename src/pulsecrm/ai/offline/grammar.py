@@ -350,7 +350,8 @@ class Grammar:
         order_noun = r"(?:orders|order|purchases|purchase|transactions|transaction)"
         add(
             "order_times",
-            rf"(?:{ORDER_VERB}){ORDER_TAIL} {quantity(w.NUMBER, alternatives=True)} {times}(?: (?P<post_after>{POST})(?! than| [\d₹$]))?",
+            # "spent over 5 times" counts the times money was spent: orders, not an amount
+            rf"(?:{ORDER_VERB}|spent|spend|spends|paid){ORDER_TAIL} {quantity(w.NUMBER, alternatives=True)} {times}(?: (?P<post_after>{POST})(?! than| [\d₹$]))?",
             self._counted("order_count", bare="eq"),
         )
         add(
@@ -452,12 +453,12 @@ class Grammar:
         on_file = r"(?: (?:on file|address|number|set|given|listed|info))?"
         add(
             "missing",
-            rf"(?:without|no|missing|lacking|having no|with no|not having|has no|have no|do not have|does not have)(?: (?:an|a|any|their|valid))? {contact}{on_file}",
+            rf"(?:without|no|missing|lacking|lack|lacks|having no|with no|not having|has no|have no|do not have|does not have)(?: (?:an|a|any|their|valid))? {contact}{on_file}",
             self._contact("is_not_set"),
         )
         add(
             "missing_after",
-            rf"{contact} (?:is |are )?(?:missing|not set|empty|blank|unknown|not given|not available|null)",
+            rf"{contact} (?:is |are )?(?:missing|not set|empty|blank|unknown|not given|not available|null|not known|(?:we|i) (?:do not|did not) (?:know|have))",
             self._contact("is_not_set"),
         )
         add(
@@ -1056,8 +1057,10 @@ class Grammar:
     @staticmethod
     def _loose_last(m: re.Match[str], ctx: Context) -> Atom | None:
         """'last 15 days' and '(15 days)' need a count: 'last week' is the calendar week (a
-        fortnight is no calendar unit)."""
+        fortnight is no calendar unit). 'The last month' is the one just gone by, as 'in the
+        last month' is ("in the last 3 months but not the last month")."""
         counted = re.match(rf"(?:{w.NUM}|{w.NUMW}) |(?:an? )?fortnight", m["dur"]) is not None
+        counted = counted or m[0].startswith("the ")
         if (m["last"] or m["bracket"] is not None) and not counted:
             return None
         days = w.duration_days(m["dur"])
@@ -1236,7 +1239,7 @@ class Grammar:
     def _bare_times(self, m: re.Match[str], _ctx: Context) -> Atom | None:
         """'… or 5 times in Delhi': a count whose verb was said in the parallel clause before."""
         found = _compare(m, _count, bare="eq")
-        return None if found is None else Atom(m.start(), m.end(), {}, pending=found)
+        return None if found is None else Atom(m.start(), m.end(), {}, pending=found, times=True)
 
     def _place_unknown(self, m: re.Match[str], ctx: Context) -> Atom | None:
         words = m["city"].split()

@@ -192,6 +192,7 @@ def _typed(tokens: list[w.Token], starts: list[int], atoms: list[Atom], node: No
 
 _NUMERIC_CMPS = frozenset({"gt", "gte", "lt", "lte", "between", "eq"})
 _COUNTS = frozenset({"order_count"})
+_AMOUNTS = frozenset({"total_spend", "avg_order_value"})
 
 
 _VAGUE_DATES = frozenset({"created_at", "first_order_at", "last_order_at"})
@@ -255,7 +256,9 @@ def _complete(atoms: list[Atom]) -> list[Atom]:
             (
                 f
                 for a in reversed(out)
-                if (f := _compared_field(a.node)) and not (atom.money and f in _COUNTS)
+                if (f := _compared_field(a.node))
+                and not (atom.money and f in _COUNTS)
+                and not (atom.times and f in _AMOUNTS)
             ),
             None,
         )
