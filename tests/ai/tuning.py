@@ -2011,6 +2011,12 @@ TUNING_5: list[tuple[str, Node | None]] = [
     ("paid more than 2 times in Pune", AND(c(ORDERS, "gt", 2), c(CITY, "eq", "Pune"))),
     ("spent over 5k 3 times", None),  # three orders over 5k each, or 3 orders and over 5k?
     ("spent over 5k", c(SPEND, "gt", 5000)),
+    # "ordered before X" is some order before X: the first order is before X
+    ("bought something before March 2026", c(FIRST, "before", "2026-03-01")),
+    ("shoppers who purchased prior to 1 Jan 2026", c(FIRST, "before", "2026-01-01")),
+    ("haven't ordered before 2026", NOT(c(FIRST, "before", "2026-01-01"))),
+    ("last ordered before 2026", c(LAST, "before", "2026-01-01")),
+    ("ordered in March 2026", None),  # some order in March: the last order can't tell
 ]
 
 TUNING += TUNING_5

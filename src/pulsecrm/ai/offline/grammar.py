@@ -296,6 +296,13 @@ class Grammar:
             rf"(?:{ORDER_VERB}|active){ORDER_TAIL}(?: in)? (?P<cal>{CAL})",
             self._calendar("last_order_at"),
         )
+        # "ordered before 2025": some order before then, which is the first order before then
+        # (as "ordered since March" is the last order since then)
+        add(
+            "order_before",
+            rf"(?:{ORDER_VERB}|active){ORDER_TAIL} (?P<rel>before|prior to) {date_}",
+            self._dated("first_order_at"),
+        )
         add(
             "order_date",
             rf"(?:{ORDER_VERB}|active){ORDER_TAIL} (?P<rel>since|after|in|during|on) {date_}",
