@@ -14,7 +14,7 @@ REFERENCE = TypeAdapter(EmailStr)
 
 LOCALS = st.one_of(
     st.from_regex(r"[a-z0-9._%+-]{1,20}", fullmatch=True),
-    st.sampled_from(["Info", "SUPPORT", "postmaster", "a..b", ".a", "a.", "\"quoted\"", "ünï", "x" * 70]),
+    st.sampled_from(["Info", "SUPPORT", "postmaster", "a..b", ".a", "a.", '"quoted"', "ünï", "x" * 70]),
     st.text(min_size=0, max_size=12),
 )
 DOMAINS = st.one_of(
