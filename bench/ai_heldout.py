@@ -15,6 +15,9 @@ After round 3: 195 of 222, 0.8784, 8 silently wrong (commit 5e4bbd1; scored once
 of the round, totals only, its failures unread).
 After round 4 (180 new prompts by a writer who had not read the engine; 166 of them right
 before tuning): 199 of 222, 0.8964, 9 silently wrong (scored once, totals only).
+After round 5 (256 prompts probing readings easy to get silently wrong; 226 right and 14
+silently wrong before tuning, 254 and none after): 200 of 222, 0.9009, 8 silently wrong
+(scored once, totals only).
 
     .venv/bin/python bench/ai_heldout.py
 """
