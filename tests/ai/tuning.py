@@ -2041,6 +2041,15 @@ TUNING_6: list[tuple[str, Node | None]] = [
     ("3+ orders, over 5000", None),
     ("one-time buyers, over 5k", AND(c(ORDERS, "eq", 1), c(SPEND, "gt", 5000))),
     ("3+ orders or over 5", OR(c(ORDERS, "gte", 3), c(ORDERS, "gt", 5))),
+    # short forms of periods ("dys", "yr", "wks", "mths"), "w/in" and "w/o"; a swapped pair of
+    # letters is the likelier typo ("teir" is tier, not their)
+    ("no orders in 45 dys", away(45)),
+    ("joined this yr in pune", AND(c(JOINED, "after", "2025-12-31"), c(CITY, "eq", "Pune"))),
+    ("ordered in the last 2 wks", c(LAST, "within_last_days", 14)),
+    ("ordered w/in 30 days", c(LAST, "within_last_days", 30)),
+    ("customers w/o a phone", c("phone", "is_not_set")),
+    ("platinum teir in mumbai", AND(c(TIER, "eq", "platinum"), c(CITY, "eq", "Mumbai"))),
+    ("customers in their first year", None),  # "their" stays their
 ]
 
 TUNING += TUNING_6
