@@ -2020,3 +2020,36 @@ TUNING_5: list[tuple[str, Node | None]] = [
 ]
 
 TUNING += TUNING_5
+
+# Round 6: what the engine learned from tests/ai/tuning_round6.py, in other words, with guards
+# that each change does not fire elsewhere.
+TUNING_6: list[tuple[str, Node | None]] = [
+    # "except the people in Kochi who …": a head noun and "who" tie the clause to the group left out
+    ("everyone except the people in Pune who never ordered", NOT(c(CITY, "eq", "Pune"), c(ORDERS, "eq", 0))),
+    (
+        "all customers except those in Delhi who spent over 5k",
+        NOT(c(CITY, "eq", "Delhi"), c(SPEND, "gt", 5000)),
+    ),
+    (
+        "customers except the ones in Mumbai who are gold or VIP",
+        NOT(c(CITY, "eq", "Mumbai"), OR(c(TIER, "eq", "gold"), IS_VIP)),
+    ),
+    ("Delhi customers except the people who never ordered", AND(c(CITY, "eq", "Delhi"), c(ORDERS, "gte", 1))),
+    ("everyone except VIPs who spent over 5k", AND(c(VIP, "ne", True), c(SPEND, "gt", 5000))),  # as before
+    # a bare number in the thousands is no count: not the field of "one-time buyers" before it
+    ("one-time buyers whose only order was above 8,000", None),
+    ("3+ orders, over 5000", None),
+    ("one-time buyers, over 5k", AND(c(ORDERS, "eq", 1), c(SPEND, "gt", 5000))),
+    ("3+ orders or over 5", OR(c(ORDERS, "gte", 3), c(ORDERS, "gt", 5))),
+    # short forms of periods ("dys", "yr", "wks", "mths"), "w/in" and "w/o"; a swapped pair of
+    # letters is the likelier typo ("teir" is tier, not their)
+    ("no orders in 45 dys", away(45)),
+    ("joined this yr in pune", AND(c(JOINED, "after", "2025-12-31"), c(CITY, "eq", "Pune"))),
+    ("ordered in the last 2 wks", c(LAST, "within_last_days", 14)),
+    ("ordered w/in 30 days", c(LAST, "within_last_days", 30)),
+    ("customers w/o a phone", c("phone", "is_not_set")),
+    ("platinum teir in mumbai", AND(c(TIER, "eq", "platinum"), c(CITY, "eq", "Mumbai"))),
+    ("customers in their first year", None),  # "their" stays their
+]
+
+TUNING += TUNING_6

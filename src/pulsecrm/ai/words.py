@@ -315,7 +315,10 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
     text = _BETWEEN.sub("between", _SLASH_DATE.sub(_slash_date, text))
     raw = _TOKEN.findall(text)
     out: list[Token] = []
+    skip = -1
     for i, word in enumerate(raw):
+        if i == skip:
+            continue
         low = word.lower()
         if low in ('"', "'", "?", "!", "*", "_", "#"):
             continue
@@ -337,9 +340,13 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
             out.append(Token("and", word))
             continue
         if low == "/":
-            # "spend/order" is per order; "gold/platinum" is either
+            # "spend/order" is per order; "gold/platinum" is either; "w/in" is within
             prev = out[-1].original.lower() if out else ""
             nxt = raw[i + 1].lower() if i + 1 < len(raw) else ""
+            if prev == "w" and nxt in ("in", "o"):
+                out[-1] = Token("within" if nxt == "in" else "without", out[-1].original + word + nxt)
+                skip = i + 1
+                continue
             per = prev in _PER_BEFORE and nxt.rstrip("s") in _PER_AFTER
             out.append(Token("per" if per else "or", word))
             continue
@@ -379,7 +386,8 @@ def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
 ABBREVIATIONS = {
     "val": "value", "vals": "values", "amt": "amount", "amnt": "amount", "ord": "order",
     "ords": "orders", "txn": "transaction", "txns": "transactions", "trxn": "transaction",
-    "trxns": "transactions",
+    "trxns": "transactions", "dys": "days", "yr": "year", "yrs": "years", "mths": "months",
+    "mnths": "months", "wks": "weeks",
 }  # fmt: skip
 # Abbreviations a dot may follow ("avg.", "no. of orders").
 _ABBREVIATED = frozenset({*ABBREVIATIONS, "avg", "approx", "min", "max", "tot", "no", "nos", "incl", "excl"})
@@ -441,8 +449,10 @@ def _closest(word: str, vocabulary: frozenset[str]) -> str:
         elif distance == best_distance:
             best.append(candidate)
     if len(best) > 1:
+        # "teir" is as near "tier" as "their": two letters swapped is the likelier slip.
+        swapped = [c for c in best if sorted(c) == sorted(word)]
         # "orderd" is as near "order" as "ordered"; a dropped letter is the likelier slip.
-        best = [c for c in best if _subsequence(word, c)]
+        best = swapped or [c for c in best if _subsequence(word, c)]
     return best[0] if len(best) == 1 else word
 
 

@@ -92,7 +92,7 @@ def rules_from_text(prompt: str, catalog: Catalog, *, now: datetime | None = Non
         said = _said(tokens, starts, atom.start, atom.end)
         not_understood.append(said)
         ambiguous.append(f"“{said}” after an “or”: read as qualifying both sides; say it for each to be sure")
-    parser = _Parser(_exclusions(_asides(items)))
+    parser = _Parser(_exclusions(_asides(items), text))
     tree = parser.parse()
     not_understood += parser.unread
     # Weak defaults ("new customers" = joined in 30 days) give way to a stated period.
@@ -257,7 +257,7 @@ def _complete(atoms: list[Atom]) -> list[Atom]:
                 f
                 for a in reversed(out)
                 if (f := _compared_field(a.node))
-                and not (atom.money and f in _COUNTS)
+                and not ((atom.money or _large(atom.pending)) and f in _COUNTS)
                 and not (atom.times and f in _AMOUNTS)
             ),
             None,
@@ -277,6 +277,13 @@ def _complete(atoms: list[Atom]) -> list[Atom]:
             atom.node = _compared(field, atom.pending)
             out.append(atom)
     return out
+
+
+def _large(pending: tuple[str, object]) -> bool:
+    """'one-time buyers whose single order was over 5,000': no count runs into thousands, so
+    such a number is money said without a field, not a count inherited from before."""
+    values = pending[1] if isinstance(pending[1], list) else [pending[1]]
+    return any(isinstance(v, int | float) and v >= 1000 for v in values)
 
 
 def _last_compared(atoms: list[Atom]) -> Node | None:
@@ -592,13 +599,14 @@ def _asides(items: list[Item]) -> list[Item]:
     return out
 
 
-def _exclusions(items: list[Item]) -> list[Item]:
+def _exclusions(items: list[Item], text: str) -> list[Item]:
     """'except VIPs, gold tier and platinum tier': a list after except / excluding / other than
     names each group left out, so it is one NOT over their OR ("excluding Mumbai and Delhi"
     merges as places already). A group is a run of conditions side by side ("except Pune VIPs
     and Delhi big spenders", "everyone except VIPs in Pune"): the "except" leaves out the
     people who are all of it, not everyone who is any of it. Only a list that ends in and/or
-    counts; "except those who …" describes one group and keeps its "and"."""
+    counts; "except those who …" describes one group and keeps its "and", and so does "except
+    the people in Kochi who never ordered": a head noun then "who" ties the clause to it."""
     out: list[Item] = []
     i = 0
     while i < len(items):
@@ -608,6 +616,11 @@ def _exclusions(items: list[Item]) -> list[Item]:
         if item != "WIDE_NOT" or i >= len(items) or not isinstance(items[i], Atom):
             continue
         first, j = _side_by_side(items, i)
+        described = _described(items, i, j, text)
+        if described:
+            out.extend(["LP", *described, "RP"])
+            i += len(described)
+            continue
         members, closed = [first], False
         while j < len(items) and not closed:
             k = j
@@ -631,6 +644,35 @@ def _exclusions(items: list[Item]) -> list[Item]:
             out.extend(_grouped(first))
             i += len(first)
     return out
+
+
+_EXCEPT_WORDS = frozenset(
+    ("except", "excluding", "exclude", "excl", "minus", "besides", "but", "than", "from", "out")
+)
+_HEADS = _PEOPLE | {"those", "ones", "person", "guys"}
+_RELATIVES = frozenset(("who", "whom", "that", "whose"))
+
+
+def _described(items: list[Item], i: int, j: int, text: str) -> list[Item]:
+    """The items from i of "except the people in Kochi who never ordered": a head noun ("the
+    people", "those", "the ones") after the except word, its conditions, then a "who" clause
+    up to a comma or clause word. Empty when the exclusion is not said that way ("except VIPs
+    who …" keeps its clause for everyone, as written before)."""
+    if j >= len(items) or items[j] != "BREAK" or j + 1 >= len(items):
+        return []
+    first, last, nxt = items[i], items[j - 1], items[j + 1]
+    if not (isinstance(first, Atom) and isinstance(last, Atom) and isinstance(nxt, Atom)):
+        return []
+    before = text[: first.start].split()
+    cut = max((n for n, word in enumerate(before) if word in _EXCEPT_WORDS), default=None)
+    if cut is None or not _HEADS & set(before[cut + 1 :]):
+        return []
+    if not _RELATIVES & set(text[last.end : nxt.start].split()):
+        return []
+    k = j + 1
+    while k < len(items) and (isinstance(items[k], Atom) or items[k] in ("AND", "OR", "NOT")):
+        k += 1
+    return items[i:k]
 
 
 def _side_by_side(items: list[Item], i: int) -> tuple[list[Item], int]:
