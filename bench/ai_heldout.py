@@ -18,6 +18,8 @@ before tuning): 199 of 222, 0.8964, 9 silently wrong (scored once, totals only).
 After round 5 (256 prompts probing readings easy to get silently wrong; 226 right and 14
 silently wrong before tuning, 254 and none after): 200 of 222, 0.9009, 8 silently wrong
 (scored once, totals only).
+After round 6 (225 prompts in eight marketers' voices; 199 right and 2 silently wrong before
+tuning, 204 and none after): 200 of 222, 0.9009, 8 silently wrong (scored once, totals only).
 
     .venv/bin/python bench/ai_heldout.py
 """
