@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import csv
+import functools
 import io
 import math
 import re
@@ -162,6 +163,8 @@ def check_mapping(kind: Kind, headers: list[str], targets: list[str]) -> None:
         )
 
 
+# Cells repeat (tiers, yes/no, days): each distinct text is typed once per process.
+@functools.lru_cache(maxsize=16_384)
 def _csv_value(text: str) -> Any:
     """CSV is all text; attribute columns get the type they look like: numbers, yes/no, dates
     (kept as ISO dates), else text. Leading zeros stay text (a PIN code is no number)."""
@@ -203,6 +206,7 @@ def _date(text: str) -> date | None:
     return None
 
 
+@functools.lru_cache(maxsize=16_384)
 def _timestamp(text: str) -> str:
     """A date-time field given as a bare day ("2024-05-01", "01/05/2024") means its start, UTC."""
     day = _date(text.strip())
