@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pulsecrm.db import Money, UTCDateTime
-from pulsecrm.models import Base, BigId
+from pulsecrm.models import Base, BigId, audience_key
 
 DELIVERY_STATUSES = ("pending", "sent", "delivered", "failed", "unknown", "cancelled", "capped")
 
@@ -21,8 +21,8 @@ class Delivery(Base):
     __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    campaign_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(BigId)
+    customer_id: Mapped[int] = mapped_column(BigId)
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     # An attempt may have reached the transport: giving up then means unknown, not failed, and
@@ -49,6 +49,8 @@ class Delivery(Base):
     variant: Mapped[int | None] = mapped_column(sa.SmallInteger)
 
     __table_args__ = (
+        audience_key("campaign_id", "campaigns.id"),
+        audience_key("customer_id", "customers.id"),
         sa.UniqueConstraint("campaign_id", "customer_id"),
         sa.Index("ix_deliveries_customer_id", "customer_id"),
         sa.Index("ix_deliveries_campaign_id_status_id", "campaign_id", "status", "id"),
