@@ -334,6 +334,31 @@ async def test_a_customer_who_unsubscribed_after_launch_is_cancelled_and_the_res
     assert [d["error"] for d in log] == ["unsubscribed after launch"]
 
 
+async def test_a_customer_deleted_by_hand_after_launch_is_not_messaged(inline_api: Api) -> None:
+    # Pulse deletes no customer, but someone with SQL access may. PostgreSQL has no key from
+    # deliveries to customers (`models.audience_key`): the delivery stays, and is cancelled with
+    # the reason when its turn comes, so the counters still add up. SQLite's key takes it along.
+    cid = await _campaign(inline_api)
+    db = inline_api.services.db
+    async with db.engine.begin() as conn:
+        await conn.execute(sa.text("DELETE FROM customers WHERE external_id = 'c2'"))
+    vendor = FakeVendor()
+    d = dispatcher(inline_api, vendor)
+    try:
+        await d.run_once()
+    finally:
+        await d.close()
+    assert sorted(m["body"] for m in vendor.calls[0]) == [f"Hi Person{i} from Pune" for i in (0, 1, 3, 4)]
+    async with db.engine.connect() as conn:
+        rows = sorted((await conn.execute(sa.select(Delivery.status, Delivery.error))).all())
+    if db.engine.dialect.name == "sqlite":
+        assert rows == [("sent", None)] * 4
+        return
+    assert rows == [("cancelled", "the customer was deleted")] + [("sent", None)] * 4
+    s = await stats(inline_api, cid)
+    assert (s["pending"], s["sent"], s["cancelled"]) == (0, 4, 1), s
+
+
 @pytest.mark.postgres
 async def test_cancel_waits_for_a_sender_instead_of_deadlocking(pg_database_url: str) -> None:
     # Regression: cancel locked the campaign, then its deliveries; a sender recording a batch

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from pulsecrm.customers.models import EXTERNAL_ID_LENGTH
 from pulsecrm.db import Money, UTCDateTime
-from pulsecrm.models import Base, BigId
+from pulsecrm.models import Base, BigId, audience_key
 
 
 class CampaignHoldout(Base):
@@ -23,12 +23,14 @@ class CampaignHoldout(Base):
     __tablename__ = "campaign_holdouts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    campaign_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("customers.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(BigId)
+    customer_id: Mapped[int] = mapped_column(BigId)
     window_orders: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     window_revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
 
     __table_args__ = (
+        audience_key("campaign_id", "campaigns.id"),
+        audience_key("customer_id", "customers.id"),
         sa.UniqueConstraint("campaign_id", "customer_id"),
         sa.Index("ix_campaign_holdouts_customer_id", "customer_id"),
         # Room on each page for attribution's updates to stay there (HOT).
