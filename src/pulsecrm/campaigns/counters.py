@@ -13,11 +13,8 @@ from pulsecrm.campaigns.models import Campaign
 
 # One per delivery status: each delivery is counted under exactly one of these.
 STATUSES = ("pending", "sent", "delivered", "failed", "unknown", "cancelled", "capped")
-COUNTERS = (
-    *STATUSES,
-    "control",
-    "opened",
-    "clicked",
+# What attribution moves: last-touch credits, then the treatment and control groups' windows.
+OUTCOMES = (
     "converted",
     "orders",
     "revenue_minor",
@@ -28,6 +25,7 @@ COUNTERS = (
     "control_orders",
     "control_revenue_minor",
 )
+COUNTERS = (*STATUSES, "control", "opened", "clicked", *OUTCOMES)
 
 
 def deltas() -> defaultdict[int, defaultdict[str, int]]:

@@ -245,18 +245,8 @@ SELECT campaign_id,
     CAST(sum(CASE WHEN control THEN round(w_rev * 100) - round(old_w_rev * 100) ELSE 0 END) AS bigint)
 FROM changed GROUP BY campaign_id ORDER BY campaign_id
 """)
-# The columns after campaign_id above, in order (a control member has no credits: 0 - 0).
-_DELTA_COUNTERS = (
-    "converted",
-    "orders",
-    "revenue_minor",
-    "treatment_converted",
-    "treatment_orders",
-    "treatment_revenue_minor",
-    "control_converted",
-    "control_orders",
-    "control_revenue_minor",
-)
+# The statement's columns after campaign_id are counters.OUTCOMES, in that order (a control
+# member has no credits: 0 - 0).
 
 
 async def recompute(conn: AsyncConnection, customers: Sequence[str], *, now: datetime) -> Deltas:
@@ -268,7 +258,7 @@ async def recompute(conn: AsyncConnection, customers: Sequence[str], *, now: dat
     if conn.dialect.name == "postgresql":
         deltas = Deltas()
         for campaign_id, *changes in await conn.execute(_RECOMPUTE_PG, {"ids": ids}):
-            deltas[campaign_id].update(zip(_DELTA_COUNTERS, changes, strict=True))
+            deltas[campaign_id].update(zip(counters.OUTCOMES, changes, strict=True))
         await counters.apply_deltas(conn, {k: v for k, v in deltas.items() if any(v.values())}, now)
         return deltas
     deltas = Deltas()
