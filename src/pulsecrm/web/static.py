@@ -26,7 +26,7 @@ _KEPT = ("content-type", "etag", "last-modified", "cache-control")
 class PrecompressedStatic(StaticFiles):
     def __init__(self, *, directory: Path) -> None:
         super().__init__(directory=directory)
-        self._packed: dict[tuple[str, int, int], bytes] = {}
+        self._packed: dict[str, tuple[tuple[int, int], bytes]] = {}  # path -> (version, gzip)
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
@@ -44,11 +44,13 @@ class PrecompressedStatic(StaticFiles):
             or not response.media_type.startswith(COMPRESSIBLE)
         ):
             return response
-        key = (str(response.path), stat.st_size, stat.st_mtime_ns)
-        packed = self._packed.get(key)
-        if packed is None:
+        version = (stat.st_size, stat.st_mtime_ns)
+        kept = self._packed.get(str(response.path))
+        if kept is not None and kept[0] == version:
+            packed = kept[1]
+        else:
             packed = await asyncio.to_thread(_gzip, Path(response.path))
-            self._packed = {k: v for k, v in self._packed.items() if k[0] != key[0]} | {key: packed}
+            self._packed[str(response.path)] = (version, packed)
         headers = {name: response.headers[name] for name in _KEPT if name in response.headers}
         return Response(packed, headers=headers | {"content-encoding": "gzip", "vary": "Accept-Encoding"})
 
