@@ -295,7 +295,6 @@ _THAT_IS = re.compile(r"(?<![\w.])(?:i\.\s?e|e\.\s?g)(?:\.|(?![\w.]))", re.IGNOR
 # "15/08/2026", "1-4-26": a date written with slashes or dashes is day, month, year (as in
 # India); one that is no such day is left alone (and reported).
 _SLASH_DATE = re.compile(r"(?<![\w/.-])(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?![\w/.-])")
-_MONTH_ABBR = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _BETWEEN = re.compile(r"(?<![\w/])b/w(?![\w/])", re.IGNORECASE)  # "spent b/w 5k and 10k"
 
 
@@ -306,7 +305,7 @@ def _slash_date(m: re.Match[str]) -> str:
         date(year, month, day)
     except ValueError:
         return m[0]
-    return f"{day} {_MONTH_ABBR[month - 1]} {year}"
+    return f"{day} {calendar.month_abbr[month].lower()} {year}"
 
 
 def tokenize(prompt: str, vocabulary: frozenset[str]) -> list[Token]:
