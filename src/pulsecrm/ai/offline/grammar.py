@@ -26,13 +26,13 @@ from pulsecrm.ai.offline.atoms import (
 )
 from pulsecrm.ai.offline.lexicon import (
     _CMP_OF,
-    _CONNECTIVE_PHRASES,
     _PERIOD_AHEAD,
     AGO_LESS,
     AGO_MORE,
     CAL,
     CITY_GROUPS,
     CMP,
+    CONNECTIVE_PHRASES,
     CONNECTIVES,
     CONSENT_NO,
     CONSENT_YES,
@@ -693,7 +693,7 @@ class Grammar:
     def _vocabulary(self) -> frozenset[str]:
         """Words worth correcting a typo towards: every keyword of every pattern."""
         found: set[str] = set(FILLER) | set(CONNECTIVES) | set(w.MONTHS) | set(w.UNITS) | set(w.TENS)
-        found.update(word for phrase in _CONNECTIVE_PHRASES for word in phrase)  # "as well as"
+        found.update(word for phrase in CONNECTIVE_PHRASES for word in phrase)  # "as well as"
         for pattern in self.patterns:
             found.update(re.findall(r"[a-z]{4,}", pattern.regex.pattern))
         for city in self.cities:

@@ -115,7 +115,7 @@ FILLER = frozenset(
     display pull up
     """.split()  # noqa: SIM905 - a word list is easier to extend as text
 )
-_FILLER_PHRASES = ("from us", "with us", "so far", "to date", "in total", "at all")
+FILLER_PHRASES = ("from us", "with us", "so far", "to date", "in total", "at all")
 
 CONNECTIVES: dict[str, str] = {
     "and": "AND", "or": "OR", "nor": "NOR", ",": "COMMA", "but": "BREAK", "who": "BREAK",
@@ -144,7 +144,7 @@ GROUP_JOINERS: tuple[tuple[str, ...], ...] = (
 )
 GROUP_OPENERS = frozenset(("anyone", "anybody", "everyone", "everybody", "those", "all"))
 RELATIVE_WORDS = frozenset(("who", "whom", "that", "which", "whose", "where", "with", "having"))
-_CONNECTIVE_PHRASES = {
+CONNECTIVE_PHRASES = {
     # "not both VIP and from Delhi" leaves out who is both; "VIP or opted in but not both" is
     # one of the two only (the parser reads "not both" with nothing after it that way)
     ("but", "not", "both"): "BREAK NOTBOTH", ("not", "both"): "NOTBOTH",

@@ -10,10 +10,10 @@ from pulsecrm.ai import words as w
 from pulsecrm.ai.offline.atoms import Atom, Node, _and, _cond, _range_node
 from pulsecrm.ai.offline.grammar import Context, grammar_for
 from pulsecrm.ai.offline.lexicon import (
-    _CONNECTIVE_PHRASES,
-    _FILLER_PHRASES,
+    CONNECTIVE_PHRASES,
     CONNECTIVES,
     FILLER,
+    FILLER_PHRASES,
     GROUP_JOINERS,
     GROUP_OPENERS,
     RELATIVE_WORDS,
@@ -395,7 +395,7 @@ def _stream(tokens: list[w.Token], starts: list[int], atoms: list[Atom]) -> tupl
             i += union[0]
             continue
         matched = False
-        for phrase, kinds in _CONNECTIVE_PHRASES.items():
+        for phrase, kinds in CONNECTIVE_PHRASES.items():
             if tuple(t.text for t in tokens[i : i + len(phrase)]) == phrase and not (
                 a < len(atoms)
                 and i + len(phrase) - 1 < len(tokens)
@@ -409,7 +409,7 @@ def _stream(tokens: list[w.Token], starts: list[int], atoms: list[Atom]) -> tupl
         if matched:
             continue
         two = f"{word} {tokens[i + 1].text}" if i + 1 < len(tokens) else ""
-        if two in _FILLER_PHRASES:
+        if two in FILLER_PHRASES:
             i += 2
             continue
         if word not in _GLUE and word in FILLER:
