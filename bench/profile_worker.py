@@ -71,6 +71,7 @@ def instrument() -> dict[str, list[float]]:
         "lock_customers",
         "upsert_customers",
         "upsert_orders",
+        "insert_new_orders",
         "recompute_aggregates",
     ):
         wrap_async(repo, n)
@@ -87,6 +88,9 @@ async def drain_in_process(env: dict[str, str], expected_backlog: int) -> dict[s
     get_settings.cache_clear()
     stats = instrument()
     services = Services.start(get_settings())
+    from pulsecrm import heap
+
+    heap.settle()  # as `pulsecrm worker` does
     consumer = services.ingestor.consumer(block_ms=100)
     t0 = time.perf_counter()
     batches = []

@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match, Mount
 
-from pulsecrm import __version__, broker, formatting, logs, metrics, openapi
+from pulsecrm import __version__, broker, formatting, heap, logs, metrics, openapi
 from pulsecrm.ai.endpoints import router as ai_router
 from pulsecrm.campaigns.endpoints import router as campaigns_router
 from pulsecrm.config import Settings, get_settings
@@ -78,7 +78,12 @@ OPEN_PATHS = frozenset(
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_served_app() -> FastAPI:
+    """The app as `pulsecrm serve` and `run` start it: a process that lives for days."""
+    return create_app(long_lived=True)
+
+
+def create_app(settings: Settings | None = None, *, long_lived: bool = False) -> FastAPI:
     settings = settings or get_settings()
     formatting.configure(settings.default_currency)  # how pages and messages write money
     formatting.configure_zone(settings.timezone)  # and the store's own clock
@@ -110,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dispatcher = Dispatcher.build(services.db, settings, services.redis)
             background.append(asyncio.create_task(dispatcher.run(stop)))
             background.append(asyncio.create_task(Attributor(services.db, settings).run(stop)))
+        if long_lived:
+            heap.settle()
         try:
             yield
         finally:

@@ -92,7 +92,7 @@ def serve(
     _check_redis(settings)
     run_migrations(settings.effective_database_url)
     uvicorn.run(
-        "pulsecrm.app:create_app",
+        "pulsecrm.app:create_served_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -168,6 +168,9 @@ async def _worker(settings: Settings, metrics_socket: socket.socket | None = Non
     from pulsecrm.services import Services
 
     services = Services.start(settings)
+    from pulsecrm import heap
+
+    heap.settle()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -281,7 +284,7 @@ def run(
         console.print(f"  data:      {settings.effective_database_url}")
         console.print("  Stop with Ctrl+C.\n")
         config = uvicorn.Config(
-            "pulsecrm.app:create_app", factory=True, log_level="warning", access_log=False
+            "pulsecrm.app:create_served_app", factory=True, log_level="warning", access_log=False
         )
         uvicorn.Server(config).run(sockets=[web_socket])
     finally:

@@ -265,3 +265,32 @@ async def test_keys_are_stored_hashed(inline_api: Api) -> None:
         keys = await auth_service.list_keys(session)
     assert keys and all(inline_api.key not in (k.key_hash, k.prefix) for k in keys)
     assert keys[0].key_hash == auth_service.hash_key(inline_api.key)
+
+
+async def test_an_order_moved_beside_a_new_one_counts_right_for_both_customers(api: Api) -> None:
+    """A new order is added to its customer's totals; one batch that also moves that customer's
+    stored order away must recompute them (the delta alone would count the moved order still)."""
+    status = _expected_status(api)
+    r = await api.client.post(
+        "/api/v1/customers", json=[customer(external_id="c1"), customer(external_id="c2")]
+    )
+    assert r.status_code == status
+    r = await api.client.post(
+        "/api/v1/orders", json=order(external_id="o1", customer_external_id="c1", amount="10")
+    )
+    assert r.status_code == status
+    await api.drain()
+    r = await api.client.post(
+        "/api/v1/orders",
+        json=[
+            order(external_id="o1", customer_external_id="c2", amount="10"),
+            order(external_id="o2", customer_external_id="c1", amount="5"),
+        ],
+    )
+    assert r.status_code == status
+    await api.drain()
+    totals = {}
+    for c in ("c1", "c2"):
+        body = (await api.client.get(f"/api/v1/customers/{c}")).json()
+        totals[c] = (body["order_count"], Decimal(body["total_spend"]))
+    assert totals == {"c1": (1, Decimal("5.00")), "c2": (1, Decimal("10.00"))}

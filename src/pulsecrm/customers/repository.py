@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pulsecrm.customers.consent import ChannelName
 from pulsecrm.customers.models import Customer, CustomerLock, Order
-from pulsecrm.db import bulk_upsert, one_of
+from pulsecrm.db import bulk_upsert, json_rows, one_of, recordset
 from pulsecrm.segments.models import CustomerAttributeKey
 
 customers_t: sa.Table = Customer.__table__  # type: ignore[assignment]
@@ -239,6 +239,44 @@ async def record_attribute_keys(conn: AsyncConnection, rows: list[dict[str, Any]
         )
 
 
+async def insert_new_orders(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the orders not stored yet, count them into their customers' aggregates, and
+    return their ids. Stored ones are left alone: an amendment goes through `upsert_orders`.
+
+    Adding to the stored aggregates is exact while the caller holds these customers' locks, and
+    spares reading each customer's orders again; a customer not stored yet is skipped (their
+    aggregates are recomputed when they arrive). The caller recomputes, afterwards, every
+    customer whose stored orders changed or whose own row it wrote."""
+    if not rows:
+        return set()
+    if conn.dialect.name == "sqlite":  # one writer: what is not stored now is new
+        stored = await conn.execute(
+            sa.select(orders_t.c.external_id).where(
+                one_of(conn, orders_t.c.external_id, [r["external_id"] for r in rows])
+            )
+        )
+        known = {r[0] for r in stored}
+        new = [r for r in rows if r["external_id"] not in known]
+        await bulk_upsert(conn, orders_t, new, key="external_id")
+        await _add_to_aggregates_sqlite(conn, new)
+        return {r["external_id"] for r in new}
+    columns = list(rows[0])
+    names = ", ".join(columns)
+    # DO NOTHING returns only the rows it inserted, after waiting for a concurrent insert of the
+    # same id to commit or roll back: each order is added exactly once.
+    statement = sa.text(f"""
+        WITH new AS (
+            INSERT INTO orders ({names}) SELECT {names} FROM {recordset(orders_t, columns, conn.dialect)}
+            ON CONFLICT (external_id) DO NOTHING
+            RETURNING external_id, customer_external_id, amount, ordered_at
+        ), added AS (
+            {_ADD_PG}
+        )
+        SELECT external_id FROM new
+    """)  # noqa: S608 - column names from our own rows
+    return set((await conn.execute(statement, {"rows": json_rows(rows)})).scalars())
+
+
 async def upsert_orders(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await bulk_upsert(
         conn,
@@ -296,6 +334,60 @@ WHERE customers.external_id = a.id
        coalesce(customers.first_order_at, ''), coalesce(customers.last_order_at, ''))
       IS NOT (a.total, a.n, coalesce(a.first_at, ''), coalesce(a.last_at, ''))
 """)
+
+
+# New orders are added to the stored aggregates (see insert_new_orders): no read of the orders.
+_ADD_PG = """
+    UPDATE customers AS c SET
+        total_spend = c.total_spend + v.total,
+        order_count = c.order_count + v.n,
+        avg_order_value = round((c.total_spend + v.total) / (c.order_count + v.n), 2),
+        first_order_at = least(c.first_order_at, v.first_at),
+        last_order_at = greatest(c.last_order_at, v.last_at)
+    FROM (
+        SELECT customer_external_id AS id, sum(amount) AS total, count(*) AS n,
+               min(ordered_at) AS first_at, max(ordered_at) AS last_at
+        FROM new GROUP BY customer_external_id
+    ) AS v
+    WHERE c.external_id = v.id
+"""
+
+# Cents, and the same half-up rounding as _RECOMPUTE_SQLITE; SQLite's two-argument min() and
+# max() return NULL if either is NULL, hence the coalesce.
+_ADD_SQLITE = sa.text("""
+UPDATE customers SET
+    total_spend = total_spend + :total,
+    order_count = order_count + :n,
+    avg_order_value = ((total_spend + :total) * 2 + order_count + :n) / (2 * (order_count + :n)),
+    first_order_at = min(coalesce(first_order_at, :first_at), :first_at),
+    last_order_at = max(coalesce(last_order_at, :last_at), :last_at)
+WHERE external_id = :id
+""").bindparams(
+    sa.bindparam("total", type_=customers_t.c.total_spend.type),
+    sa.bindparam("first_at", type_=customers_t.c.first_order_at.type),
+    sa.bindparam("last_at", type_=customers_t.c.last_order_at.type),
+)
+
+
+async def _add_to_aggregates_sqlite(conn: AsyncConnection, new_orders: list[dict[str, Any]]) -> None:
+    sums: dict[str, dict[str, Any]] = {}
+    for o in new_orders:
+        s = sums.get(o["customer_external_id"])
+        if s is None:
+            sums[o["customer_external_id"]] = {
+                "id": o["customer_external_id"],
+                "total": o["amount"],
+                "n": 1,
+                "first_at": o["ordered_at"],
+                "last_at": o["ordered_at"],
+            }
+        else:
+            s["total"] += o["amount"]
+            s["n"] += 1
+            s["first_at"] = min(s["first_at"], o["ordered_at"])
+            s["last_at"] = max(s["last_at"], o["ordered_at"])
+    if sums:
+        await conn.execute(_ADD_SQLITE, [sums[i] for i in sorted(sums)])
 
 
 async def recompute_aggregates(conn: AsyncConnection, external_ids: Iterable[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -19,11 +20,12 @@ from pulsecrm.deadletters import service as deadletter_service
 from pulsecrm.ingest import parsing
 from pulsecrm.ingest.codec import IngestCodec
 from pulsecrm.ingest.parsing import MODELS
-from pulsecrm.ingest.writer import Entry, Kind, write_batch
+from pulsecrm.ingest.writer import Entry, Kind, partition, write_batch
 
 log = logging.getLogger(__name__)
 
 STREAM_GROUP = "writers"
+WRITERS = 2  # transactions a worker writes at once on PostgreSQL (see write_items)
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,16 @@ class Ingestor:
         return max(1, min(wanted, self.settings.ingest_batch_entries))
 
     async def write_items(self, entries: list[Entry]) -> None:
-        """One transaction: the batch function the stream consumer calls."""
-        await self._write(entries)
+        """The batch function the stream consumer calls: on PostgreSQL, WRITERS transactions
+        with no customer in common, at once, so the database works on one while this process
+        prepares the next; one transaction on SQLite, which has one writer."""
+        parts = [entries] if self.db.sqlite or len(entries) < 2 else partition(entries, WRITERS)
+        done = await asyncio.gather(*(self._write(part) for part in parts), return_exceptions=True)
+        # Both finished, committed or not, before the consumer splits or retries the batch:
+        # writing a committed part again is a replay, which changes nothing.
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
         # One line per transaction, naming the requests it came from (see pulsecrm.logs).
         requests = sorted({e.request_id for e in entries if e.request_id})
         records = sum(len(e.records) for e in entries)

@@ -9,6 +9,7 @@ converge on the same rows.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,32 @@ class Entry:
     # Recorded as the source of the consents it carries: "ingest" (the API) or "import" (files).
     source: str = "ingest"
     request_id: str | None = None  # the API request that brought it, for the logs
+
+
+def partition(entries: Sequence[Entry], parts: int) -> list[list[Entry]]:
+    """Split a batch of one-record entries into `parts` batches with no customer in common, to
+    be written at once without waiting on each other's customer locks.
+
+    Every version of an order goes where its newest version's customer does, so the versions
+    of one order are still compared within one batch (a tie goes to the later arrival)."""
+    newest: dict[str, tuple[datetime, int, str]] = {}
+    for arrival, entry in enumerate(entries):
+        for record in entry.records:
+            if type(record) is OrderIn:
+                version = (record.updated_at or entry.received_at, arrival, record.customer_external_id)
+                newest[record.external_id] = max(newest.get(record.external_id, version), version)
+    out: list[list[Entry]] = [[] for _ in range(parts)]
+    for entry in entries:
+        shares: list[list[CustomerIn | OrderIn]] = [[] for _ in range(parts)]
+        for record in entry.records:
+            owner = newest[record.external_id][2] if type(record) is OrderIn else record.external_id
+            shares[hash(owner) % parts].append(record)
+        for batch, share in zip(out, shares, strict=True):
+            if len(share) == len(entry.records):
+                batch.append(entry)
+            elif share:
+                batch.append(dataclasses.replace(entry, records=share))
+    return [batch for batch in out if batch]
 
 
 def _newest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -75,9 +102,11 @@ def _rows(entries: Sequence[Entry], now: datetime, currency: str) -> tuple[list[
     customers, orders = [], []
     for entry in entries:
         for record in entry.records:
-            if isinstance(record, CustomerIn):
+            # `type(…) is`, not isinstance: pydantic's metaclass makes isinstance an ABC check,
+            # a few µs a record on a worker's hot path.
+            if type(record) is CustomerIn:
                 customers.append(_customer_row(record, entry.received_at) | {"ingested_at": now})
-            else:
+            elif type(record) is OrderIn:
                 orders.append(_order_row(record, entry.received_at, currency) | {"ingested_at": now})
     return _newest(customers), _newest(orders)
 
@@ -95,7 +124,7 @@ def _consents(entries: Sequence[Entry], mapped: ConsentAttributes) -> dict[Chann
     best: dict[tuple[str, ChannelName], dict[str, Any]] = {}
     for entry in entries:
         for record in entry.records:
-            if not isinstance(record, CustomerIn):
+            if type(record) is not CustomerIn:
                 continue
             stated: dict[ChannelName, str] = {}
             for attribute, channels in mapped.items():
@@ -129,18 +158,9 @@ async def write_entries(
 ) -> int:
     """Write a batch inside the caller's transaction; returns the number of records taken."""
     customers, orders = _rows(entries, utcnow(), default_currency)
-    order_ids = [o["external_id"] for o in orders]
-    touched = {c["external_id"] for c in customers} | {o["customer_external_id"] for o in orders}
-
-    # An amendment can move an order to another customer, whose totals then change too.
-    previous = await customer_repo.customers_of_orders(conn, order_ids)
-    await customer_repo.lock_customers(conn, touched | previous)
-    if conn.dialect.name != "sqlite":
-        # Another writer may have moved one of these orders while we waited for the locks.
-        moved = await customer_repo.customers_of_orders(conn, order_ids) - touched - previous
-        if moved:
-            await customer_repo.lock_customers(conn, moved)
-            previous |= moved
+    named = {c["external_id"] for c in customers}
+    touched = named | {o["customer_external_id"] for o in orders}
+    await customer_repo.lock_customers(conn, touched)
 
     consents = _consents(entries, consent_attributes)
     await customer_repo.upsert_customers(conn, customer_repo.with_consents(customers, consents))
@@ -154,11 +174,37 @@ async def write_entries(
                 conn, channel, [s for s in stated if s["external_id"] in refused]
             )
     await customer_repo.record_attribute_keys(conn, customers)
-    await customer_repo.upsert_orders(conn, orders)
-    await customer_repo.recompute_aggregates(conn, touched | previous)
+
+    inserted = await customer_repo.insert_new_orders(conn, orders)
+    amended = [o for o in orders if o["external_id"] not in inserted]
+    previous = await _amend_orders(conn, amended, locked=touched)
+    # New orders were added to their customers' totals; a customer written in this batch, or
+    # whose stored orders an amendment changed, is recomputed from the orders table.
+    await customer_repo.recompute_aggregates(
+        conn, named | previous | {o["customer_external_id"] for o in amended}
+    )
     # Last, so the feed's commit-order lock is held only for the commit itself.
     await change_feed.record(conn, touched | previous)
     return sum(len(e.records) for e in entries)
+
+
+async def _amend_orders(conn: AsyncConnection, orders: list[dict[str, Any]], *, locked: set[str]) -> set[str]:
+    """Write orders already stored (an amendment, a replay); returns every customer they belonged
+    to before, locked: an amendment that moves an order changes that customer's totals too,
+    whether or not the batch touched them otherwise."""
+    if not orders:
+        return set()
+    ids = [o["external_id"] for o in orders]
+    previous = await customer_repo.customers_of_orders(conn, ids)
+    while previous - locked:
+        await customer_repo.lock_customers(conn, previous - locked)
+        locked = locked | previous
+        if conn.dialect.name == "sqlite":
+            break
+        # Another writer may have moved one of these orders while we waited for the locks.
+        previous |= await customer_repo.customers_of_orders(conn, ids)
+    await customer_repo.upsert_orders(conn, orders)
+    return previous
 
 
 async def write_batch(
