@@ -8,6 +8,7 @@ repository function that names the dialect, never in services.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -70,6 +71,25 @@ class Money(sa.TypeDecorator[Decimal]):
         return Decimal(value).quantize(Decimal(1).scaleb(-MONEY_SCALE))
 
 
+@functools.lru_cache(maxsize=8192)
+def _sqlite_aware_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _sqlite_datetime(value: Any) -> str | None:
+    """SQLAlchemy's SQLite text for a DATETIME ("2025-01-01 00:00:00.000000") of an aware
+    datetime, in UTC. Written by isoformat rather than SQLAlchemy's %-formatting, and cached
+    (equal instants hash alike whatever their offset): a batch's rows share their version and
+    ingestion times, and binding times was 40% of the embedded writer's time."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: times must carry a UTC offset")
+    return _sqlite_aware_datetime(value)
+
+
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """Timestamps with time zone, always UTC. SQLite stores naive UTC text that sorts correctly."""
 
@@ -85,6 +105,11 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             raise ValueError("naive datetime: times must carry a UTC offset")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_datetime
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -122,10 +147,16 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = _create_async_engine(url, connect_args={"timeout": 30})
+        # orjson for JSON columns: the standard library's encoder was a tenth of the embedded
+        # writer's time (a customer's attributes, an order's items, on every row).
+        engine = _create_async_engine(url, connect_args={"timeout": 30}, json_serializer=_json_text)
         _configure_sqlite(engine)
         return engine
     return _create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _lower(value: Any) -> Any:
@@ -311,13 +342,20 @@ async def bulk_upsert(
         if where:
             conflict += f" WHERE {where}"
     if conn.dialect.name == "sqlite":
-        placeholders = ", ".join(f":{c}" for c in columns)
-        statement = sa.text(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders}) {conflict}"  # noqa: S608
-        ).bindparams(*(sa.bindparam(c, type_=table.c[c].type) for c in columns))
         if returning:
             raise NotImplementedError("RETURNING from an executemany: read the rows instead")
-        await conn.execute(statement, rows)
+        # The driver's executemany with values the column types have bound, column by column:
+        # SQLAlchemy's own executemany builds and processes a parameter dict per row, which was
+        # most of the embedded writer's time.
+        bind = [table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in columns]
+        await conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(columns))}) {conflict}",
+            [
+                tuple(v if b is None else b(v) for v, b in zip(row.values(), bind, strict=True))
+                for row in rows
+            ],
+        )
         return []
     names = ", ".join(f'"{c}"' for c in columns)
     statement = sa.text(
