@@ -55,6 +55,8 @@ from pulsecrm.segments.catalog import CatalogCache
 log = logging.getLogger(__name__)
 customers_t: sa.Table = Customer.__table__  # type: ignore[assignment]
 SWEEP_SECONDS = 10.0
+# The sending loop's rest after a pass with nothing to send: the first, doubling to the last.
+IDLE_SECONDS = (0.05, 0.5)
 SCHEDULER_POLL_SECONDS = 0.1  # how often due scheduled campaigns are looked for
 FIRE_CONCURRENCY = 4
 
@@ -88,6 +90,7 @@ class Dispatcher:
         self.outage = OutageLog(log, "dispatcher: the database")
         self.tracker = LinkTracker(db, settings)
         self._next_probe = 0.0
+        self._wake = asyncio.Event()  # set by the scheduler when it starts a campaign
 
     @classmethod
     def build(
@@ -135,33 +138,53 @@ class Dispatcher:
                         log.exception("scheduler pass failed; retrying")
                     await asyncio.wait([stopped], timeout=1)
                     continue
-                if not fired:
+                if fired:
+                    self._wake.set()  # the sending loop may be resting: its first send is due now
+                else:
                     await asyncio.wait([stopped], timeout=SCHEDULER_POLL_SECONDS)
         finally:
             stopped.cancel()
 
     async def _run(self, stop: asyncio.Event) -> None:
         next_sweep = 0.0
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= next_sweep:
-                    await self.sweep()
-                    next_sweep = time.monotonic() + SWEEP_SECONDS
-                await self.reconcile_parked()
-                if time.monotonic() >= self._next_probe:
-                    await self.probe_paused()
-                    self._next_probe = time.monotonic() + self.settings.delivery_probe_seconds
-                if not await self.run_once():
-                    await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=0.05)
-                self.outage.succeeded()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if classify(exc) is Failure.OUTAGE:
-                    self.outage.failed(exc)  # logged once per outage, not once a second
-                else:
-                    log.exception("dispatcher pass failed; retrying")
-                await asyncio.sleep(1)
+        rest = IDLE_SECONDS[0]
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                try:
+                    if time.monotonic() >= next_sweep:
+                        await self.sweep()
+                        next_sweep = time.monotonic() + SWEEP_SECONDS
+                    await self.reconcile_parked()
+                    if time.monotonic() >= self._next_probe:
+                        await self.probe_paused()
+                        self._next_probe = time.monotonic() + self.settings.delivery_probe_seconds
+                    sent = await self.run_once()
+                    self.outage.succeeded()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if classify(exc) is Failure.OUTAGE:
+                        self.outage.failed(exc)  # logged once per outage, not once a second
+                    else:
+                        log.exception("dispatcher pass failed; retrying")
+                    await asyncio.sleep(1)
+                    continue
+                if sent:
+                    rest = IDLE_SECONDS[0]
+                    continue
+                # Nothing to send: rest longer each time, up to IDLE_SECONDS[1]. Twenty passes a
+                # second cost an idle worker a sixth of a core; a campaign the scheduler starts
+                # wakes the loop at once, one launched elsewhere waits at most the longest rest.
+                woken = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait([stopped, woken], timeout=rest, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    woken.cancel()
+                self._wake.clear()
+                rest = min(rest * 2, IDLE_SECONDS[1])
+        finally:
+            stopped.cancel()
 
     async def run_once(self) -> int:
         """One pass over running campaigns; returns how many messages it handled."""
