@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 STREAM_GROUP = "writers"
 WRITERS = 2  # transactions a worker writes at once on PostgreSQL (see write_items)
+# Smaller batches are written whole: splitting saves nothing there, and a batch written in one
+# transaction numbers its new customers in arrival order.
+SPLIT_FROM = 1_000
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,8 @@ class Ingestor:
         """The batch function the stream consumer calls: on PostgreSQL, WRITERS transactions
         with no customer in common, at once, so the database works on one while this process
         prepares the next; one transaction on SQLite, which has one writer."""
-        parts = [entries] if self.db.sqlite or len(entries) < 2 else partition(entries, WRITERS)
+        split = not self.db.sqlite and len(entries) >= SPLIT_FROM
+        parts = partition(entries, WRITERS) if split else [entries]
         done = await asyncio.gather(*(self._write(part) for part in parts), return_exceptions=True)
         # Both finished, committed or not, before the consumer splits or retries the batch:
         # writing a committed part again is a replay, which changes nothing.
