@@ -334,14 +334,30 @@ def frame_matches(
     return _staged(tree, frame, ctx, np.ones(frame.height, dtype=np.bool_))
 
 
+def scans_text(tree: CheckedGroup, *, columns: dict[str, tuple[FieldSpec, FrameColumn]]) -> bool:
+    """Whether the tree tests a text column read value by value (no dictionary)."""
+    return _scans(tree, FrameContext(columns, datetime.now(UTC)))
+
+
 _Mask = np.ndarray[Any, np.dtype[np.bool_]]
 _SCAN_SHARE = 0.5  # a condition reads only the undecided rows when they are fewer than this share
+_SCAN_COST = 30  # a text scan's cost beside a comparison's 1 (see _frame_cost)
 
 
 def _staged(group: CheckedGroup, frame: pl.DataFrame, ctx: FrameContext, rows: _Mask) -> _Mask:
-    """The group's value on `rows`; False on every other row."""
-    value = rows.copy() if group.op == "and" or not group.rules else np.zeros_like(rows)
-    for node in sorted(group.rules, key=lambda n: _frame_cost(n, ctx)):
+    """The group's value on `rows`; False on every other row.
+
+    Its conditions without a text scan run first, as one Polars expression over the whole
+    frame (fused, as compile_frame's); then each part with a scan, on the undecided rows."""
+    plain = [n for n in group.rules if not _scans(n, ctx)]
+    scanning = sorted((n for n in group.rules if _scans(n, ctx)), key=lambda n: _frame_cost(n, ctx))
+    if not scanning:
+        return rows & _fused(group, frame, ctx)
+    if plain:
+        value = rows & _fused(CheckedGroup(group.op, False, tuple(plain)), frame, ctx)
+    else:
+        value = rows.copy() if group.op == "and" else np.zeros_like(rows)
+    for node in scanning:
         # AND: only rows still true can change; OR: only rows still false.
         undecided = value if group.op == "and" else rows & ~value
         if not undecided.any():
@@ -354,13 +370,24 @@ def _staged(group: CheckedGroup, frame: pl.DataFrame, ctx: FrameContext, rows: _
     return rows & ~value if group.negate else value
 
 
+def _fused(group: CheckedGroup, frame: pl.DataFrame, ctx: FrameContext) -> _Mask:
+    expr = _group(group, lambda c: _frame_condition(c, ctx), _FRAME_LOGIC).fill_null(False)
+    hits: _Mask = frame.select(expr).to_series().to_numpy()
+    return hits
+
+
 def _frame_cost(node: CheckedCondition | CheckedGroup, ctx: FrameContext) -> int:
     """Rough cost per row in memory: a comparison of numbers or dictionary codes, or a scan of
     text (names, e-mails: tens of times dearer), or a group of them."""
     if isinstance(node, CheckedGroup):
         return 1 + sum(_frame_cost(n, ctx) for n in node.rules)
     loaded = ctx.columns.get(node.spec.name)
-    return 30 if node.spec.type == "text" and loaded is not None and loaded[1].dictionary is None else 1
+    text = node.spec.type == "text" and loaded is not None and loaded[1].dictionary is None
+    return _SCAN_COST if text else 1
+
+
+def _scans(node: CheckedCondition | CheckedGroup, ctx: FrameContext) -> bool:
+    return _frame_cost(node, ctx) >= _SCAN_COST
 
 
 def _condition_on(condition: CheckedCondition, frame: pl.DataFrame, ctx: FrameContext, rows: _Mask) -> _Mask:

@@ -43,9 +43,11 @@ from pulsecrm.segments.catalog import Catalog, CatalogCache, FieldSpec
 from pulsecrm.segments.compiler import (
     FrameColumn,
     NotInMemory,
+    compile_frame,
     frame_matches,
     micros,
     same_field,
+    scans_text,
     snapshot_value,
 )
 from pulsecrm.segments.rules import CheckedGroup
@@ -104,10 +106,17 @@ class Snapshot:
 
     def answer(self, tree: CheckedGroup, now: datetime, sample_size: int) -> tuple[int, list[int]]:
         """(count, the first `sample_size` matching ids). Raises NotInMemory."""
+        expr = compile_frame(tree, columns=self.columns, now=now)
+        # A tree that scans text is evaluated in stages, so the scan reads only the rows the
+        # rest leaves undecided; any other is one fused Polars expression, which is faster.
+        staged = scans_text(tree, columns=self.columns)
 
         def first(frame: pl.DataFrame, k: int) -> tuple[int, list[int]]:
-            matches = frame_matches(tree, frame, columns=self.columns, now=now)
-            return int(matches.sum()), frame["id"].filter(pl.Series(matches)).head(k).to_list()
+            if staged:
+                matches = frame_matches(tree, frame, columns=self.columns, now=now)
+                return int(matches.sum()), frame["id"].filter(pl.Series(matches)).head(k).to_list()
+            out = frame.select(n=expr.sum(), ids=pl.col("id").filter(expr).head(k).implode())
+            return int(out["n"][0]), list(out["ids"][0])
 
         dead_n, dead_ids = first(self.dead, self.dead.height) if self.dead.height else (0, [])
         base_n, base_ids = first(self.base, sample_size + dead_n)
