@@ -81,13 +81,19 @@ def _sqlite_datetime(value: Any) -> str | None:
     datetime, in UTC. Written by isoformat rather than SQLAlchemy's %-formatting, and cached
     (equal instants hash alike whatever their offset): a batch's rows share their version and
     ingestion times, and binding times was 40% of the embedded writer's time."""
+    moment = _aware(value)
+    return None if moment is None else _sqlite_aware_datetime(moment)
+
+
+def _aware(value: Any) -> datetime | None:
+    """A time to bind: None, or an aware datetime (a naive one, or anything else, is refused)."""
     if value is None:
         return None
     if not isinstance(value, datetime):
         raise TypeError(f"expected datetime, got {type(value).__name__}")
     if value.tzinfo is None:
         raise ValueError("naive datetime: times must carry a UTC offset")
-    return _sqlite_aware_datetime(value)
+    return value
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -97,14 +103,11 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
+        moment = _aware(value)
+        if moment is None:
             return None
-        if not isinstance(value, datetime):
-            raise TypeError(f"expected datetime, got {type(value).__name__}")
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: times must carry a UTC offset")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        moment = moment.astimezone(UTC)
+        return moment.replace(tzinfo=None) if dialect.name == "sqlite" else moment
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         if dialect.name != "sqlite":
