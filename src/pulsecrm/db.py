@@ -347,18 +347,11 @@ async def bulk_upsert(
     if conn.dialect.name == "sqlite":
         if returning:
             raise NotImplementedError("RETURNING from an executemany: read the rows instead")
-        # The driver's executemany with values the column types have bound, column by column:
-        # SQLAlchemy's own executemany builds and processes a parameter dict per row, which was
-        # most of the embedded writer's time.
-        bind = [table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in columns]
-        await conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' * len(columns))}) {conflict}",
-            [
-                tuple(v if b is None else b(v) for v, b in zip(row.values(), bind, strict=True))
-                for row in rows
-            ],
-        )
+        placeholders = ", ".join(f":{c}" for c in columns)
+        statement = sa.text(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders}) {conflict}"  # noqa: S608
+        ).bindparams(*(sa.bindparam(c, type_=table.c[c].type) for c in columns))
+        await conn.execute(statement, rows)
         return []
     names = ", ".join(f'"{c}"' for c in columns)
     statement = sa.text(
