@@ -276,18 +276,15 @@ async def test_rate_limit_caps_messages_per_second_from_the_start(inline_api: Ap
     d = dispatcher(inline_api, FakeVendor())
     sent = 0
     try:
-        # The bucket starts empty: no burst at start-up, only what it earned since (a loaded
-        # machine can take a third of a second to get here).
-        sent = await d.run_once()
-        assert sent <= 3 * (time.monotonic() - started)
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
+        while sent < 3:
+            assert time.monotonic() - started < 30, "the rate-limited campaign stopped sending"
             sent += await d.run_once()
+            # Never more than the bucket earned since it started empty: no burst at start-up,
+            # and no more than 3 a second after. (A slow machine only sends fewer.)
+            assert sent <= 3 * (time.monotonic() - started)
             await asyncio.sleep(0.05)
-        earned = 3 * (time.monotonic() - started)
     finally:
         await d.close()
-    assert earned - 2 <= sent <= earned
     assert (await stats(inline_api, cid))["sent"] == sent
 
 
