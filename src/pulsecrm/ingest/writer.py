@@ -37,7 +37,7 @@ class Entry:
 
 
 def partition(entries: Sequence[Entry], parts: int) -> list[list[Entry]]:
-    """Split a batch of one-record entries into `parts` batches with no customer in common, to
+    """Split a batch into at most `parts` batches with no customer in common, to
     be written at once without waiting on each other's customer locks.
 
     Every version of an order goes where its newest version's customer does, so the versions

@@ -328,15 +328,14 @@ def frame_matches(
     """Which rows of `frame` the tree matches: `compile_frame`'s answer, evaluated the way
     SQL short-circuits. Conditions run cheapest first, each only where its group is still
     undecided; a text scan (`contains` over 1M names: ~35 ms here, ten times a number's
-    comparison) reads just those rows. Raises NotInMemory as compile_frame does."""
-    ctx = FrameContext(columns, now)
-    compile_frame(tree, columns=columns, now=now)  # every field in memory, or NotInMemory now
-    return _staged(tree, frame, ctx, np.ones(frame.height, dtype=np.bool_))
+    comparison) reads just those rows. Compile the tree with compile_frame first: that is
+    what raises NotInMemory for a condition this may never reach."""
+    return _staged(tree, frame, FrameContext(columns, now), np.ones(frame.height, dtype=np.bool_))
 
 
 def scans_text(tree: CheckedGroup, *, columns: dict[str, tuple[FieldSpec, FrameColumn]]) -> bool:
     """Whether the tree tests a text column read value by value (no dictionary)."""
-    return _scans(tree, FrameContext(columns, datetime.now(UTC)))
+    return _scans(tree, columns)
 
 
 _Mask = np.ndarray[Any, np.dtype[np.bool_]]
@@ -349,8 +348,10 @@ def _staged(group: CheckedGroup, frame: pl.DataFrame, ctx: FrameContext, rows: _
 
     Its conditions without a text scan run first, as one Polars expression over the whole
     frame (fused, as compile_frame's); then each part with a scan, on the undecided rows."""
-    plain = [n for n in group.rules if not _scans(n, ctx)]
-    scanning = sorted((n for n in group.rules if _scans(n, ctx)), key=lambda n: _frame_cost(n, ctx))
+    plain = [n for n in group.rules if not _scans(n, ctx.columns)]
+    scanning = sorted(
+        (n for n in group.rules if _scans(n, ctx.columns)), key=lambda n: _frame_cost(n, ctx.columns)
+    )
     if not scanning:
         return rows & _fused(group, frame, ctx)
     if plain:
@@ -376,18 +377,20 @@ def _fused(group: CheckedGroup, frame: pl.DataFrame, ctx: FrameContext) -> _Mask
     return hits
 
 
-def _frame_cost(node: CheckedCondition | CheckedGroup, ctx: FrameContext) -> int:
+def _frame_cost(
+    node: CheckedCondition | CheckedGroup, columns: dict[str, tuple[FieldSpec, FrameColumn]]
+) -> int:
     """Rough cost per row in memory: a comparison of numbers or dictionary codes, or a scan of
     text (names, e-mails: tens of times dearer), or a group of them."""
     if isinstance(node, CheckedGroup):
-        return 1 + sum(_frame_cost(n, ctx) for n in node.rules)
-    loaded = ctx.columns.get(node.spec.name)
+        return 1 + sum(_frame_cost(n, columns) for n in node.rules)
+    loaded = columns.get(node.spec.name)
     text = node.spec.type == "text" and loaded is not None and loaded[1].dictionary is None
     return _SCAN_COST if text else 1
 
 
-def _scans(node: CheckedCondition | CheckedGroup, ctx: FrameContext) -> bool:
-    return _frame_cost(node, ctx) >= _SCAN_COST
+def _scans(node: CheckedCondition | CheckedGroup, columns: dict[str, tuple[FieldSpec, FrameColumn]]) -> bool:
+    return _frame_cost(node, columns) >= _SCAN_COST
 
 
 def _condition_on(condition: CheckedCondition, frame: pl.DataFrame, ctx: FrameContext, rows: _Mask) -> _Mask:
