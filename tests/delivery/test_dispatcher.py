@@ -255,6 +255,35 @@ async def test_a_crashed_sender_is_retried_and_the_vendor_drops_the_duplicate(in
     assert (s["pending"], s["sent"]) == (0, 4)
 
 
+async def test_a_due_retry_is_claimed_before_the_fresh_ones_and_none_twice(inline_api: Api) -> None:
+    cid = await _campaign(inline_api, people=5)
+    d = dispatcher(inline_api, FakeVendor())
+    try:
+        first = [c.delivery_id for c in await d.claim(cid, 2)]
+        async with inline_api.services.db.engine.begin() as conn:
+            ids = list(
+                (
+                    await conn.execute(
+                        sa.select(Delivery.id).where(Delivery.campaign_id == cid).order_by(Delivery.id)
+                    )
+                ).scalars()
+            )
+        assert first == ids[:2]  # the launch's fresh messages, in audience order
+        async with inline_api.services.db.engine.begin() as conn:  # their lease ran out
+            await conn.execute(
+                sa.update(Delivery)
+                .where(Delivery.id.in_(first))
+                .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+            )
+        second = [c.delivery_id for c in await d.claim(cid, 3)]
+        rest = [c.delivery_id for c in await d.claim(cid, 10)]
+    finally:
+        await d.close()
+    assert second == ids[:3]  # both retries first, then the next fresh one
+    assert rest == ids[3:]
+    assert await d.claim(cid, 10) == []
+
+
 async def _die(*_: Any, **__: Any) -> None:
     raise RuntimeError("killed before recording")
 

@@ -225,46 +225,57 @@ async def claim(
     With a `cap`, those whose customer already had their share are moved to `capped` in the
     same transaction and not returned (`_capped`).
     """
-    due = (
+    waiting = (
         sa.select(Delivery.id)
         .join(Campaign, Campaign.id == Delivery.campaign_id)
         .where(
             Delivery.campaign_id == campaign_id,
             Delivery.status == "pending",
             Campaign.status == "running",
-            sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
             # Waiting for an A/B test's winner: not before it is chosen, however late.
             sa.or_(Campaign.variant_test_percent.is_(None), Delivery.variant.is_not(None)),
         )
-        .order_by(Delivery.id)
-        .limit(limit)
     )
     if not idempotent:
-        due = due.where(Delivery.maybe_sent.is_(False))
-    if conn.dialect.name != "sqlite":
-        due = due.with_for_update(of=Delivery, skip_locked=True)
+        waiting = waiting.where(Delivery.maybe_sent.is_(False))
+    # Two reads, each in its own index's order, so neither sorts: first those whose time has
+    # come (retries, best-hour plans) by the due-time index, earliest first; then a launch's
+    # fresh ones, which have no time and are not in that index, in audience order (skipping
+    # only those in flight or waiting for a retry).
+    passes = (
+        waiting.where(Delivery.next_attempt_at <= now).order_by(Delivery.next_attempt_at),
+        waiting.where(Delivery.next_attempt_at.is_(None)).order_by(Delivery.id),
+    )
     values: dict[str, Any] = {
         "attempts": Delivery.attempts + 1,
         "next_attempt_at": lease_until,
         "updated_at": now,
+        **({} if idempotent else {"maybe_sent": True}),
     }
-    rows = await conn.execute(
-        sa.update(Delivery)
-        .where(Delivery.id.in_(due.scalar_subquery()))
-        .values(**values, **({} if idempotent else {"maybe_sent": True}))
-        .returning(
-            Delivery.id,
-            Delivery.campaign_id,
-            Delivery.customer_id,
-            Delivery.attempts,
-            Delivery.maybe_sent,
-            Delivery.variant,
+    claimed: list[Claimed] = []
+    for due in passes:
+        if len(claimed) >= limit:
+            break
+        due = due.limit(limit - len(claimed))
+        if conn.dialect.name != "sqlite":
+            due = due.with_for_update(of=Delivery, skip_locked=True)
+        rows = await conn.execute(
+            sa.update(Delivery)
+            .where(Delivery.id.in_(due.scalar_subquery()))
+            .values(**values)
+            .returning(
+                Delivery.id,
+                Delivery.campaign_id,
+                Delivery.customer_id,
+                Delivery.attempts,
+                Delivery.maybe_sent,
+                Delivery.variant,
+            )
         )
-    )
-    claimed = [
-        Claimed(d, c, cu, attempts, maybe_sent if idempotent else False, variant)
-        for d, c, cu, attempts, maybe_sent, variant in rows
-    ]
+        claimed += [
+            Claimed(d, c, cu, attempts, maybe_sent if idempotent else False, variant)
+            for d, c, cu, attempts, maybe_sent, variant in rows
+        ]
     if cap is not None and claimed:
         capped = await _capped(conn, claimed, campaign_id=campaign_id, cap=cap, now=now)
         claimed = [c for c in claimed if c.delivery_id not in capped]
