@@ -363,7 +363,7 @@ def measure(n: int, runs: int, lag_rate: int, engine_only: bool = False) -> dict
     engine, engine_times = asyncio.run(engine_figures(n, runs))
     log(json.dumps(engine))
     if engine_only:  # the engine's figures without the serve processes and SQL scans (10M)
-        return {
+        only: dict[str, Any] = {
             "customers": n,
             "copy_rows_per_s": int(copy_rps),
             "engine": engine,
@@ -373,6 +373,9 @@ def measure(n: int, runs: int, lag_rate: int, engine_only: bool = False) -> dict
             },
             "engine_p95_max_ms": max(pctl(t, 95) for t in engine_times.values()),
         }
+        if lag_rate:
+            only["lag"] = asyncio.run(lag_under_ingest(n, lag_rate))
+        return only
     key = (
         subprocess.run(
             [PULSECRM, "apikey", "create", "--name", "bench"],
