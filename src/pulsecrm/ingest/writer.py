@@ -47,9 +47,16 @@ def partition(entries: Sequence[Entry], parts: int) -> list[list[Entry]]:
         for record in entry.records:
             if type(record) is OrderIn:
                 version = (record.updated_at or entry.received_at, arrival, record.customer_external_id)
-                newest[record.external_id] = max(newest.get(record.external_id, version), version)
+                current = newest.get(record.external_id)
+                if current is None or version > current:
+                    newest[record.external_id] = version
     out: list[list[Entry]] = [[] for _ in range(parts)]
     for entry in entries:
+        if len(entry.records) == 1:  # the stream's case (an entry per record): no copy to make
+            record = entry.records[0]
+            owner = newest[record.external_id][2] if type(record) is OrderIn else record.external_id
+            out[hash(owner) % parts].append(entry)
+            continue
         shares: list[list[CustomerIn | OrderIn]] = [[] for _ in range(parts)]
         for record in entry.records:
             owner = newest[record.external_id][2] if type(record) is OrderIn else record.external_id
@@ -72,7 +79,7 @@ def _newest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [best[k] for k in sorted(best)]
 
 
-def _customer_row(c: CustomerIn, received_at: datetime) -> dict[str, Any]:
+def _customer_row(c: CustomerIn, received_at: datetime, now: datetime) -> dict[str, Any]:
     return {
         "external_id": c.external_id,
         "name": c.name,
@@ -82,10 +89,11 @@ def _customer_row(c: CustomerIn, received_at: datetime) -> dict[str, Any]:
         "attributes": c.attributes,
         "created_at": c.created_at or received_at,
         "updated_at": c.updated_at or received_at,
+        "ingested_at": now,
     }
 
 
-def _order_row(o: OrderIn, received_at: datetime, currency: str) -> dict[str, Any]:
+def _order_row(o: OrderIn, received_at: datetime, currency: str, now: datetime) -> dict[str, Any]:
     return {
         "external_id": o.external_id,
         "customer_external_id": o.customer_external_id,
@@ -94,6 +102,7 @@ def _order_row(o: OrderIn, received_at: datetime, currency: str) -> dict[str, An
         "ordered_at": o.ordered_at,
         "items": [i.model_dump(mode="json", exclude_none=True) for i in o.items],
         "updated_at": o.updated_at or received_at,
+        "ingested_at": now,
     }
 
 
@@ -105,9 +114,9 @@ def _rows(entries: Sequence[Entry], now: datetime, currency: str) -> tuple[list[
             # `type(…) is`, not isinstance: pydantic's metaclass makes isinstance an ABC check,
             # a few µs a record on a worker's hot path.
             if type(record) is CustomerIn:
-                customers.append(_customer_row(record, entry.received_at) | {"ingested_at": now})
+                customers.append(_customer_row(record, entry.received_at, now))
             elif type(record) is OrderIn:
-                orders.append(_order_row(record, entry.received_at, currency) | {"ingested_at": now})
+                orders.append(_order_row(record, entry.received_at, currency, now))
     return _newest(customers), _newest(orders)
 
 
