@@ -82,6 +82,39 @@ async def test_a_stale_snapshot_hands_over_to_sql(database_url: str, monkeypatch
         assert (await _preview(api.client, SPENDERS))["answered_by"] == "memory"
 
 
+async def test_a_follower_under_writes_that_never_pause_stays_fresh(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read of the feed brings a batch committed while the one before was applied, so the
+    follower never finds the feed empty until the writes stop; it is still caught up as of its
+    latest read, not as of when it began."""
+    from pulsecrm.segments import engine as engine_module
+
+    async with running_api(database_url) as api:
+        engine = api.services.audience
+        await engine.rebuild()
+        monkeypatch.setattr(engine, "start", lambda: None)  # this test drives the follower
+        real = engine_module.changes.since
+        reads: list[float] = []
+
+        async def since(conn: Any, seq: int, *, limit: int) -> Any:
+            reads.append(time.monotonic())
+            rows = await real(conn, seq, limit=limit)
+            if rows and len(reads) < 4:  # another batch commits while this one is applied
+                new = [{"external_id": f"n{len(reads)}", "name": "New"}]
+                assert (await api.client.post("/api/v1/customers", json=new)).status_code == 201
+            await asyncio.sleep(0.2)
+            return rows
+
+        monkeypatch.setattr(engine_module.changes, "since", since)
+        first = [{"external_id": "n0", "name": "First"}]
+        assert (await api.client.post("/api/v1/customers", json=first)).status_code == 201
+        await engine.catch_up()
+        assert len(reads) == 5  # four batches, one at a time, then the feed's end
+        assert engine.status.caught_up_at >= reads[-1] - 0.05
+        assert engine.status.caught_up_at > reads[0]
+
+
 async def test_a_field_the_snapshot_lacks_is_counted_in_sql_until_rebuilt(database_url: str) -> None:
     async with running_api(database_url, audience_poll_seconds=0.05) as api:
         engine = api.services.audience

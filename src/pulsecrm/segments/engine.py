@@ -422,15 +422,24 @@ class AudienceEngine:
         return snapshot
 
     async def catch_up(self) -> None:
-        """Apply every feed row committed before this call started."""
-        started = time.monotonic()
+        """Apply every feed row committed before this call started.
+
+        A read of the feed sees every batch committed before it began (the feed is in commit
+        order), so once what a read found that was short of a full page is applied, the
+        snapshot is caught up as of that read's start. Marking it then, not only when a read
+        comes back empty, keeps a follower fresh under writes that never pause: there the
+        loop may never find the feed empty, yet each batch is applied within a round or two."""
         async with self._apply_lock:
             snapshot = self.snapshot
             if snapshot is None:
                 return
             specs = [spec for spec, _ in snapshot.columns.values()]
             async with self.db.engine.connect() as conn:
-                while rows := await changes.since(conn, snapshot.seq, limit=FEED_ROWS):
+                while True:
+                    read_at = time.monotonic()
+                    rows = await changes.since(conn, snapshot.seq, limit=FEED_ROWS)
+                    if not rows:
+                        break
                     ids = sorted({i for row in rows for i in row.external_ids})
                     fresh = await _reread(conn, specs, ids)
                     await conn.rollback()  # end the read transaction; the next read sees newer commits
@@ -439,9 +448,11 @@ class AudienceEngine:
                     applied = datetime.now(UTC)
                     self.status.applied_batches += len(rows)
                     self.status.lags_ms.extend((applied - row.at).total_seconds() * 1000 for row in rows)
+                    if len(rows) < FEED_ROWS:  # that read reached the feed's end
+                        self.status.caught_up_at = read_at
                 await conn.rollback()
             self._last_read = time.monotonic()
-            self.status.caught_up_at = started
+            self.status.caught_up_at = read_at
 
     def _apply(self, snapshot: Snapshot, fresh: pl.DataFrame, seq: int) -> Snapshot:
         encoded, columns = _encode(fresh, snapshot.columns)
