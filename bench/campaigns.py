@@ -214,7 +214,6 @@ def send_and_settle(days: int, logs: Path) -> dict[str, Any]:
     procs = [
         start("vendor", ["vendor", "--port", str(vendor_port)], e, logs),
         start("serve", ["serve", "--port", str(api_port)], e, logs),
-        start("worker", ["worker"], e, logs),  # with Redis, the worker sends, not serve
     ]
     try:
         wait_up(f"http://127.0.0.1:{vendor_port}")
