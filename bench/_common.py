@@ -143,11 +143,21 @@ class Procs:
             self.stop(p)
 
 
-def base_env(venv_bin: Path, **extra: str | None) -> dict[str, str]:
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without the caller's PULSECRM_ settings, plus `extra`.
+
+    SMS quiet hours are off: their default (21:00-09:00 store time) would hold every SMS
+    campaign a bench launches in the evening, and a bench measures throughput at any hour."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSECRM_")}
+    env["PULSECRM_SMS_QUIET_HOURS"] = ""
+    env.update(extra)
+    return env
+
+
+def base_env(venv_bin: Path, **extra: str | None) -> dict[str, str]:
+    env = clean_env()
     env["PATH"] = f"{venv_bin}:{env.get('PATH', '')}"
     env["PULSECRM_LOG_LEVEL"] = "INFO"
-    env["PULSECRM_SMS_QUIET_HOURS"] = ""  # a bench measures throughput at any hour
     for k, v in extra.items():
         if v is not None:
             env[k] = v

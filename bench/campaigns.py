@@ -50,7 +50,7 @@ from pulsecrm.delivery.channels.smtp import SmtpChannel, SmtpConfig
 from pulsecrm.delivery.receipts import sign
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import copy_connection, fresh_database
+from _common import clean_env, copy_connection, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PULSECRM = str(Path(sys.executable).parent / "pulsecrm")
@@ -67,9 +67,9 @@ def log(*args: object) -> None:
 
 
 def env(**extra: str) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("PULSECRM_")}
-    e.update(PULSECRM_DATABASE_URL=URL, PULSECRM_LOG_LEVEL="WARNING", PULSECRM_WEBHOOK_SECRET=SECRET, **extra)
-    return e
+    return clean_env(
+        PULSECRM_DATABASE_URL=URL, PULSECRM_LOG_LEVEL="WARNING", PULSECRM_WEBHOOK_SECRET=SECRET, **extra
+    )
 
 
 async def load(n: int) -> None:

@@ -50,7 +50,7 @@ from pulsecrm.outcomes import attribution
 from pulsecrm.outcomes.runner import Attributor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ADMIN_URL, copy_connection, create_key, free_port, fresh_database, wait_health
+from _common import ADMIN_URL, clean_env, copy_connection, create_key, free_port, fresh_database, wait_health
 
 PULSECRM = str(Path(sys.executable).parent / "pulsecrm")
 DB = "pulsecrm_bench_outcomes"
@@ -64,11 +64,9 @@ def log(*args: object) -> None:
 
 
 def env(**extra: str) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("PULSECRM_")}
-    e.update(
+    return clean_env(
         PULSECRM_DATABASE_URL=URL, PULSECRM_LOG_LEVEL="WARNING", PULSECRM_BACKGROUND_WORK="false", **extra
     )
-    return e
 
 
 async def setup(n: int) -> None:

@@ -39,7 +39,7 @@ import redis
 from pulsecrm.delivery import tokens
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ADMIN_URL, copy_connection, fresh_database
+from _common import ADMIN_URL, clean_env, copy_connection, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PULSECRM = str(Path(sys.executable).parent / "pulsecrm")
@@ -56,8 +56,7 @@ def log(*args: object) -> None:
 
 
 def env(public_url: str, prefix: str) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("PULSECRM_")}
-    e.update(
+    return clean_env(
         PULSECRM_DATABASE_URL=URL,
         PULSECRM_LOG_LEVEL="WARNING",
         PULSECRM_WEBHOOK_SECRET=WEBHOOK_SECRET,
@@ -67,7 +66,6 @@ def env(public_url: str, prefix: str) -> dict[str, str]:
         PULSECRM_REDIS_PREFIX=prefix,
         PULSECRM_REDIS_ALLOW_VOLATILE="true",  # the shared Redis keeps nothing on disk
     )
-    return e
 
 
 async def prepare(deliveries: int, links: int, e: dict[str, str]) -> tuple[int, list[str], list[str]]:

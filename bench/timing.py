@@ -39,7 +39,7 @@ import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import copy_connection, fresh_database
+from _common import clean_env, copy_connection, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PULSECRM = str(Path(sys.executable).parent / "pulsecrm")
@@ -55,9 +55,7 @@ def log(*args: object) -> None:
 
 
 def env(**extra: str) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("PULSECRM_")}
-    e.update(PULSECRM_DATABASE_URL=URL, PULSECRM_LOG_LEVEL="WARNING", PULSECRM_SMS_QUIET_HOURS="", **extra)
-    return e
+    return clean_env(PULSECRM_DATABASE_URL=URL, PULSECRM_LOG_LEVEL="WARNING", **extra)
 
 
 async def load(customers: int) -> int:
