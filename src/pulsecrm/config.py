@@ -256,6 +256,14 @@ class Settings(BaseSettings):
     audience_poll_seconds: float = Field(
         default=0.2, gt=0, description="How often the snapshot reads the change feed."
     )
+    audience_share_dir: str = Field(
+        default="auto",
+        max_length=1024,
+        description="Where the processes of one machine share the snapshot: the first builds it "
+        "and writes it here as an Arrow file, the others map that file read-only. auto = a "
+        "directory of this user's under /dev/shm (else the temporary directory); empty = each "
+        "process builds and holds its own.",
+    )
 
     # Operations: logs and metrics.
     log_format: Literal["plain", "json"] = Field(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import redis.asyncio as aioredis
@@ -17,8 +19,10 @@ from pulsecrm.delivery.channels import Channel, ChannelName
 from pulsecrm.delivery.channels.registry import build_channels
 from pulsecrm.delivery.service import EngagementBuffer, ReceiptQueue
 from pulsecrm.ingest.service import Ingestor
+from pulsecrm.segments import shelf
 from pulsecrm.segments.catalog import CatalogCache
 from pulsecrm.segments.engine import AudienceEngine
+from pulsecrm.segments.shelf import Shelf
 
 
 @dataclass
@@ -71,6 +75,7 @@ class Services:
                 enabled=settings.audience_engine,
                 max_lag_seconds=settings.audience_max_lag_seconds,
                 poll_seconds=settings.audience_poll_seconds,
+                shelf=_shelf(settings, db),
             ),
         )
 
@@ -79,3 +84,15 @@ class Services:
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()
+
+
+def _shelf(settings: Settings, db: Database) -> Shelf | None:
+    """Where this machine's processes share the audience snapshot (None: not shared)."""
+    if not settings.audience_engine or not settings.audience_share_dir:
+        return None
+    where = settings.audience_share_dir
+    directory = shelf.default_directory() if where == "auto" else Path(where)
+    # One database's files apart from another's (a file is also checked against its database
+    # before it is mapped: this only keeps the names apart).
+    url = db.engine.url.render_as_string(hide_password=True)
+    return Shelf.open(directory, hashlib.sha256(url.encode()).hexdigest()[:16])

@@ -56,6 +56,19 @@ async def latest(conn: AsyncConnection) -> int:
     return int(await conn.scalar(sa.select(sa.func.coalesce(sa.func.max(changes_t.c.seq), 0))) or 0)
 
 
+async def position(conn: AsyncConnection) -> tuple[int, datetime | None]:
+    """The newest feed row's (seq, at); (0, None) when the feed is empty."""
+    newest = sa.select(changes_t.c.seq, changes_t.c.at).order_by(changes_t.c.seq.desc()).limit(1)
+    row = (await conn.execute(newest)).first()
+    return (0, None) if row is None else (int(row[0]), row[1])
+
+
+async def at(conn: AsyncConnection, seq: int) -> datetime | None:
+    """The time on feed row `seq`, if it is still there."""
+    value: datetime | None = await conn.scalar(sa.select(changes_t.c.at).where(changes_t.c.seq == seq))
+    return value
+
+
 @dataclass(frozen=True)
 class Change:
     seq: int

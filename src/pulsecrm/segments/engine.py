@@ -14,7 +14,10 @@ batch costs a small gather, not a rewrite of the frame; the two are merged once 
 passes a share of the base. Each version is immutable and swapped in whole, so a query
 reading one never sees half an update.
 
-Each process that serves previews holds its own snapshot, built on its first preview.
+The base is shared by the processes of one machine (`segments.shelf`): the first to need one
+builds it and publishes it as an Arrow file, and the others map that file read-only instead of
+building their own, as does a process that merges after another has published. Each process
+keeps its delta to itself. Without a shelf, each process holds a snapshot of its own.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from pulsecrm.segments.compiler import (
     snapshot_value,
 )
 from pulsecrm.segments.rules import CheckedGroup
+from pulsecrm.segments.shelf import Mapped, Shelf
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,8 @@ class Snapshot:
     delta: pl.DataFrame  # customers re-read since the base was built; sorted by id
     seq: int  # the change feed is applied up to here
     build_seconds: float = 0.0
+    base_seq: int = 0  # the feed position the base itself is complete up to
+    shared: str | None = None  # the shelf's file the base is mapped from, if it is
 
     @property
     def rows(self) -> int:
@@ -135,11 +141,6 @@ class Snapshot:
         found = at[inside][self.base_ids[at[inside]] == ids[inside]]
         dead_positions = np.union1d(self.dead_positions, found)
         delta = pl.concat([self.delta.filter(~pl.col("id").is_in(fresh["id"].implode())), fresh]).sort("id")
-        if delta.height + len(dead_positions) > max(MERGE_MIN, MERGE_SHARE * self.base.height):
-            keep = np.ones(self.base.height, dtype=bool)
-            keep[dead_positions] = False
-            base = pl.concat([self.base.filter(pl.Series(keep)), delta]).sort("id")
-            return _snapshot(self.columns, base, seq, self.build_seconds)
         return replace(
             self,
             dead_positions=dead_positions,
@@ -148,9 +149,24 @@ class Snapshot:
             seq=seq,
         )
 
+    @property
+    def merge_due(self) -> bool:
+        return self.delta.height + len(self.dead_positions) > max(MERGE_MIN, MERGE_SHARE * self.base.height)
+
+    def merged(self) -> Snapshot:
+        """The delta folded into a new base."""
+        keep = np.ones(self.base.height, dtype=bool)
+        keep[self.dead_positions] = False
+        base = pl.concat([self.base.filter(pl.Series(keep)), self.delta]).sort("id")
+        return _snapshot(self.columns, base, self.seq, self.build_seconds)
+
 
 def _snapshot(
-    columns: dict[str, tuple[FieldSpec, FrameColumn]], base: pl.DataFrame, seq: int, build_seconds: float
+    columns: dict[str, tuple[FieldSpec, FrameColumn]],
+    base: pl.DataFrame,
+    seq: int,
+    build_seconds: float,
+    shared: str | None = None,
 ) -> Snapshot:
     return Snapshot(
         columns=columns,
@@ -161,6 +177,8 @@ def _snapshot(
         delta=base.clear(),
         seq=seq,
         build_seconds=build_seconds,
+        base_seq=seq,
+        shared=shared,
     )
 
 
@@ -303,16 +321,17 @@ def _choose_columns(
     return columns
 
 
-async def build(db: Database, catalog: Catalog) -> Snapshot:
-    """A snapshot from cold: every customer, every field of the catalog."""
+async def build(db: Database, catalog: Catalog) -> tuple[Snapshot, datetime | None]:
+    """A snapshot from cold: every customer, every field of the catalog; and the time on the
+    feed row it is complete up to (None when the feed is empty)."""
     started = time.perf_counter()
     specs = [spec for spec in catalog.fields if spec.on_customer]
     async with db.engine.connect() as conn:
         # The feed position first: a batch that commits during the load is applied again
         # afterwards, which is harmless (re-reading a customer is idempotent).
-        seq = await changes.latest(conn)
+        seq, feed_at = await changes.position(conn)
         chunks = await _fetch_all(conn, specs)
-    return await asyncio.to_thread(_assemble, chunks, specs, seq, started)
+    return await asyncio.to_thread(_assemble, chunks, specs, seq, started), feed_at
 
 
 def _assemble(chunks: list[pl.DataFrame], specs: list[FieldSpec], seq: int, started: float) -> Snapshot:
@@ -354,8 +373,11 @@ class AudienceEngine:
         enabled: bool = True,
         max_lag_seconds: float = 2.0,
         poll_seconds: float = 0.2,
+        shelf: Shelf | None = None,
     ) -> None:
         self.db = db
+        self.shelf = shelf
+        self._mapped: Mapped | None = None  # the shelf's file this process's base is mapped from
         self.catalog = catalog
         self.enabled = enabled
         self.max_lag_seconds = max_lag_seconds
@@ -401,6 +423,9 @@ class AudienceEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.shelf is not None:
+            self._hold(None)
+            await asyncio.to_thread(self.shelf.leave)  # the file goes if no other process maps it
 
     async def rebuild(self) -> Snapshot:
         self.status.state = "building" if self.snapshot is None else self.status.state
@@ -408,12 +433,16 @@ class AudienceEngine:
         async with self.db.sessions() as session:
             self.catalog.invalidate()
             catalog = await self.catalog.get(session)
-        snapshot = await build(self.db, catalog)
+        if self.shelf is None:
+            snapshot, _ = await build(self.db, catalog)
+        else:
+            snapshot = await self._shared_build(catalog)
         async with self._apply_lock:
             self.snapshot = snapshot
             self.status.state = "ready"
         log.info(
-            "audience snapshot built: %d customers, %.1f MB, %.2f s",
+            "audience snapshot %s: %d customers, %.1f MB, %.2f s",
+            f"mapped from {snapshot.shared}" if snapshot.shared else "built",
             snapshot.rows,
             snapshot.nbytes / 1e6,
             snapshot.build_seconds,
@@ -444,6 +473,10 @@ class AudienceEngine:
                     fresh = await _reread(conn, specs, ids)
                     await conn.rollback()  # end the read transaction; the next read sees newer commits
                     snapshot = await asyncio.to_thread(self._apply, snapshot, fresh, rows[-1].seq)
+                    if snapshot.merge_due:
+                        # A base another process published may take the merge's place: the
+                        # loop then goes on from that base's feed position.
+                        snapshot = await self._merge(snapshot, rows[-1].at)
                     self.snapshot = snapshot
                     applied = datetime.now(UTC)
                     self.status.applied_batches += len(rows)
@@ -457,6 +490,106 @@ class AudienceEngine:
     def _apply(self, snapshot: Snapshot, fresh: pl.DataFrame, seq: int) -> Snapshot:
         encoded, columns = _encode(fresh, snapshot.columns)
         return replace(snapshot, columns=columns).apply(encoded, seq)
+
+    # --- sharing the base (see segments.shelf) ---
+
+    async def _shared_build(self, catalog: Catalog) -> Snapshot:
+        """The newest published base if it is this database's and has the catalog's fields,
+        else a new one, built and published. One process builds at a time, so N processes
+        starting together load the customers once."""
+        assert self.shelf is not None
+        started = time.perf_counter()
+        specs = [spec for spec in catalog.fields if spec.on_customer]
+        lock = await asyncio.to_thread(self.shelf.lock, wait=True)
+        try:
+            adopted = await self._adopt(specs, after=-1)
+            if adopted is not None:
+                return replace(adopted, build_seconds=time.perf_counter() - started)
+            snapshot, feed_at = await build(self.db, catalog)
+            return await self._publish(snapshot, feed_at)
+        finally:
+            self.shelf.unlock(lock)
+
+    async def _merge(self, snapshot: Snapshot, feed_at: datetime) -> Snapshot:
+        """Fold the delta into the base: by taking a newer base another process published, or
+        by merging here and publishing the result. While another process merges, wait for its
+        file (the delta grows a little meanwhile)."""
+        if self.shelf is None:
+            return await asyncio.to_thread(snapshot.merged)
+        lock = await asyncio.to_thread(self.shelf.lock, wait=False)
+        if lock is None:
+            return snapshot
+        try:
+            specs = [spec for spec, _ in snapshot.columns.values()]
+            adopted = await self._adopt(specs, after=snapshot.base_seq)
+            if adopted is not None:
+                return adopted
+            return await self._publish(await asyncio.to_thread(snapshot.merged), feed_at)
+        finally:
+            self.shelf.unlock(lock)
+
+    async def _adopt(self, specs: Sequence[FieldSpec], *, after: int) -> Snapshot | None:
+        """The newest published base, mapped, if it is further along the feed than `after`,
+        holds exactly `specs`, and is this database's: the feed row it names is still there
+        with the same time (a file of another database, or of this one before it was emptied,
+        fails that)."""
+        assert self.shelf is not None
+        published = await asyncio.to_thread(self.shelf.newest)
+        if published is None or published.seq <= after:
+            return None
+        columns = _columns_of(published.meta, specs)
+        if columns is None:
+            return None
+        async with self.db.engine.connect() as conn:
+            at = await changes.at(conn, published.seq)
+        if at is None or at.isoformat() != published.meta.get("feed_at"):
+            return None
+        mapped = await asyncio.to_thread(self.shelf.map, published)
+        if mapped is None:
+            return None
+        if mapped.frame.schema != _encoded_schema(columns):
+            mapped.release()
+            return None
+        self._hold(mapped)
+        return _snapshot(columns, mapped.frame, published.seq, 0.0, shared=published.path.name)
+
+    async def _publish(self, snapshot: Snapshot, feed_at: datetime | None) -> Snapshot:
+        """`snapshot` (a base with no delta) written to the shelf and mapped back from it, so
+        its memory is the shared file's; unchanged if it can't be shared."""
+        assert self.shelf is not None
+        if feed_at is None:  # an empty feed: nothing a reader could check the file against
+            return snapshot
+        meta = {
+            "seq": snapshot.seq,
+            "feed_at": feed_at.isoformat(),
+            "columns": [
+                {
+                    "name": spec.name,
+                    "type": spec.type,
+                    "attribute": spec.attribute,
+                    "dictionary": None if col.dictionary is None else col.dictionary.to_list(),
+                }
+                for spec, col in snapshot.columns.values()
+            ],
+        }
+        try:
+            published = await asyncio.to_thread(self.shelf.publish, snapshot.base, meta)
+            mapped = await asyncio.to_thread(self.shelf.map, published)
+        except OSError as exc:  # a full or vanished directory: keep the private copy
+            log.warning("audience snapshot not shared: %s", exc)
+            return snapshot
+        if mapped is None:
+            return snapshot
+        self._hold(mapped)
+        await asyncio.to_thread(self.shelf.tidy, published.path)
+        return _snapshot(
+            snapshot.columns, mapped.frame, snapshot.seq, snapshot.build_seconds, shared=published.path.name
+        )
+
+    def _hold(self, mapped: Mapped | None) -> None:
+        if self._mapped is not None:
+            self._mapped.release()
+        self._mapped = mapped
 
     async def _run(self) -> None:
         while True:
@@ -487,6 +620,9 @@ class AudienceEngine:
             "customers": snapshot.rows if snapshot else 0,
             "bytes": snapshot.nbytes if snapshot else 0,
             "build_seconds": round(snapshot.build_seconds, 3) if snapshot else None,
+            # The shelf's file the base is mapped from (shared with this machine's other
+            # processes), or None: a base of this process's own.
+            "shared_file": snapshot.shared if snapshot else None,
             "feed_seq": snapshot.seq if snapshot else None,
             "seconds_since_caught_up": round(time.monotonic() - self.status.caught_up_at, 3)
             if snapshot
@@ -501,6 +637,34 @@ def _percentiles(values: list[float]) -> dict[str, float] | None:
         return None
     p50, p99 = np.percentile(values, [50, 99])
     return {"p50": round(float(p50), 1), "p99": round(float(p99), 1), "max": round(max(values), 1)}
+
+
+def _columns_of(
+    meta: dict[str, Any], specs: Sequence[FieldSpec]
+) -> dict[str, tuple[FieldSpec, FrameColumn]] | None:
+    """A published base's columns for `specs`, dictionaries included; None unless it holds
+    exactly those fields."""
+    stored = {c["name"]: c for c in meta.get("columns", [])}
+    if set(stored) != {spec.name for spec in specs}:
+        return None
+    columns = {}
+    for spec in specs:
+        c = stored[spec.name]
+        if (c["type"], c["attribute"]) != (spec.type, spec.attribute):
+            return None
+        values = c["dictionary"]
+        dictionary = None if values is None else pl.Series(spec.name, values, dtype=pl.String)
+        columns[spec.name] = (spec, FrameColumn(spec.name, dictionary))
+    return columns
+
+
+def _encoded_schema(columns: dict[str, tuple[FieldSpec, FrameColumn]]) -> pl.Schema:
+    """The base's schema: text that is dictionary-encoded holds UInt32 codes."""
+    out: dict[str, PolarsType] = {"id": pl.Int64}
+    for name, (spec, col) in columns.items():
+        dtype = pl.Boolean if spec.type == "boolean" else _DTYPES[spec.type]
+        out[name] = pl.UInt32 if col.dictionary is not None else dtype
+    return pl.Schema(out)
 
 
 def _missing(snapshot: Snapshot, spec: FieldSpec) -> bool:
