@@ -551,6 +551,7 @@ class AudienceEngine:
             mapped.release()
             return None
         self._hold(mapped)
+        await asyncio.to_thread(self.shelf.tidy, published.path)  # the base let go of, if it was the last
         return _snapshot(columns, mapped.frame, published.seq, 0.0, shared=published.path.name)
 
     async def _publish(self, snapshot: Snapshot, feed_at: datetime | None) -> Snapshot:

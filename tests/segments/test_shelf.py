@@ -1,0 +1,160 @@
+"""Several processes share the audience snapshot's base through the shelf (an Arrow file each
+maps read-only). Two apps on one database stand in for two `serve` processes: each has its own
+engine and its own handles on the files, as separate processes would (flock locks belong to
+an open file, not to a process)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from pulsecrm.models import metadata
+from pulsecrm.segments import engine as engine_module
+from tests.conftest import running_api
+
+SPENDERS = {"op": "and", "rules": [{"field": "total_spend", "cmp": "gte", "value": 100}]}
+
+
+def _customers(prefix: str, n: int) -> list[dict[str, Any]]:
+    return [{"external_id": f"{prefix}{i}", "name": f"Name {i}", "city": "Pune"} for i in range(n)]
+
+
+def _order(n: int, customer: str, amount: str) -> dict[str, Any]:
+    return {
+        "external_id": f"o{n}",
+        "customer_external_id": customer,
+        "amount": amount,
+        "ordered_at": "2026-11-01T10:00:00+00:00",
+    }
+
+
+async def _preview(client: Any, rules: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/api/v1/segments/preview", json={"rules": rules})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _until(predicate: Any, within: float = 10.0) -> None:
+    started = time.monotonic()
+    while not await predicate():
+        assert time.monotonic() - started < within, "timed out"
+        await asyncio.sleep(0.05)
+
+
+def _files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.glob("*.arrow"))
+
+
+async def test_a_second_process_maps_the_base_the_first_published(database_url: str, tmp_path: Path) -> None:
+    shelf = tmp_path / "shelf"
+    options = {"audience_share_dir": str(shelf), "audience_poll_seconds": 0.05}
+    async with running_api(database_url, **options) as first:
+        assert (await first.client.post("/api/v1/customers", json=_customers("c", 5))).status_code == 201
+        await first.services.audience.rebuild()
+        published = first.services.audience.describe()["shared_file"]
+        assert published is not None and _files(shelf) == [published]
+        # Customers' names and addresses: the owner's alone.
+        assert stat.S_IMODE(shelf.stat().st_mode) == 0o700
+        assert stat.S_IMODE((shelf / published).stat().st_mode) == 0o600
+
+        async with running_api(database_url, **options) as second:
+            await second.services.audience.rebuild()
+            assert second.services.audience.describe()["shared_file"] == published  # mapped, not built
+            assert _files(shelf) == [published]
+
+            # Each follows the feed from the file's position on its own.
+            orders = [_order(1, "c3", "150.00")]
+            assert (await second.client.post("/api/v1/orders", json=orders)).status_code == 201
+            for api in (first, second):
+
+                async def applied(client: Any = api.client) -> bool:
+                    body = await _preview(client, SPENDERS)
+                    return body["answered_by"] == "memory" and body["count"] == 1
+
+                await _until(applied)
+                sample = (await _preview(api.client, SPENDERS))["sample"]
+                assert [(s["external_id"], s["total_spend"]) for s in sample] == [("c3", "150.00")]
+
+        assert _files(shelf) == [published]  # the first still maps it
+    assert _files(shelf) == []  # the last one out removed it
+
+
+async def test_a_file_of_the_database_before_it_was_emptied_is_not_taken(
+    database_url: str, tmp_path: Path
+) -> None:
+    shelf = tmp_path / "shelf"
+    options = {"audience_share_dir": str(shelf)}
+    async with running_api(database_url, **options) as first:
+        assert (await first.client.post("/api/v1/customers", json=_customers("old", 4))).status_code == 201
+        assert (
+            await first.client.post("/api/v1/orders", json=[_order(1, "old1", "500.00")])
+        ).status_code == 201
+        await first.services.audience.rebuild()
+        stale = first.services.audience.describe()["shared_file"]
+        assert stale is not None
+
+        # Emptied and filled again (as a restore would): the feed starts over, so the file's
+        # feed row is gone or carries another time.
+        async with first.services.db.engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                if table.name not in ("api_keys", "users"):
+                    await conn.execute(sa.delete(table))
+        assert (await first.client.post("/api/v1/customers", json=_customers("new", 3))).status_code == 201
+
+        async with running_api(database_url, **options) as second:
+            await second.services.audience.rebuild()
+            own = second.services.audience.describe()["shared_file"]
+            assert own not in (None, stale)  # built from the database and published anew
+            body = await _preview(second.client, {"op": "and", "rules": []})
+            assert (body["answered_by"], body["count"]) == ("memory", 3)
+            assert (await _preview(second.client, SPENDERS))["count"] == 0
+
+
+async def test_a_merge_publishes_a_new_base_that_the_other_process_takes(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "MERGE_MIN", 0)  # every applied batch is a merge
+    shelf = tmp_path / "shelf"
+    options = {"audience_share_dir": str(shelf)}
+    async with running_api(database_url, **options) as first, running_api(database_url, **options) as second:
+        assert (await first.client.post("/api/v1/customers", json=_customers("c", 6))).status_code == 201
+        engines = [first.services.audience, second.services.audience]
+        for engine in engines:
+            monkeypatch.setattr(engine, "start", lambda: None)  # the test drives the followers
+            await engine.rebuild()
+        built = engines[0].describe()["shared_file"]
+        assert engines[1].describe()["shared_file"] == built
+
+        orders = [_order(1, "c2", "120.00"), _order(2, "c5", "300.00")]
+        assert (await first.client.post("/api/v1/orders", json=orders)).status_code == 201
+        await engines[0].catch_up()  # merges and publishes
+        merged = engines[0].describe()["shared_file"]
+        assert merged not in (None, built)
+        await engines[1].catch_up()  # due to merge too: takes the published base instead
+        assert engines[1].describe()["shared_file"] == merged
+        assert _files(shelf) == [merged]  # nobody maps the first base any more
+
+        for api in (first, second):
+            body = await _preview(api.client, SPENDERS)
+            assert body["answered_by"] == "memory"
+            assert [s["external_id"] for s in body["sample"]] == ["c2", "c5"]
+
+
+async def test_a_directory_others_can_read_is_not_used(database_url: str, tmp_path: Path) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    os.chmod(shelf, 0o755)  # noqa: S103 - the unsafe directory under test
+    async with running_api(database_url, audience_share_dir=str(shelf)) as api:
+        assert (await api.client.post("/api/v1/customers", json=_customers("c", 2))).status_code == 201
+        await api.services.audience.rebuild()
+        assert api.services.audience.describe()["shared_file"] is None  # a snapshot of its own
+        assert (await _preview(api.client, {"op": "and", "rules": []}))["answered_by"] == "memory"
+    assert list(shelf.iterdir()) == []
