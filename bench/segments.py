@@ -11,8 +11,12 @@ the same compiled predicate over asyncpg (the floor the engine replaces); then s
 With --lag: two writer processes append 1,000-order batches at a target rate through the real
 writer while this process's engine follows the change feed; reports each batch's lag (its
 feed row's time to applied) and the rate achieved.
+With --share N: two `serve` processes at N customers, answering previews from memory at once,
+with the snapshot's base shared (the second maps the file the first published) and without;
+each one's time to its first answer from memory and its memory (Pss counts a shared page once).
 
     .venv/bin/python bench/segments.py [--sizes 100000,1000000,10000000] [--runs 30] [--lag 20000]
+    .venv/bin/python bench/segments.py --share 1000000
 """
 
 from __future__ import annotations
@@ -253,7 +257,7 @@ async def engine_figures(n: int, runs: int) -> tuple[dict[str, Any], dict[str, l
     db = Database(URL, pool_size=2)
     catalog = cat.build(CATALOG_TYPES)
     gc_before = rss_mb()
-    snapshot = await engine.build(db, catalog)
+    snapshot, _ = await engine.build(db, catalog)
     rss_after = rss_mb()
     await db.dispose()
     times: dict[str, list[float]] = {}
@@ -356,6 +360,84 @@ def client_for(port: int, key: str) -> httpx.Client:
     return client
 
 
+def memory_of(pid: int) -> dict[str, float]:
+    """A process's memory, MB: Pss counts a shared page once across the processes mapping it."""
+    fields: dict[str, float] = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                fields[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0) - fields.get("Pss_Shmem", 0)
+    return {
+        "rss_mb": round(fields["Rss"], 1),
+        "pss_mb": round(fields["Pss"], 1),
+        "pss_shared_file_mb": round(fields.get("Pss_Shmem", 0), 1),
+        "private_mb": round(max(private, 0.0), 1),
+    }
+
+
+def two_processes(n: int, key: str, share_dir: str) -> dict[str, Any]:
+    """Two `serve` processes answering previews at once: each one's time to its first answer
+    from memory and its memory. With `share_dir` set the second maps the first's base."""
+    out: dict[str, Any] = {"share_dir": share_dir or "(off)"}
+    with tempfile.TemporaryFile() as log_file:
+        servers: list[subprocess.Popen[bytes]] = []
+        try:
+            clients = []
+            for i in range(2):
+                port = 18000 + random.randint(0, 999)
+                servers.append(serve(port, log_file, PULSECRM_AUDIENCE_SHARE_DIR=share_dir))
+                clients.append(client_for(port, key))
+                out[f"process_{i + 1}_first_answer_seconds"] = round(wait_for_engine(clients[-1], 1800), 1)
+            for client in clients:  # every column read, in both
+                for tree in TREES.values():
+                    api_times(client, tree, 2, "memory")
+            for i, server in enumerate(servers):
+                out[f"process_{i + 1}"] = memory_of(server.pid)
+            out["pss_both_mb"] = round(sum(out[f"process_{i + 1}"]["pss_mb"] for i in range(2)), 1)
+        finally:
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait(timeout=60)
+    return out
+
+
+def sharing(n: int) -> dict[str, Any]:
+    """Memory of two serve processes with the base shared and without."""
+    key = create_key()
+    # A feed row for the shared file to be checked against (the COPY load writes none): one
+    # customer through the API, as any real write would leave.
+    port = 18000 + random.randint(0, 999)
+    with tempfile.TemporaryFile() as log_file:
+        server = serve(port, log_file, PULSECRM_AUDIENCE_ENGINE="false")
+        try:
+            written = client_for(port, key).post(
+                "/api/v1/customers", json=[{"external_id": "bench-share", "name": "Share"}]
+            )
+            assert written.status_code == 201, written.text
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    # In RAM, as the default directory is (a 0700 directory of its own under /dev/shm).
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
+        shared = two_processes(n, key, str(Path(tmp) / "shelf"))
+    private = two_processes(n, key, "")
+    return {"customers": n, "shared": shared, "private": private}
+
+
+def create_key() -> str:
+    created = subprocess.run(
+        [PULSECRM, "apikey", "create", "--name", "bench"],
+        env=env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return created.stdout.strip().splitlines()[-1]
+
+
 def measure(n: int, runs: int, lag_rate: int, engine_only: bool = False) -> dict[str, Any]:
     log(f"loading {n:,} customers with COPY …")
     copy_rps = asyncio.run(load(n))
@@ -376,17 +458,7 @@ def measure(n: int, runs: int, lag_rate: int, engine_only: bool = False) -> dict
         if lag_rate:
             only["lag"] = asyncio.run(lag_under_ingest(n, lag_rate))
         return only
-    key = (
-        subprocess.run(
-            [PULSECRM, "apikey", "create", "--name", "bench"],
-            env=env(),
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    key = create_key()
     result: dict[str, Any] = {"customers": n, "copy_rows_per_s": int(copy_rps), "engine": engine, "trees": {}}
     sql_runs = runs if n <= 1_000_000 else max(5, runs // 5)  # a 10M scan takes seconds
     with tempfile.TemporaryFile() as out:
@@ -627,9 +699,29 @@ def main() -> None:
     parser.add_argument("--writer", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--engine-only", action="store_true", help="skip serve and the SQL scans")
     parser.add_argument("--synthetic", type=int, default=0, help="engine query times on N made-up rows")
+    parser.add_argument(
+        "--share",
+        type=int,
+        default=0,
+        help="memory of two serve processes, base shared and not, at N customers",
+    )
     args = parser.parse_args()
     if args.writer:
         writer_main(float(args.writer[0]), float(args.writer[1]), int(args.writer[2]), int(args.writer[3]))
+        return
+    if args.share:
+        try:
+            log(f"loading {args.share:,} customers with COPY …")
+            asyncio.run(load(args.share))
+            result = {"cores": os.cpu_count(), "load_average_at_start": os.getloadavg()}
+            result |= sharing(args.share)
+        finally:
+            asyncio.run(drop())
+        result["load_average_at_end"] = os.getloadavg()
+        text = json.dumps(result, indent=2)
+        (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
+        (ROOT / "bench" / "results" / "segments-share.json").write_text(text)
+        print(text)
         return
     if args.synthetic:
         result = {"cores": os.cpu_count(), "load_average_at_start": os.getloadavg()}
