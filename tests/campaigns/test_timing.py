@@ -356,7 +356,16 @@ async def test_the_campaign_page_says_when_quiet_hours_end(web: Web) -> None:
     campaign = await _api(
         web, "POST", "/api/v1/campaigns", {"name": "Late", "rules": EVERYONE, "message": "Hi"}
     )
-    await _api(web, "POST", f"/api/v1/campaigns/{campaign['id']}/launch")
+    launched = await _api(web, "POST", f"/api/v1/campaigns/{campaign['id']}/launch")
     live = await web.client.get(f"/campaigns/{campaign['id']}/live")
     assert "quiet hours for SMS: sending resumes" in live.text
     assert f"{(local + timedelta(hours=1)):%H:%M} IST" in live.text
+    # The API says so too: a campaign held by quiet hours is not a stuck one.
+    resumes = (local + timedelta(hours=1)).replace(second=0, microsecond=0)
+    assert datetime.fromisoformat(launched["quiet_until"]) == resumes
+    shown = await _api(web, "GET", f"/api/v1/campaigns/{campaign['id']}")
+    assert datetime.fromisoformat(shown["quiet_until"]) == resumes
+    listed = await _api(web, "GET", "/api/v1/campaigns?status=running")
+    assert [c["quiet_until"] for c in listed["items"]] == [launched["quiet_until"]]
+    web.api.services.settings = web.api.services.settings.model_copy(update={"sms_quiet_hours": None})
+    assert (await _api(web, "GET", f"/api/v1/campaigns/{campaign['id']}"))["quiet_until"] is None

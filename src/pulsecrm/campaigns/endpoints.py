@@ -70,6 +70,7 @@ async def create(
 @router.get("", response_model=Page[CampaignOut])
 async def list_campaigns(
     session: SessionDep,
+    services: ServicesDep,
     _: CampaignsScope,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: IdCursor = None,
@@ -80,7 +81,10 @@ async def list_campaigns(
     rows, next_cursor = await service.list_campaigns(
         session, limit=limit, cursor=cursor, status=status, tag=tag
     )
-    return Page[CampaignOut](items=[CampaignOut.of(c) for c in rows], next_cursor=next_cursor)
+    settings = services.settings
+    return Page[CampaignOut](
+        items=[CampaignOut.of(c, settings=settings) for c in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/{campaign_id:int}/report", response_model=ReportOut)
@@ -220,8 +224,12 @@ async def preview_message(
 
 
 @router.get("/{campaign_id:int}", response_model=CampaignOut)
-async def get(campaign_id: DbId, session: SessionDep, _: CampaignsScope) -> CampaignOut:
-    return CampaignOut.of(await service.get(session, campaign_id))
+async def get(
+    campaign_id: DbId, session: SessionDep, services: ServicesDep, _: CampaignsScope
+) -> CampaignOut:
+    """The campaign and its figures; `quiet_until` says when sending resumes if the channel's
+    quiet hours hold it now."""
+    return CampaignOut.of(await service.get(session, campaign_id), settings=services.settings)
 
 
 @router.post("/{campaign_id:int}/launch", response_model=CampaignOut, status_code=202)
@@ -238,7 +246,8 @@ async def launch(
         settings=services.settings,
     )
     await session.commit()
-    return JSONResponse(CampaignOut.of(campaign).model_dump(mode="json"), status_code=202)
+    out = CampaignOut.of(campaign, settings=services.settings)
+    return JSONResponse(out.model_dump(mode="json"), status_code=202)
 
 
 @router.post("/{campaign_id:int}/schedule", response_model=CampaignOut)

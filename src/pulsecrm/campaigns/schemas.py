@@ -12,6 +12,9 @@ from pulsecrm.ai.tags import TAGS, Tag
 from pulsecrm.campaigns import templates
 from pulsecrm.campaigns.models import Campaign
 from pulsecrm.campaigns.variants import LABELS
+from pulsecrm.config import Settings
+from pulsecrm.db import utcnow
+from pulsecrm.delivery import quiet
 from pulsecrm.delivery.models import Delivery
 from pulsecrm.outcomes.money import minor_to_text
 from pulsecrm.validation import DbId, Text
@@ -197,9 +200,15 @@ class CampaignOut(BaseModel):
     variants: list[VariantIn] | None = None
     variant_test: VariantTestIn | None = None
     winner: Winner | None = Field(default=None, description="The A/B test's winner, once picked.")
+    quiet_until: datetime | None = Field(
+        default=None,
+        description="While it runs and its channel is in its quiet hours: when they end and "
+        "sending resumes (its messages wait, none fails).",
+    )
 
     @classmethod
-    def of(cls, c: Campaign) -> CampaignOut:
+    def of(cls, c: Campaign, *, settings: Settings | None = None) -> CampaignOut:
+        """The campaign as the API shows it; with `settings`, also whether quiet hours hold it now."""
         settled = c.delivered + c.failed
         went_out = c.sent + c.delivered + c.unknown
         stats = Stats(
@@ -259,6 +268,9 @@ class CampaignOut(BaseModel):
                 variant=c.winner, label=LABELS[c.winner], reason=c.winner_reason or "", at=c.winner_at
             )
             if c.winner is not None
+            else None,
+            quiet_until=quiet.for_channel(utcnow(), c.channel, settings)
+            if settings is not None and c.status == "running"
             else None,
         )
 

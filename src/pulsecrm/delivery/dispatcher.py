@@ -226,9 +226,7 @@ class Dispatcher:
 
     def quiet_until(self, campaign: Campaign) -> datetime | None:
         """When the quiet hours of the campaign's channel end, if it is in them now."""
-        settings = self.settings
-        span = settings.email_quiet_hours if campaign.channel == "email" else settings.sms_quiet_hours
-        return quiet.until(self.clock(), span, self.settings.zone)
+        return quiet.for_channel(self.clock(), campaign.channel, self.settings)
 
     async def fire_due(self) -> int:
         """Launch the scheduled campaigns whose time has come; returns how many this one fired."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from pulsecrm.config import Settings
+
 
 def parse(span: str) -> tuple[time, time]:
     """ "21:00-09:00" -> (21:00, 09:00); the settings' pattern has checked the shape."""
@@ -31,3 +33,9 @@ def until(now: datetime, span: str | None, zone: ZoneInfo) -> datetime | None:
     if not quiet:
         return None
     return datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)
+
+
+def for_channel(now: datetime, channel: str, settings: Settings) -> datetime | None:
+    """When the quiet hours of `channel` end, if it is in them at `now`; else None."""
+    span = settings.email_quiet_hours if channel == "email" else settings.sms_quiet_hours
+    return until(now, span, settings.zone)

@@ -34,7 +34,6 @@ from pulsecrm.customers.schemas import ConsentUpdate, consent_of
 from pulsecrm.customers.service import CustomerSort
 from pulsecrm.db import utcnow
 from pulsecrm.delivery import history as message_history
-from pulsecrm.delivery import quiet
 from pulsecrm.delivery.models import DELIVERY_STATUSES
 from pulsecrm.deps import ServicesDep, SessionDep, WriteSessionDep
 from pulsecrm.errors import InvalidInput, NotFound, PulseError, validation_details
@@ -346,11 +345,11 @@ async def campaign_new(
 
 async def _campaign_context(session: SessionDep, campaign_id: int, settings: Settings) -> dict[str, Any]:
     campaign = await campaigns.get(session, campaign_id)
-    span = settings.email_quiet_hours if campaign.channel == "email" else settings.sms_quiet_hours
+    out = CampaignOut.of(campaign, settings=settings)
     return {
-        "campaign": CampaignOut.of(campaign),
+        "campaign": out,
         # Sending waits while the channel is in its quiet hours: say until when.
-        "quiet_until": quiet.until(utcnow(), span, settings.zone) if campaign.status == "running" else None,
+        "quiet_until": out.quiet_until,
         "report": outcomes.report(campaign, now=utcnow()),
         "live": campaign.status in {"running", "paused"} or campaign.pending > 0 or campaign.sent > 0,
     }
