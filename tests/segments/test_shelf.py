@@ -158,3 +158,31 @@ async def test_a_directory_others_can_read_is_not_used(database_url: str, tmp_pa
         assert api.services.audience.describe()["shared_file"] is None  # a snapshot of its own
         assert (await _preview(api.client, {"op": "and", "rules": []}))["answered_by"] == "memory"
     assert list(shelf.iterdir()) == []
+
+
+async def test_a_full_directory_leaves_each_process_its_own_snapshot(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container's /dev/shm holds 64 MB by default: a base that does not fit is kept in the
+    process, which stops trying to share."""
+    monkeypatch.setattr(engine_module, "MERGE_MIN", 0)
+    async with running_api(database_url, audience_share_dir=str(tmp_path / "shelf")) as api:
+        engine = api.services.audience
+        monkeypatch.setattr(engine, "start", lambda: None)
+        attempts = []
+
+        def full(*args: Any) -> None:
+            attempts.append(args)
+            raise OSError(28, "No space left on device")
+
+        assert engine.shelf is not None
+        monkeypatch.setattr(engine.shelf, "publish", full)
+        assert (await api.client.post("/api/v1/customers", json=_customers("c", 3))).status_code == 201
+        await engine.rebuild()
+        assert engine.describe()["shared_file"] is None
+        assert (await api.client.post("/api/v1/orders", json=[_order(1, "c1", "900.00")])).status_code == 201
+        await engine.catch_up()  # a merge: not published again
+        assert len(attempts) == 1
+        body = await _preview(api.client, SPENDERS)
+        assert (body["answered_by"], body["count"]) == ("memory", 1)
+    assert _files(tmp_path / "shelf") == []

@@ -377,6 +377,7 @@ class AudienceEngine:
     ) -> None:
         self.db = db
         self.shelf = shelf
+        self._joined = shelf  # left at close, even if sharing stopped on the way (see _publish)
         self._mapped: Mapped | None = None  # the shelf's file this process's base is mapped from
         self.catalog = catalog
         self.enabled = enabled
@@ -423,9 +424,9 @@ class AudienceEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self.shelf is not None:
+        if self._joined is not None:
             self._hold(None)
-            await asyncio.to_thread(self.shelf.leave)  # the file goes if no other process maps it
+            await asyncio.to_thread(self._joined.leave)  # the file goes if no other process maps it
 
     async def rebuild(self) -> Snapshot:
         self.status.state = "building" if self.snapshot is None else self.status.state
@@ -497,10 +498,11 @@ class AudienceEngine:
         """The newest published base if it is this database's and has the catalog's fields,
         else a new one, built and published. One process builds at a time, so N processes
         starting together load the customers once."""
-        assert self.shelf is not None
+        shelf = self.shelf  # _publish may stop the sharing on the way
+        assert shelf is not None
         started = time.perf_counter()
         specs = [spec for spec in catalog.fields if spec.on_customer]
-        lock = await asyncio.to_thread(self.shelf.lock, wait=True)
+        lock = await asyncio.to_thread(shelf.lock, wait=True)
         try:
             adopted = await self._adopt(specs, after=-1)
             if adopted is not None:
@@ -508,15 +510,16 @@ class AudienceEngine:
             snapshot, feed_at = await build(self.db, catalog)
             return await self._publish(snapshot, feed_at)
         finally:
-            self.shelf.unlock(lock)
+            shelf.unlock(lock)
 
     async def _merge(self, snapshot: Snapshot, feed_at: datetime) -> Snapshot:
         """Fold the delta into the base: by taking a newer base another process published, or
         by merging here and publishing the result. While another process merges, wait for its
         file (the delta grows a little meanwhile)."""
-        if self.shelf is None:
+        shelf = self.shelf  # _publish may stop the sharing on the way
+        if shelf is None:
             return await asyncio.to_thread(snapshot.merged)
-        lock = await asyncio.to_thread(self.shelf.lock, wait=False)
+        lock = await asyncio.to_thread(shelf.lock, wait=False)
         if lock is None:
             return snapshot
         try:
@@ -526,7 +529,7 @@ class AudienceEngine:
                 return adopted
             return await self._publish(await asyncio.to_thread(snapshot.merged), feed_at)
         finally:
-            self.shelf.unlock(lock)
+            shelf.unlock(lock)
 
     async def _adopt(self, specs: Sequence[FieldSpec], *, after: int) -> Snapshot | None:
         """The newest published base, mapped, if it is further along the feed than `after`,
@@ -576,8 +579,11 @@ class AudienceEngine:
         try:
             published = await asyncio.to_thread(self.shelf.publish, snapshot.base, meta)
             mapped = await asyncio.to_thread(self.shelf.map, published)
-        except OSError as exc:  # a full or vanished directory: keep the private copy
-            log.warning("audience snapshot not shared: %s", exc)
+        except OSError as exc:
+            # A full or vanished directory (a container's /dev/shm is 64 MB by default): this
+            # process keeps its snapshot to itself from now on, rather than failing every merge.
+            log.warning("audience snapshot not shared between processes from now on: %s", exc)
+            self.shelf = None
             return snapshot
         if mapped is None:
             return snapshot
