@@ -186,3 +186,54 @@ async def test_a_full_directory_leaves_each_process_its_own_snapshot(
         body = await _preview(api.client, SPENDERS)
         assert (body["answered_by"], body["count"]) == ("memory", 1)
     assert _files(tmp_path / "shelf") == []
+
+
+async def test_a_base_taken_from_the_shelf_never_shows_an_older_state(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that merges may find a newer base than its own that is still behind what it
+    answers from (another process published it while lagging): it answers from it only once
+    that base has caught up."""
+    options = {"audience_share_dir": str(tmp_path / "shelf")}
+    async with running_api(database_url, **options) as first, running_api(database_url, **options) as second:
+        ahead, behind = first.services.audience, second.services.audience
+        for engine in (ahead, behind):
+            monkeypatch.setattr(engine, "start", lambda: None)  # the test drives the followers
+
+        async def batch(n: int) -> None:
+            order = [_order(n, f"c{n % 6}", "50.00")]
+            assert (await first.client.post("/api/v1/orders", json=order)).status_code == 201
+
+        assert (await first.client.post("/api/v1/customers", json=_customers("c", 6))).status_code == 201
+        await ahead.rebuild()
+        await behind.rebuild()  # the same base
+        for n in range(1, 4):
+            await batch(n)
+        monkeypatch.setattr(engine_module, "MERGE_MIN", 0)
+        await behind.catch_up()  # merges and publishes a base three batches along
+        lagging = behind.describe()["shared_file"]
+        monkeypatch.setattr(engine_module, "MERGE_MIN", 10**9)
+        for n in range(4, 8):
+            await batch(n)
+        await ahead.catch_up()  # answers from seven batches along, with its first base
+        assert ahead.snapshot is not None
+        seen = ahead.snapshot.seq
+
+        shown: list[int] = []
+        real = engine_module.changes.since
+
+        async def since(conn: Any, seq: int, *, limit: int) -> Any:
+            assert ahead.snapshot is not None
+            shown.append(ahead.snapshot.seq)
+            return await real(conn, seq, limit=limit)
+
+        monkeypatch.setattr(engine_module.changes, "since", since)
+        monkeypatch.setattr(engine_module, "MERGE_MIN", 0)
+        await batch(8)
+        await ahead.catch_up()  # merges: takes the lagging base, then catches it up
+        assert ahead.describe()["shared_file"] != lagging  # caught up, merged, published anew
+        assert shown and min(shown) >= seen
+        body = await _preview(
+            first.client, {"op": "and", "rules": [{"field": "order_count", "cmp": "gte", "value": 1}]}
+        )
+        assert (body["answered_by"], body["count"]) == ("memory", 6)

@@ -439,7 +439,10 @@ class AudienceEngine:
         else:
             snapshot = await self._shared_build(catalog)
         async with self._apply_lock:
-            self.snapshot = snapshot
+            # A base taken from the shelf may be behind the snapshot answering now: it takes
+            # over once it has caught up (below).
+            if self.snapshot is None or snapshot.seq >= self.snapshot.seq:
+                self.snapshot = snapshot
             self.status.state = "ready"
         log.info(
             "audience snapshot %s: %d customers, %.1f MB, %.2f s",
@@ -448,21 +451,26 @@ class AudienceEngine:
             snapshot.nbytes / 1e6,
             snapshot.build_seconds,
         )
-        await self.catch_up()
+        await self.catch_up(snapshot)
         return snapshot
 
-    async def catch_up(self) -> None:
+    async def catch_up(self, start: Snapshot | None = None) -> None:
         """Apply every feed row committed before this call started.
 
         A read of the feed sees every batch committed before it began (the feed is in commit
         order), so once what a read found that was short of a full page is applied, the
         snapshot is caught up as of that read's start. Marking it then, not only when a read
         comes back empty, keeps a follower fresh under writes that never pause: there the
-        loop may never find the feed empty, yet each batch is applied within a round or two."""
+        loop may never find the feed empty, yet each batch is applied within a round or two.
+
+        From `start` if given, else from the snapshot answering now. A snapshot further back
+        on the feed than the one answering (a base taken from the shelf) answers only once it
+        has caught up with it."""
         async with self._apply_lock:
-            snapshot = self.snapshot
+            snapshot = start if start is not None else self.snapshot
             if snapshot is None:
                 return
+            shown = self.snapshot.seq if self.snapshot is not None else -1
             specs = [spec for spec, _ in snapshot.columns.values()]
             async with self.db.engine.connect() as conn:
                 while True:
@@ -478,13 +486,16 @@ class AudienceEngine:
                         # A base another process published may take the merge's place: the
                         # loop then goes on from that base's feed position.
                         snapshot = await self._merge(snapshot, rows[-1].at)
-                    self.snapshot = snapshot
+                    if snapshot.seq < shown:
+                        continue
+                    self.snapshot, shown = snapshot, snapshot.seq
                     applied = datetime.now(UTC)
                     self.status.applied_batches += len(rows)
                     self.status.lags_ms.extend((applied - row.at).total_seconds() * 1000 for row in rows)
-                    if len(rows) < FEED_ROWS:  # that read reached the feed's end
+                    if len(rows) < FEED_ROWS and snapshot.seq == rows[-1].seq:  # it reached the feed's end
                         self.status.caught_up_at = read_at
                 await conn.rollback()
+            self.snapshot = snapshot  # at the feed's end: at least as far along as any shown
             self._last_read = time.monotonic()
             self.status.caught_up_at = read_at
 
