@@ -10,7 +10,8 @@ the same compiled predicate over asyncpg (the floor the engine replaces); then s
 (answered_by=memory), and the same through SQL (`exact=false` kept for the capped figure).
 With --lag: two writer processes append 1,000-order batches at a target rate through the real
 writer while this process's engine follows the change feed; reports each batch's lag (its
-feed row's time to applied) and the rate achieved.
+feed row's time to applied) and the rate achieved. The engine publishes each merged base to a
+shelf in /dev/shm and maps it back, as `serve` does by default (--lag-private: it keeps its own).
 With --share N: two `serve` processes at N customers, answering previews from memory at once,
 with the snapshot's base shared (the second maps the file the first published) and without;
 each one's time to its first answer from memory and its memory (Pss counts a shared page once).
@@ -438,7 +439,9 @@ def create_key() -> str:
     return created.stdout.strip().splitlines()[-1]
 
 
-def measure(n: int, runs: int, lag_rate: int, engine_only: bool = False) -> dict[str, Any]:
+def measure(
+    n: int, runs: int, lag_rate: int, engine_only: bool = False, lag_shared: bool = True
+) -> dict[str, Any]:
     log(f"loading {n:,} customers with COPY …")
     copy_rps = asyncio.run(load(n))
     log("building the engine in process …")
@@ -456,7 +459,7 @@ def measure(n: int, runs: int, lag_rate: int, engine_only: bool = False) -> dict
             "engine_p95_max_ms": max(pctl(t, 95) for t in engine_times.values()),
         }
         if lag_rate:
-            only["lag"] = asyncio.run(lag_under_ingest(n, lag_rate))
+            only["lag"] = asyncio.run(lag_under_ingest(n, lag_rate, shared=lag_shared))
         return only
     key = create_key()
     result: dict[str, Any] = {"customers": n, "copy_rows_per_s": int(copy_rps), "engine": engine, "trees": {}}
@@ -506,7 +509,7 @@ def measure(n: int, runs: int, lag_rate: int, engine_only: bool = False) -> dict
     result["sql_p95_max_ms"] = max(t["sql_p95_ms"] for t in trees)
     result["api_sql_p95_max_ms"] = max(t["api_sql_p95_ms"] for t in trees)
     if lag_rate:
-        result["lag"] = asyncio.run(lag_under_ingest(n, lag_rate))
+        result["lag"] = asyncio.run(lag_under_ingest(n, lag_rate, shared=lag_shared))
     return result
 
 
@@ -641,13 +644,18 @@ def writer_main(rate: float, seconds: float, customers_total: int, number: int =
     asyncio.run(run())
 
 
-async def lag_under_ingest(n: int, rate: int, seconds: float = 60) -> dict[str, Any]:
+async def lag_under_ingest(n: int, rate: int, seconds: float = 60, *, shared: bool = True) -> dict[str, Any]:
+    """With `shared` (as `serve` runs by default) each merge publishes the new base to a shelf
+    in /dev/shm and maps it back, inside the follower's loop."""
     from pulsecrm.db import Database
     from pulsecrm.segments.catalog import CatalogCache
     from pulsecrm.segments.engine import AudienceEngine
+    from pulsecrm.segments.shelf import Shelf
 
     db = Database(URL, pool_size=4)
-    engine = AudienceEngine(db, CatalogCache(), max_lag_seconds=2.0, poll_seconds=0.2)
+    shelf_dir = tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
+    shelf = Shelf.open(Path(shelf_dir.name) / "shelf", "bench") if shared else None
+    engine = AudienceEngine(db, CatalogCache(), max_lag_seconds=2.0, poll_seconds=0.2, shelf=shelf)
     await engine.rebuild()
     engine.start()
     log(f"lag: {WRITERS} writers at {rate:,} orders/s in all for {seconds:.0f} s while the engine follows …")
@@ -677,7 +685,9 @@ async def lag_under_ingest(n: int, rate: int, seconds: float = 60) -> dict[str, 
     described = engine.describe()
     await engine.close()
     await db.dispose()
+    shelf_dir.cleanup()
     return {
+        "base_shared": shared,
         "target_orders_per_s": rate,
         "writers": WRITERS,
         "achieved_orders_per_s": round(sum(o["written"] for o in outs) / max(o["seconds"] for o in outs)),
@@ -696,6 +706,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--lag", type=int, default=0, help="orders/s for the lag run at the largest size")
+    parser.add_argument("--lag-private", action="store_true", help="the lag run without the shelf")
     parser.add_argument("--writer", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--engine-only", action="store_true", help="skip serve and the SQL scans")
     parser.add_argument("--synthetic", type=int, default=0, help="engine query times on N made-up rows")
@@ -741,7 +752,7 @@ def main() -> None:
     try:
         for n in sizes:
             lag = args.lag if n == sizes[-1] else 0
-            report["sizes"].append(measure(n, args.runs, lag, args.engine_only))
+            report["sizes"].append(measure(n, args.runs, lag, args.engine_only, not args.lag_private))
     finally:
         asyncio.run(drop())
     report["load_average_at_end"] = os.getloadavg()
