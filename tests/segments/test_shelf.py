@@ -135,7 +135,9 @@ async def test_a_merge_publishes_a_new_base_that_the_other_process_takes(
 
         orders = [_order(1, "c2", "120.00"), _order(2, "c5", "300.00")]
         assert (await first.client.post("/api/v1/orders", json=orders)).status_code == 201
-        await engines[0].catch_up()  # merges and publishes
+        await engines[0].catch_up()  # merges, and publishes in the background
+        assert engines[0].describe()["shared_file"] is None  # answers from its own memory meanwhile
+        await engines[0].settled()
         merged = engines[0].describe()["shared_file"]
         assert merged not in (None, built)
         await engines[1].catch_up()  # due to merge too: takes the published base instead
@@ -182,6 +184,7 @@ async def test_a_full_directory_leaves_each_process_its_own_snapshot(
         assert engine.describe()["shared_file"] is None
         assert (await api.client.post("/api/v1/orders", json=[_order(1, "c1", "900.00")])).status_code == 201
         await engine.catch_up()  # a merge: not published again
+        await engine.settled()
         assert len(attempts) == 1
         body = await _preview(api.client, SPENDERS)
         assert (body["answered_by"], body["count"]) == ("memory", 1)
@@ -211,6 +214,7 @@ async def test_a_base_taken_from_the_shelf_never_shows_an_older_state(
             await batch(n)
         monkeypatch.setattr(engine_module, "MERGE_MIN", 0)
         await behind.catch_up()  # merges and publishes a base three batches along
+        await behind.settled()
         lagging = behind.describe()["shared_file"]
         monkeypatch.setattr(engine_module, "MERGE_MIN", 10**9)
         for n in range(4, 8):
@@ -231,6 +235,7 @@ async def test_a_base_taken_from_the_shelf_never_shows_an_older_state(
         monkeypatch.setattr(engine_module, "MERGE_MIN", 0)
         await batch(8)
         await ahead.catch_up()  # merges: takes the lagging base, then catches it up
+        await ahead.settled()
         assert ahead.describe()["shared_file"] != lagging  # caught up, merged, published anew
         assert shown and min(shown) >= seen
         body = await _preview(

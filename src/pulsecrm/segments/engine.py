@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import polars as pl
@@ -379,6 +379,8 @@ class AudienceEngine:
         self.shelf = shelf
         self._joined = shelf  # left at close, even if sharing stopped on the way (see _publish)
         self._mapped: Mapped | None = None  # the shelf's file this process's base is mapped from
+        self._publishing: asyncio.Task[None] | None = None  # a merged base being written
+        self._ready: tuple[pl.DataFrame, Mapped] | None = None  # (that base, its mapping) once written
         self.catalog = catalog
         self.enabled = enabled
         self.max_lag_seconds = max_lag_seconds
@@ -424,6 +426,10 @@ class AudienceEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._publishing is not None:
+            self._publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publishing
         if self._joined is not None:
             self._hold(None)
             await asyncio.to_thread(self._joined.leave)  # the file goes if no other process maps it
@@ -486,6 +492,7 @@ class AudienceEngine:
                         # A base another process published may take the merge's place: the
                         # loop then goes on from that base's feed position.
                         snapshot = await self._merge(snapshot, rows[-1].at)
+                    snapshot = await self._swap(snapshot)
                     if snapshot.seq < shown:
                         continue
                     self.snapshot, shown = snapshot, snapshot.seq
@@ -495,7 +502,7 @@ class AudienceEngine:
                     if len(rows) < FEED_ROWS and snapshot.seq == rows[-1].seq:  # it reached the feed's end
                         self.status.caught_up_at = read_at
                 await conn.rollback()
-            self.snapshot = snapshot  # at the feed's end: at least as far along as any shown
+            self.snapshot = await self._swap(snapshot)  # at the feed's end: as far along as any shown
             self._last_read = time.monotonic()
             self.status.caught_up_at = read_at
 
@@ -525,11 +532,16 @@ class AudienceEngine:
 
     async def _merge(self, snapshot: Snapshot, feed_at: datetime) -> Snapshot:
         """Fold the delta into the base: by taking a newer base another process published, or
-        by merging here and publishing the result. While another process merges, wait for its
-        file (the delta grows a little meanwhile)."""
-        shelf = self.shelf  # _publish may stop the sharing on the way
+        by merging here. A merged base answers at once from this process's memory; it is
+        published in the background (writing it takes a few hundred ms at 1M customers, which
+        the follower would otherwise spend behind the feed) and swapped for its mapping once
+        written (`_swap`). While another process merges, or this one still writes its last
+        merge, wait for that file (the delta grows a little meanwhile)."""
+        shelf = self.shelf  # a failed write may stop the sharing on the way
         if shelf is None:
             return await asyncio.to_thread(snapshot.merged)
+        if self._publishing is not None and not self._publishing.done():
+            return snapshot
         lock = await asyncio.to_thread(shelf.lock, wait=False)
         if lock is None:
             return snapshot
@@ -537,10 +549,51 @@ class AudienceEngine:
             specs = [spec for spec, _ in snapshot.columns.values()]
             adopted = await self._adopt(specs, after=snapshot.base_seq)
             if adopted is not None:
+                shelf.unlock(lock)
                 return adopted
-            return await self._publish(await asyncio.to_thread(snapshot.merged), feed_at)
-        finally:
+            merged = await asyncio.to_thread(snapshot.merged)
+        except BaseException:
             shelf.unlock(lock)
+            raise
+        self._publishing = asyncio.create_task(self._publish_merged(merged, feed_at, lock))
+        return merged
+
+    async def _publish_merged(self, merged: Snapshot, feed_at: datetime, lock: IO[bytes] | None) -> None:
+        """Write a merged base to the shelf, holding the build lock until it is there."""
+        assert self._joined is not None
+        try:
+            mapped = await self._write(merged, feed_at)
+            if mapped is not None:
+                self._ready = (merged.base, mapped)
+        finally:
+            self._joined.unlock(lock)
+
+    async def _swap(self, snapshot: Snapshot) -> Snapshot:
+        """`snapshot` on the mapping of its base, once that base's background write is done
+        (unchanged if it is not, or if the base was merged again or replaced meanwhile)."""
+        ready, self._ready = self._ready, None
+        if ready is None:
+            return snapshot
+        base, mapped = ready
+        if snapshot.base is not base or self.shelf is None:
+            mapped.release()  # the file stays for the other processes, until a newer one
+            return snapshot
+        self._hold(mapped)
+        await asyncio.to_thread(self.shelf.tidy, mapped.published.path)
+        return replace(
+            snapshot,
+            base=mapped.frame,
+            base_ids=mapped.frame["id"].to_numpy(),
+            shared=mapped.published.path.name,
+        )
+
+    async def settled(self) -> None:
+        """Wait for a merged base's background write and take its mapping (for tests)."""
+        if self._publishing is not None:
+            await self._publishing
+        async with self._apply_lock:
+            if self.snapshot is not None:
+                self.snapshot = await self._swap(self.snapshot)
 
     async def _adopt(self, specs: Sequence[FieldSpec], *, after: int) -> Snapshot | None:
         """The newest published base, mapped, if it is further along the feed than `after`,
@@ -571,9 +624,25 @@ class AudienceEngine:
     async def _publish(self, snapshot: Snapshot, feed_at: datetime | None) -> Snapshot:
         """`snapshot` (a base with no delta) written to the shelf and mapped back from it, so
         its memory is the shared file's; unchanged if it can't be shared."""
-        assert self.shelf is not None
-        if feed_at is None:  # an empty feed: nothing a reader could check the file against
+        mapped = await self._write(snapshot, feed_at)
+        if mapped is None:
             return snapshot
+        self._hold(mapped)
+        if self.shelf is not None:
+            await asyncio.to_thread(self.shelf.tidy, mapped.published.path)
+        return _snapshot(
+            snapshot.columns,
+            mapped.frame,
+            snapshot.seq,
+            snapshot.build_seconds,
+            shared=mapped.published.path.name,
+        )
+
+    async def _write(self, snapshot: Snapshot, feed_at: datetime | None) -> Mapped | None:
+        """The base of `snapshot` published and mapped, or None if it can't be shared."""
+        shelf = self.shelf
+        if shelf is None or feed_at is None:  # an empty feed: nothing to check the file against
+            return None
         meta = {
             "seq": snapshot.seq,
             "feed_at": feed_at.isoformat(),
@@ -588,21 +657,14 @@ class AudienceEngine:
             ],
         }
         try:
-            published = await asyncio.to_thread(self.shelf.publish, snapshot.base, meta)
-            mapped = await asyncio.to_thread(self.shelf.map, published)
+            published = await asyncio.to_thread(shelf.publish, snapshot.base, meta)
+            return await asyncio.to_thread(shelf.map, published)
         except OSError as exc:
             # A full or vanished directory (a container's /dev/shm is 64 MB by default): this
             # process keeps its snapshot to itself from now on, rather than failing every merge.
             log.warning("audience snapshot not shared between processes from now on: %s", exc)
             self.shelf = None
-            return snapshot
-        if mapped is None:
-            return snapshot
-        self._hold(mapped)
-        await asyncio.to_thread(self.shelf.tidy, published.path)
-        return _snapshot(
-            snapshot.columns, mapped.frame, snapshot.seq, snapshot.build_seconds, shared=published.path.name
-        )
+            return None
 
     def _hold(self, mapped: Mapped | None) -> None:
         if self._mapped is not None:
