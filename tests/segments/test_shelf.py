@@ -5,10 +5,8 @@ an open file, not to a process)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import sqlalchemy as sa
 from pulsecrm.models import metadata
 from pulsecrm.segments import engine as engine_module
 from tests.conftest import running_api
+from tests.segments.test_engine import _preview, _until
 
 SPENDERS = {"op": "and", "rules": [{"field": "total_spend", "cmp": "gte", "value": 100}]}
 
@@ -33,20 +32,6 @@ def _order(n: int, customer: str, amount: str) -> dict[str, Any]:
         "amount": amount,
         "ordered_at": "2026-11-01T10:00:00+00:00",
     }
-
-
-async def _preview(client: Any, rules: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post("/api/v1/segments/preview", json={"rules": rules})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def _until(predicate: Any, within: float = 10.0) -> None:
-    started = time.monotonic()
-    while not await predicate():
-        assert time.monotonic() - started < within, "timed out"
-        await asyncio.sleep(0.05)
 
 
 def _files(directory: Path) -> list[str]:
