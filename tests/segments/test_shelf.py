@@ -227,3 +227,21 @@ async def test_a_base_taken_from_the_shelf_never_shows_an_older_state(
             first.client, {"op": "and", "rules": [{"field": "order_count", "cmp": "gte", "value": 1}]}
         )
         assert (body["answered_by"], body["count"]) == ("memory", 6)
+
+
+async def test_a_file_that_is_not_arrow_is_passed_over(database_url: str, tmp_path: Path) -> None:
+    shelf = tmp_path / "shelf"
+    options = {"audience_share_dir": str(shelf)}
+    async with running_api(database_url, **options) as first:
+        assert (await first.client.post("/api/v1/customers", json=_customers("c", 2))).status_code == 201
+        await first.services.audience.rebuild()
+        published = first.services.audience.describe()["shared_file"]
+        assert published is not None
+        key, seq, _ = published.split("-")
+        garbage = f"{key}-{int(seq) + 1:015d}-1.arrow"  # the newest, and not an Arrow file
+        (shelf / garbage).write_bytes(b"ARROW1" + b"\0" * 64)
+        async with running_api(database_url, **options) as second:
+            await second.services.audience.rebuild()
+            assert second.services.audience.describe()["shared_file"] not in (None, garbage)
+            body = await _preview(second.client, {"op": "and", "rules": []})
+            assert (body["answered_by"], body["count"]) == ("memory", 2)

@@ -137,7 +137,7 @@ class Shelf:
         return Published(path, seq, meta)
 
     def map(self, published: Published) -> Mapped | None:
-        """Map a published base (None if it was removed meanwhile)."""
+        """Map a published base (None if it was removed meanwhile, or can't be read)."""
         try:
             lock = published.path.open("rb")
         except FileNotFoundError:
@@ -149,6 +149,10 @@ class Shelf:
                 return None
             table = ipc.open_file(pa.memory_map(str(published.path))).read_all()
             frame = pl.from_arrow(table, rechunk=False)
+        except pa.ArrowException as exc:  # not an Arrow file: the caller builds its own
+            lock.close()
+            log.warning("the audience snapshot %s can't be read: %s", published.path, exc)
+            return None
         except BaseException:
             lock.close()
             raise
