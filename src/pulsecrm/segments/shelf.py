@@ -23,10 +23,10 @@ and phone numbers.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -38,6 +38,9 @@ import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as ipc
+
+if sys.platform != "win32":  # no flock there: each process keeps its own snapshot (Shelf.open)
+    import fcntl
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,8 @@ def default_directory() -> Path:
     """A RAM-backed directory where there is one (the files are the snapshot; a disk adds nothing)."""
     shm = Path("/dev/shm")  # noqa: S108 - the directory below it is made 0700 and checked (Shelf.open)
     root = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
-    return root / f"pulsecrm-audience-{os.geteuid()}"
+    user = os.geteuid() if sys.platform != "win32" else os.getlogin()
+    return root / f"pulsecrm-audience-{user}"
 
 
 class Shelf:
@@ -95,6 +99,8 @@ class Shelf:
     @classmethod
     def open(cls, directory: Path, key: str) -> Shelf | None:
         """The shelf, or None (and a warning) if the directory is not safely this user's alone."""
+        if sys.platform == "win32":
+            return None
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = directory.lstat()
