@@ -121,7 +121,6 @@ async def test_a_merge_publishes_a_new_base_that_the_other_process_takes(
         orders = [_order(1, "c2", "120.00"), _order(2, "c5", "300.00")]
         assert (await first.client.post("/api/v1/orders", json=orders)).status_code == 201
         await engines[0].catch_up()  # merges, and publishes in the background
-        assert engines[0].describe()["shared_file"] is None  # answers from its own memory meanwhile
         await engines[0].settled()
         merged = engines[0].describe()["shared_file"]
         assert merged not in (None, built)
